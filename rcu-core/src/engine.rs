@@ -1,0 +1,242 @@
+//! The engine of one flavour: registry, global counter, grace-period
+//! sequence, reclaim thread and statistics, tied together.
+//!
+//! Each flavour crate owns one `static Engine<ItsFlavour>`; everything here is
+//! generic over the [`Flavour`] and shared by both.
+
+use crate::flavour::Flavour;
+use crate::grace_period::GpCounter;
+use crate::reader::ReaderSlot;
+use crate::reclaim::Reclaimer;
+use crate::registry::Registry;
+use crate::sequence::{GpSequence, GpState};
+use crate::stats::{StatCounters, Stats};
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+
+/// Everything one flavour shares across threads.
+pub struct Engine<F: Flavour> {
+    registry: Registry,
+    counter: GpCounter,
+    sequence: GpSequence,
+    pub(crate) reclaimer: Reclaimer,
+    pub(crate) stats: StatCounters,
+    _flavour: PhantomData<F>,
+}
+
+impl<F: Flavour> std::fmt::Debug for Engine<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("flavour", &F::NAME).field("registry", &self.registry).finish_non_exhaustive()
+    }
+}
+
+impl<F: Flavour> Engine<F> {
+    /// A fresh engine (for the flavour crate's `static`).
+    pub const fn new() -> Self {
+        Engine {
+            registry: Registry::new(),
+            counter: GpCounter::new(F::PROTOCOL),
+            sequence: GpSequence::new(),
+            reclaimer: Reclaimer::new(),
+            stats: StatCounters::new(),
+            _flavour: PhantomData,
+        }
+    }
+
+    /// The reader-visible global counter and waker (reader fast paths).
+    #[inline]
+    pub fn counter(&self) -> &GpCounter {
+        &self.counter
+    }
+
+    /// The grace-period sequence (cookies and polling).
+    pub fn sequence(&self) -> &GpSequence {
+        &self.sequence
+    }
+
+    // ----- registration -------------------------------------------------
+
+    /// The calling thread's slot, if it is registered.
+    #[inline]
+    pub fn current_slot(&self) -> Option<&'static ReaderSlot> {
+        let p = F::slot_key().with(Cell::get);
+        // SAFETY: a non-null pointer was stored by `register_current` and
+        // points into the registry of a `static` engine (never freed).
+        unsafe { p.as_ref() }
+    }
+
+    /// Registers the calling thread (idempotent) and returns its slot.
+    #[cold]
+    #[inline(never)]
+    pub fn register_current(&'static self) -> &'static ReaderSlot {
+        if let Some(slot) = self.current_slot() {
+            return slot;
+        }
+        crate::sys::init();
+        let slot = self.registry.claim();
+        // Relaxed: owner-only diagnostics, published with the claim.
+        slot.tid.store(crate::sys::gettid(), Ordering::Relaxed);
+        let permanent = F::thread_key().try_with(|st| st.set_registered(true)).is_ok();
+        // Relaxed: owner-only field.
+        slot.transient.store(!permanent, Ordering::Relaxed);
+        F::slot_key().with(|c| c.set(slot));
+        slot
+    }
+
+    /// Unregisters the calling thread (no-op if unregistered).
+    ///
+    /// # Panics
+    ///
+    /// Inside a read-side critical section (memb) or while online (QSBR):
+    /// the section would lose its protection.
+    pub fn unregister_current(&self) {
+        if let Some(slot) = self.current_slot() {
+            assert!(
+                F::PROTOCOL.may_block(slot.ctr.load(Ordering::Relaxed)),
+                "rcu_{}: unregister_thread() called inside a read-side critical section; \
+                 drop every guard (or go offline) before unregistering",
+                F::NAME
+            );
+            // The destructor may already be running (then try_with fails,
+            // and there is nothing left to mark).
+            let _ = F::thread_key().try_with(|st| st.set_registered(false));
+            self.release_current_slot();
+        }
+    }
+
+    /// Returns the calling thread's slot to the registry: thread exit, or a
+    /// transient slot whose outermost section ended.
+    pub fn release_current_slot(&self) {
+        let p = F::slot_key().with(|c| c.replace(std::ptr::null()));
+        // SAFETY: as in `current_slot`.
+        if let Some(slot) = unsafe { p.as_ref() } {
+            self.registry.release(slot, self.counter.waker());
+        }
+    }
+
+    /// Whether the calling thread may block for a grace period: not inside
+    /// a read-side section (memb), not online (QSBR).
+    #[inline]
+    pub fn may_block(&self) -> bool {
+        // Relaxed: the thread reads its own word.
+        self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.ctr.load(Ordering::Relaxed)))
+    }
+
+    /// Panics with a message naming `what` if the calling thread may not
+    /// block (see [`Engine::may_block`]): waiting for a grace period there
+    /// would wait for the caller itself, forever.
+    #[inline]
+    #[track_caller]
+    pub fn assert_may_block(&self, what: &str) {
+        if !self.may_block() {
+            misuse_blocking::<F>(what);
+        }
+    }
+
+    // ----- grace periods ------------------------------------------------
+
+    /// Runs one grace period (the caller is the sequence's leader).
+    fn run_grace_period(&self) {
+        self.counter.run(F::PROTOCOL, || self.registry.slots());
+    }
+
+    /// Waits for a grace period: every read-side critical section that began
+    /// before the call has ended when it returns. Shared with concurrent
+    /// callers. May block.
+    #[track_caller]
+    pub fn synchronize(&self) {
+        self.assert_may_block("synchronize_rcu()");
+        self.stats.synchronize_calls.fetch_add(1, Ordering::Relaxed);
+        crate::sys::init();
+        self.wait_for(self.sequence.snapshot());
+    }
+
+    /// Blocks until `cookie` is reached, leading grace periods if needed.
+    /// The caller must be allowed to block (checked by callers).
+    pub(crate) fn wait_for(&self, cookie: GpState) {
+        self.sequence.wait_for(cookie, || self.run_grace_period());
+    }
+
+    /// A cookie for a grace period that starts after this call, which the
+    /// reclaim thread is asked to run. Never blocks.
+    pub fn start_poll(&'static self) -> GpState {
+        let cookie = self.sequence.snapshot();
+        self.reclaimer.request_gp(self, cookie);
+        cookie
+    }
+
+    /// Whether `cookie`'s grace period has completed. One load, never blocks.
+    #[inline]
+    pub fn poll(&self, cookie: GpState) -> bool {
+        self.sequence.poll(cookie)
+    }
+
+    /// Waits for `cookie` unless it has completed already.
+    #[track_caller]
+    pub fn cond_synchronize(&self, cookie: GpState) {
+        if !self.poll(cookie) {
+            self.assert_may_block("cond_synchronize_rcu()");
+            self.wait_for(cookie);
+        }
+    }
+
+    // ----- reporting ----------------------------------------------------
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot::<F>(self)
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// A human-readable dump of the grace-period state and every active
+    /// reader: which thread holds a grace period up, and in which phase.
+    pub fn state_report(&self) -> String {
+        use std::fmt::Write;
+        let gp = self.counter.ctr().load(Ordering::Relaxed);
+        let mut out = format!(
+            "rcu_{} state: {} grace periods completed, one in progress: {}, global counter {gp:#x}\n",
+            F::NAME,
+            self.sequence.completed(),
+            self.sequence.in_progress()
+        );
+        for (i, slot) in self.registry.slots().enumerate() {
+            let v = slot.ctr.load(Ordering::Relaxed);
+            let state = F::PROTOCOL.reader_state(v, gp);
+            if state != crate::reader::ReaderState::Inactive {
+                let _ = writeln!(out, "  slot {i}: thread {} word {v:#x} {state:?}", slot.tid());
+            }
+        }
+        out
+    }
+}
+
+impl<F: Flavour> Default for Engine<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+use std::cell::Cell;
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn misuse_blocking<F: Flavour>(what: &str) -> ! {
+    match F::PROTOCOL {
+        crate::reader::Protocol::PhaseFlip => panic!(
+            "rcu_{}: {what} called inside a read-side critical section of the same thread; \
+             this would wait for itself forever. Drop the ReadGuard first (or use call_rcu / \
+             kvfree_rcu, which never block)",
+            F::NAME
+        ),
+        crate::reader::Protocol::Increment => panic!(
+            "rcu_{}: {what} called from an online QSBR thread; this would wait for the \
+             thread's own quiescent state forever. Use QsbrThread::synchronize_rcu(&mut self) \
+             (which goes offline while waiting), or call it inside QsbrThread::offline_scope",
+            F::NAME
+        ),
+    }
+}

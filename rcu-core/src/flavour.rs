@@ -1,0 +1,39 @@
+//! The static description of a flavour, the Rust counterpart of liburcu's
+//! `urcu-flavor.h`: generic code (call_rcu, kvfree_rcu, `RcuCell`) works with
+//! any flavour through it.
+//!
+//! A flavour crate supplies what cannot be generic: its engine `static`, its
+//! thread-local slot pointer (read on every reader fast path, so it must be a
+//! `const`-initialised `Cell` with no destructor) and its thread-local state
+//! (which has the destructor that unregisters the thread at exit).
+
+use crate::engine::Engine;
+use crate::reader::{Protocol, ReaderSlot};
+use crate::thread::ThreadState;
+use std::cell::Cell;
+use std::thread::LocalKey;
+
+/// A flavour of RCU: its counter protocol and its per-process state.
+pub trait Flavour: Sized + Send + Sync + 'static {
+    /// The flavour's name in messages and statistics (`"memb"`, `"qsbr"`).
+    const NAME: &'static str;
+    /// The counter protocol its readers and grace periods follow.
+    const PROTOCOL: Protocol;
+    /// The flavour's engine (a `static` in the flavour crate).
+    fn engine() -> &'static Engine<Self>;
+    /// The calling thread's reader slot, null while unregistered.
+    fn slot_key() -> &'static LocalKey<Cell<*const ReaderSlot>>;
+    /// The calling thread's state with the thread-exit destructor.
+    fn thread_key() -> &'static LocalKey<ThreadState<Self>>;
+}
+
+/// Proof that the calling thread is inside a read-side critical section of
+/// flavour `F` for as long as the implementing value is alive.
+///
+/// # Safety
+///
+/// An implementor must only exist while its thread is inside a read-side
+/// critical section of `F` (memb: a `read_lock` not yet unlocked; QSBR: an
+/// online thread with no quiescent state announced), and must not be `Send`.
+/// `RcuCell::load` relies on this to hand out references.
+pub unsafe trait ReadSection<F: Flavour> {}

@@ -1,0 +1,196 @@
+//! Reader slots and the two counter protocols.
+//!
+//! A reader announces itself through one word, its slot's `ctr`, written only
+//! by the owning thread and read by the grace-period writer. What the word
+//! means is the flavour's [`Protocol`]:
+//!
+//! * [`Protocol::PhaseFlip`] (memb, liburcu's `urcu.c`): the low 32 bits are
+//!   the read-side nesting count, bit 32 is the phase the outermost
+//!   `read_lock` copied from the global counter. Nesting 0 means inactive.
+//! * [`Protocol::Increment`] (QSBR, liburcu's 64-bit `urcu-qsbr.c`): the word
+//!   is a copy of the global counter taken at the thread's last quiescent
+//!   state (always odd), or 0 while the thread is offline.
+//!
+//! [`Protocol::reader_state`] judges a reader word against the global one;
+//! `grace_period.rs` uses it to decide whom to wait for.
+
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Counter layout of the membarrier flavour.
+pub mod memb {
+    /// One level of read-side nesting.
+    pub const GP_COUNT: u64 = 1;
+    /// The phase bit, flipped once per grace period.
+    pub const PHASE: u64 = 1 << 32;
+    /// The nesting-count bits of a reader word.
+    pub const NEST_MASK: u64 = PHASE - 1;
+}
+
+/// Counter layout of the QSBR flavour (64-bit, never wraps in practice).
+pub mod qsbr {
+    /// The initial global counter; odd, so an online reader word is never 0.
+    pub const ONLINE: u64 = 1;
+    /// Added to the global counter by each grace period.
+    pub const STEP: u64 = 2;
+    /// The reader word of an offline (extended quiescent) thread.
+    pub const OFFLINE: u64 = 0;
+}
+
+/// Which counter protocol a flavour follows (see the module docs).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Phase flip with nesting count: readers pay no fence (memb).
+    PhaseFlip,
+    /// Counter increment, quiescent states copy it: readers pay nothing,
+    /// quiescent states pay a fence (QSBR).
+    Increment,
+}
+
+/// A reader's state relative to the grace period in progress.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReaderState {
+    /// Not in a read-side critical section (memb) / offline (QSBR).
+    Inactive,
+    /// Active, but started after the current phase began (memb) / has passed
+    /// a quiescent state since the grace period began (QSBR).
+    ActiveCurrent,
+    /// Active since before the current phase: the writer must wait.
+    ActiveOld,
+}
+
+impl Protocol {
+    /// The initial value of the global counter.
+    pub const fn initial_gp_ctr(self) -> u64 {
+        match self {
+            Protocol::PhaseFlip => memb::GP_COUNT,
+            Protocol::Increment => qsbr::ONLINE,
+        }
+    }
+
+    /// Judges reader word `v` against the global counter `gp`.
+    #[inline]
+    pub fn reader_state(self, v: u64, gp: u64) -> ReaderState {
+        match self {
+            Protocol::PhaseFlip => {
+                if v & memb::NEST_MASK == 0 {
+                    ReaderState::Inactive
+                } else if (v ^ gp) & memb::PHASE == 0 {
+                    ReaderState::ActiveCurrent
+                } else {
+                    ReaderState::ActiveOld
+                }
+            }
+            Protocol::Increment => {
+                if v == qsbr::OFFLINE {
+                    ReaderState::Inactive
+                } else if v == gp {
+                    ReaderState::ActiveCurrent
+                } else {
+                    ReaderState::ActiveOld
+                }
+            }
+        }
+    }
+
+    /// Whether a thread whose reader word is `v` may block for a grace
+    /// period: it is not inside a read-side critical section (memb) and not
+    /// online (QSBR). Waiting while online would wait for itself.
+    #[inline]
+    pub fn may_block(self, v: u64) -> bool {
+        match self {
+            Protocol::PhaseFlip => v & memb::NEST_MASK == 0,
+            Protocol::Increment => v == qsbr::OFFLINE,
+        }
+    }
+}
+
+/// One registered reader thread's announcement word, with its bookkeeping.
+///
+/// Ownership: a slot is claimed by exactly one thread at a time (`in_use`,
+/// see `registry.rs`); only the owner writes `ctr`, `transient` and `tid`.
+/// The grace-period writer reads `ctr` of every slot, claimed or not; a free
+/// slot's `ctr` is always inactive (0).
+#[derive(Debug)]
+pub struct ReaderSlot {
+    /// The reader word (see the module docs).
+    pub ctr: AtomicU64,
+    /// Claimed by a thread. Set by `Registry::claim`, cleared by `release`.
+    pub(crate) in_use: AtomicBool,
+    /// Owner-only: claimed after the thread's TLS destructors ran, so no
+    /// destructor will release it; the flavour releases it when the
+    /// outermost read-side section ends.
+    pub(crate) transient: AtomicBool,
+    /// Kernel thread id of the owner, for the hang report.
+    pub(crate) tid: AtomicU64,
+}
+
+impl ReaderSlot {
+    /// An unclaimed, inactive slot.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        ReaderSlot {
+            ctr: AtomicU64::new(0),
+            in_use: AtomicBool::new(false),
+            transient: AtomicBool::new(false),
+            tid: AtomicU64::new(0),
+        }
+    }
+
+    /// An unclaimed, inactive slot.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        ReaderSlot {
+            ctr: AtomicU64::new(0),
+            in_use: AtomicBool::new(false),
+            transient: AtomicBool::new(false),
+            tid: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this slot was claimed after its thread's TLS destructors ran
+    /// (owner-only read; `Relaxed` suffices for a value only the owner writes).
+    #[inline]
+    pub fn is_transient(&self) -> bool {
+        self.transient.load(Ordering::Relaxed)
+    }
+
+    /// The owner's kernel thread id (0 when unclaimed).
+    pub fn tid(&self) -> u64 {
+        self.tid.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for ReaderSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_flip_judges_nesting_and_phase() {
+        let p = Protocol::PhaseFlip;
+        let gp = memb::GP_COUNT;
+        assert_eq!(p.reader_state(0, gp), ReaderState::Inactive);
+        assert_eq!(p.reader_state(memb::PHASE, gp), ReaderState::Inactive);
+        assert_eq!(p.reader_state(gp, gp), ReaderState::ActiveCurrent);
+        assert_eq!(p.reader_state(gp + 2, gp), ReaderState::ActiveCurrent);
+        assert_eq!(p.reader_state(gp, gp ^ memb::PHASE), ReaderState::ActiveOld);
+        assert!(p.may_block(memb::PHASE));
+        assert!(!p.may_block(memb::PHASE | 1));
+    }
+
+    #[test]
+    fn increment_judges_offline_and_snapshot() {
+        let p = Protocol::Increment;
+        let gp = qsbr::ONLINE + 4 * qsbr::STEP;
+        assert_eq!(p.reader_state(qsbr::OFFLINE, gp), ReaderState::Inactive);
+        assert_eq!(p.reader_state(gp, gp), ReaderState::ActiveCurrent);
+        assert_eq!(p.reader_state(gp - qsbr::STEP, gp), ReaderState::ActiveOld);
+        assert!(p.may_block(qsbr::OFFLINE));
+        assert!(!p.may_block(gp));
+    }
+}

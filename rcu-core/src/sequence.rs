@@ -1,0 +1,231 @@
+//! The grace-period sequence: cookies, polling and grace-period sharing.
+//!
+//! `seq` counts grace periods the way the kernel's `rcu_seq` does: bit 0 is
+//! set while a grace period runs, the rest counts completed ones. A cookie
+//! ([`GpState`]) is the `seq` value that, once reached, proves every reader
+//! that was active when the cookie was taken has finished:
+//!
+//! * idle (`seq` even): the next grace period must complete, `seq + 2`;
+//! * running (`seq` odd): the running one may have scanned already, so the
+//!   one after it must complete, `seq + 3` rounded down to even.
+//!
+//! [`GpSequence::snapshot`] issues a fence before reading `seq` so that
+//! every store the caller made before taking the cookie (the unpublish) is
+//! ordered before the start of any grace period that counts for it: if the
+//! load did not see a grace period start, that grace period's first barrier
+//! comes after our fence in the single total order of `SeqCst` fences.
+//!
+//! # Sharing
+//!
+//! Callers that need a grace period go through [`GpSequence::wait_for`]: the
+//! first becomes the leader and runs grace periods (outside the lock) until
+//! its cookie is reached; others that arrive meanwhile sleep on a condition
+//! variable. When the leader finishes, each sleeper either finds its cookie
+//! reached or becomes the next leader, whose one grace period covers every
+//! sleeper. N concurrent callers cost one or two grace periods, not N.
+
+use crate::sync::atomic::{fence, AtomicU64, Ordering};
+use crossbeam_utils::CachePadded;
+use std::sync::{Condvar, Mutex};
+
+/// A grace-period cookie: see [`GpSequence::snapshot`]. `Copy + Eq + Debug`,
+/// ordered by age (a later cookie needs a later grace period).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GpState(u64);
+
+impl GpState {
+    /// A cookie that is always completed (nothing to wait for).
+    pub const COMPLETED: GpState = GpState(0);
+
+    /// The raw sequence value this cookie waits for.
+    pub fn seq(self) -> u64 {
+        self.0
+    }
+
+    pub(crate) fn from_seq(seq: u64) -> Self {
+        GpState(seq)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Leadership {
+    /// A leader is running grace periods right now.
+    leader_active: bool,
+    /// Threads sleeping on `done` (so the leader knows whether to notify).
+    sleepers: usize,
+}
+
+/// The sequence counter with its leader election.
+#[derive(Debug)]
+pub struct GpSequence {
+    seq: CachePadded<AtomicU64>,
+    leadership: Mutex<Leadership>,
+    done: Condvar,
+}
+
+impl GpSequence {
+    /// No grace period run yet.
+    pub const fn new() -> Self {
+        GpSequence {
+            seq: CachePadded::new(AtomicU64::new(0)),
+            leadership: Mutex::new(Leadership { leader_active: false, sleepers: 0 }),
+            done: Condvar::new(),
+        }
+    }
+
+    /// A cookie covering every reader active now (see the module docs).
+    #[inline]
+    pub fn snapshot(&self) -> GpState {
+        // Orders the caller's earlier stores before the load of `seq`; pairs
+        // with the first barrier of the grace period that will satisfy the
+        // cookie (see the module docs).
+        fence(Ordering::SeqCst);
+        let s = self.seq.load(Ordering::Relaxed);
+        GpState((s + 3) & !1)
+    }
+
+    /// Whether the grace period `cookie` waits for has completed. One load.
+    #[inline]
+    pub fn poll(&self, cookie: GpState) -> bool {
+        // Acquire pairs with the Release store in `run_one`: a caller that
+        // sees the cookie reached also sees the grace period's final barrier
+        // (so its frees come after every old reader's loads).
+        self.seq.load(Ordering::Acquire) >= cookie.0
+    }
+
+    /// Completed grace periods so far.
+    pub fn completed(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed) >> 1
+    }
+
+    /// Whether a grace period is running now.
+    pub fn in_progress(&self) -> bool {
+        self.seq.load(Ordering::Relaxed) & 1 == 1
+    }
+
+    /// Blocks until `cookie` is reached, running grace periods with
+    /// `run_gp` if no other thread is (see "Sharing" in the module docs).
+    pub fn wait_for(&self, cookie: GpState, run_gp: impl Fn()) {
+        if self.poll(cookie) {
+            return;
+        }
+        let mut lead = self.lock();
+        loop {
+            if self.poll(cookie) {
+                return;
+            }
+            if !lead.leader_active {
+                lead.leader_active = true;
+                drop(lead);
+                self.lead(cookie, &run_gp);
+                return;
+            }
+            lead.sleepers += 1;
+            lead = self.done.wait(lead).unwrap_or_else(|e| e.into_inner());
+            lead.sleepers -= 1;
+        }
+    }
+
+    fn lead(&self, cookie: GpState, run_gp: &impl Fn()) {
+        // Resign leadership even if `run_gp` panics, or every later caller
+        // would sleep forever.
+        struct Resign<'a>(&'a GpSequence);
+        impl Drop for Resign<'_> {
+            fn drop(&mut self) {
+                let mut lead = self.0.lock();
+                lead.leader_active = false;
+                if lead.sleepers > 0 {
+                    self.0.done.notify_all();
+                }
+            }
+        }
+        let _resign = Resign(self);
+        while !self.poll(cookie) {
+            self.run_one(run_gp);
+        }
+    }
+
+    fn run_one(&self, run_gp: &impl Fn()) {
+        // Relaxed: only the leader writes `seq`; the grace period's own first
+        // barrier orders this store before its scans (see `snapshot`).
+        let s = self.seq.load(Ordering::Relaxed);
+        debug_assert_eq!(s & 1, 0, "grace periods never overlap");
+        self.seq.store(s + 1, Ordering::Relaxed);
+        run_gp();
+        // Release: publishes completion after the grace period's final
+        // barrier; pairs with the Acquire load in `poll`.
+        self.seq.store(s + 2, Ordering::Release);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Leadership> {
+        // The lock protects two plain fields that stay consistent even if a
+        // holder panicked, so poisoning is ignored.
+        self.leadership.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for GpSequence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_cookie_taken_while_idle_needs_the_next_grace_period() {
+        let seq = GpSequence::new();
+        let c = seq.snapshot();
+        assert!(!seq.poll(c));
+        seq.wait_for(c, || {});
+        assert!(seq.poll(c));
+        assert_eq!(seq.completed(), 1);
+        assert!(seq.poll(GpState::COMPLETED));
+    }
+
+    #[test]
+    fn a_cookie_taken_during_a_grace_period_needs_the_one_after() {
+        let seq = Arc::new(GpSequence::new());
+        let inner = Arc::clone(&seq);
+        let cookie_inside = std::sync::Mutex::new(None);
+        seq.wait_for(seq.snapshot(), || {
+            if cookie_inside.lock().unwrap().is_none() {
+                *cookie_inside.lock().unwrap() = Some(inner.snapshot());
+            }
+        });
+        let c = cookie_inside.lock().unwrap().unwrap();
+        assert_eq!(seq.completed(), 1);
+        assert!(!seq.poll(c), "the running grace period must not satisfy a cookie taken inside it");
+        seq.wait_for(c, || {});
+        assert_eq!(seq.completed(), 2);
+    }
+
+    #[test]
+    fn concurrent_callers_share_grace_periods() {
+        let seq = Arc::new(GpSequence::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let callers = 16;
+        let barrier = Arc::new(std::sync::Barrier::new(callers));
+        let hs: Vec<_> = (0..callers)
+            .map(|_| {
+                let (seq, runs, barrier) = (seq.clone(), runs.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    seq.wait_for(seq.snapshot(), || {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    });
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let n = runs.load(Ordering::Relaxed);
+        assert!(n >= 1 && n <= callers / 2, "{callers} callers ran {n} grace periods");
+    }
+}

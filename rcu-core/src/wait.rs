@@ -1,0 +1,117 @@
+//! Waiting for one reader: adaptive spin, then a futex sleep that the reader
+//! wakes when it leaves its critical section.
+//!
+//! The writer (one at a time: it holds the grace-period lock) and a reader
+//! form a store-buffering pair:
+//!
+//! ```text
+//! writer (wait_until)                 reader (outermost unlock / QS)
+//!   flag = -1                           ctr = inactive / current
+//!   writer barrier  ─── pairs with ───  light barrier / fence
+//!   re-read ctr                         read flag; if -1: flag = 0, wake
+//!   futex_wait(flag, -1)
+//! ```
+//!
+//! At least one side sees the other's store: either the writer sees the
+//! reader done and does not sleep, or the reader sees -1 and wakes it. A
+//! plain `SeqCst` store would not order the later load of the other location
+//! (liburcu 0.15.0–0.15.5 lost wake-ups this way); the explicit barriers do.
+
+use crate::sync::atomic::{AtomicI32, Ordering};
+use crate::sync::spin_hint;
+
+const AWAKE: i32 = 0;
+const WRITER_SLEEPING: i32 = -1;
+
+/// Spins this many times (with a pause hint) before yielding and sleeping:
+/// a reader section is usually shorter than a futex round trip.
+const ACTIVE_ATTEMPTS: u32 = 100;
+/// Then yields this many times before the futex sleep.
+#[cfg(not(loom))]
+const YIELD_ATTEMPTS: u32 = 8;
+
+/// The futex word a grace-period writer sleeps on.
+#[derive(Debug)]
+pub struct GpWaker {
+    flag: AtomicI32,
+}
+
+impl GpWaker {
+    /// A waker with no writer asleep.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        GpWaker { flag: AtomicI32::new(AWAKE) }
+    }
+
+    /// A waker with no writer asleep.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        GpWaker { flag: AtomicI32::new(AWAKE) }
+    }
+
+    /// Reader side: wakes the writer if it sleeps. The caller must already
+    /// have stored its new reader word and issued its barrier (light barrier
+    /// for memb, fence for QSBR): that barrier orders the word store before
+    /// this load and pairs with the writer barrier in [`GpWaker::wait_until`].
+    #[inline]
+    pub fn wake_up_gp(&self) {
+        // Relaxed: ordering comes from the caller's barrier (above).
+        if self.flag.load(Ordering::Relaxed) == WRITER_SLEEPING {
+            self.wake_cold();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_cold(&self) {
+        // Relaxed: the writer re-reads reader words after any wake-up, so
+        // this store only has to prevent repeated syscalls by other readers.
+        self.flag.store(AWAKE, Ordering::Relaxed);
+        #[cfg(not(loom))]
+        crate::sys::futex_wake(self.flag.as_ptr() as *const u32, 1);
+    }
+
+    /// Writer side: returns once `done()` holds. `writer_barrier` is the
+    /// flavour's half of the pair (heavy barrier for memb, fence for QSBR).
+    pub fn wait_until(&self, mut done: impl FnMut() -> bool, writer_barrier: fn()) {
+        let mut attempts = 0u32;
+        while !done() {
+            attempts += 1;
+            if attempts <= ACTIVE_ATTEMPTS {
+                spin_hint();
+                continue;
+            }
+            #[cfg(not(loom))]
+            if attempts <= ACTIVE_ATTEMPTS + YIELD_ATTEMPTS {
+                std::thread::yield_now();
+                continue;
+            }
+            self.sleep_unless(&mut done, writer_barrier);
+        }
+    }
+
+    /// One futex round: announce the sleep, re-check, sleep.
+    fn sleep_unless(&self, done: &mut impl FnMut() -> bool, writer_barrier: fn()) {
+        // Relaxed store, ordered before the re-read of reader words by
+        // `writer_barrier`; pairs with the reader's barrier in `wake_up_gp`'s
+        // caller (see the module docs).
+        self.flag.store(WRITER_SLEEPING, Ordering::Relaxed);
+        writer_barrier();
+        if done() {
+            // Relaxed: only this writer sleeps on the flag; a reader that
+            // still sees -1 issues one spurious wake-up.
+            self.flag.store(AWAKE, Ordering::Relaxed);
+            return;
+        }
+        #[cfg(not(loom))]
+        crate::sys::futex_wait(&self.flag, WRITER_SLEEPING);
+        #[cfg(loom)]
+        spin_hint();
+    }
+}
+
+impl Default for GpWaker {
+    fn default() -> Self {
+        Self::new()
+    }
+}

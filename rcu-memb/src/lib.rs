@@ -1,0 +1,256 @@
+//! Userspace RCU, membarrier flavour (liburcu's `urcu-memb`).
+//!
+//! Any thread can read: [`read_lock`] registers it on first use. A read-side
+//! critical section costs two plain stores and no fence: the writer's
+//! grace period issues `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`
+//! instead (see `rcu_core::sys`). Writers publish a new version, then wait
+//! for a grace period ([`synchronize_rcu`]) before freeing the old one.
+//!
+//! ```
+//! use rcu_memb::{read_lock, synchronize_rcu, RcuCell};
+//!
+//! let config = RcuCell::new(String::from("v1"));
+//! {
+//!     let guard = read_lock();
+//!     assert_eq!(config.load(&guard), "v1");
+//! }
+//! config.replace(String::from("v2")); // old value dropped after a grace period
+//! synchronize_rcu();
+//! assert_eq!(config.load(&read_lock()), "v2");
+//! ```
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use rcu_core::reader::memb::{GP_COUNT, NEST_MASK};
+use rcu_core::{Engine, Flavour, Protocol, ReaderSlot, ThreadState};
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+
+pub use rcu_core::{BarrierStrategy, GpState, Stats};
+
+/// The membarrier flavour, as a type for generic code (`rcu_core::Flavour`).
+#[derive(Debug)]
+pub struct Memb;
+
+static ENGINE: Engine<Memb> = Engine::new();
+
+thread_local! {
+    /// This thread's reader slot; null until registered. `const` and
+    /// without destructor: one `fs:`-relative load on the fast path.
+    static SLOT: Cell<*const ReaderSlot> = const { Cell::new(std::ptr::null()) };
+    /// Releases the slot at thread exit.
+    static THREAD: ThreadState<Memb> = const { ThreadState::new() };
+}
+
+impl Flavour for Memb {
+    const NAME: &'static str = "memb";
+    const PROTOCOL: Protocol = Protocol::PhaseFlip;
+    fn engine() -> &'static Engine<Self> {
+        &ENGINE
+    }
+    fn slot_key() -> &'static std::thread::LocalKey<Cell<*const ReaderSlot>> {
+        &SLOT
+    }
+    fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
+        &THREAD
+    }
+}
+
+/// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
+pub type RcuCell<T> = rcu_core::RcuCell<T, Memb>;
+
+/// A read-side critical section; dropping it leaves the section.
+///
+/// Sections nest. The guard is `!Send`: it must be dropped by the thread
+/// that created it. Forgetting it (`mem::forget`) stalls grace periods until
+/// the thread exits, but is never undefined behaviour.
+#[must_use = "the read-side critical section ends when the guard is dropped"]
+pub struct ReadGuard {
+    slot: &'static ReaderSlot,
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: a ReadGuard exists only between a read_lock and its unlock on the
+// creating thread (it is !Send), which is a memb read-side section.
+unsafe impl rcu_core::ReadSection<Memb> for ReadGuard {}
+
+impl std::fmt::Debug for ReadGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadGuard").finish_non_exhaustive()
+    }
+}
+
+/// Enters a read-side critical section (nestable). Registers the thread on
+/// first use. Never blocks; no atomic read-modify-write, no fence (with
+/// membarrier available).
+///
+/// ```
+/// let outer = rcu_memb::read_lock();
+/// let inner = rcu_memb::read_lock(); // nesting is fine
+/// drop(inner);
+/// drop(outer);
+/// ```
+#[inline]
+pub fn read_lock() -> ReadGuard {
+    let slot = SLOT.with(Cell::get);
+    // SAFETY: a non-null SLOT points into the static engine's registry.
+    let slot = match unsafe { slot.as_ref() } {
+        Some(slot) => slot,
+        None => ENGINE.register_current(),
+    };
+    // Relaxed: only this thread writes its word.
+    let tmp = slot.ctr.load(Ordering::Relaxed);
+    if tmp & NEST_MASK == 0 {
+        // Outermost: copy the global counter (phase + one nesting level).
+        // Relaxed load and store; the light barrier below orders the store
+        // before the section's loads and pairs with the grace period's first
+        // heavy barrier (B1 in rcu_core::grace_period).
+        let gp = ENGINE.counter().ctr().load(Ordering::Relaxed);
+        slot.ctr.store(gp, Ordering::Relaxed);
+        rcu_core::sys::light_barrier();
+    } else {
+        // Nested: the outermost store already announced the section.
+        slot.ctr.store(tmp + GP_COUNT, Ordering::Relaxed);
+    }
+    ReadGuard { slot, _not_send: PhantomData }
+}
+
+impl Drop for ReadGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let slot = self.slot;
+        // Relaxed: only this thread writes its word.
+        let tmp = slot.ctr.load(Ordering::Relaxed);
+        if tmp & NEST_MASK == GP_COUNT {
+            // Orders the section's loads before the inactive word; pairs with
+            // the grace period's final heavy barrier (B2).
+            rcu_core::sys::light_barrier();
+            slot.ctr.store(tmp - GP_COUNT, Ordering::Relaxed);
+            // Orders the inactive word before the waker-flag load; pairs with
+            // the writer barrier in rcu_core::wait (store-buffering pair).
+            rcu_core::sys::light_barrier();
+            ENGINE.counter().waker().wake_up_gp();
+            if slot.is_transient() {
+                ENGINE.release_current_slot();
+            }
+        } else {
+            slot.ctr.store(tmp - GP_COUNT, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Registers the calling thread now, so that the first [`read_lock`] does
+/// not pay for it. Idempotent. Registration never waits for a grace period.
+pub fn register_thread() {
+    ENGINE.register_current();
+}
+
+/// Unregisters the calling thread (threads are also unregistered when they
+/// exit). A later [`read_lock`] registers it again.
+///
+/// # Panics
+///
+/// Inside a read-side critical section of this thread.
+pub fn unregister_thread() {
+    ENGINE.unregister_current();
+}
+
+/// Waits until every read-side critical section that began before the call
+/// has ended. Concurrent callers share grace periods. May block.
+///
+/// # Panics
+///
+/// Inside a read-side critical section of the calling thread (it would wait
+/// for itself forever):
+///
+/// ```should_panic
+/// let _guard = rcu_memb::read_lock();
+/// rcu_memb::synchronize_rcu(); // panics: "called inside a read-side critical section"
+/// ```
+#[track_caller]
+pub fn synchronize_rcu() {
+    ENGINE.synchronize();
+}
+
+/// Starts a grace period if needed and returns a cookie for it. Never blocks.
+///
+/// ```
+/// let cookie = rcu_memb::start_poll_synchronize_rcu();
+/// rcu_memb::cond_synchronize_rcu(cookie); // waits only if not yet complete
+/// assert!(rcu_memb::poll_state_synchronize_rcu(cookie));
+/// ```
+pub fn start_poll_synchronize_rcu() -> GpState {
+    ENGINE.start_poll()
+}
+
+/// A cookie for the grace period that would cover readers active now,
+/// without starting one (some later `synchronize_rcu` or polled request
+/// will complete it). Never blocks.
+///
+/// ```
+/// let cookie = rcu_memb::get_state_synchronize_rcu();
+/// rcu_memb::synchronize_rcu();
+/// assert!(rcu_memb::poll_state_synchronize_rcu(cookie));
+/// ```
+pub fn get_state_synchronize_rcu() -> GpState {
+    ENGINE.sequence().snapshot()
+}
+
+/// Whether the grace period for `cookie` has completed. One load.
+///
+/// ```
+/// assert!(rcu_memb::poll_state_synchronize_rcu(rcu_memb::GpState::COMPLETED));
+/// ```
+#[inline]
+pub fn poll_state_synchronize_rcu(cookie: GpState) -> bool {
+    ENGINE.poll(cookie)
+}
+
+/// Waits for `cookie`'s grace period unless it has completed.
+///
+/// # Panics
+///
+/// If it must wait and the caller is inside a read-side critical section.
+///
+/// ```
+/// let cookie = rcu_memb::start_poll_synchronize_rcu();
+/// rcu_memb::cond_synchronize_rcu(cookie);
+/// assert!(rcu_memb::poll_state_synchronize_rcu(cookie));
+/// ```
+#[track_caller]
+pub fn cond_synchronize_rcu(cookie: GpState) {
+    ENGINE.cond_synchronize(cookie);
+}
+
+/// Counters of this flavour.
+///
+/// ```
+/// rcu_memb::synchronize_rcu();
+/// let s = rcu_memb::stats();
+/// assert!(s.grace_periods >= 1);
+/// println!("barrier strategy: {:?}", s.barrier_strategy);
+/// ```
+pub fn stats() -> Stats {
+    ENGINE.stats()
+}
+
+/// The grace-period state and every active reader, for hang reports.
+///
+/// ```
+/// assert!(rcu_memb::state_report().contains("rcu_memb"));
+/// ```
+pub fn state_report() -> String {
+    ENGINE.state_report()
+}
+
+/// Whether the calling thread is inside a read-side critical section.
+///
+/// ```
+/// assert!(!rcu_memb::in_read_section());
+/// let _g = rcu_memb::read_lock();
+/// assert!(rcu_memb::in_read_section());
+/// ```
+pub fn in_read_section() -> bool {
+    !ENGINE.may_block()
+}

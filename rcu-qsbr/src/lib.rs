@@ -1,0 +1,337 @@
+//! Userspace RCU, quiescent-state-based flavour (liburcu's `urcu-qsbr`).
+//!
+//! Readers pay nothing: a read-side section is a compile-time marker. In
+//! exchange, each reader thread registers ([`register_thread`]) and
+//! periodically announces a quiescent state
+//! ([`QsbrThread::quiescent_state`]), a point where it holds no reference to
+//! RCU-protected data; a grace period ends when every online thread has
+//! announced one. Threads about to block go offline
+//! ([`QsbrThread::offline_scope`]) so they do not hold grace periods up.
+//!
+//! ```
+//! use rcu_qsbr::{register_thread, RcuCell};
+//!
+//! let table = RcuCell::new(vec![1, 2, 3]);
+//! let mut thread = register_thread();
+//! for _ in 0..3 {
+//!     {
+//!         let guard = thread.read_lock();
+//!         assert_eq!(table.load(&guard).len(), 3);
+//!     }
+//!     thread.quiescent_state(); // no reference survives this point
+//! }
+//! thread.offline_scope(|| table.replace(vec![4])); // writers may block: go offline
+//! assert_eq!(table.load(&thread.read_lock()), &[4]);
+//! ```
+//!
+//! A quiescent state while a guard is alive does not compile:
+//!
+//! ```compile_fail
+//! let mut thread = rcu_qsbr::register_thread();
+//! let guard = thread.read_lock();
+//! thread.quiescent_state(); // error: `thread` is borrowed by `guard`
+//! drop(guard);
+//! ```
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use rcu_core::reader::qsbr::OFFLINE;
+use rcu_core::{Engine, Flavour, Protocol, ReaderSlot, ThreadState};
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::atomic::{fence, Ordering};
+
+pub use rcu_core::{BarrierStrategy, GpState, Stats};
+
+/// The QSBR flavour, as a type for generic code (`rcu_core::Flavour`).
+#[derive(Debug)]
+pub struct Qsbr;
+
+static ENGINE: Engine<Qsbr> = Engine::new();
+
+thread_local! {
+    /// This thread's reader slot; null until registered.
+    static SLOT: Cell<*const ReaderSlot> = const { Cell::new(std::ptr::null()) };
+    /// Releases the slot at thread exit if the `QsbrThread` was forgotten.
+    static THREAD: ThreadState<Qsbr> = const { ThreadState::new() };
+}
+
+impl Flavour for Qsbr {
+    const NAME: &'static str = "qsbr";
+    const PROTOCOL: Protocol = Protocol::Increment;
+    fn engine() -> &'static Engine<Self> {
+        &ENGINE
+    }
+    fn slot_key() -> &'static std::thread::LocalKey<Cell<*const ReaderSlot>> {
+        &SLOT
+    }
+    fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
+        &THREAD
+    }
+}
+
+/// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
+pub type RcuCell<T> = rcu_core::RcuCell<T, Qsbr>;
+
+/// The calling thread's registration as a QSBR reader. Created online.
+///
+/// `!Send`: it stays on its thread. Dropping it goes offline and
+/// unregisters. One per thread: a second [`register_thread`] on the same
+/// thread panics.
+pub struct QsbrThread {
+    slot: &'static ReaderSlot,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for QsbrThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QsbrThread").field("online", &self.is_online()).finish()
+    }
+}
+
+/// A QSBR read-side section: free. It borrows the [`QsbrThread`], so no
+/// quiescent state, offline period or unregistration can happen while it
+/// lives.
+#[must_use = "a read-side section protects only while the guard lives"]
+pub struct ReadGuard<'t> {
+    _thread: PhantomData<&'t QsbrThread>,
+}
+
+// SAFETY: a ReadGuard borrows an online QsbrThread (read_lock asserts online
+// in debug builds; going offline needs `&mut`), is !Send (it borrows a
+// !Sync QsbrThread), and the thread cannot announce a quiescent state while
+// the borrow lives: that is a QSBR read-side section.
+unsafe impl rcu_core::ReadSection<Qsbr> for ReadGuard<'_> {}
+
+impl std::fmt::Debug for ReadGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadGuard").finish_non_exhaustive()
+    }
+}
+
+/// Registers the calling thread as a QSBR reader, online.
+///
+/// # Panics
+///
+/// If the thread already has a [`QsbrThread`]:
+///
+/// ```should_panic
+/// let _first = rcu_qsbr::register_thread();
+/// let _second = rcu_qsbr::register_thread(); // panics: "already registered"
+/// ```
+pub fn register_thread() -> QsbrThread {
+    if ENGINE.current_slot().is_some() {
+        already_registered();
+    }
+    let slot = ENGINE.register_current();
+    let mut thread = QsbrThread { slot, _not_send: PhantomData };
+    thread.online();
+    thread
+}
+
+#[cold]
+#[track_caller]
+fn already_registered() -> ! {
+    panic!(
+        "rcu_qsbr::register_thread(): this thread is already registered; keep one QsbrThread \
+         per thread and pass `&mut QsbrThread` to the code that needs it"
+    )
+}
+
+impl QsbrThread {
+    /// Enters a read-side section. Costs nothing (a debug-build check that
+    /// the thread is online).
+    #[inline]
+    pub fn read_lock(&self) -> ReadGuard<'_> {
+        debug_assert!(
+            self.is_online(),
+            "rcu_qsbr: read_lock() on an offline thread; call online() first"
+        );
+        ReadGuard { _thread: PhantomData }
+    }
+
+    /// Announces a quiescent state: no reference obtained in an earlier
+    /// read-side section is used after this call. One load and a compare
+    /// when no grace period is waiting; otherwise two fences and a store.
+    #[inline]
+    pub fn quiescent_state(&mut self) {
+        // Relaxed: when equal, no grace period started since this thread's
+        // last announcement; a grace period starting right after will see
+        // the next one.
+        let gp = ENGINE.counter().ctr().load(Ordering::Relaxed);
+        if gp != self.slot.ctr.load(Ordering::Relaxed) {
+            self.announce(gp);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn announce(&mut self, gp: u64) {
+        // Orders earlier section reads before the store; pairs with the
+        // grace period's final fence (rcu_core::grace_period, Increment).
+        fence(Ordering::SeqCst);
+        self.slot.ctr.store(gp, Ordering::Relaxed);
+        // Orders the store before later reads and before the waker-flag
+        // load; pairs with the fence after the increment and with the writer
+        // barrier in rcu_core::wait.
+        fence(Ordering::SeqCst);
+        ENGINE.counter().waker().wake_up_gp();
+    }
+
+    /// Enters an extended quiescent state (e.g. before blocking). Grace
+    /// periods do not wait for an offline thread.
+    pub fn offline(&mut self) {
+        // Orders earlier section reads before the offline word; pairs with
+        // the grace period's final fence.
+        fence(Ordering::SeqCst);
+        self.slot.ctr.store(OFFLINE, Ordering::Relaxed);
+        // Orders the offline word before the waker-flag load (store-buffering
+        // pair with the writer barrier in rcu_core::wait).
+        fence(Ordering::SeqCst);
+        ENGINE.counter().waker().wake_up_gp();
+    }
+
+    /// Leaves the extended quiescent state.
+    pub fn online(&mut self) {
+        // Relaxed load and store; the fence orders the store before every
+        // later read and pairs with the fence after the grace period's
+        // increment.
+        let gp = ENGINE.counter().ctr().load(Ordering::Relaxed);
+        self.slot.ctr.store(gp, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Whether the thread is online.
+    pub fn is_online(&self) -> bool {
+        // Relaxed: the thread reads its own word.
+        self.slot.ctr.load(Ordering::Relaxed) != OFFLINE
+    }
+
+    /// Runs `f` offline (for blocking calls), then comes back online, also
+    /// when `f` panics.
+    ///
+    /// ```
+    /// let mut t = rcu_qsbr::register_thread();
+    /// t.offline_scope(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+    /// assert!(t.is_online());
+    /// ```
+    pub fn offline_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        struct Online<'a>(&'a mut QsbrThread, bool);
+        impl Drop for Online<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.online();
+                }
+            }
+        }
+        let was_online = self.is_online();
+        if was_online {
+            self.offline();
+        }
+        let _back = Online(self, was_online);
+        f()
+    }
+
+    /// Waits for a grace period; the thread is offline while it waits, so it
+    /// does not wait for itself.
+    ///
+    /// ```
+    /// let mut t = rcu_qsbr::register_thread();
+    /// t.synchronize_rcu();
+    /// assert!(t.is_online());
+    /// ```
+    pub fn synchronize_rcu(&mut self) {
+        self.offline_scope(|| ENGINE.synchronize());
+    }
+}
+
+impl Drop for QsbrThread {
+    fn drop(&mut self) {
+        self.offline();
+        ENGINE.unregister_current();
+    }
+}
+
+/// Waits for a grace period from a thread that is not an online QSBR
+/// reader (unregistered, or offline). May block.
+///
+/// # Panics
+///
+/// From an online registered thread: use [`QsbrThread::synchronize_rcu`].
+///
+/// ```should_panic
+/// let _t = rcu_qsbr::register_thread();
+/// rcu_qsbr::synchronize_rcu(); // panics: "called from an online QSBR thread"
+/// ```
+#[track_caller]
+pub fn synchronize_rcu() {
+    ENGINE.synchronize();
+}
+
+/// Starts a grace period if needed and returns a cookie for it. Never blocks.
+///
+/// ```
+/// let cookie = rcu_qsbr::start_poll_synchronize_rcu();
+/// rcu_qsbr::cond_synchronize_rcu(cookie);
+/// assert!(rcu_qsbr::poll_state_synchronize_rcu(cookie));
+/// ```
+pub fn start_poll_synchronize_rcu() -> GpState {
+    ENGINE.start_poll()
+}
+
+/// A cookie for the grace period that would cover readers active now,
+/// without starting one. Never blocks.
+///
+/// ```
+/// let cookie = rcu_qsbr::get_state_synchronize_rcu();
+/// rcu_qsbr::synchronize_rcu();
+/// assert!(rcu_qsbr::poll_state_synchronize_rcu(cookie));
+/// ```
+pub fn get_state_synchronize_rcu() -> GpState {
+    ENGINE.sequence().snapshot()
+}
+
+/// Whether the grace period for `cookie` has completed. One load.
+///
+/// ```
+/// assert!(rcu_qsbr::poll_state_synchronize_rcu(rcu_qsbr::GpState::COMPLETED));
+/// ```
+#[inline]
+pub fn poll_state_synchronize_rcu(cookie: GpState) -> bool {
+    ENGINE.poll(cookie)
+}
+
+/// Waits for `cookie`'s grace period unless it has completed.
+///
+/// # Panics
+///
+/// If it must wait and the calling thread is an online QSBR reader.
+///
+/// ```
+/// let cookie = rcu_qsbr::start_poll_synchronize_rcu();
+/// rcu_qsbr::cond_synchronize_rcu(cookie);
+/// assert!(rcu_qsbr::poll_state_synchronize_rcu(cookie));
+/// ```
+#[track_caller]
+pub fn cond_synchronize_rcu(cookie: GpState) {
+    ENGINE.cond_synchronize(cookie);
+}
+
+/// Counters of this flavour.
+///
+/// ```
+/// rcu_qsbr::synchronize_rcu();
+/// assert!(rcu_qsbr::stats().grace_periods >= 1);
+/// ```
+pub fn stats() -> Stats {
+    ENGINE.stats()
+}
+
+/// The grace-period state and every online reader, for hang reports.
+///
+/// ```
+/// assert!(rcu_qsbr::state_report().contains("rcu_qsbr"));
+/// ```
+pub fn state_report() -> String {
+    ENGINE.state_report()
+}

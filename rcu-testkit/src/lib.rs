@@ -1,0 +1,143 @@
+//! Early-free detection without reading freed memory.
+//!
+//! RCU tests must find out whether a reader reached an object that was
+//! already reclaimed. Reading the object to find out would itself be a
+//! use-after-free. Instead, the objects readers reach live in an [`Arena`]
+//! whose memory is never freed during a test, and each carries a state in a
+//! side table. What a test retires through RCU is a [`Token`]: a separately
+//! allocated value whose `Drop` (run by the RCU machinery, after the grace
+//! period it hopes it waited for) marks the arena element freed. A reader
+//! that loads an element and finds it marked freed inside its read-side
+//! section has caught an early free. The token's own memory is really freed,
+//! so valgrind and sanitizers check the RCU machinery's frees as well.
+#![deny(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+/// Element state: published or about to be.
+pub const LIVE: u8 = 1;
+/// Element state: unpublished and handed to RCU, not yet reclaimed.
+pub const RETIRED: u8 = 2;
+/// Element state: reclaimed (its token was dropped).
+pub const FREED: u8 = 3;
+
+/// One object readers can reach. Memory stays valid for the arena's life.
+#[derive(Debug)]
+pub struct Element {
+    /// Its index in the arena.
+    pub id: usize,
+    /// `LIVE`, `RETIRED` or `FREED`.
+    state: AtomicU8,
+}
+
+impl Element {
+    /// The element's state (`Acquire`: pairs with the `Release` marks, so a
+    /// reader that sees `FREED` sees it after the drop that set it).
+    pub fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+}
+
+/// A fixed pool of elements with their states and counters.
+#[derive(Debug)]
+pub struct Arena {
+    elements: Box<[Element]>,
+    next: AtomicU64,
+    created: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Arena {
+    /// An arena of `capacity` elements, leaked so tokens can hold `'static`
+    /// references (tests create a few).
+    pub fn leak(capacity: usize) -> &'static Arena {
+        let elements = (0..capacity).map(|id| Element { id, state: AtomicU8::new(0) }).collect();
+        Box::leak(Box::new(Arena { elements, next: AtomicU64::new(0), created: AtomicU64::new(0), dropped: AtomicU64::new(0) }))
+    }
+
+    /// Takes the next element (each is used once), marks it live and returns
+    /// it with the token that will mark it freed.
+    ///
+    /// # Panics
+    ///
+    /// When the arena is exhausted.
+    pub fn create(&'static self) -> (&'static Element, Token) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) as usize;
+        let e = self.elements.get(id).expect("arena exhausted: give the test a larger arena");
+        e.state.store(LIVE, Ordering::Relaxed);
+        self.created.fetch_add(1, Ordering::Relaxed);
+        (e, Token { arena: self, id })
+    }
+
+    /// Elements created so far.
+    pub fn created(&self) -> u64 {
+        self.created.load(Ordering::Relaxed)
+    }
+
+    /// Tokens dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Acquire)
+    }
+
+    /// Elements currently marked freed.
+    pub fn freed_count(&self) -> usize {
+        self.elements.iter().filter(|e| e.state() == FREED).count()
+    }
+}
+
+/// Marks its element freed when dropped; this is what a test retires.
+#[derive(Debug)]
+pub struct Token {
+    arena: &'static Arena,
+    id: usize,
+}
+
+impl Token {
+    /// Marks the element retired (call when unpublishing it).
+    pub fn retire(&self) {
+        self.arena.elements[self.id].state.store(RETIRED, Ordering::Relaxed);
+    }
+
+    /// The element's id.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        // Release pairs with the Acquire in `Element::state`.
+        self.arena.elements[self.id].state.store(FREED, Ordering::Release);
+        self.arena.dropped.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Counts of what readers saw, for assertions.
+#[derive(Debug, Default)]
+pub struct ReaderChecks {
+    /// Elements checked.
+    pub reads: AtomicU64,
+    /// Elements found `FREED` inside a read-side section.
+    pub early_frees: AtomicU64,
+}
+
+impl ReaderChecks {
+    /// Checks one element reached inside a read-side section.
+    #[inline]
+    pub fn check(&self, e: &Element) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        if e.state() == FREED {
+            self.early_frees.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Early frees seen so far.
+    pub fn early_frees(&self) -> u64 {
+        self.early_frees.load(Ordering::Relaxed)
+    }
+
+    /// Reads so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
