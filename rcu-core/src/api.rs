@@ -13,7 +13,7 @@
 #[macro_export]
 macro_rules! define_flavour_api {
     ($flavour:ty, $engine:ident, $krate:literal, $reader_setup:literal) => {
-        pub use $crate::{BarrierStrategy, CallbackFn, CallbackLimits, GpState, RcuHead, Stats};
+        pub use $crate::{BarrierStrategy, BlocksSealed, CallbackFn, CallbackLimits, GpState, RcuFree, RcuHead, Stats};
 
         /// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
         pub type RcuCell<T> = $crate::RcuCell<T, $flavour>;
@@ -93,6 +93,64 @@ macro_rules! define_flavour_api {
         #[track_caller]
         pub fn rcu_barrier() {
             $engine.barrier();
+        }
+
+        /// Drops `object` (a `Box<T>`, also `Box<[T]>` and `Box<dyn Trait +
+        /// Send>`, or a `Vec<T>`) after a grace period: headless, no
+        /// `RcuHead` in it, no allocation per object. Objects go into the
+        /// calling thread's bulk block (about a page); a whole block waits
+        /// for one grace period and is freed in one loop. Callable from any
+        /// thread, inside a read-side section or not.
+        ///
+        /// Never blocks on the common path. If no block can be had (memory
+        /// exhausted): a caller that may block waits for a grace period and
+        /// drops inline; one that may not uses its thread's preallocated
+        /// reserve; if that is exhausted too, the process aborts (as on any
+        /// allocation failure). Past the hard backlog limit, a caller that
+        /// may block waits for reclaim when it seals a block.
+        #[doc = concat!("```
+let old_table: Box<[u64]> = vec![1, 2, 3].into_boxed_slice();
+", $krate, "::kvfree_rcu(old_table);
+", $krate, "::kvfree_rcu(vec![String::from(\"a vector, not reallocated\")]);
+", $krate, "::rcu_barrier(); // waits until both were dropped
+assert_eq!(", $krate, "::stats().kvfree_objects_freed, 2);
+```")]
+        #[inline]
+        pub fn kvfree_rcu<P: RcuFree>(object: P) {
+            $engine.kvfree(object);
+        }
+
+        /// [`kvfree_rcu`] for a `Vec<T>`: its buffer is freed after a grace
+        /// period, without reallocation.
+        #[doc = concat!("```
+", $krate, "::kvfree_rcu_vec(vec![1u8; 4096]);
+```")]
+        #[inline]
+        pub fn kvfree_rcu_vec<T: Send + 'static>(v: Vec<T>) {
+            $engine.kvfree(v);
+        }
+
+        /// Sets how long a partial kvfree block may wait before it is sealed
+        /// and handed to the reclaim thread (default 20 ms, the kernel's
+        /// `KFREE_DRAIN_JIFFIES`): shorter costs more grace periods for
+        /// sparse frees, longer holds memory longer.
+        #[doc = concat!("```
+", $krate, "::set_kvfree_drain_interval(std::time::Duration::from_millis(20));
+```")]
+        pub fn set_kvfree_drain_interval(interval: ::std::time::Duration) {
+            $engine.set_kvfree_drain_interval(interval);
+        }
+
+        /// Drops every cached empty kvfree block now (call under memory
+        /// pressure; blocks are also not cached while the reclaim backlog is
+        /// past the soft limit). Returns how many blocks were freed.
+        #[doc = concat!("```
+let freed = ", $krate, "::reclaim_now();
+assert_eq!(", $krate, "::stats().kvfree_cached_blocks, 0);
+# let _ = freed;
+```")]
+        pub fn reclaim_now() -> usize {
+            $engine.reclaim_now()
         }
 
         /// Sets the `call_rcu` backlog thresholds (see [`CallbackLimits`]).

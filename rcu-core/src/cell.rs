@@ -58,24 +58,21 @@ impl<T: Send + Sync + 'static, F: Flavour> RcuCell<T, F> {
         self.replace_box(Box::new(value));
     }
 
-    /// Publishes `value` and retires the old value: it is dropped only after
-    /// a grace period, so readers that loaded it keep a valid reference.
-    ///
-    /// May block for a grace period; panics inside a read-side section of
-    /// the calling thread (that would wait for itself).
-    #[track_caller]
+    /// Publishes `value` and retires the old value through `kvfree_rcu`:
+    /// it is dropped only after a grace period, so readers that loaded it
+    /// keep a valid reference. Never waits for a grace period (callable
+    /// inside a read-side section), except on the kvfree emergency path.
     pub fn replace_box(&self, value: Box<T>) {
-        F::engine().assert_may_block("RcuCell::replace()");
         // Release publishes the new value's initialisation (pairs with the
         // Acquire load in `load`); Acquire makes the old value's contents
         // visible to this thread, which will drop it.
         let old = self.ptr.swap(Box::into_raw(value), Ordering::AcqRel);
         // SAFETY: `old` came from `Box::into_raw` and is no longer reachable
-        // from the cell; the grace period below outlasts every reader that
+        // from the cell; kvfree_rcu drops it only after a grace period that
+        // starts after this unpublish, which outlasts every reader that
         // could have loaded it.
         let old = unsafe { Box::from_raw(old) };
-        F::engine().synchronize();
-        drop(old);
+        F::engine().kvfree(old);
     }
 
     /// Mutable access: no reader can hold a borrow while `&mut self` exists.

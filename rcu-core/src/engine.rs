@@ -7,6 +7,7 @@
 use crate::callback::{CallbackFn, RcuHead};
 use crate::flavour::Flavour;
 use crate::grace_period::GpCounter;
+use crate::kvfree::{Kvfree, KvfreeSlot, RcuFree};
 use crate::reader::ReaderSlot;
 use crate::reclaim::{CallbackLimits, Reclaimer};
 use crate::registry::Registry;
@@ -22,6 +23,7 @@ pub struct Engine<F: Flavour> {
     counter: GpCounter,
     sequence: GpSequence,
     pub(crate) reclaimer: Reclaimer,
+    pub(crate) kvfree: Kvfree,
     pub(crate) stats: StatCounters,
     init: std::sync::Once,
     _flavour: PhantomData<F>,
@@ -41,6 +43,7 @@ impl<F: Flavour> Engine<F> {
             counter: GpCounter::new(F::PROTOCOL),
             sequence: GpSequence::new(),
             reclaimer: Reclaimer::new(),
+            kvfree: Kvfree::new(),
             stats: StatCounters::new(),
             init: std::sync::Once::new(),
             _flavour: PhantomData,
@@ -125,7 +128,7 @@ impl<F: Flavour> Engine<F> {
         let p = F::slot_key().with(|c| c.replace(std::ptr::null()));
         // SAFETY: as in `current_slot`.
         if let Some(slot) = unsafe { p.as_ref() } {
-            self.registry.release(slot, self.counter.waker());
+            self.registry.release_reader(slot, self.counter.waker());
         }
     }
 
@@ -168,7 +171,9 @@ impl<F: Flavour> Engine<F> {
 
     /// Blocks until `cookie` is reached, leading grace periods if needed.
     /// The caller must be allowed to block (checked by callers).
-    pub(crate) fn wait_for(&self, cookie: GpState) {
+    pub(crate) fn wait_for(&'static self, cookie: GpState) {
+        // Every grace period runs with the barrier strategy decided.
+        self.init();
         self.sequence.wait_for(cookie, || self.run_grace_period());
     }
 
@@ -256,6 +261,77 @@ impl<F: Flavour> Engine<F> {
         self.reclaimer.limits()
     }
 
+    // ----- kvfree ---------------------------------------------------------
+
+    /// Drops `object` after a grace period, without a head inside it and
+    /// without allocating per object (see `kvfree.rs`). Never blocks unless
+    /// memory is exhausted and the caller may block (then it waits for one
+    /// grace period and drops inline), or the backlog is past the hard limit.
+    #[inline]
+    pub fn kvfree<P: RcuFree>(&'static self, object: P) {
+        let entry = object.into_entry();
+        let slot = F::kvfree_key().with(Cell::get);
+        // SAFETY: a non-null pointer was stored by `register_kvfree` and
+        // points into the static engine's kvfree registry.
+        match unsafe { slot.as_ref() } {
+            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity]),
+            None => self.kvfree_unregistered(entry),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn kvfree_unregistered(&'static self, entry: crate::kvfree::Entry) {
+        match self.register_kvfree() {
+            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity]),
+            None => {
+                // The thread's destructors already ran (a call from another
+                // thread-local's destructor): no slot could be released at
+                // exit, so take the allocating path once.
+                struct Deferred(crate::kvfree::Entry);
+                // SAFETY: the entry came from an `RcuFree` value, which is Send.
+                unsafe impl Send for Deferred {}
+                let deferred = Deferred(entry);
+                self.call_rcu(move || {
+                    let d = deferred;
+                    // SAFETY: the entry is dropped once, after a grace period.
+                    unsafe { (d.0.drop)(d.0.words.as_ptr()) };
+                });
+            }
+        }
+    }
+
+    /// Claims a kvfree slot for the calling thread, unless its thread-local
+    /// destructors already ran.
+    fn register_kvfree(&'static self) -> Option<&'static KvfreeSlot> {
+        self.init();
+        F::thread_key().try_with(|st| st.set_kvfree_registered()).ok()?;
+        let slot = crate::kvfree::claim_slot(&self.kvfree);
+        F::kvfree_key().with(|c| c.set(slot));
+        Some(slot)
+    }
+
+    /// Thread exit: seal the partial block and release the kvfree slot.
+    pub(crate) fn kvfree_thread_exit(&'static self) {
+        let p = F::kvfree_key().with(|c| c.replace(std::ptr::null()));
+        // SAFETY: as in `kvfree`.
+        if let Some(slot) = unsafe { p.as_ref() } {
+            self.kvfree.owner_exit(self, slot);
+        }
+    }
+
+    /// Sets how long a partial kvfree block may wait before it is sealed
+    /// (default [`DEFAULT_DRAIN_INTERVAL`](crate::kvfree::DEFAULT_DRAIN_INTERVAL)).
+    pub fn set_kvfree_drain_interval(&self, interval: std::time::Duration) {
+        self.kvfree.set_drain_interval(interval);
+    }
+
+    /// Drops every cached empty kvfree block now (memory pressure). Returns
+    /// how many blocks were freed.
+    pub fn reclaim_now(&self) -> usize {
+        self.kvfree.drop_caches()
+    }
+
     // ----- fork -----------------------------------------------------------
 
     pub(crate) fn fork_prepare(&self) {
@@ -274,6 +350,9 @@ impl<F: Flavour> Engine<F> {
         self.sequence.reset_after_fork_child();
         self.reclaimer.reset_after_fork_child();
         self.registry.release_all_except(self.current_slot());
+        let kv = F::kvfree_key().with(Cell::get);
+        // SAFETY: as in `kvfree`.
+        self.kvfree.reset_after_fork_child(unsafe { kv.as_ref() });
     }
 
     // ----- reporting ----------------------------------------------------

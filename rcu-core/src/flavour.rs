@@ -8,6 +8,7 @@
 //! (which has the destructor that unregisters the thread at exit).
 
 use crate::engine::Engine;
+use crate::kvfree::KvfreeSlot;
 use crate::reader::{Protocol, ReaderSlot};
 use crate::thread::ThreadState;
 use std::cell::Cell;
@@ -25,6 +26,8 @@ pub trait Flavour: Sized + Send + Sync + 'static {
     fn slot_key() -> &'static LocalKey<Cell<*const ReaderSlot>>;
     /// The calling thread's state with the thread-exit destructor.
     fn thread_key() -> &'static LocalKey<ThreadState<Self>>;
+    /// The calling thread's kvfree slot, null until its first `kvfree_rcu`.
+    fn kvfree_key() -> &'static LocalKey<Cell<*const KvfreeSlot>>;
 }
 
 /// Proof that the calling thread is inside a read-side critical section of

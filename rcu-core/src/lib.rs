@@ -11,6 +11,8 @@
 //! * `sequence`: cookies, polling and grace-period sharing;
 //! * `callback`, `queue`, `reclaim`: `call_rcu`, `rcu_barrier` and the
 //!   reclaim thread;
+//! * `block`, `kvfree`, `fault`: headless `kvfree_rcu` with per-thread bulk
+//!   blocks, its emergency path and the fault-injection hook;
 //! * `lock`, `fork`: locks the `fork()` handlers can release, and the handlers;
 //! * `engine`: the above tied together for one [`Flavour`];
 //! * `cell`: [`RcuCell`].
@@ -20,16 +22,22 @@
 #[cfg(not(loom))]
 mod api;
 #[cfg(not(loom))]
+mod block;
+#[cfg(not(loom))]
 mod callback;
 #[cfg(not(loom))]
 mod cell;
 #[cfg(not(loom))]
 mod engine;
 #[cfg(not(loom))]
+pub mod fault;
+#[cfg(not(loom))]
 mod flavour;
 #[cfg(not(loom))]
 mod fork;
 pub mod grace_period;
+#[cfg(not(loom))]
+pub mod kvfree;
 #[cfg(not(loom))]
 mod lock;
 #[cfg(not(loom))]
@@ -57,13 +65,15 @@ pub use cell::RcuCell;
 pub use engine::Engine;
 #[cfg(not(loom))]
 pub use flavour::{Flavour, ReadSection};
+#[cfg(not(loom))]
+pub use kvfree::{KvfreeSlot, RcuFree};
 pub use reader::{Protocol, ReaderSlot, ReaderState};
 #[cfg(not(loom))]
 pub use reclaim::CallbackLimits;
 #[cfg(not(loom))]
 pub use sequence::GpState;
 #[cfg(not(loom))]
-pub use stats::Stats;
+pub use stats::{BlocksSealed, Stats};
 pub use sys::BarrierStrategy;
 #[cfg(not(loom))]
 pub use thread::ThreadState;

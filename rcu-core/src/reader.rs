@@ -223,6 +223,12 @@ impl ReaderSlot {
     #[cold]
     #[inline(never)]
     fn qsbr_announce(&self, gp: u64, waker: &GpWaker) {
+        // Offline stays offline: a quiescent state must not bring the
+        // thread online behind its back (0 never equals the odd counter, so
+        // offline threads always come here).
+        if self.ctr.load(Ordering::Relaxed) == qsbr::OFFLINE {
+            return;
+        }
         // Orders earlier section reads before the store; pairs with the
         // grace period's final fence (Increment in grace_period.rs).
         fence(Ordering::SeqCst);
@@ -248,6 +254,11 @@ impl ReaderSlot {
 
     /// QSBR `online`: leave the extended quiescent state.
     pub fn qsbr_online(&self, gp_ctr: &AtomicU64) {
+        // Already online: storing a newer counter here would be a quiescent
+        // state without the fence that must precede it.
+        if self.ctr.load(Ordering::Relaxed) != qsbr::OFFLINE {
+            return;
+        }
         // Relaxed load and store; the fence orders the store before every
         // later read and pairs with the fence after the grace period's
         // increment.

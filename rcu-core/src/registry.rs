@@ -1,4 +1,5 @@
-//! The reader registry: every reader slot of one flavour.
+//! Registries of per-thread slots: reader slots (`ReaderSlot`) and
+//! kvfree slots (`kvfree::KvfreeSlot`), one registry of each per flavour.
 //!
 //! # Layout
 //!
@@ -28,29 +29,41 @@
 //! inactive, which is exactly right for a thread that has left.
 
 use crate::reader::ReaderSlot;
-use crate::sync::atomic::{fence, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, Ordering};
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::AtomicPtr;
+
+/// A per-thread slot a [`Registry`] can hold.
+pub trait Slot: Sync + 'static {
+    /// An unclaimed slot.
+    const NEW: Self;
+    /// The claim flag (see the module docs).
+    fn in_use(&self) -> &AtomicBool;
+}
+
+impl Slot for ReaderSlot {
+    const NEW: Self = ReaderSlot::new();
+    fn in_use(&self) -> &AtomicBool {
+        &self.in_use
+    }
+}
 
 /// Slots per chunk: 32 cache lines of 128 bytes, 4 KiB.
 pub const CHUNK_SLOTS: usize = 32;
 
-struct Chunk {
-    slots: [CachePadded<ReaderSlot>; CHUNK_SLOTS],
+struct Chunk<S> {
+    slots: [CachePadded<S>; CHUNK_SLOTS],
     /// The next chunk, or null. Written once (null → chunk, `Release`), read
     /// with `Acquire` so the chunk's initialised slots are visible.
-    next: AtomicPtr<Chunk>,
+    next: AtomicPtr<Chunk<S>>,
 }
 
-impl Chunk {
+impl<S: Slot> Chunk<S> {
     const fn new() -> Self {
-        Chunk {
-            slots: [const { CachePadded::new(ReaderSlot::new()) }; CHUNK_SLOTS],
-            next: AtomicPtr::new(std::ptr::null_mut()),
-        }
+        Chunk { slots: [const { CachePadded::new(S::NEW) }; CHUNK_SLOTS], next: AtomicPtr::new(std::ptr::null_mut()) }
     }
 
-    fn next(&self) -> Option<&Chunk> {
+    fn next(&self) -> Option<&Chunk<S>> {
         // Acquire pairs with the Release compare-exchange in `append`.
         let p = self.next.load(Ordering::Acquire);
         // SAFETY: a non-null `next` points to a leaked chunk that is never
@@ -59,37 +72,44 @@ impl Chunk {
     }
 }
 
-/// All reader slots of one flavour.
-pub struct Registry {
-    first: Chunk,
+/// All slots of one kind for one flavour.
+pub struct Registry<S: Slot = ReaderSlot> {
+    first: Chunk<S>,
 }
 
-impl std::fmt::Debug for Registry {
+impl<S: Slot> std::fmt::Debug for Registry<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry").field("capacity", &self.capacity()).field("in_use", &self.in_use()).finish()
     }
 }
 
-impl Registry {
+impl<S: Slot> Registry<S> {
     /// An empty registry with one chunk of free slots.
     pub const fn new() -> Self {
         Registry { first: Chunk::new() }
     }
 
-    fn chunks(&self) -> impl Iterator<Item = &Chunk> {
+    fn chunks(&self) -> impl Iterator<Item = &Chunk<S>> {
         std::iter::successors(Some(&self.first), |c| c.next())
     }
 
     /// Every slot, claimed or not, in a stable order.
-    pub fn slots(&self) -> impl Iterator<Item = &ReaderSlot> {
+    pub fn slots(&self) -> impl Iterator<Item = &S> {
         self.chunks().flat_map(|c| c.slots.iter().map(|s| &**s))
+    }
+
+    /// Claimed slots.
+    pub fn claimed(&self) -> impl Iterator<Item = &S> {
+        // Acquire pairs with the claim: the claimer's set-up of the slot is
+        // visible.
+        self.slots().filter(|s| s.in_use().load(Ordering::Acquire))
     }
 
     /// Claims a free slot for the calling thread, growing the registry if
     /// every slot is taken. Never blocks.
-    pub fn claim(&'static self) -> &'static ReaderSlot {
+    pub fn claim(&'static self) -> &'static S {
         loop {
-            if let Some(slot) = self.slots().find(|s| try_claim(s)) {
+            if let Some(slot) = self.slots().find(|s| try_claim(*s)) {
                 return slot;
             }
             if let Some(slot) = self.append_chunk() {
@@ -102,10 +122,10 @@ impl Registry {
     /// if the chunk was freed instead because another thread appended first
     /// (the caller rescans: the other chunk has free slots).
     #[cold]
-    fn append_chunk(&'static self) -> Option<&'static ReaderSlot> {
-        let chunk = Box::new(Chunk::new());
+    fn append_chunk(&'static self) -> Option<&'static S> {
+        let chunk = Box::new(Chunk::<S>::new());
         // Relaxed: published by the Release compare-exchange below.
-        chunk.slots[0].in_use.store(true, Ordering::Relaxed);
+        chunk.slots[0].in_use().store(true, Ordering::Relaxed);
         let chunk = Box::into_raw(chunk);
         let last = self.chunks().last().expect("the first chunk always exists");
         // Release: publishes the initialised chunk; pairs with the Acquire
@@ -121,10 +141,28 @@ impl Registry {
         }
     }
 
-    /// Returns `slot` to the registry. The owner must be outside any
+    /// Returns a slot whose owner has reset it.
+    pub fn release(&self, slot: &S) {
+        // Release: the next owner's Acquire claim sees the reset fields.
+        slot.in_use().store(false, Ordering::Release);
+    }
+
+    /// Number of slots (claimed or not).
+    pub fn capacity(&self) -> usize {
+        self.chunks().count() * CHUNK_SLOTS
+    }
+
+    /// Number of slots currently claimed.
+    pub fn in_use(&self) -> usize {
+        self.slots().filter(|s| s.in_use().load(Ordering::Relaxed)).count()
+    }
+}
+
+impl Registry<ReaderSlot> {
+    /// Returns a reader slot to the registry. The owner must be outside any
     /// read-side critical section (or be exiting: the thread can no longer
     /// read). Wakes a grace period that may be waiting for this slot.
-    pub fn release(&self, slot: &ReaderSlot, waker: &crate::wait::GpWaker) {
+    pub fn release_reader(&self, slot: &ReaderSlot, waker: &crate::wait::GpWaker) {
         // Orders every read of the departing thread before the inactive
         // word; pairs with the writer's final barrier after its scan.
         fence(Ordering::SeqCst);
@@ -136,8 +174,7 @@ impl Registry {
         // pair with the writer's barrier in `GpWaker::wait_until`).
         fence(Ordering::SeqCst);
         waker.wake_up_gp();
-        // Release: the next owner's Acquire claim sees the reset fields.
-        slot.in_use.store(false, Ordering::Release);
+        self.release(slot);
     }
 
     /// `fork()` support, child side: releases every slot but `keep` (the
@@ -154,29 +191,19 @@ impl Registry {
             }
         }
     }
-
-    /// Number of slots (claimed or not).
-    pub fn capacity(&self) -> usize {
-        self.chunks().count() * CHUNK_SLOTS
-    }
-
-    /// Number of slots currently claimed.
-    pub fn in_use(&self) -> usize {
-        self.slots().filter(|s| s.in_use.load(Ordering::Relaxed)).count()
-    }
 }
 
-impl Default for Registry {
+impl<S: Slot> Default for Registry<S> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-fn try_claim(slot: &ReaderSlot) -> bool {
+fn try_claim<S: Slot>(slot: &S) -> bool {
     // Relaxed pre-check avoids a locked instruction on busy slots; Acquire on
     // success pairs with the Release store in `release` (previous owner).
-    !slot.in_use.load(Ordering::Relaxed)
-        && slot.in_use.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    !slot.in_use().load(Ordering::Relaxed)
+        && slot.in_use().compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
 }
 
 #[cfg(test)]
@@ -193,7 +220,7 @@ mod tests {
         let waker = crate::wait::GpWaker::new();
         for _ in 0..10 * CHUNK_SLOTS {
             let s = reg.claim();
-            reg.release(s, &waker);
+            reg.release_reader(s, &waker);
         }
         assert_eq!(reg.capacity(), CHUNK_SLOTS);
         assert_eq!(reg.in_use(), 0);

@@ -157,12 +157,28 @@ impl GpSequence {
     }
 
     fn run_one(&self, run_gp: &impl Fn()) {
-        // Relaxed: only the leader writes `seq`; the grace period's own first
-        // barrier orders this store before its scans (see `snapshot`).
+        // Relaxed load: only the leader writes `seq`. Release store: a `poll`
+        // that reads this odd value must still synchronise with the previous
+        // grace period's completion (a plain store would break the release
+        // chain, since release sequences contain only read-modify-writes);
+        // the leadership lock orders the previous leader's end before this.
+        // The grace period's own first barrier orders this store before its
+        // scans (see `snapshot`).
         let s = self.seq.load(Ordering::Relaxed);
         debug_assert_eq!(s & 1, 0, "grace periods never overlap");
-        self.seq.store(s + 1, Ordering::Relaxed);
+        self.seq.store(s + 1, Ordering::Release);
+        // A panic here would leave `seq` odd and make later cookies complete
+        // a grace period early: there is no safe way to continue.
+        struct AbortOnUnwind;
+        impl Drop for AbortOnUnwind {
+            fn drop(&mut self) {
+                eprintln!("rcu: a grace period panicked; aborting (continuing could free memory early)");
+                std::process::abort();
+            }
+        }
+        let guard = AbortOnUnwind;
         run_gp();
+        std::mem::forget(guard);
         // Release: publishes completion after the grace period's final
         // barrier; pairs with the Acquire load in `poll`.
         self.seq.store(s + 2, Ordering::Release);

@@ -37,6 +37,37 @@ impl StatCounters {
             peak_callback_backlog: r.peak_backlog.load(Ordering::Relaxed),
             callback_panics: r.panics.load(Ordering::Relaxed),
             barriers,
+            kvfree_objects_queued: 0,
+            kvfree_objects_freed: 0,
+            kvfree_blocks_sealed: BlocksSealed::default(),
+            kvfree_blocks_freed: 0,
+            kvfree_blocks_in_flight: 0,
+            kvfree_cached_blocks: 0,
+            kvfree_emergency_synchronize: 0,
+            kvfree_emergency_reserve: 0,
+            kvfree_drop_panics: 0,
+        }
+    }
+
+    fn kvfree(kv: &crate::kvfree::Kvfree, base: Stats) -> Stats {
+        // Relaxed everywhere: statistics, not synchronisation.
+        let c = &kv.counters;
+        let sealed = |i: usize| c.blocks_sealed[i].load(Ordering::Relaxed);
+        let blocks_sealed =
+            BlocksSealed { full: sealed(0), timer: sealed(1), barrier: sealed(2), thread_exit: sealed(3) };
+        let blocks_freed = c.blocks_freed.load(Ordering::Relaxed);
+        let sync = c.emergency_synchronize.load(Ordering::Relaxed);
+        Stats {
+            kvfree_objects_queued: c.objects_sealed.load(Ordering::Relaxed) + sync,
+            kvfree_objects_freed: c.objects_freed.load(Ordering::Relaxed) + sync,
+            kvfree_blocks_in_flight: blocks_sealed.total().saturating_sub(blocks_freed),
+            kvfree_blocks_sealed: blocks_sealed,
+            kvfree_blocks_freed: blocks_freed,
+            kvfree_cached_blocks: kv.cached_blocks(),
+            kvfree_emergency_synchronize: sync,
+            kvfree_emergency_reserve: c.emergency_reserve.load(Ordering::Relaxed),
+            kvfree_drop_panics: c.drop_panics.load(Ordering::Relaxed),
+            ..base
         }
     }
 
@@ -49,7 +80,7 @@ impl StatCounters {
             synchronize_calls: self.synchronize_calls.load(Ordering::Relaxed),
             registered_threads: engine.registry().in_use(),
             registry_capacity: engine.registry().capacity(),
-            ..Self::callbacks(&engine.reclaimer)
+            ..Self::kvfree(&engine.kvfree, Self::callbacks(&engine.reclaimer))
         }
     }
 }
@@ -88,4 +119,53 @@ pub struct Stats {
     pub callback_panics: u64,
     /// `rcu_barrier` calls.
     pub barriers: u64,
+    /// Objects handed to `kvfree_rcu` (counted when their block is sealed,
+    /// or when freed inline on the emergency path).
+    pub kvfree_objects_queued: u64,
+    /// Objects `kvfree_rcu` has freed.
+    pub kvfree_objects_freed: u64,
+    /// Blocks sealed, by reason.
+    pub kvfree_blocks_sealed: BlocksSealed,
+    /// Blocks freed (one grace period or less each).
+    pub kvfree_blocks_freed: u64,
+    /// Blocks sealed and not yet freed.
+    pub kvfree_blocks_in_flight: u64,
+    /// Empty blocks cached in per-thread caches.
+    pub kvfree_cached_blocks: u64,
+    /// Emergency branch 1: no block, the caller waited for a grace period
+    /// and freed inline.
+    pub kvfree_emergency_synchronize: u64,
+    /// Emergency branch 2: no block, the caller could not block and used its
+    /// preallocated reserve.
+    pub kvfree_emergency_reserve: u64,
+    /// Destructors run by kvfree_rcu that panicked (caught and reported).
+    pub kvfree_drop_panics: u64,
+}
+
+impl Stats {
+    /// kvfree objects freed per grace period completed so far (how well
+    /// blocks batch objects; one grace period can serve many blocks).
+    pub fn kvfree_objects_per_grace_period(&self) -> f64 {
+        self.kvfree_objects_freed as f64 / self.grace_periods.max(1) as f64
+    }
+}
+
+/// kvfree blocks sealed, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlocksSealed {
+    /// The block was full.
+    pub full: u64,
+    /// The drain interval passed.
+    pub timer: u64,
+    /// `rcu_barrier` collected it.
+    pub barrier: u64,
+    /// Its thread exited.
+    pub thread_exit: u64,
+}
+
+impl BlocksSealed {
+    /// All blocks sealed.
+    pub fn total(&self) -> u64 {
+        self.full + self.timer + self.barrier + self.thread_exit
+    }
 }

@@ -266,6 +266,15 @@ pub fn futex_wait_u32(word: &AtomicU32, expected: u32, timeout: Option<std::time
     }
 }
 
+/// Monotonic time in nanoseconds (`CLOCK_MONOTONIC`, a vDSO call).
+#[cfg(not(loom))]
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// The calling thread's kernel thread id, for diagnostics.
 #[cfg(not(loom))]
 pub fn gettid() -> u64 {

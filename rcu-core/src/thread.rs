@@ -6,6 +6,8 @@
 //! that reads after its destructors ran (from another thread-local's
 //! destructor) gets a *transient* slot that the flavour releases when its
 //! outermost read-side section ends; nothing is left claimed by a dead thread.
+//! At exit the thread's partial kvfree block is sealed and handed to the
+//! reclaim thread: an exiting thread strands nothing.
 
 use crate::flavour::Flavour;
 use std::cell::Cell;
@@ -14,17 +16,22 @@ use std::marker::PhantomData;
 /// A thread's registration with flavour `F`; released by its destructor.
 pub struct ThreadState<F: Flavour> {
     registered: Cell<bool>,
+    kvfree_registered: Cell<bool>,
     _flavour: PhantomData<F>,
 }
 
 impl<F: Flavour> ThreadState<F> {
     /// An unregistered thread.
     pub const fn new() -> Self {
-        ThreadState { registered: Cell::new(false), _flavour: PhantomData }
+        ThreadState { registered: Cell::new(false), kvfree_registered: Cell::new(false), _flavour: PhantomData }
     }
 
     pub(crate) fn set_registered(&self, registered: bool) {
         self.registered.set(registered);
+    }
+
+    pub(crate) fn set_kvfree_registered(&self) {
+        self.kvfree_registered.set(true);
     }
 }
 
@@ -36,6 +43,9 @@ impl<F: Flavour> Default for ThreadState<F> {
 
 impl<F: Flavour> Drop for ThreadState<F> {
     fn drop(&mut self) {
+        if self.kvfree_registered.get() {
+            F::engine().kvfree_thread_exit();
+        }
         if self.registered.get() {
             F::engine().release_current_slot();
         }

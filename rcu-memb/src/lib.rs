@@ -21,7 +21,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::{Engine, Flavour, Protocol, ReaderSlot, ThreadState};
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
 
@@ -39,6 +39,8 @@ thread_local! {
     static SLOT: Cell<*const ReaderSlot> = const { Cell::new(std::ptr::null()) };
     /// Releases the slot at thread exit.
     static THREAD: ThreadState<Memb> = const { ThreadState::new() };
+    /// This thread's kvfree slot; null until its first `kvfree_rcu`.
+    static KVFREE: Cell<*const KvfreeSlot> = const { Cell::new(std::ptr::null()) };
 }
 
 impl Flavour for Memb {
@@ -52,6 +54,9 @@ impl Flavour for Memb {
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
         &THREAD
+    }
+    fn kvfree_key() -> &'static std::thread::LocalKey<Cell<*const KvfreeSlot>> {
+        &KVFREE
     }
 }
 

@@ -134,3 +134,35 @@ fn call_rcu_inside_a_read_section_never_blocks() {
     rcu_memb::rcu_barrier();
     assert!(ran.load(Ordering::SeqCst));
 }
+
+#[test]
+fn thread_churn_during_grace_periods_reuses_slots() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                synchronize_rcu();
+            }
+        })
+    };
+    for _ in 0..50 {
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..100 {
+                        drop(read_lock());
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let s = rcu_memb::stats();
+    assert!(s.registry_capacity <= 64, "200 short-lived threads grew the registry to {}", s.registry_capacity);
+    assert!(s.grace_periods > 0);
+}

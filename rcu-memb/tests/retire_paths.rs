@@ -6,10 +6,13 @@ use rcu_testkit::scenario::{replace_while_reading, RetirePath, Shared};
 
 fn reader(shared: &'static Shared) {
     while !shared.stopped() {
-        let _outer = read_lock();
-        shared.read_and_check(4);
-        let _nested = read_lock();
-        shared.read_and_check(4);
+        for _ in 0..1024 {
+            let _outer = read_lock();
+            shared.read_and_check(4);
+            let _nested = read_lock();
+            shared.read_and_check(4);
+        }
+        std::thread::yield_now();
     }
 }
 
@@ -31,4 +34,14 @@ fn call_rcu_raw_never_frees_early() {
 #[test]
 fn polled_grace_periods_never_free_early() {
     replace_while_reading::<Memb>(1, reader, RetirePath::Polling, 500);
+}
+
+#[test]
+fn kvfree_box_from_several_threads_never_frees_early() {
+    rcu_testkit::scenario::replace_while_reading_from::<Memb>(2, 2, reader, RetirePath::KvfreeBox, 20_000);
+}
+
+#[test]
+fn kvfree_vec_never_frees_early() {
+    replace_while_reading::<Memb>(2, reader, RetirePath::KvfreeVec, 20_000);
 }

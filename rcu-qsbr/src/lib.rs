@@ -36,7 +36,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use rcu_core::reader::qsbr::OFFLINE;
-use rcu_core::{Engine, Flavour, Protocol, ReaderSlot, ThreadState};
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
@@ -54,6 +54,8 @@ thread_local! {
     static SLOT: Cell<*const ReaderSlot> = const { Cell::new(std::ptr::null()) };
     /// Releases the slot at thread exit if the `QsbrThread` was forgotten.
     static THREAD: ThreadState<Qsbr> = const { ThreadState::new() };
+    /// This thread's kvfree slot; null until its first `kvfree_rcu`.
+    static KVFREE: Cell<*const KvfreeSlot> = const { Cell::new(std::ptr::null()) };
 }
 
 impl Flavour for Qsbr {
@@ -67,6 +69,9 @@ impl Flavour for Qsbr {
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
         &THREAD
+    }
+    fn kvfree_key() -> &'static std::thread::LocalKey<Cell<*const KvfreeSlot>> {
+        &KVFREE
     }
 }
 
@@ -94,10 +99,10 @@ pub struct ReadGuard<'t> {
     _thread: PhantomData<&'t QsbrThread>,
 }
 
-// SAFETY: a ReadGuard borrows an online QsbrThread (read_lock asserts online
-// in debug builds; going offline needs `&mut`), is !Send (it borrows a
-// !Sync QsbrThread), and the thread cannot announce a quiescent state while
-// the borrow lives: that is a QSBR read-side section.
+// SAFETY: a ReadGuard borrows an online QsbrThread (read_lock checks it;
+// going offline needs `&mut`), is !Send (it borrows a !Sync QsbrThread), and
+// the thread cannot announce a quiescent state while the borrow lives: that
+// is a QSBR read-side section.
 unsafe impl rcu_core::ReadSection<Qsbr> for ReadGuard<'_> {}
 
 impl std::fmt::Debug for ReadGuard<'_> {
@@ -128,6 +133,12 @@ pub fn register_thread() -> QsbrThread {
 
 #[cold]
 #[track_caller]
+fn read_lock_offline() -> ! {
+    panic!("rcu_qsbr: read_lock() on an offline thread; grace periods do not wait for it. Call online() first")
+}
+
+#[cold]
+#[track_caller]
 fn already_registered() -> ! {
     panic!(
         "rcu_qsbr::register_thread(): this thread is already registered; keep one QsbrThread \
@@ -136,11 +147,18 @@ fn already_registered() -> ! {
 }
 
 impl QsbrThread {
-    /// Enters a read-side section. Costs nothing (a debug-build check that
-    /// the thread is online).
+    /// Enters a read-side section. Costs one load and a predictable branch
+    /// (the check that the thread is online, which soundness needs: an
+    /// offline thread is not waited for).
+    ///
+    /// # Panics
+    ///
+    /// If the thread is offline.
     #[inline]
     pub fn read_lock(&self) -> ReadGuard<'_> {
-        debug_assert!(self.is_online(), "rcu_qsbr: read_lock() on an offline thread; call online() first");
+        if !self.is_online() {
+            read_lock_offline();
+        }
         ReadGuard { _thread: PhantomData }
     }
 

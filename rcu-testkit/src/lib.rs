@@ -14,6 +14,7 @@
 
 pub mod callbacks;
 pub mod fork;
+pub mod kvfree;
 pub mod scenario;
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};

@@ -50,6 +50,10 @@ pub enum RetirePath {
     CallRcuRaw,
     /// `start_poll_synchronize_rcu()` then `cond_synchronize_rcu()` then drop.
     Polling,
+    /// `kvfree_rcu(Box::new(token))`.
+    KvfreeBox,
+    /// `kvfree_rcu(vec![token])`.
+    KvfreeVec,
 }
 
 /// A token with an intrusive head, for `call_rcu_raw`.
@@ -87,6 +91,8 @@ fn retire<F: Flavour>(path: RetirePath, token: Token) {
             assert!(engine.poll(cookie));
             drop(token);
         }
+        RetirePath::KvfreeBox => engine.kvfree(Box::new(token)),
+        RetirePath::KvfreeVec => engine.kvfree(vec![token]),
     }
 }
 
@@ -102,8 +108,24 @@ pub fn replace_while_reading<F: Flavour>(
     path: RetirePath,
     replacements: usize,
 ) {
-    let arena = Arena::leak(replacements + 1);
-    let (first, mut current) = arena.create();
+    replace_while_reading_from::<F>(1, readers, reader_loop, path, replacements);
+}
+
+/// As [`replace_while_reading`], with `writers` threads each replacing the
+/// published element `replacements` times (exchanging it, so each retires
+/// exactly the element it unpublished).
+pub fn replace_while_reading_from<F: Flavour>(
+    writers: usize,
+    readers: usize,
+    reader_loop: fn(&'static Shared),
+    path: RetirePath,
+    replacements: usize,
+) {
+    let arena = Arena::leak(writers * replacements + 1);
+    let tokens: &'static [std::sync::Mutex<Option<Token>>] =
+        Box::leak((0..writers * replacements + 1).map(|_| std::sync::Mutex::new(None)).collect());
+    let (first, first_token) = arena.create();
+    *tokens[first.id].lock().unwrap() = Some(first_token);
     let shared: &'static Shared = Box::leak(Box::new(Shared {
         published: AtomicPtr::new(first as *const Element as *mut Element),
         checks: ReaderChecks::default(),
@@ -115,11 +137,23 @@ pub fn replace_while_reading<F: Flavour>(
     while shared.checks.reads() == 0 {
         std::thread::yield_now();
     }
-    for _ in 0..replacements {
-        let (next, next_token) = arena.create();
-        // Release: publishes the element; pairs with readers' Acquire.
-        shared.published.store(next as *const Element as *mut Element, Ordering::Release);
-        retire::<F>(path, std::mem::replace(&mut current, next_token));
+    let writer = move || {
+        for _ in 0..replacements {
+            let (next, next_token) = arena.create();
+            *tokens[next.id].lock().unwrap() = Some(next_token);
+            // AcqRel: Release publishes the element (pairs with readers'
+            // Acquire); Acquire orders the token hand-over of the old one.
+            let old = shared.published.swap(next as *const Element as *mut Element, Ordering::AcqRel);
+            // SAFETY: arena elements are never freed.
+            let old_id = unsafe { (*old).id };
+            let token = tokens[old_id].lock().unwrap().take().expect("each element is unpublished once");
+            retire::<F>(path, token);
+        }
+    };
+    let extra: Vec<_> = (1..writers).map(|_| std::thread::spawn(writer)).collect();
+    writer();
+    for w in extra {
+        w.join().unwrap();
     }
     shared.stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -129,8 +163,11 @@ pub fn replace_while_reading<F: Flavour>(
     let early = shared.checks.early_frees();
     assert_eq!(early, 0, "rcu_{} {path:?}: readers reached {early} freed elements", F::NAME);
     assert!(shared.checks.reads() > 0, "readers never ran");
-    assert_eq!(arena.dropped(), replacements as u64, "rcu_{} {path:?}: leak or double drop", F::NAME);
+    let retired = (writers * replacements) as u64;
+    assert_eq!(arena.dropped(), retired, "rcu_{} {path:?}: leak or double drop", F::NAME);
     assert_eq!(arena.created(), arena.dropped() + 1);
-    drop(current);
+    let last = shared.published.load(Ordering::Acquire);
+    // SAFETY: arena elements are never freed.
+    drop(tokens[unsafe { (*last).id }].lock().unwrap().take());
     assert_eq!(arena.created(), arena.dropped());
 }

@@ -1,0 +1,350 @@
+//! Bulk blocks for headless `kvfree_rcu`: about a page of type-erased
+//! objects that wait for one grace period together and are freed in one
+//! loop.
+//!
+//! # Layout
+//!
+//! A block is a header followed by `cap` machine words. Objects are stored
+//! as *runs*: a run header of two words (the drop function, then
+//! `arity | count << 8`) followed by `count` entries of `arity` words each
+//! (1 for `Box<T>`, 2 for `Box<[T]>`/`Box<dyn Trait>`, 3 for `Vec<T>`). The
+//! drop function is recorded only when it changes, so a block of `Box<T>`
+//! of one type holds about 500 objects at one word each, as the kernel's
+//! pointer pages do, and freeing it is one tight loop per run.
+//!
+//! # States
+//!
+//! open (its owner appends; see `kvfree.rs`) → sealed with a cookie
+//! ([`SealedBlock`], which has no append method: nothing is ever added to a
+//! batch already waiting for a grace period) → ready (cookie reached) →
+//! freed (entries dropped, block emptied) → cached or deallocated.
+
+use crate::sequence::GpState;
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Drops one object given a pointer to its entry words.
+pub type DropFn = unsafe fn(*const usize);
+
+/// The largest entry: `Vec<T>` (pointer, length, capacity).
+pub(crate) const MAX_ARITY: usize = 3;
+
+/// Bytes of a regular block: one page.
+pub(crate) const BLOCK_BYTES: usize = 4096;
+/// Bytes of a per-thread emergency reserve block.
+pub(crate) const RESERVE_BYTES: usize = 512;
+
+const NO_RUN: u32 = u32::MAX;
+const RUN_HEADER_WORDS: usize = 2;
+
+/// Why a block was sealed (statistics).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SealReason {
+    Full = 0,
+    Timer = 1,
+    Barrier = 2,
+    ThreadExit = 3,
+}
+
+#[repr(C)]
+pub(crate) struct Block {
+    /// Link in the inbox, the pending list or a slot's cache.
+    pub(crate) next: *mut Block,
+    /// The grace period this block waits for (set when sealed).
+    pub(crate) cookie: GpState,
+    /// The kvfree slot whose cache or reserve takes the block back.
+    pub(crate) home: *const crate::kvfree::KvfreeSlot,
+    /// Capacity and use, in words.
+    cap: u32,
+    used: u32,
+    /// Index of the current run header, or `NO_RUN`.
+    run: u32,
+    /// Objects stored.
+    objects: u32,
+    /// Allocation size in bytes (for deallocation).
+    bytes: u32,
+    /// A per-thread reserve block (returns to the slot's reserve).
+    pub(crate) is_reserve: bool,
+}
+
+const HEADER_WORDS: usize = std::mem::size_of::<Block>().div_ceil(std::mem::size_of::<usize>());
+
+impl Block {
+    fn layout(bytes: usize) -> Layout {
+        Layout::from_size_align(bytes, 64).expect("block layout")
+    }
+
+    /// Allocates an empty block of `bytes` bytes, or `None` when memory is
+    /// short (or fault injection says so). Never aborts.
+    pub(crate) fn try_new(
+        bytes: usize,
+        home: *const crate::kvfree::KvfreeSlot,
+        is_reserve: bool,
+    ) -> Option<NonNull<Block>> {
+        if crate::fault::block_allocation_fails(is_reserve) {
+            return None;
+        }
+        // SAFETY: the layout has a non-zero size.
+        let p = NonNull::new(unsafe { std::alloc::alloc(Self::layout(bytes)) })?.cast::<Block>();
+        let cap = (bytes / std::mem::size_of::<usize>() - HEADER_WORDS) as u32;
+        // SAFETY: `p` is a fresh allocation large enough for the header.
+        unsafe {
+            p.as_ptr().write(Block {
+                next: std::ptr::null_mut(),
+                cookie: GpState::COMPLETED,
+                home,
+                cap,
+                used: 0,
+                run: NO_RUN,
+                objects: 0,
+                bytes: bytes as u32,
+                is_reserve,
+            })
+        };
+        Some(p)
+    }
+
+    /// Frees the block's memory (its entries must have been dropped).
+    ///
+    /// # Safety
+    ///
+    /// `b` came from `try_new` and is not used afterwards.
+    pub(crate) unsafe fn dealloc(b: NonNull<Block>) {
+        // SAFETY: per the contract, the block is live and allocated with
+        // this layout.
+        unsafe {
+            let bytes = b.as_ref().bytes as usize;
+            std::alloc::dealloc(b.as_ptr().cast(), Self::layout(bytes));
+        }
+    }
+
+    fn words(b: NonNull<Block>) -> *mut usize {
+        // SAFETY: the words follow the header inside the allocation.
+        unsafe { b.as_ptr().cast::<usize>().add(HEADER_WORDS) }
+    }
+
+    /// Objects in the block.
+    pub(crate) fn objects(&self) -> usize {
+        self.objects as usize
+    }
+
+    /// Appends one object. Returns false when the block is full. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// `b` is an open block owned by the caller; `entry` holds `arity`
+    /// words that `drop` consumes exactly once.
+    #[inline]
+    pub(crate) unsafe fn append(b: NonNull<Block>, drop: DropFn, entry: &[usize]) -> bool {
+        // SAFETY: per the contract, the caller has exclusive access.
+        let h = unsafe { &mut *b.as_ptr() };
+        let words = Self::words(b);
+        let arity = entry.len();
+        let mut at = h.used as usize;
+        let same_run = h.run != NO_RUN && {
+            // SAFETY: `run` indexes a run header inside the used words.
+            let (f, meta) = unsafe { (*words.add(h.run as usize), *words.add(h.run as usize + 1)) };
+            f == drop as usize && meta & 0xff == arity
+        };
+        let needed = arity + if same_run { 0 } else { RUN_HEADER_WORDS };
+        if at + needed > h.cap as usize {
+            return false;
+        }
+        // SAFETY: `at + needed <= cap`, inside the allocation.
+        unsafe {
+            if !same_run {
+                h.run = at as u32;
+                *words.add(at) = drop as usize;
+                *words.add(at + 1) = arity;
+                at += RUN_HEADER_WORDS;
+            }
+            std::ptr::copy_nonoverlapping(entry.as_ptr(), words.add(at), arity);
+            *words.add(h.run as usize + 1) += 1 << 8;
+        }
+        h.used = (at + arity) as u32;
+        h.objects += 1;
+        true
+    }
+
+    /// Drops every object in order and empties the block for reuse.
+    /// Returns the number of objects. A panicking drop is caught, reported
+    /// and counted in `panics`; the remaining objects are still dropped.
+    ///
+    /// # Safety
+    ///
+    /// `b` is a sealed block whose grace period has completed, owned by the
+    /// caller.
+    pub(crate) unsafe fn drop_all(b: NonNull<Block>, flavour: &str, panics: &mut u64) -> usize {
+        // SAFETY: per the contract, exclusive access.
+        let h = unsafe { &mut *b.as_ptr() };
+        let words = Self::words(b);
+        let end = h.used as usize;
+        let mut at = 0;
+        while at < end {
+            // SAFETY: `at` is a run header inside the used words.
+            let (f, meta) = unsafe { (*words.add(at), *words.add(at + 1)) };
+            // SAFETY: only `append` wrote run headers, from a `DropFn`.
+            let drop: DropFn = unsafe { std::mem::transmute::<usize, DropFn>(f) };
+            let (arity, count) = (meta & 0xff, meta >> 8);
+            at += RUN_HEADER_WORDS;
+            let run_end = at + arity * count;
+            while at < run_end {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    while at < run_end {
+                        let entry = words.wrapping_add(at);
+                        at += arity;
+                        // SAFETY: each entry is dropped exactly once (`at`
+                        // moves past it first), after its grace period.
+                        unsafe { drop(entry) };
+                    }
+                }));
+                if result.is_err() {
+                    *panics += 1;
+                    eprintln!(
+                        "rcu_{flavour}: a destructor run by kvfree_rcu panicked; the other objects are still freed"
+                    );
+                }
+            }
+        }
+        let n = h.objects as usize;
+        h.used = 0;
+        h.run = NO_RUN;
+        h.objects = 0;
+        h.next = std::ptr::null_mut();
+        n
+    }
+}
+
+/// A block sealed with its cookie: it can only wait, be freed, or be
+/// linked into a list, never appended to.
+pub(crate) struct SealedBlock(NonNull<Block>);
+
+// SAFETY: a sealed block owns its objects, which are `Send` (kvfree_rcu
+// requires it), and is handed between threads whole.
+unsafe impl Send for SealedBlock {}
+
+impl SealedBlock {
+    /// Seals `b` with `cookie`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the open block `b` and will not append to it again.
+    pub(crate) unsafe fn seal(b: NonNull<Block>, cookie: GpState) -> SealedBlock {
+        // SAFETY: per the contract, exclusive access.
+        unsafe { (*b.as_ptr()).cookie = cookie };
+        SealedBlock(b)
+    }
+
+    /// The cookie this block waits for.
+    pub(crate) fn cookie(&self) -> GpState {
+        // SAFETY: a sealed block is live until freed.
+        unsafe { self.0.as_ref().cookie }
+    }
+
+    /// Objects in the block.
+    pub(crate) fn objects(&self) -> usize {
+        // SAFETY: as above.
+        unsafe { self.0.as_ref().objects() }
+    }
+
+    /// The raw block, for intrusive lists.
+    pub(crate) fn into_raw(self) -> NonNull<Block> {
+        self.0
+    }
+
+    /// Rebuilds a sealed block from a list link.
+    ///
+    /// # Safety
+    ///
+    /// `b` was produced by [`SealedBlock::into_raw`] and is owned by the caller.
+    pub(crate) unsafe fn from_raw(b: NonNull<Block>) -> SealedBlock {
+        SealedBlock(b)
+    }
+}
+
+/// Drops a `Box<T>` stored as the words of its raw pointer.
+///
+/// # Safety
+///
+/// `entry` holds a `*mut T` from `Box::into_raw`, consumed once.
+pub(crate) unsafe fn drop_box<T: ?Sized>(entry: *const usize) {
+    // SAFETY: per the contract.
+    drop(unsafe { Box::from_raw(entry.cast::<*mut T>().read()) });
+}
+
+/// Drops a `Vec<T>` stored as (pointer, length, capacity).
+///
+/// # Safety
+///
+/// `entry` holds the parts of a `Vec<T>` that was not dropped, consumed once.
+pub(crate) unsafe fn drop_vec<T>(entry: *const usize) {
+    // SAFETY: per the contract.
+    unsafe {
+        let (ptr, len, cap) = (*entry as *mut T, *entry.add(1), *entry.add(2));
+        drop(Vec::from_raw_parts(ptr, len, cap));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn boxed_entry<T: ?Sized>(b: Box<T>) -> [usize; MAX_ARITY] {
+        let mut e = [0usize; MAX_ARITY];
+        // SAFETY: a (possibly fat) raw pointer fits in MAX_ARITY words.
+        unsafe { e.as_mut_ptr().cast::<*mut T>().write(Box::into_raw(b)) };
+        e
+    }
+
+    #[test]
+    fn a_page_holds_about_five_hundred_thin_boxes_and_frees_them_all() {
+        let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
+        let before = DROPS.load(Ordering::Relaxed);
+        let mut n = 0;
+        loop {
+            let entry = boxed_entry(Box::new(Counted));
+            // SAFETY: the block is ours; the entry is a fresh box.
+            if !unsafe { Block::append(b, drop_box::<Counted>, &entry[..1]) } {
+                // SAFETY: not stored, so still ours to drop.
+                unsafe { drop_box::<Counted>(entry.as_ptr()) };
+                break;
+            }
+            n += 1;
+        }
+        assert!(n >= 490, "only {n} thin boxes per page");
+        let mut panics = 0;
+        // SAFETY: no readers exist in this test.
+        let freed = unsafe { Block::drop_all(b, "test", &mut panics) };
+        assert_eq!(freed, n);
+        assert_eq!(DROPS.load(Ordering::Relaxed) - before, n + 1);
+        // SAFETY: emptied above, not used again.
+        unsafe { Block::dealloc(b) };
+    }
+
+    #[test]
+    fn runs_change_with_the_drop_function_and_arity() {
+        let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
+        // SAFETY: as above.
+        unsafe {
+            assert!(Block::append(b, drop_box::<u64>, &boxed_entry(Box::new(1u64))[..1]));
+            assert!(Block::append(b, drop_box::<[u8]>, &boxed_entry::<[u8]>(vec![1u8, 2].into_boxed_slice())[..2]));
+            let mut v = std::mem::ManuallyDrop::new(vec![String::from("x")]);
+            assert!(Block::append(b, drop_vec::<String>, &[v.as_mut_ptr() as usize, v.len(), v.capacity()]));
+            assert!(Block::append(b, drop_box::<u64>, &boxed_entry(Box::new(2u64))[..1]));
+            assert_eq!(b.as_ref().objects(), 4);
+            let mut panics = 0;
+            assert_eq!(Block::drop_all(b, "test", &mut panics), 4);
+            assert_eq!(panics, 0);
+            Block::dealloc(b);
+        }
+    }
+}

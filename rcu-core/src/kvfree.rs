@@ -1,0 +1,602 @@
+//! Headless `kvfree_rcu`: free a `Box` or `Vec` after a grace period with
+//! no `RcuHead` inside it and no allocation per object.
+//!
+//! # Per-thread state
+//!
+//! Each thread that calls `kvfree_rcu` claims a [`KvfreeSlot`] (a registry
+//! like the readers', one per flavour). The slot holds the thread's open
+//! [`Block`](crate::block), a small cache of empty blocks, and a small
+//! emergency reserve block. The common path touches only the slot: two plain
+//! stores to a sequence word around the append, a compiler fence (with
+//! membarrier), and the block's words. No shared atomic read-modify-write,
+//! no lock, no syscall.
+//!
+//! # Block life cycle
+//!
+//! open → **sealed** with a cookie (when full, after the drain interval, by
+//! `rcu_barrier`, at thread exit) → handed to the reclaim thread's inbox →
+//! kept in cookie order → **freed** once its grace period completed (one loop
+//! per run of same-type objects) → **cached** in its home slot (at most
+//! [`CACHED_BLOCKS_PER_THREAD`]) or deallocated.
+//!
+//! # Taking a block from a live owner ("steal")
+//!
+//! The drain timer and `rcu_barrier` seal partial blocks of threads that are
+//! alive but idle. The owner's append is bracketed like a memb read-side
+//! section: `seq` odd during the append, a light barrier after the odd store,
+//! then the load of `block`. The stealer swaps `block` to null, issues a
+//! heavy barrier (pairs with the owner's light barrier), then waits until
+//! `seq` is even or has moved: either the owner's load saw null (it starts a
+//! new block) or its append finished before the stealer reads the block.
+//! `seq`'s even store is `Release` and the stealer's load `Acquire`, so the
+//! stealer sees every entry written.
+//!
+//! # Emergency path (no block can be had)
+//!
+//! 1. The caller may block (not in a read-side section, not an online QSBR
+//!    thread): `synchronize_rcu()`, then drop the object inline, as the
+//!    kernel does.
+//! 2. It may not block: the thread's preallocated reserve block becomes its
+//!    open block; it is sealed and freed like any block, after a grace
+//!    period, and returns to the slot as its reserve.
+//! 3. The reserve is in use and full too: abort, with a message like Rust's
+//!    own out-of-memory abort. Nothing is freed early, nothing leaks.
+//!
+//! We do not attach a small per-object head when a block cannot be
+//! allocated (proposed in the original design discussion). The kernel
+//! dropped that fallback: a caller that cannot get a page should leave the
+//! remaining memory to others, and the synchronous path needs none.
+
+pub use crate::block::DropFn;
+use crate::block::{drop_box, drop_vec, Block, SealReason, SealedBlock, BLOCK_BYTES, MAX_ARITY, RESERVE_BYTES};
+use crate::engine::Engine;
+use crate::flavour::Flavour;
+use crate::registry::{Registry, Slot};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Empty blocks a slot keeps for reuse (the kernel keeps 5 pages per CPU).
+pub const CACHED_BLOCKS_PER_THREAD: u32 = 5;
+
+/// Default drain interval: the kernel's `KFREE_DRAIN_JIFFIES` (HZ / 50).
+/// A partial block waits at most this long plus a grace period; shorter
+/// means more grace periods for sparse frees, longer holds memory longer.
+pub const DEFAULT_DRAIN_INTERVAL: Duration = Duration::from_millis(20);
+
+/// One thread's kvfree state (see the module docs).
+pub struct KvfreeSlot {
+    in_use: AtomicBool,
+    /// Odd while the owner appends (see "steal").
+    seq: AtomicU32,
+    /// The open block, or null. Only the owner stores non-null.
+    block: AtomicPtr<Block>,
+    /// Monotonic time (ns) of the first object in the open block; 0 when
+    /// the block is empty or absent. Drives the drain timer.
+    dirty_since: AtomicU64,
+    /// The emergency reserve block, or null while in use.
+    reserve: AtomicPtr<Block>,
+    /// Empty blocks: a stack the reclaim thread pushes and the owner pops.
+    cache: AtomicPtr<Block>,
+    cache_len: AtomicU32,
+}
+
+impl Slot for KvfreeSlot {
+    const NEW: Self = KvfreeSlot {
+        in_use: AtomicBool::new(false),
+        seq: AtomicU32::new(0),
+        block: AtomicPtr::new(std::ptr::null_mut()),
+        dirty_since: AtomicU64::new(0),
+        reserve: AtomicPtr::new(std::ptr::null_mut()),
+        cache: AtomicPtr::new(std::ptr::null_mut()),
+        cache_len: AtomicU32::new(0),
+    };
+    fn in_use(&self) -> &AtomicBool {
+        &self.in_use
+    }
+}
+
+/// Counters (statistics and backlog).
+#[derive(Default)]
+pub(crate) struct KvfreeCounters {
+    pub(crate) objects_sealed: AtomicU64,
+    pub(crate) objects_freed: AtomicU64,
+    pub(crate) blocks_sealed: [AtomicU64; 4],
+    pub(crate) blocks_freed: AtomicU64,
+    pub(crate) emergency_synchronize: AtomicU64,
+    pub(crate) emergency_reserve: AtomicU64,
+    pub(crate) drop_panics: AtomicU64,
+}
+
+/// What the slow path leaves for after the append section.
+pub(crate) enum AfterAppend {
+    Done,
+    /// Backlog past the hard limit: wait for reclaim if allowed.
+    Throttle,
+    /// No block: synchronize then drop this entry inline.
+    DropAfterGracePeriod(DropFn, [usize; MAX_ARITY]),
+}
+
+/// One flavour's kvfree state.
+pub struct Kvfree {
+    pub(crate) slots: Registry<KvfreeSlot>,
+    /// Sealed blocks for the reclaim thread (a stack; it sorts them).
+    inbox: AtomicPtr<Block>,
+    drain_interval_ns: AtomicU64,
+    pub(crate) counters: KvfreeCounters,
+}
+
+impl std::fmt::Debug for Kvfree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kvfree").field("slots", &self.slots).finish_non_exhaustive()
+    }
+}
+
+impl Kvfree {
+    pub(crate) const fn new() -> Self {
+        Kvfree {
+            slots: Registry::new(),
+            inbox: AtomicPtr::new(std::ptr::null_mut()),
+            drain_interval_ns: AtomicU64::new(DEFAULT_DRAIN_INTERVAL.as_nanos() as u64),
+            counters: KvfreeCounters {
+                objects_sealed: AtomicU64::new(0),
+                objects_freed: AtomicU64::new(0),
+                blocks_sealed: [const { AtomicU64::new(0) }; 4],
+                blocks_freed: AtomicU64::new(0),
+                emergency_synchronize: AtomicU64::new(0),
+                emergency_reserve: AtomicU64::new(0),
+                drop_panics: AtomicU64::new(0),
+            },
+        }
+    }
+
+    pub(crate) fn drain_interval(&self) -> Duration {
+        Duration::from_nanos(self.drain_interval_ns.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_drain_interval(&self, d: Duration) {
+        // Relaxed: advisory; the reclaim thread picks it up at its next wake.
+        self.drain_interval_ns.store(d.as_nanos().clamp(1, u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    /// Objects sealed and not yet freed.
+    pub(crate) fn backlog(&self) -> u64 {
+        let freed = self.counters.objects_freed.load(Ordering::SeqCst);
+        self.counters.objects_sealed.load(Ordering::Relaxed).saturating_sub(freed)
+    }
+
+    /// Blocks currently sitting in slot caches.
+    pub(crate) fn cached_blocks(&self) -> u64 {
+        self.slots.slots().map(|s| u64::from(s.cache_len.load(Ordering::Relaxed))).sum()
+    }
+
+    /// The earliest `dirty_since` among open blocks, if any.
+    pub(crate) fn earliest_dirty(&self) -> Option<u64> {
+        // SeqCst: pairs with the owner's SeqCst store in `mark_dirty` and
+        // the reclaim thread's `sleeping` store (store-buffering pair).
+        self.slots.slots().map(|s| s.dirty_since.load(Ordering::SeqCst)).filter(|&t| t != 0).min()
+    }
+
+    // ----- the owner's side -------------------------------------------------
+
+    /// Appends one object for the calling thread's slot `slot`.
+    #[inline]
+    pub(crate) fn append<F: Flavour>(
+        &self,
+        engine: &'static Engine<F>,
+        slot: &'static KvfreeSlot,
+        drop: DropFn,
+        entry: &[usize],
+    ) {
+        // Relaxed: only the owner writes `seq`.
+        let seq = slot.seq.load(Ordering::Relaxed);
+        slot.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        // Orders the odd `seq` before the load of `block`; pairs with the
+        // stealer's heavy barrier after it swapped `block` to null.
+        crate::sys::light_barrier();
+        // Relaxed: a non-null value was stored by this thread.
+        let b = slot.block.load(Ordering::Relaxed);
+        let after = match NonNull::new(b) {
+            // SAFETY: the open block is ours while `seq` is odd (a stealer
+            // that swapped it out waits for our even `seq` before using it).
+            // The first object of a block goes through the slow path, which
+            // marks the slot dirty for the drain timer.
+            Some(b) if unsafe { b.as_ref().objects() > 0 && Block::append(b, drop, entry) } => AfterAppend::Done,
+            _ => self.append_slow(engine, slot, drop, entry),
+        };
+        // Release pairs with the stealer's Acquire load of `seq`: the
+        // entries written above are visible to it.
+        slot.seq.store(seq.wrapping_add(2), Ordering::Release);
+        match after {
+            AfterAppend::Done => {}
+            AfterAppend::Throttle => engine.reclaimer.throttle_if_allowed(engine),
+            AfterAppend::DropAfterGracePeriod(drop, entry) => {
+                engine.synchronize();
+                // SAFETY: the entry was never stored; a grace period has
+                // elapsed since the caller unpublished the object.
+                unsafe { drop(entry.as_ptr()) };
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn append_slow<F: Flavour>(
+        &self,
+        engine: &'static Engine<F>,
+        slot: &'static KvfreeSlot,
+        drop: DropFn,
+        entry: &[usize],
+    ) -> AfterAppend {
+        let mut after = AfterAppend::Done;
+        // Relaxed: a non-null value was stored by this thread.
+        if let Some(b) = NonNull::new(slot.block.load(Ordering::Relaxed)) {
+            // SAFETY: ours while `seq` is odd (see `append`).
+            if unsafe { Block::append(b, drop, entry) } {
+                self.mark_dirty(engine, slot, b);
+                return after;
+            }
+            // Full. A stealer may have taken it meanwhile (then it seals it).
+            // AcqRel: pairs with the stealer's swap.
+            if let Some(full) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
+                if self.seal(engine, full, SealReason::Full) {
+                    after = AfterAppend::Throttle;
+                }
+            }
+        }
+        let fresh = self
+            .take_cached(slot)
+            .or_else(|| Block::try_new(BLOCK_BYTES, slot, false))
+            .or_else(|| self.take_reserve(engine, slot));
+        let Some(fresh) = fresh else {
+            return self.no_block(engine, drop, entry);
+        };
+        // SAFETY: a fresh or cached block is empty and ours.
+        let stored = unsafe { Block::append(fresh, drop, entry) };
+        debug_assert!(stored, "an empty block takes any single object");
+        // Relaxed: the block is published to stealers by their heavy barrier
+        // pairing (see "steal"), and read by this thread.
+        slot.block.store(fresh.as_ptr(), Ordering::Relaxed);
+        self.mark_dirty(engine, slot, fresh);
+        after
+    }
+
+    /// No cached, fresh or reserve block: emergency branches 1 and 3.
+    #[cold]
+    fn no_block<F: Flavour>(&self, engine: &'static Engine<F>, drop: DropFn, entry: &[usize]) -> AfterAppend {
+        if engine.may_block() {
+            self.counters.emergency_synchronize.fetch_add(1, Ordering::Relaxed);
+            let mut words = [0usize; MAX_ARITY];
+            words[..entry.len()].copy_from_slice(entry);
+            return AfterAppend::DropAfterGracePeriod(drop, words);
+        }
+        // Written to the stderr file descriptor directly (not `eprintln!`,
+        // which a test harness may capture in memory and lose at abort).
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "rcu_{}: kvfree_rcu: memory allocation of a {BLOCK_BYTES}-byte block failed, the calling \
+             thread may not block for a grace period (it is inside a read-side section or an online \
+             QSBR thread) and its emergency reserve is exhausted",
+            F::NAME
+        );
+        std::process::abort();
+    }
+
+    /// Marks the slot dirty when `b` just received its first object, and
+    /// makes sure the reclaim thread's drain timer is armed.
+    #[inline]
+    fn mark_dirty<F: Flavour>(&self, engine: &'static Engine<F>, slot: &KvfreeSlot, b: NonNull<Block>) {
+        // SAFETY: ours while `seq` is odd.
+        if unsafe { b.as_ref().objects() } == 1 {
+            // SeqCst: see `earliest_dirty`.
+            slot.dirty_since.store(crate::sys::monotonic_ns().max(1), Ordering::SeqCst);
+            engine.reclaimer.wake_for_timer(engine);
+        }
+    }
+
+    fn take_cached(&self, slot: &KvfreeSlot) -> Option<NonNull<Block>> {
+        if crate::fault::cache_fails() {
+            return None;
+        }
+        loop {
+            // Acquire pairs with the Release push in `recycle`: the block's
+            // emptied header is visible.
+            let head = NonNull::new(slot.cache.load(Ordering::Acquire))?;
+            // SAFETY: cached blocks stay allocated while on the stack; only
+            // the owner pops, so `head` cannot be popped and freed under us
+            // (no ABA: the reclaim thread only pushes).
+            let next = unsafe { head.as_ref().next };
+            if slot.cache.compare_exchange(head.as_ptr(), next, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                slot.cache_len.fetch_sub(1, Ordering::Relaxed);
+                return Some(head);
+            }
+        }
+    }
+
+    /// Emergency branch 2: the reserve becomes the open block.
+    fn take_reserve<F: Flavour>(&self, engine: &'static Engine<F>, slot: &KvfreeSlot) -> Option<NonNull<Block>> {
+        if engine.may_block() {
+            return None; // branch 1 (synchronize) is preferred when allowed
+        }
+        // AcqRel: pairs with the Release store of a freed reserve in `recycle`.
+        let r = NonNull::new(slot.reserve.swap(std::ptr::null_mut(), Ordering::AcqRel))?;
+        self.counters.emergency_reserve.fetch_add(1, Ordering::Relaxed);
+        Some(r)
+    }
+
+    /// Seals `b` and hands it to the reclaim thread. Returns whether the
+    /// backlog is past the hard limit.
+    pub(crate) fn seal<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>, reason: SealReason) -> bool {
+        // The cookie is taken now, after a fence (inside `snapshot`): every
+        // object in the block was unpublished before. A later cookie than
+        // strictly needed is conservative.
+        // SAFETY: the caller owns the open block and never appends again.
+        let sealed = unsafe { SealedBlock::seal(b, engine.sequence().snapshot()) };
+        self.counters.objects_sealed.fetch_add(sealed.objects() as u64, Ordering::Relaxed);
+        self.counters.blocks_sealed[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.push_inbox(sealed);
+        engine.reclaimer.note_sealed(engine)
+    }
+
+    fn push_inbox(&self, sealed: SealedBlock) {
+        let b = sealed.into_raw();
+        let mut head = self.inbox.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the block is ours until the exchange publishes it.
+            unsafe { (*b.as_ptr()).next = head };
+            // Release publishes the block and its entries to the reclaim
+            // thread's Acquire swap in `take_inbox`; SeqCst also orders it
+            // with the `sleeping` load in `note_sealed` (store-buffering
+            // pair with `Reclaimer::idle`, which checks `has_inbox`).
+            match self.inbox.compare_exchange_weak(head, b.as_ptr(), Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Whether sealed blocks wait in the inbox.
+    pub(crate) fn has_inbox(&self) -> bool {
+        // SeqCst: see `push_inbox`.
+        !self.inbox.load(Ordering::SeqCst).is_null()
+    }
+
+    /// Takes every sealed block handed over so far (reclaim thread).
+    pub(crate) fn take_inbox(&self) -> *mut Block {
+        // Acquire pairs with the Release in `push_inbox`.
+        self.inbox.swap(std::ptr::null_mut(), Ordering::Acquire)
+    }
+
+    // ----- thread exit and stealing -----------------------------------------
+
+    /// The owner leaves: seals its open block and releases the slot. The
+    /// cache and reserve stay with the slot for its next owner.
+    pub(crate) fn owner_exit<F: Flavour>(&self, engine: &'static Engine<F>, slot: &'static KvfreeSlot) {
+        // AcqRel: pairs with a concurrent stealer's swap.
+        if let Some(b) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
+            slot.dirty_since.store(0, Ordering::Relaxed);
+            self.seal_or_recycle(engine, b, SealReason::ThreadExit);
+        }
+        self.slots.release(slot);
+    }
+
+    fn seal_or_recycle<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>, reason: SealReason) {
+        // SAFETY: the caller owns `b`.
+        if unsafe { b.as_ref().objects() } > 0 {
+            self.seal(engine, b, reason);
+        } else {
+            self.recycle(engine, b);
+        }
+    }
+
+    /// Seals the partial blocks of every thread, idle or not, without
+    /// racing with their owners (see "steal"). `only_older_than`: skip
+    /// blocks dirty for less than this many ns (drain timer).
+    pub(crate) fn steal_partial_blocks<F: Flavour>(
+        &self,
+        engine: &'static Engine<F>,
+        reason: SealReason,
+        only_older_than: Option<u64>,
+    ) -> usize {
+        let now = crate::sys::monotonic_ns();
+        let mut stolen: *mut Block = std::ptr::null_mut();
+        // Every slot, claimed or not: a forked child's slots of vanished
+        // threads are released with their partial block still in place.
+        for slot in self.slots.slots() {
+            let since = slot.dirty_since.load(Ordering::SeqCst);
+            let due = since != 0 && only_older_than.is_none_or(|age| now.saturating_sub(since) >= age);
+            if !due {
+                continue;
+            }
+            // AcqRel: pairs with the owner's swap in `append_slow`/`owner_exit`.
+            if let Some(b) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
+                slot.dirty_since.store(0, Ordering::Relaxed);
+                // SAFETY: the block is ours now (its header's `next` is only
+                // used by lists, and it is in none while open).
+                unsafe { (*b.as_ptr()).next = stolen };
+                stolen = b.as_ptr();
+            }
+        }
+        if stolen.is_null() {
+            return 0;
+        }
+        // Pairs with the owners' light barrier after their odd `seq`.
+        crate::sys::heavy_barrier();
+        let mut n = 0;
+        while let Some(b) = NonNull::new(stolen) {
+            // SAFETY: stolen above; home is the slot it was taken from.
+            let (next, home) = unsafe { (b.as_ref().next, &*b.as_ref().home) };
+            wait_for_append_to_finish(home);
+            stolen = next;
+            self.seal_or_recycle(engine, b, reason);
+            n += 1;
+        }
+        n
+    }
+
+    // ----- the reclaim thread's side ------------------------------------------
+
+    /// Frees the objects of a block whose grace period completed, then
+    /// recycles the block.
+    pub(crate) fn free_block<F: Flavour>(&self, engine: &'static Engine<F>, sealed: SealedBlock) {
+        debug_assert!(
+            engine.poll(sealed.cookie()),
+            "rcu_{}: kvfree block freed before its grace period (cookie {:?})",
+            F::NAME,
+            sealed.cookie()
+        );
+        let b = sealed.into_raw();
+        let mut panics = 0;
+        // SAFETY: sealed, grace period complete, owned by the reclaim thread.
+        let n = unsafe { Block::drop_all(b, F::NAME, &mut panics) };
+        self.counters.objects_freed.fetch_add(n as u64, Ordering::SeqCst);
+        self.counters.blocks_freed.fetch_add(1, Ordering::Relaxed);
+        if panics > 0 {
+            self.counters.drop_panics.fetch_add(panics, Ordering::Relaxed);
+        }
+        self.recycle(engine, b);
+    }
+
+    /// An empty block goes back to its home slot (reserve, or cache if
+    /// there is room and memory is not under pressure), or is deallocated.
+    fn recycle<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>) {
+        // SAFETY: the caller owns the empty block; `home` is a slot of a
+        // static registry (never freed).
+        let (home, is_reserve) = unsafe { (&*b.as_ref().home, b.as_ref().is_reserve) };
+        if is_reserve {
+            // Release pairs with the AcqRel swap in `take_reserve`.
+            if home
+                .reserve
+                .compare_exchange(std::ptr::null_mut(), b.as_ptr(), Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        } else if !engine.reclaimer.under_pressure(engine)
+            && home.cache_len.load(Ordering::Relaxed) < CACHED_BLOCKS_PER_THREAD
+        {
+            home.cache_len.fetch_add(1, Ordering::Relaxed);
+            let mut head = home.cache.load(Ordering::Relaxed);
+            loop {
+                // SAFETY: ours until published.
+                unsafe { (*b.as_ptr()).next = head };
+                // Release pairs with the Acquire in `take_cached`.
+                match home.cache.compare_exchange_weak(head, b.as_ptr(), Ordering::Release, Ordering::Relaxed) {
+                    Ok(_) => return,
+                    Err(h) => head = h,
+                }
+            }
+        }
+        // SAFETY: empty, owned, and not referenced by any list.
+        unsafe { Block::dealloc(b) };
+    }
+
+    /// Drops every cached block of every slot (memory pressure).
+    pub(crate) fn drop_caches(&self) -> usize {
+        let mut n = 0;
+        for slot in self.slots.slots() {
+            // Acquire pairs with the Release pushes in `recycle`; taking the
+            // whole stack at once races with no pop (the owner's pop CAS
+            // then fails and retries on the empty stack).
+            let mut p = slot.cache.swap(std::ptr::null_mut(), Ordering::Acquire);
+            while let Some(b) = NonNull::new(p) {
+                // SAFETY: taken off the stack above, so ours.
+                p = unsafe { b.as_ref().next };
+                // SAFETY: cached blocks are empty and unreferenced.
+                unsafe { Block::dealloc(b) };
+                slot.cache_len.fetch_sub(1, Ordering::Relaxed);
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+impl Kvfree {
+    /// `fork()` support, child side: the slots of threads that do not
+    /// exist here are released; an append they were in the middle of is
+    /// abandoned (its object leaks in the child's copy), and their partial
+    /// blocks stay in place for the next drain or `rcu_barrier`.
+    pub(crate) fn reset_after_fork_child(&self, keep: Option<&KvfreeSlot>) {
+        for slot in self.slots.slots() {
+            if keep.is_some_and(|k| std::ptr::eq(k, slot)) {
+                continue;
+            }
+            // Relaxed: the child is single-threaded here.
+            let seq = slot.seq.load(Ordering::Relaxed);
+            slot.seq.store(seq & !1, Ordering::Relaxed);
+            slot.in_use.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T: ?Sized> Sealed for Box<T> {}
+    impl<T> Sealed for Vec<T> {}
+}
+
+/// An object type-erased for a kvfree block: its drop function and the
+/// words of its raw parts (1 to 3 of `words` used).
+#[derive(Debug)]
+pub struct Entry {
+    pub(crate) drop: DropFn,
+    pub(crate) words: [usize; MAX_ARITY],
+    pub(crate) arity: usize,
+}
+
+/// What `kvfree_rcu` can free after a grace period with no head inside:
+/// `Box<T>` (also `Box<[T]>`, `Box<dyn Trait + Send>`, zero-sized `T`) and
+/// `Vec<T>` (without reallocating it). Sealed.
+pub trait RcuFree: sealed::Sealed + Send + 'static {
+    /// Gives up ownership as an [`Entry`], dropped later by its function.
+    fn into_entry(self) -> Entry;
+}
+
+impl<T: ?Sized + Send + 'static> RcuFree for Box<T> {
+    #[inline]
+    fn into_entry(self) -> Entry {
+        let mut words = [0usize; MAX_ARITY];
+        const { assert!(std::mem::size_of::<*mut T>() <= MAX_ARITY * std::mem::size_of::<usize>()) };
+        // SAFETY: a raw (possibly fat) pointer fits in the words (checked
+        // above) and is plain data; `drop_box::<T>` reads it back once.
+        unsafe { words.as_mut_ptr().cast::<*mut T>().write(Box::into_raw(self)) };
+        Entry { drop: drop_box::<T>, words, arity: std::mem::size_of::<*mut T>() / std::mem::size_of::<usize>() }
+    }
+}
+
+impl<T: Send + 'static> RcuFree for Vec<T> {
+    #[inline]
+    fn into_entry(self) -> Entry {
+        let mut v = std::mem::ManuallyDrop::new(self);
+        Entry { drop: drop_vec::<T>, words: [v.as_mut_ptr() as usize, v.len(), v.capacity()], arity: 3 }
+    }
+}
+
+/// Claims the calling thread's kvfree slot with its reserve.
+pub(crate) fn claim_slot(kv: &'static Kvfree) -> &'static KvfreeSlot {
+    let slot = kv.slots.claim();
+    // Relaxed: the slot is ours; only the reclaim thread stores a reserve
+    // back, and only after this one was taken.
+    if slot.reserve.load(Ordering::Relaxed).is_null() {
+        if let Some(r) = Block::try_new(RESERVE_BYTES, slot, true) {
+            slot.reserve.store(r.as_ptr(), Ordering::Relaxed);
+        }
+    }
+    slot
+}
+
+/// Waits until the owner of `slot` is not inside an append that began
+/// before the stealer's heavy barrier.
+fn wait_for_append_to_finish(slot: &KvfreeSlot) {
+    // Acquire pairs with the owner's Release store of an even `seq`.
+    let seq = slot.seq.load(Ordering::Acquire);
+    if seq % 2 == 0 {
+        return;
+    }
+    let backoff = crossbeam_utils::Backoff::new();
+    while slot.seq.load(Ordering::Acquire) == seq {
+        backoff.snooze();
+    }
+}

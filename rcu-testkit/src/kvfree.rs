@@ -1,0 +1,228 @@
+//! kvfree_rcu properties, generic over the flavour: thread exit, idle
+//! threads, every emergency branch (by fault injection), every object shape.
+
+use crate::callbacks::DropCounter;
+use rcu_core::fault::{set_alloc_failure, AllocFailure};
+use rcu_core::Flavour;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+/// Runs `f` inside a read-side section (memb) / online (QSBR) on the
+/// calling thread: there, the thread may not block for a grace period.
+pub type InReadSection = fn(&mut dyn FnMut());
+
+/// A thread exits with a partial block: rcu_barrier frees everything in it.
+pub fn thread_exit_hands_over_its_partial_block<F: Flavour>() {
+    let counter = Arc::new(DropCounter::default());
+    let before = F::engine().stats().kvfree_blocks_sealed.thread_exit;
+    let c = counter.clone();
+    std::thread::spawn(move || {
+        for _ in 0..10 {
+            F::engine().kvfree(Box::new(c.make()));
+        }
+    })
+    .join()
+    .unwrap();
+    assert!(F::engine().stats().kvfree_blocks_sealed.thread_exit > before, "thread exit sealed nothing");
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), 10, "objects of an exited thread were stranded");
+}
+
+/// An idle (alive, blocked) thread's partial block is collected by
+/// rcu_barrier. Set a long drain interval first so the timer cannot do it.
+pub fn barrier_collects_partial_blocks_of_idle_threads<F: Flavour>() {
+    let counter = Arc::new(DropCounter::default());
+    let (filled_tx, filled_rx) = mpsc::channel();
+    let (finish_tx, finish_rx) = mpsc::channel::<()>();
+    let c = counter.clone();
+    let idle = std::thread::spawn(move || {
+        for _ in 0..10 {
+            F::engine().kvfree(Box::new(c.make()));
+        }
+        filled_tx.send(()).unwrap();
+        finish_rx.recv().unwrap(); // alive and idle until told
+    });
+    filled_rx.recv().unwrap();
+    let before = F::engine().stats().kvfree_blocks_sealed.barrier;
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), 10, "rcu_barrier left an idle thread's objects");
+    assert!(F::engine().stats().kvfree_blocks_sealed.barrier > before);
+    finish_tx.send(()).unwrap();
+    idle.join().unwrap();
+}
+
+/// Emergency branch 1: no block can be had and the caller may block:
+/// kvfree_rcu waits for a grace period and drops the object before it
+/// returns.
+pub fn no_block_and_may_block_synchronizes_then_frees_inline<F: Flavour>() {
+    std::thread::spawn(|| {
+        let counter = Arc::new(DropCounter::default());
+        F::engine().kvfree(Box::new(counter.make())); // slot, reserve and a block exist
+        set_alloc_failure(AllocFailure::Blocks);
+        let before = F::engine().stats().kvfree_emergency_synchronize;
+        // Fill the open block; the next object finds no block.
+        let mut sent = 1;
+        while F::engine().stats().kvfree_emergency_synchronize == before {
+            F::engine().kvfree(Box::new(counter.make()));
+            sent += 1;
+            assert!(sent < 100_000, "the emergency path was never taken");
+        }
+        set_alloc_failure(AllocFailure::None);
+        let dropped_inline = counter.dropped();
+        assert!(dropped_inline >= 1, "the object was not freed inline");
+        F::engine().barrier();
+        assert_eq!(counter.dropped(), sent, "leak on the emergency path");
+    })
+    .join()
+    .unwrap();
+}
+
+/// Emergency branch 2: no block and the caller may not block (inside a
+/// read-side section / online): the thread's reserve takes the object; it
+/// is not freed before the section ends, and is freed after a grace period.
+pub fn no_block_inside_a_read_section_uses_the_reserve<F: Flavour>(in_read_section: InReadSection) {
+    std::thread::spawn(move || {
+        let counter = Arc::new(DropCounter::default());
+        let before = F::engine().stats().kvfree_emergency_reserve;
+        let mut sent = 0;
+        in_read_section(&mut || {
+            F::engine().kvfree(Box::new(counter.make()));
+            sent += 1;
+            set_alloc_failure(AllocFailure::Blocks);
+            while F::engine().stats().kvfree_emergency_reserve == before {
+                F::engine().kvfree(Box::new(counter.make()));
+                sent += 1;
+                assert!(sent < 100_000, "the reserve was never used");
+            }
+            set_alloc_failure(AllocFailure::None);
+            // Still inside the section: nothing handed to kvfree since it
+            // began may have been freed.
+            assert_eq!(counter.dropped(), 0, "freed inside the read-side section that could see it");
+        });
+        F::engine().barrier();
+        assert_eq!(counter.dropped(), sent, "leak on the reserve path");
+    })
+    .join()
+    .unwrap();
+}
+
+/// Emergency branch 3: no block, may not block, reserve exhausted: the
+/// process aborts with a message. Runs the scenario in a forked child and
+/// checks it died of SIGABRT after printing the message.
+pub fn reserve_exhausted_aborts_with_a_message<F: Flavour>(in_read_section: InReadSection) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid two-element array for pipe(2).
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the child only runs the scenario and then dies or _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // SAFETY: redirect stderr to the pipe's write end in the child.
+        unsafe { libc::dup2(fds[1], 2) };
+        in_read_section(&mut || {
+            set_alloc_failure(AllocFailure::BlocksAndReserve);
+            for _ in 0..100_000 {
+                F::engine().kvfree(Box::new(0u64));
+            }
+        });
+        // SAFETY: leave the child without running the harness's handlers.
+        unsafe { libc::_exit(0) };
+    }
+    // SAFETY: close our copy of the write end so reading sees EOF.
+    unsafe { libc::close(fds[1]) };
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reading into a valid buffer from our pipe end.
+        let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    let mut status = 0;
+    // SAFETY: our own child; valid out-pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    let stderr = String::from_utf8_lossy(&out);
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT,
+        "child did not abort: {status:#x} {stderr}"
+    );
+    assert!(stderr.contains("emergency reserve is exhausted"), "abort message missing: {stderr}");
+}
+
+/// Every object shape: `Box<T>`, `Box<[T]>`, `Box<dyn Trait>`, `Vec<T>`,
+/// zero-sized types with a destructor; all dropped once after rcu_barrier.
+pub fn every_object_shape_is_dropped_once<F: Flavour>() {
+    trait Shape: Send {
+        fn id(&self) -> u32;
+    }
+    struct Square(#[allow(dead_code)] crate::callbacks::Counted);
+    impl Shape for Square {
+        fn id(&self) -> u32 {
+            4
+        }
+    }
+    struct Zst;
+    static ZST_DROPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    impl Drop for Zst {
+        fn drop(&mut self) {
+            ZST_DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let counter = Arc::new(DropCounter::default());
+    let zst_before = ZST_DROPS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        F::engine().kvfree(Box::new(counter.make()));
+        F::engine().kvfree(vec![counter.make(), counter.make()].into_boxed_slice());
+        let dynamic: Box<dyn Shape> = Box::new(Square(counter.make()));
+        assert_eq!(dynamic.id(), 4);
+        F::engine().kvfree(dynamic);
+        let mut v = Vec::with_capacity(8);
+        v.push(counter.make());
+        F::engine().kvfree(v);
+        F::engine().kvfree(Box::new(Zst));
+        F::engine().kvfree(Vec::<Zst>::from([Zst, Zst]));
+    }
+    F::engine().barrier();
+    assert_eq!(counter.created(), 500);
+    assert_eq!(counter.dropped(), 500);
+    assert_eq!(ZST_DROPS.load(Ordering::Relaxed) - zst_before, 300);
+}
+
+/// A destructor that panics is reported and counted; the other objects in
+/// its block are still dropped.
+pub fn a_panicking_destructor_does_not_lose_the_others<F: Flavour>() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("deliberate panic in a destructor run by kvfree_rcu (test)");
+        }
+    }
+    let counter = Arc::new(DropCounter::default());
+    let before = F::engine().stats().kvfree_drop_panics;
+    F::engine().kvfree(Box::new(counter.make()));
+    F::engine().kvfree(Box::new(Bomb));
+    F::engine().kvfree(Box::new(counter.make()));
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), 2);
+    assert_eq!(F::engine().stats().kvfree_drop_panics - before, 1);
+}
+
+/// Freed blocks are cached per thread, at most 5 each, and `reclaim_now`
+/// drops the caches.
+pub fn block_caches_are_bounded_and_dropped_on_demand<F: Flavour>() {
+    let done = Arc::new(AtomicBool::new(false));
+    for _ in 0..20 {
+        for _ in 0..600 {
+            F::engine().kvfree(Box::new(1u64));
+        }
+        F::engine().barrier();
+    }
+    let s = F::engine().stats();
+    let threads = s.registered_threads.max(1) as u64 + 64; // slots of any thread of this process
+    assert!(s.kvfree_cached_blocks <= 5 * threads, "{} cached blocks", s.kvfree_cached_blocks);
+    F::engine().reclaim_now();
+    assert_eq!(F::engine().stats().kvfree_cached_blocks, 0);
+    done.store(true, Ordering::Relaxed);
+}
