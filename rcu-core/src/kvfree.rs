@@ -592,7 +592,7 @@ pub(crate) fn claim_slot(kv: &'static Kvfree) -> &'static KvfreeSlot {
 fn wait_for_append_to_finish(slot: &KvfreeSlot) {
     // Acquire pairs with the owner's Release store of an even `seq`.
     let seq = slot.seq.load(Ordering::Acquire);
-    if seq % 2 == 0 {
+    if seq & 1 == 0 {
         return;
     }
     let backoff = crossbeam_utils::Backoff::new();
