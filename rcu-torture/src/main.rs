@@ -79,6 +79,10 @@ struct Args {
     /// Print the retire paths and exit.
     #[arg(long)]
     list_paths: bool,
+    /// Also rotate through deliberately broken retire paths (the run must
+    /// then fail: shows the checks catch an early free).
+    #[arg(long)]
+    sabotage: bool,
     /// Fail unless the flavours report this barrier strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
     expect_barrier: Option<BarrierArg>,
@@ -95,12 +99,17 @@ impl Args {
         Config {
             duration: Duration::from_secs_f64(duration.max(0.0)),
             seed,
-            readers: self.readers.unwrap_or(if self.quick { 2 } else { defaults.readers }),
-            updaters: self.updaters.unwrap_or(if self.quick { 1 } else { defaults.updaters }),
+            readers: self
+                .readers
+                .unwrap_or(if self.quick { 2 } else { defaults.readers }),
+            updaters: self
+                .updaters
+                .unwrap_or(if self.quick { 1 } else { defaults.updaters }),
             churners: self.churners,
             pool_size: self.pool,
             watchdog: Duration::from_secs(self.watchdog.max(1)),
             paths: self.paths.clone(),
+            sabotage: self.sabotage,
             expect_barrier: self.expect_barrier.map(|b| match b {
                 BarrierArg::Membarrier => BarrierStrategy::Membarrier,
                 BarrierArg::Fences => BarrierStrategy::Fences,
@@ -110,7 +119,9 @@ impl Args {
 }
 
 fn clock_seed() -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     now.as_secs() ^ u64::from(now.subsec_nanos()) ^ u64::from(std::process::id()) << 32
 }
 
@@ -120,13 +131,16 @@ fn deny_membarrier(which: DenyArg) -> Result<(), String> {
         DenyArg::Eperm => libc::EPERM,
         DenyArg::Enosys => libc::ENOSYS,
     };
-    rcu_torture::seccomp::deny_membarrier(errno).map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
+    rcu_torture::seccomp::deny_membarrier(errno)
+        .map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
     match rcu_torture::seccomp::query_membarrier() {
         Err(got) if got == errno => {
             println!("rcu-torture: membarrier(2) denied by seccomp (errno {errno})");
             Ok(())
         }
-        other => Err(format!("the seccomp filter is not in force: membarrier(QUERY) returned {other:?}")),
+        other => Err(format!(
+            "the seccomp filter is not in force: membarrier(QUERY) returned {other:?}"
+        )),
     }
 }
 
@@ -147,6 +161,9 @@ fn main() -> ExitCode {
     if args.list_paths {
         for name in rcu_torture::paths::path_names::<Memb>() {
             println!("{name}");
+        }
+        for p in rcu_torture::paths::sabotage_paths::<Memb>() {
+            println!("{} (with --sabotage only; must fail)", p.name);
         }
         return ExitCode::SUCCESS;
     }
@@ -173,7 +190,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    let flavours: Vec<&str> = reports.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.flavour).collect();
+    let flavours: Vec<&str> = reports
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.flavour)
+        .collect();
     if passed {
         println!("rcu-torture: PASS ({})", flavours.join(", "));
         ExitCode::SUCCESS

@@ -63,12 +63,43 @@ pub struct RetirePath<F: TortureFlavour> {
 /// Every retire path that exists today.
 pub fn all_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
     vec![
-        RetirePath { name: "synchronize_rcu", retire: Retire::Token(synchronize::<F>) },
-        RetirePath { name: "start_poll+poll_state", retire: Retire::Token(start_poll_then_poll::<F>) },
-        RetirePath { name: "start_poll+cond_synchronize", retire: Retire::Token(start_poll_then_cond::<F>) },
-        RetirePath { name: "get_state+cond_synchronize", retire: Retire::Token(get_state_then_cond::<F>) },
-        RetirePath { name: "RcuCell::replace", retire: Retire::CellReplace },
+        RetirePath {
+            name: "synchronize_rcu",
+            retire: Retire::Token(synchronize::<F>),
+        },
+        RetirePath {
+            name: "start_poll+poll_state",
+            retire: Retire::Token(start_poll_then_poll::<F>),
+        },
+        RetirePath {
+            name: "start_poll+cond_synchronize",
+            retire: Retire::Token(start_poll_then_cond::<F>),
+        },
+        RetirePath {
+            name: "get_state+cond_synchronize",
+            retire: Retire::Token(get_state_then_cond::<F>),
+        },
+        RetirePath {
+            name: "RcuCell::replace",
+            retire: Retire::CellReplace,
+        },
     ]
+}
+
+/// Deliberately broken paths, never in the default rotation: they exist to
+/// show that the torture test catches what it is meant to catch (its tests
+/// and `--sabotage` run them and expect a failure).
+pub fn sabotage_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
+    vec![RetirePath {
+        name: "sabotage:no-grace-period",
+        retire: Retire::Token(drop_at_once::<F>),
+    }]
+}
+
+/// Reclaims without waiting for a grace period: the early free RCU exists
+/// to prevent.
+fn drop_at_once<F: TortureFlavour>(_cx: &mut PathCtx<'_, F>, token: Token) {
+    drop(token);
 }
 
 /// The names of every path, in table order.

@@ -52,10 +52,16 @@ impl Report {
         let tag = format!("[flavour={} seed={}]", self.flavour, self.seed);
         let mut out = Vec::new();
         if self.failure_count > 0 {
-            out.push(format!("{tag} {} failure(s) during the run (first ones printed above)", self.failure_count));
+            out.push(format!(
+                "{tag} {} failure(s) during the run (first ones printed above)",
+                self.failure_count
+            ));
         }
         if self.histogram.late() > 0 {
-            out.push(format!("{tag} {} read(s) saw an age of 2 or more", self.histogram.late()));
+            out.push(format!(
+                "{tag} {} read(s) saw an age of 2 or more",
+                self.histogram.late()
+            ));
         }
         if self.created != self.dropped {
             out.push(format!(
@@ -65,7 +71,10 @@ impl Report {
         }
         for (name, count) in &self.path_counts {
             if *count == 0 {
-                out.push(format!("FAIL [flavour={} path={name} seed={}] the path never ran (run too short?)", self.flavour, self.seed));
+                out.push(format!(
+                    "FAIL [flavour={} path={name} seed={}] the path never ran (run too short?)",
+                    self.flavour, self.seed
+                ));
             }
         }
         if self.stats.registered_threads != 0 {
@@ -76,7 +85,10 @@ impl Report {
         }
         if let Some(expected) = self.expected_barrier {
             if self.stats.barrier_strategy != expected {
-                out.push(format!("{tag} barrier strategy {:?}, expected {expected:?}", self.stats.barrier_strategy));
+                out.push(format!(
+                    "{tag} barrier strategy {:?}, expected {expected:?}",
+                    self.stats.barrier_strategy
+                ));
             }
         }
         out
@@ -99,7 +111,10 @@ impl fmt::Display for Report {
             self.elapsed.as_secs_f64(),
             self.stats.barrier_strategy
         )?;
-        writeln!(f, "  threads: {readers} readers, {updaters} extra updaters, {churners} churn")?;
+        writeln!(
+            f,
+            "  threads: {readers} readers, {updaters} extra updaters, {churners} churn"
+        )?;
         writeln!(
             f,
             "  reads {}, writer steps {} ({} stalls), updater synchronize_rcu {}, grace periods {}, synchronize calls {}",
@@ -110,7 +125,11 @@ impl fmt::Display for Report {
             self.stats.grace_periods,
             self.stats.synchronize_calls
         )?;
-        writeln!(f, "  threads churned {}, reads from thread-exit destructors {}", self.churned_threads, self.late_reads)?;
+        writeln!(
+            f,
+            "  threads churned {}, reads from thread-exit destructors {}",
+            self.churned_threads, self.late_reads
+        )?;
         write!(f, "  retire paths:")?;
         for (name, count) in &self.path_counts {
             write!(f, " {name}={count}")?;
@@ -121,7 +140,11 @@ impl fmt::Display for Report {
             write!(f, " {age}:{n}")?;
         }
         writeln!(f)?;
-        writeln!(f, "  tokens created {}, dropped {}", self.created, self.dropped)?;
+        writeln!(
+            f,
+            "  tokens created {}, dropped {}",
+            self.created, self.dropped
+        )?;
         let problems = self.problems();
         if problems.is_empty() {
             write!(

@@ -60,7 +60,10 @@ fn check_cell_nested<F: TortureFlavour>(
     let index = cell.load(&inner).index;
     let Some(element) = board.pool.get(index) else {
         drop(inner);
-        board.fail("RcuCell::replace", format_args!("{who} read element index {index} from the cell: garbage"));
+        board.fail(
+            "RcuCell::replace",
+            format_args!("{who} read element index {index} from the cell: garbage"),
+        );
         return;
     };
     let first = element.observe();
@@ -92,7 +95,10 @@ impl ReadCounter<'_> {
 
     fn flush(&mut self) {
         // Relaxed: a statistic.
-        self.board.progress.reads.fetch_add(self.pending, Ordering::Relaxed);
+        self.board
+            .progress
+            .reads
+            .fetch_add(self.pending, Ordering::Relaxed);
         self.pending = 0;
     }
 }
@@ -142,7 +148,10 @@ pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
             None => F::synchronize_unregistered(),
         }
         // Relaxed: a statistic.
-        board.progress.updater_synchronizes.fetch_add(1, Ordering::Relaxed);
+        board
+            .progress
+            .updater_synchronizes
+            .fetch_add(1, Ordering::Relaxed);
         match rng.below(4) {
             0 => std::thread::yield_now(),
             1 => std::thread::sleep(Duration::from_micros(rng.below(500))),
@@ -170,10 +179,16 @@ pub fn churn<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValue,
             s.spawn(|| churn_child::<F>(board, cell, child_seed)).join()
         });
         if let Err(panic) = outcome {
-            board.fail("-", format_args!("churn thread {index} panicked: {}", panic_text(&*panic)));
+            board.fail(
+                "-",
+                format_args!("churn thread {index} panicked: {}", panic_text(&*panic)),
+            );
         }
         // Relaxed: a statistic.
-        board.progress.churned_threads.fetch_add(1, Ordering::Relaxed);
+        board
+            .progress
+            .churned_threads
+            .fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -182,7 +197,14 @@ fn churn_child<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValu
     let mut histogram = Histogram::default();
     let mut thread = F::register();
     for _ in 0..=rng.below(32) {
-        check_one_section::<F>(board, Some(cell), &thread, &mut rng, "churn thread", &mut histogram);
+        check_one_section::<F>(
+            board,
+            Some(cell),
+            &thread,
+            &mut rng,
+            "churn thread",
+            &mut histogram,
+        );
         F::quiescent(&mut thread);
         if rng.one_in(8) {
             F::unregister(thread);
@@ -205,8 +227,11 @@ fn churn_child<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValu
 /// A section to run from a thread-local destructor, when the flavour's own
 /// thread state may already be gone.
 struct LateRead {
-    job: Cell<Option<(fn(&'static Board), &'static Board)>>,
+    job: Cell<Option<LateJob>>,
 }
+
+/// A late read: the function to run and the board it reads.
+type LateJob = (fn(&'static Board), &'static Board);
 
 impl Drop for LateRead {
     fn drop(&mut self) {
@@ -229,7 +254,14 @@ fn late_read<F: TortureFlavour>(board: &'static Board) {
     let mut histogram = Histogram::default();
     let thread = F::register();
     // The pointer lane only: the cell belongs to a scope that may be over.
-    check_one_section::<F>(board, None, &thread, &mut rng, "thread-exit destructor", &mut histogram);
+    check_one_section::<F>(
+        board,
+        None,
+        &thread,
+        &mut rng,
+        "thread-exit destructor",
+        &mut histogram,
+    );
     F::unregister(thread);
     board.merge_histogram(&histogram);
     // Relaxed: a statistic.
