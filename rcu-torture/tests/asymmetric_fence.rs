@@ -67,7 +67,8 @@ impl Litmus {
         let mut spins = 0u32;
         while other.0.load(Ordering::Acquire) < i + 1 {
             spins += 1;
-            if spins % SPINS_BEFORE_YIELD == 0 {
+            if spins == SPINS_BEFORE_YIELD {
+                spins = 0;
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
