@@ -119,6 +119,9 @@ pub struct Board {
     pub progress: Progress,
     /// Reader histograms, merged in as threads finish.
     pub histogram: Mutex<Histogram>,
+    /// Kernel thread ids of the long-lived torture threads and their names,
+    /// so that a hang report can say which thread a reader slot belongs to.
+    thread_names: Mutex<Vec<(u64, String)>>,
 }
 
 impl Board {
@@ -143,6 +146,7 @@ impl Board {
             failures: Failures::default(),
             progress,
             histogram: Mutex::new(Histogram::default()),
+            thread_names: Mutex::new(Vec::new()),
         }))
     }
 
@@ -222,6 +226,25 @@ impl Board {
                 ),
             );
         }
+    }
+
+    /// Records the calling thread's name for hang reports.
+    pub fn name_this_thread(&self, name: &str) {
+        let tid = rcu_core::sys::gettid();
+        self.thread_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((tid, name.to_owned()));
+    }
+
+    /// `thread <tid> = <name>` for every named thread.
+    pub fn thread_names(&self) -> String {
+        let names = self.thread_names.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .iter()
+            .map(|(tid, name)| format!("thread {tid} = {name}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Adds a finished thread's histogram.

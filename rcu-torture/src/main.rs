@@ -83,6 +83,10 @@ struct Args {
     /// then fail: shows the checks catch an early free).
     #[arg(long)]
     sabotage: bool,
+    /// Add a reader that never leaves its read-side section (the watchdog
+    /// must then report a hang and exit with status 3).
+    #[arg(long)]
+    sabotage_hang: bool,
     /// Fail unless the flavours report this barrier strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
     expect_barrier: Option<BarrierArg>,
@@ -110,6 +114,7 @@ impl Args {
             watchdog: Duration::from_secs(self.watchdog.max(1)),
             paths: self.paths.clone(),
             sabotage: self.sabotage,
+            stuck_reader: self.sabotage_hang,
             expect_barrier: self.expect_barrier.map(|b| match b {
                 BarrierArg::Membarrier => BarrierStrategy::Membarrier,
                 BarrierArg::Fences => BarrierStrategy::Fences,

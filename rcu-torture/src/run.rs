@@ -6,7 +6,7 @@ use crate::flavour::TortureFlavour;
 use crate::paths::{all_paths, sabotage_paths};
 use crate::pool::Pool;
 use crate::report::Report;
-use crate::threads::{churn, panic_text, reader, updater};
+use crate::threads::{churn, panic_text, reader, stuck_reader, updater};
 use crate::writer::{CellValue, Writer, WriterOutcome};
 use rcu_core::{BarrierStrategy, RcuCell};
 use std::sync::atomic::Ordering;
@@ -45,6 +45,9 @@ pub struct Config {
     /// Add the deliberately broken paths (`paths::sabotage_paths`) to the
     /// table: the run is then expected to fail.
     pub sabotage: bool,
+    /// Add a reader that enters a section and never leaves while the run
+    /// lasts: grace periods stall, and the watchdog must report the hang.
+    pub stuck_reader: bool,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             paths: Vec::new(),
             expect_barrier: None,
             sabotage: false,
+            stuck_reader: false,
         }
     }
 }
@@ -146,6 +150,12 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
             others.push((
                 format!("churn {i}"),
                 s.spawn(move || churn::<F>(board, cell, i)),
+            ));
+        }
+        if config.stuck_reader {
+            others.push((
+                "stuck reader".to_owned(),
+                s.spawn(move || stuck_reader::<F>(board)),
             ));
         }
         watch::<F>(board, config, start, &writer, &others);
@@ -293,6 +303,7 @@ fn hang<F: TortureFlavour>(board: &Board, what: std::fmt::Arguments<'_>) -> ! {
     let RunLabel { flavour, seed } = board.label;
     eprintln!("HANG [flavour={flavour} path={path} seed={seed}] watchdog: {what}");
     eprintln!("{}", F::state_report());
+    eprintln!("torture threads: {}", board.thread_names());
     for m in board.failures.messages() {
         eprintln!("  earlier failure: {m}");
     }

@@ -117,6 +117,7 @@ pub fn reader<F: TortureFlavour>(board: &Board, cell: &RcuCell<CellValue, F>, in
     let who = format!("reader {index}");
     let mut histogram = Histogram::default();
     let mut reads = ReadCounter { board, pending: 0 };
+    board.name_this_thread(&who);
     let mut thread = F::register();
     while !board.stopping() {
         check_one_section::<F>(board, Some(cell), &thread, &mut rng, &who, &mut histogram);
@@ -137,6 +138,7 @@ pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
     let mut rng = Rng::for_thread(board.label.seed, role::UPDATER, index);
     let mut histogram = Histogram::default();
     let who = format!("updater {index}");
+    board.name_this_thread(&who);
     let mut thread = (index % 2 == 1).then(F::register);
     while !board.stopping() {
         match thread.as_mut() {
@@ -164,6 +166,20 @@ pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
     board.merge_histogram(&histogram);
 }
 
+/// A reader that stays inside one read-side section until the run stops
+/// (`--sabotage-hang`): grace periods cannot complete, so the watchdog must
+/// report a hang naming this thread's slot.
+pub fn stuck_reader<F: TortureFlavour>(board: &Board) {
+    board.name_this_thread("stuck reader");
+    let thread = F::register();
+    let guard = F::read_lock(&thread);
+    while !board.stopping() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(guard);
+    F::unregister(thread);
+}
+
 /// A churn thread: starts short-lived threads one after the other until the
 /// run stops. Each registers, reads a little (sometimes unregistering and
 /// registering again midway) and exits in one of three ways: unregistered,
@@ -171,6 +187,7 @@ pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
 /// one more read-side section to run from a thread-local destructor.
 pub fn churn<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValue, F>, index: u64) {
     let mut rng = Rng::for_thread(board.label.seed, role::CHURN, index);
+    board.name_this_thread(&format!("churn {index}"));
     while !board.stopping() {
         let child_seed = rng.next_u64();
         let outcome = std::thread::scope(|s| {

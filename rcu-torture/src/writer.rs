@@ -92,6 +92,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         pointer_token: Token,
         cell_current: usize,
     ) -> Self {
+        board.name_this_thread("writer");
         let free = (0..board.pool.len())
             .filter(|&i| i != pointer_token.index() && i != cell_current)
             .collect();
