@@ -1,0 +1,257 @@
+//! The state every thread of one run shares: the pool, the pointer lane,
+//! the stop flag, progress counters and the failure log.
+//!
+//! It is leaked (one per run) because some readers run in thread-local
+//! destructors, after the scope that started their thread may have ended.
+
+use crate::pool::{Element, Observation, Pool, PIPE_LEN};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The flavour and seed of a run: every failure message carries both.
+#[derive(Copy, Clone, Debug)]
+pub struct RunLabel {
+    /// `memb` or `qsbr`.
+    pub flavour: &'static str,
+    /// The run's `--seed`.
+    pub seed: u64,
+}
+
+/// How many failure messages are kept (all are counted).
+const KEPT_FAILURES: usize = 32;
+
+/// Failures seen by any thread.
+#[derive(Debug, Default)]
+pub struct Failures {
+    count: AtomicU64,
+    messages: Mutex<Vec<String>>,
+}
+
+impl Failures {
+    /// Records one failure.
+    pub fn record(&self, message: String) {
+        // Relaxed: read after the threads are joined.
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut m = self.messages.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() < KEPT_FAILURES {
+            eprintln!("{message}");
+            m.push(message);
+        }
+    }
+
+    /// Failures so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The first failure messages.
+    pub fn messages(&self) -> Vec<String> {
+        self.messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Counters the watchdog and the report read (Relaxed: statistics).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Writer steps completed.
+    pub writer_steps: AtomicU64,
+    /// Index of the retire path the writer is in ([`IDLE`] between steps).
+    pub writer_path: AtomicUsize,
+    /// Read-side sections checked, all threads.
+    pub reads: AtomicU64,
+    /// Grace periods asked for by the extra updaters.
+    pub updater_synchronizes: AtomicU64,
+    /// Short-lived threads started by the churn threads.
+    pub churned_threads: AtomicU64,
+    /// Read-side sections run from thread-exit destructors.
+    pub late_reads: AtomicU64,
+    /// Times the writer found no reusable element and ran a grace period.
+    pub writer_stalls: AtomicU64,
+}
+
+/// `Progress::writer_path` when the writer is between retire paths.
+pub const IDLE: usize = usize::MAX;
+
+/// Ages seen by readers: bucket `a` counts reads whose element had age `a`
+/// (the last bucket: `PIPE_LEN` or more). Correct RCU fills 0 and 1 only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Histogram(pub [u64; PIPE_LEN as usize + 1]);
+
+impl Histogram {
+    /// Counts one read at `age`.
+    pub fn count(&mut self, age: u32) {
+        self.0[age.min(PIPE_LEN) as usize] += 1;
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += b;
+        }
+    }
+
+    /// Reads at age 2 or more (each one a reader that outlived a grace period).
+    pub fn late(&self) -> u64 {
+        self.0[2..].iter().sum()
+    }
+}
+
+/// Everything the threads of one run share.
+#[derive(Debug)]
+pub struct Board {
+    /// Flavour and seed.
+    pub label: RunLabel,
+    /// The elements readers can reach.
+    pub pool: &'static Pool,
+    /// The pointer lane: the element published by the raw-pointer paths.
+    /// Always points into `pool`.
+    pointer: AtomicPtr<Element>,
+    /// Names of the retire paths, by index (for messages).
+    pub path_names: Vec<&'static str>,
+    /// Set when the run's time is up.
+    pub stop: AtomicBool,
+    /// Failures seen.
+    pub failures: Failures,
+    /// Progress counters.
+    pub progress: Progress,
+    /// Reader histograms, merged in as threads finish.
+    pub histogram: Mutex<Histogram>,
+    /// Kernel thread ids of the long-lived torture threads and their names,
+    /// so that a hang report can say which thread a reader slot belongs to.
+    thread_names: Mutex<Vec<(u64, String)>>,
+}
+
+impl Board {
+    /// A board whose pointer lane publishes `first`, leaked for the run.
+    pub fn leak(
+        label: RunLabel,
+        pool: &'static Pool,
+        first: usize,
+        path_names: Vec<&'static str>,
+    ) -> &'static Board {
+        let pointer = AtomicPtr::new(pool.element(first) as *const Element as *mut Element);
+        let progress = Progress {
+            writer_path: AtomicUsize::new(IDLE),
+            ..Progress::default()
+        };
+        Box::leak(Box::new(Board {
+            label,
+            pool,
+            pointer,
+            path_names,
+            stop: AtomicBool::new(false),
+            failures: Failures::default(),
+            progress,
+            histogram: Mutex::new(Histogram::default()),
+            thread_names: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Whether the run's time is up.
+    #[inline]
+    pub fn stopping(&self) -> bool {
+        // Relaxed: a flag polled in loops; lateness of one iteration is fine.
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The element the pointer lane publishes now. Call inside a read-side
+    /// section to take part in the test.
+    #[inline]
+    pub fn load_pointer(&self) -> &'static Element {
+        // Acquire pairs with the Release half of `publish_pointer`'s swap:
+        // the reader sees the recycled element's fresh side-table state.
+        let p = self.pointer.load(Ordering::Acquire);
+        // SAFETY: the pointer always points into `self.pool`, which is
+        // leaked and never freed (see the module docs); elements are only
+        // ever accessed through atomics.
+        unsafe { &*p }
+    }
+
+    /// Writer only: publishes `element` on the pointer lane and returns the
+    /// element it replaced.
+    pub(crate) fn publish_pointer(&self, element: &'static Element) -> &'static Element {
+        // Release publishes the element's recycled state (pairs with the
+        // Acquire load in `load_pointer`); Acquire: the writer goes on to
+        // update the old element's side table.
+        let old = self
+            .pointer
+            .swap(element as *const Element as *mut Element, Ordering::AcqRel);
+        // SAFETY: as in `load_pointer`.
+        unsafe { &*old }
+    }
+
+    /// The name of path `index`, or `-` for none.
+    pub fn path_name(&self, index: Option<usize>) -> &'static str {
+        index
+            .and_then(|i| self.path_names.get(i).copied())
+            .unwrap_or("-")
+    }
+
+    /// Records a failure, naming the flavour, path and seed.
+    pub fn fail(&self, path: &str, what: impl std::fmt::Display) {
+        let RunLabel { flavour, seed } = self.label;
+        self.failures.record(format!(
+            "FAIL [flavour={flavour} path={path} seed={seed}] {what}"
+        ));
+    }
+
+    /// Judges what a reader (`who`) saw of `element` inside one read-side
+    /// section (`first` on reaching it, `last` just before leaving) and
+    /// counts it in `histogram`.
+    pub fn judge(
+        &self,
+        who: &str,
+        element: &Element,
+        first: Observation,
+        last: Observation,
+        histogram: &mut Histogram,
+    ) {
+        let age = first.age.max(last.age);
+        histogram.count(age);
+        if first.freed || last.freed || age >= 2 {
+            let path = self.path_name(element.retired_by());
+            let what = if first.freed || last.freed {
+                "marked freed"
+            } else {
+                "after its grace period ended"
+            };
+            self.fail(
+                path,
+                format_args!(
+                    "{who} reached element {} {what} inside a read-side section (age {} then {}, freed {} then {})",
+                    element.index, first.age, last.age, first.freed, last.freed
+                ),
+            );
+        }
+    }
+
+    /// Records the calling thread's name for hang reports.
+    pub fn name_this_thread(&self, name: &str) {
+        let tid = rcu_core::sys::gettid();
+        self.thread_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((tid, name.to_owned()));
+    }
+
+    /// `thread <tid> = <name>` for every named thread.
+    pub fn thread_names(&self) -> String {
+        let names = self.thread_names.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .iter()
+            .map(|(tid, name)| format!("thread {tid} = {name}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Adds a finished thread's histogram.
+    pub fn merge_histogram(&self, h: &Histogram) {
+        self.histogram
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .merge(h);
+    }
+}

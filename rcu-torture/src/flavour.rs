@@ -1,0 +1,189 @@
+//! The public API of each flavour, seen through one trait so the torture
+//! code is written once.
+//!
+//! Every method calls the flavour crate's public function of the same name
+//! (not `rcu_core::Engine` directly): the torture test exercises what users
+//! call. What differs between the flavours is how a thread takes part:
+//!
+//! * memb: any thread may read; [`TortureFlavour::Thread`] is a marker for
+//!   a thread that called `register_thread()`; blocking calls need no
+//!   preparation outside a read-side section.
+//! * QSBR: the thread handle is the `QsbrThread`; read-side sections borrow
+//!   it; quiescent states need `&mut`; blocking calls go offline first.
+//!
+//! Adding an API to the torture test (call_rcu, kvfree_rcu, rcu_barrier)
+//! means one method here and one line in each impl.
+
+use crate::rng::Rng;
+use rcu_core::{Flavour, GpState, ReadSection, Stats};
+use rcu_memb::Memb;
+use rcu_qsbr::{Qsbr, QsbrThread};
+use std::marker::PhantomData;
+
+/// A flavour's public API, as the torture test uses it.
+pub trait TortureFlavour: Flavour {
+    /// A registered thread (`!Send`).
+    type Thread;
+    /// A read-side section of `Self`, borrowing the thread for `'t`.
+    type Guard<'t>: ReadSection<Self>;
+
+    /// Registers the calling thread.
+    fn register() -> Self::Thread;
+    /// Unregisters the calling thread explicitly.
+    fn unregister(thread: Self::Thread);
+    /// Lets the thread exit still registered: the flavour's thread-exit
+    /// destructor must release it.
+    fn exit_registered(thread: Self::Thread);
+    /// Enters a read-side section (nestable).
+    fn read_lock(thread: &Self::Thread) -> Self::Guard<'_>;
+    /// Announces a quiescent state (QSBR); nothing to do for memb, whose
+    /// sections end when their guard drops.
+    fn quiescent(thread: &mut Self::Thread);
+    /// Steps out of reading for a moment, the way the flavour allows: QSBR
+    /// goes offline (sometimes calling `synchronize_rcu` while offline) and
+    /// back online; memb unregisters and registers again.
+    fn pause(thread: &mut Self::Thread, rng: &mut Rng);
+    /// Runs `f`, which may block for a grace period (QSBR: offline).
+    fn blocking<R>(thread: &mut Self::Thread, f: impl FnOnce() -> R) -> R;
+    /// The registered thread's own `synchronize_rcu`.
+    fn synchronize(thread: &mut Self::Thread);
+    /// `synchronize_rcu` from a thread that is not a registered reader.
+    fn synchronize_unregistered();
+    /// `start_poll_synchronize_rcu`.
+    fn start_poll() -> GpState;
+    /// `poll_state_synchronize_rcu`.
+    fn poll(cookie: GpState) -> bool;
+    /// `cond_synchronize_rcu` (the caller may block).
+    fn cond_synchronize(cookie: GpState);
+    /// `get_state_synchronize_rcu`.
+    fn get_state() -> GpState;
+    /// `stats`.
+    fn stats() -> Stats;
+    /// `state_report`.
+    fn state_report() -> String;
+}
+
+/// A memb thread that called `register_thread()`. `!Send`: registration
+/// belongs to the thread.
+#[derive(Debug)]
+pub struct MembThread {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl TortureFlavour for Memb {
+    type Thread = MembThread;
+    type Guard<'t> = rcu_memb::ReadGuard;
+
+    fn register() -> MembThread {
+        rcu_memb::register_thread();
+        MembThread {
+            _not_send: PhantomData,
+        }
+    }
+    fn unregister(_thread: MembThread) {
+        rcu_memb::unregister_thread();
+    }
+    fn exit_registered(_thread: MembThread) {}
+    fn read_lock(_thread: &MembThread) -> rcu_memb::ReadGuard {
+        rcu_memb::read_lock()
+    }
+    fn quiescent(_thread: &mut MembThread) {}
+    fn pause(_thread: &mut MembThread, rng: &mut Rng) {
+        rcu_memb::unregister_thread();
+        if rng.one_in(2) {
+            std::thread::yield_now();
+        }
+        rcu_memb::register_thread();
+    }
+    fn blocking<R>(_thread: &mut MembThread, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+    fn synchronize(_thread: &mut MembThread) {
+        rcu_memb::synchronize_rcu();
+    }
+    fn synchronize_unregistered() {
+        rcu_memb::synchronize_rcu();
+    }
+    fn start_poll() -> GpState {
+        rcu_memb::start_poll_synchronize_rcu()
+    }
+    fn poll(cookie: GpState) -> bool {
+        rcu_memb::poll_state_synchronize_rcu(cookie)
+    }
+    fn cond_synchronize(cookie: GpState) {
+        rcu_memb::cond_synchronize_rcu(cookie);
+    }
+    fn get_state() -> GpState {
+        rcu_memb::get_state_synchronize_rcu()
+    }
+    fn stats() -> Stats {
+        rcu_memb::stats()
+    }
+    fn state_report() -> String {
+        rcu_memb::state_report()
+    }
+}
+
+impl TortureFlavour for Qsbr {
+    type Thread = QsbrThread;
+    type Guard<'t> = rcu_qsbr::ReadGuard<'t>;
+
+    fn register() -> QsbrThread {
+        rcu_qsbr::register_thread()
+    }
+    fn unregister(thread: QsbrThread) {
+        drop(thread);
+    }
+    fn exit_registered(thread: QsbrThread) {
+        // Still online: grace periods wait for this thread until its
+        // thread-exit destructor releases the slot.
+        std::mem::forget(thread);
+    }
+    fn read_lock(thread: &QsbrThread) -> rcu_qsbr::ReadGuard<'_> {
+        thread.read_lock()
+    }
+    fn quiescent(thread: &mut QsbrThread) {
+        thread.quiescent_state();
+    }
+    fn pause(thread: &mut QsbrThread, rng: &mut Rng) {
+        match rng.below(3) {
+            0 => {
+                thread.offline();
+                // A free synchronize_rcu is allowed while offline.
+                rcu_qsbr::synchronize_rcu();
+                thread.online();
+            }
+            1 => thread.offline_scope(|| {
+                std::thread::sleep(std::time::Duration::from_micros(rng.below(200)))
+            }),
+            _ => thread.synchronize_rcu(),
+        }
+    }
+    fn blocking<R>(thread: &mut QsbrThread, f: impl FnOnce() -> R) -> R {
+        thread.offline_scope(f)
+    }
+    fn synchronize(thread: &mut QsbrThread) {
+        thread.synchronize_rcu();
+    }
+    fn synchronize_unregistered() {
+        rcu_qsbr::synchronize_rcu();
+    }
+    fn start_poll() -> GpState {
+        rcu_qsbr::start_poll_synchronize_rcu()
+    }
+    fn poll(cookie: GpState) -> bool {
+        rcu_qsbr::poll_state_synchronize_rcu(cookie)
+    }
+    fn cond_synchronize(cookie: GpState) {
+        rcu_qsbr::cond_synchronize_rcu(cookie);
+    }
+    fn get_state() -> GpState {
+        rcu_qsbr::get_state_synchronize_rcu()
+    }
+    fn stats() -> Stats {
+        rcu_qsbr::stats()
+    }
+    fn state_report() -> String {
+        rcu_qsbr::state_report()
+    }
+}

@@ -1,0 +1,49 @@
+//! A torture test for both RCU flavours, in the spirit of the kernel's
+//! rcutorture and liburcu's `tests/regression/rcutorture.h`.
+//!
+//! # Design
+//!
+//! * **Elements and their side table** (`pool`): readers only ever reach
+//!   elements of a pool that lives for the whole run; each carries a
+//!   pipeline age and a freed mark. What goes through RCU is a token whose
+//!   drop marks its element freed. Early reclaim therefore shows up as a
+//!   reader finding its element freed, or aged past 1, without any read of
+//!   freed memory.
+//! * **The real writer** (`writer`): publishes a new element, ages the
+//!   pipeline and retires the old element through the next path of a
+//!   rotation over every retire path (`paths`): `synchronize_rcu`, polling in
+//!   three styles, `RcuCell::replace`; deferred paths plug into the same
+//!   table.
+//! * **Everyone else** (`threads`): readers nest sections and check both
+//!   lanes; QSBR readers announce quiescent states and go offline (calling
+//!   `synchronize_rcu` while offline); extra updaters only call
+//!   `synchronize_rcu`, so grace periods overlap and are shared; churn
+//!   threads keep registering, exiting (sometimes still registered,
+//!   sometimes reading from a thread-local destructor) and re-registering.
+//! * **The watchdog** (`run`): if no grace period completes, the writer
+//!   makes no progress, or threads do not stop, within a generous bound, it
+//!   prints the flavour's `state_report()` and exits instead of hanging.
+//! * **The verdict** (`report`): no element reached while freed, every age
+//!   bucket of 2 or more empty, created == dropped after the final grace
+//!   period, every path exercised, no reader slot left claimed.
+//!
+//! Every failure message names the flavour, the path and the seed.
+//! Generic code reaches each flavour's public API through
+//! [`TortureFlavour`].
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod board;
+pub mod flavour;
+pub mod paths;
+pub mod pool;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod seccomp;
+pub mod threads;
+pub mod writer;
+
+pub use flavour::TortureFlavour;
+pub use report::Report;
+pub use run::{run, Config, ConfigError, HANG_EXIT_STATUS};

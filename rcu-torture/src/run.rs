@@ -1,0 +1,332 @@
+//! One torture run of one flavour: start every thread, watch them, stop
+//! them, account for every token.
+
+use crate::board::{Board, RunLabel, IDLE};
+use crate::flavour::TortureFlavour;
+use crate::paths::{all_paths, sabotage_paths};
+use crate::pool::Pool;
+use crate::report::Report;
+use crate::threads::{churn, panic_text, reader, stuck_reader, updater};
+use crate::writer::{CellValue, Writer, WriterOutcome};
+use rcu_core::{BarrierStrategy, RcuCell};
+use std::sync::atomic::Ordering;
+use std::thread::ScopedJoinHandle;
+use std::time::{Duration, Instant};
+
+/// The exit status of a process whose watchdog found a hang.
+pub const HANG_EXIT_STATUS: i32 = 3;
+
+/// The smallest pool: the two published elements, a full pipeline of
+/// cooling ones, and slack.
+pub const MIN_POOL: usize = crate::pool::PIPE_LEN as usize + 6;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How long the threads run.
+    pub duration: Duration,
+    /// Seeds every random decision.
+    pub seed: u64,
+    /// Reader threads.
+    pub readers: usize,
+    /// Extra updater threads (`synchronize_rcu` only).
+    pub updaters: usize,
+    /// Threads that keep starting short-lived registered threads.
+    pub churners: usize,
+    /// Pool elements (at least [`MIN_POOL`]).
+    pub pool_size: usize,
+    /// The hang bound: no grace period (or no writer step, or no thread
+    /// exit after the stop) for this long is a hang.
+    pub watchdog: Duration,
+    /// Retire paths to rotate through, by name; empty means all.
+    pub paths: Vec<String>,
+    /// Fail unless the flavour reports this barrier strategy.
+    pub expect_barrier: Option<BarrierStrategy>,
+    /// Add the deliberately broken paths (`paths::sabotage_paths`) to the
+    /// table: the run is then expected to fail.
+    pub sabotage: bool,
+    /// Add a reader that enters a section and never leaves while the run
+    /// lasts: grace periods stall, and the watchdog must report the hang.
+    pub stuck_reader: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            duration: Duration::from_secs(10),
+            seed: 1,
+            readers: 3,
+            updaters: 2,
+            churners: 1,
+            pool_size: 64,
+            watchdog: Duration::from_secs(60),
+            paths: Vec::new(),
+            expect_barrier: None,
+            sabotage: false,
+            stuck_reader: false,
+        }
+    }
+}
+
+/// A configuration that cannot run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Indices (table order) of the paths `names` selects; all if empty.
+fn select_paths(table: &[&'static str], names: &[String]) -> Result<Vec<usize>, ConfigError> {
+    if names.is_empty() {
+        return Ok((0..table.len()).collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            table.iter().position(|t| t == n).ok_or_else(|| {
+                ConfigError(format!(
+                    "unknown retire path `{n}`; the paths are: {}",
+                    table.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Runs the torture test of flavour `F` with `config`.
+///
+/// A hang does not return: the watchdog prints the flavour's grace-period
+/// state and exits the process with [`HANG_EXIT_STATUS`] (hung threads
+/// cannot be joined).
+pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
+    if config.pool_size < MIN_POOL {
+        return Err(ConfigError(format!(
+            "the pool needs at least {MIN_POOL} elements (got {})",
+            config.pool_size
+        )));
+    }
+    let mut paths = all_paths::<F>();
+    if config.sabotage {
+        paths.extend(sabotage_paths::<F>());
+    }
+    let names: Vec<&'static str> = paths.iter().map(|p| p.name).collect();
+    let enabled = select_paths(&names, &config.paths)?;
+    let label = RunLabel {
+        flavour: F::NAME,
+        seed: config.seed,
+    };
+    let pool = Pool::leak(config.pool_size);
+    let board = Board::leak(label, pool, 0, names.clone());
+    let cell = RcuCell::<CellValue, F>::new(CellValue::new(pool.mint(1)));
+    let start = Instant::now();
+
+    let outcome = std::thread::scope(|s| {
+        let writer = {
+            let (cell, paths, enabled) = (&cell, &paths, enabled.clone());
+            let first = pool.mint(0);
+            s.spawn(move || Writer::new(board, cell, paths, enabled, first, 1).run())
+        };
+        let mut others: Vec<(String, ScopedJoinHandle<'_, ()>)> = Vec::new();
+        for i in 0..config.readers as u64 {
+            let cell = &cell;
+            others.push((
+                format!("reader {i}"),
+                s.spawn(move || reader::<F>(board, cell, i)),
+            ));
+        }
+        for i in 0..config.updaters as u64 {
+            others.push((
+                format!("updater {i}"),
+                s.spawn(move || updater::<F>(board, i)),
+            ));
+        }
+        for i in 0..config.churners as u64 {
+            let cell = &cell;
+            others.push((
+                format!("churn {i}"),
+                s.spawn(move || churn::<F>(board, cell, i)),
+            ));
+        }
+        if config.stuck_reader {
+            others.push((
+                "stuck reader".to_owned(),
+                s.spawn(move || stuck_reader::<F>(board)),
+            ));
+        }
+        watch::<F>(board, config, start, &writer, &others);
+        for (name, handle) in others {
+            if let Err(panic) = handle.join() {
+                board.fail(
+                    "-",
+                    format_args!("{name} panicked: {}", panic_text(&*panic)),
+                );
+            }
+        }
+        match writer.join() {
+            Ok(outcome) => Some(outcome),
+            Err(panic) => {
+                let path =
+                    board.path_name(Some(board.progress.writer_path.load(Ordering::Relaxed)));
+                board.fail(
+                    path,
+                    format_args!("the writer panicked: {}", panic_text(&*panic)),
+                );
+                None
+            }
+        }
+    });
+    let elapsed = start.elapsed();
+
+    // Every thread has exited: no reader remains, but the published
+    // elements are still formally under RCU. One grace period, then drop.
+    F::synchronize_unregistered();
+    let path_counts = match outcome {
+        Some(WriterOutcome {
+            pointer_token,
+            path_counts,
+        }) => {
+            drop(pointer_token);
+            path_counts
+        }
+        None => vec![0; names.len()],
+    };
+    drop(cell);
+    // When rcu_barrier lands: call it here, so that tokens still queued in
+    // deferred paths (call_rcu, kvfree_rcu) are dropped before counting.
+
+    let p = &board.progress;
+    Ok(Report {
+        flavour: F::NAME,
+        seed: config.seed,
+        elapsed,
+        threads: (config.readers, config.updaters, config.churners),
+        reads: p.reads.load(Ordering::Relaxed),
+        writer_steps: p.writer_steps.load(Ordering::Relaxed),
+        writer_stalls: p.writer_stalls.load(Ordering::Relaxed),
+        path_counts: enabled
+            .iter()
+            .map(|&i| (names[i], path_counts[i]))
+            .collect(),
+        updater_synchronizes: p.updater_synchronizes.load(Ordering::Relaxed),
+        churned_threads: p.churned_threads.load(Ordering::Relaxed),
+        late_reads: p.late_reads.load(Ordering::Relaxed),
+        histogram: board
+            .histogram
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
+        created: pool.created(),
+        dropped: pool.dropped(),
+        stats: F::stats(),
+        expected_barrier: config.expect_barrier,
+        failures: board.failures.messages(),
+        failure_count: board.failures.count(),
+    })
+}
+
+/// The watchdog: stops the run when its time is up, and turns a hang into
+/// a report and an exit instead of waiting forever.
+fn watch<F: TortureFlavour>(
+    board: &Board,
+    config: &Config,
+    start: Instant,
+    writer: &ScopedJoinHandle<'_, WriterOutcome>,
+    others: &[(String, ScopedJoinHandle<'_, ()>)],
+) {
+    let tick = Duration::from_millis(50).min(config.watchdog / 4);
+    let mut last_gp = (F::stats().grace_periods, Instant::now());
+    let mut last_step = (0, Instant::now());
+    let mut stopped_at: Option<Instant> = None;
+    loop {
+        std::thread::sleep(tick);
+        let now = Instant::now();
+        if stopped_at.is_none() && now.duration_since(start) >= config.duration {
+            // Relaxed: threads poll the flag; see `Board::stopping`.
+            board.stop.store(true, Ordering::Relaxed);
+            stopped_at = Some(now);
+        }
+        let unfinished: Vec<&str> = std::iter::once(("writer", writer.is_finished()))
+            .chain(others.iter().map(|(n, h)| (n.as_str(), h.is_finished())))
+            .filter(|(_, done)| !done)
+            .map(|(n, _)| n)
+            .collect();
+        if unfinished.is_empty() {
+            return;
+        }
+        let gp = F::stats().grace_periods;
+        if gp != last_gp.0 {
+            last_gp = (gp, now);
+        }
+        let steps = board.progress.writer_steps.load(Ordering::Relaxed);
+        if steps != last_step.0 {
+            last_step = (steps, now);
+        }
+        let bound = config.watchdog;
+        match stopped_at {
+            None if now.duration_since(last_gp.1) > bound => {
+                hang::<F>(board, format_args!("no grace period completed for {} s", bound.as_secs_f64()))
+            }
+            None if now.duration_since(last_step.1) > bound => hang::<F>(
+                board,
+                format_args!(
+                    "the writer made no progress for {} s ({} stalls waiting for a reusable element)",
+                    bound.as_secs_f64(),
+                    board.progress.writer_stalls.load(Ordering::Relaxed)
+                ),
+            ),
+            Some(at) if now.duration_since(at) > bound => hang::<F>(
+                board,
+                format_args!(
+                    "{} thread(s) did not finish within {} s of the stop: {}",
+                    unfinished.len(),
+                    bound.as_secs_f64(),
+                    unfinished.join(", ")
+                ),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Prints the hang, the flavour's grace-period state and the failures so
+/// far, and exits the process.
+fn hang<F: TortureFlavour>(board: &Board, what: std::fmt::Arguments<'_>) -> ! {
+    let path = match board.progress.writer_path.load(Ordering::Relaxed) {
+        IDLE => "-",
+        p => board.path_name(Some(p)),
+    };
+    let RunLabel { flavour, seed } = board.label;
+    eprintln!("HANG [flavour={flavour} path={path} seed={seed}] watchdog: {what}");
+    eprintln!("{}", F::state_report());
+    eprintln!("torture threads: {}", board.thread_names());
+    for m in board.failures.messages() {
+        eprintln!("  earlier failure: {m}");
+    }
+    eprintln!("rcu-torture: FAIL (watchdog); rerun with --seed {seed} --flavour {flavour}");
+    std::process::exit(HANG_EXIT_STATUS);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_selection_accepts_table_names_and_names_the_choices_otherwise() {
+        let table = ["a", "b", "c"];
+        assert_eq!(select_paths(&table, &[]).unwrap(), vec![0, 1, 2]);
+        assert_eq!(
+            select_paths(&table, &["c".into(), "a".into()]).unwrap(),
+            vec![2, 0]
+        );
+        let err = select_paths(&table, &["x".into()]).unwrap_err();
+        assert!(
+            err.0.contains("unknown retire path `x`") && err.0.contains("a, b, c"),
+            "{err}"
+        );
+    }
+}

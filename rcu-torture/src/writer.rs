@@ -1,0 +1,256 @@
+//! The real writer: publishes a new element, ages the others, retires the
+//! old one through the next retire path of its rotation.
+//!
+//! Two lanes are published: the pointer lane (an `AtomicPtr` into the pool,
+//! used by every [`Retire::Token`] path) and the cell lane (an `RcuCell`,
+//! used by `RcuCell::replace`). Each step:
+//!
+//! 1. checks one read-side section of its own (the writer is a reader too);
+//! 2. takes a reusable element (if none has cooled yet, runs a grace period
+//!    and ages the pipeline until one has);
+//! 3. publishes it on the path's lane, marks the old element unpublished
+//!    (age 1) and records a cookie taken after the unpublish;
+//! 4. retires the old element through the path;
+//! 5. ages the pipeline: an element whose cookie has completed goes to age
+//!    2, older ones cool by one, freed ones that reached `PIPE_LEN` become
+//!    reusable.
+//!
+//! The element pipeline is what turns a reclaim that came too early into a
+//! reader-visible age of 2 or a freed mark (see `pool.rs`).
+
+use crate::board::{Board, Histogram, IDLE};
+use crate::flavour::TortureFlavour;
+use crate::paths::{PathCtx, Retire, RetirePath};
+use crate::pool::Token;
+use crate::rng::Rng;
+use crate::threads::{check_one_section, role};
+use rcu_core::{GpState, RcuCell};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+
+/// The value the cell lane publishes: an element index and the token that
+/// frees the element when the cell drops the value.
+#[derive(Debug)]
+pub struct CellValue {
+    /// The pool index of the published element.
+    pub index: usize,
+    _token: Token,
+}
+
+impl CellValue {
+    /// A value publishing the token's element.
+    pub fn new(token: Token) -> Self {
+        CellValue {
+            index: token.index(),
+            _token: token,
+        }
+    }
+}
+
+/// An element retired and not yet reusable.
+#[derive(Debug)]
+struct InFlight {
+    index: usize,
+    /// Taken after the unpublish; `None` once the element reached age 2.
+    cookie: Option<GpState>,
+}
+
+/// What the writer hands back when the run stops.
+#[derive(Debug)]
+pub struct WriterOutcome {
+    /// The token of the element the pointer lane still publishes.
+    pub pointer_token: Token,
+    /// Steps completed per retire path (table order).
+    pub path_counts: Vec<u64>,
+}
+
+/// The writer thread's state.
+pub struct Writer<'r, F: TortureFlavour> {
+    board: &'static Board,
+    cell: &'r RcuCell<CellValue, F>,
+    paths: &'r [RetirePath<F>],
+    enabled: Vec<usize>,
+    thread: F::Thread,
+    rng: Rng,
+    pointer_token: Token,
+    cell_current: usize,
+    free: VecDeque<usize>,
+    in_flight: VecDeque<InFlight>,
+    path_counts: Vec<u64>,
+    histogram: Histogram,
+}
+
+impl<'r, F: TortureFlavour> Writer<'r, F> {
+    /// A writer for a board whose pointer lane publishes `pointer_token`'s
+    /// element and whose cell publishes element `cell_current`; every other
+    /// pool element is free. Registers the calling thread.
+    pub fn new(
+        board: &'static Board,
+        cell: &'r RcuCell<CellValue, F>,
+        paths: &'r [RetirePath<F>],
+        enabled: Vec<usize>,
+        pointer_token: Token,
+        cell_current: usize,
+    ) -> Self {
+        board.name_this_thread("writer");
+        let free = (0..board.pool.len())
+            .filter(|&i| i != pointer_token.index() && i != cell_current)
+            .collect();
+        Writer {
+            board,
+            cell,
+            paths,
+            enabled,
+            thread: F::register(),
+            rng: Rng::for_thread(board.label.seed, role::WRITER, 0),
+            pointer_token,
+            cell_current,
+            free,
+            in_flight: VecDeque::new(),
+            path_counts: vec![0; paths.len()],
+            histogram: Histogram::default(),
+        }
+    }
+
+    /// Runs rounds of the rotation until the run stops.
+    pub fn run(mut self) -> WriterOutcome {
+        let mut order = self.enabled.clone();
+        'rounds: loop {
+            self.rng.shuffle(&mut order);
+            for &path in &order {
+                if self.board.stopping() {
+                    break 'rounds;
+                }
+                self.step(path);
+            }
+        }
+        self.board.merge_histogram(&self.histogram);
+        F::unregister(self.thread);
+        WriterOutcome {
+            pointer_token: self.pointer_token,
+            path_counts: self.path_counts,
+        }
+    }
+
+    fn step(&mut self, path: usize) {
+        check_one_section::<F>(
+            self.board,
+            Some(self.cell),
+            &self.thread,
+            &mut self.rng,
+            "writer",
+            &mut self.histogram,
+        );
+        // Relaxed: progress counters for the watchdog.
+        self.board
+            .progress
+            .writer_path
+            .store(path, Ordering::Relaxed);
+        let new = self.take_reusable();
+        match self.paths[path].retire {
+            Retire::Token(retire) => self.step_pointer_lane(path, new, retire),
+            Retire::CellReplace => self.step_cell_lane(path, new),
+        }
+        self.path_counts[path] += 1;
+        self.board
+            .progress
+            .writer_path
+            .store(IDLE, Ordering::Relaxed);
+        self.advance_pipeline();
+        self.board
+            .progress
+            .writer_steps
+            .fetch_add(1, Ordering::Relaxed);
+        F::quiescent(&mut self.thread);
+    }
+
+    fn step_pointer_lane(
+        &mut self,
+        path: usize,
+        new: usize,
+        retire: fn(&mut PathCtx<'_, F>, Token),
+    ) {
+        let pool = self.board.pool;
+        let token = pool.mint(new);
+        let old = self.board.publish_pointer(pool.element(new));
+        old.mark_unpublished(path);
+        // Taken after the unpublish (its fence orders the swap first): once
+        // it completes, no reader can still hold `old`.
+        let cookie = F::get_state();
+        self.in_flight.push_back(InFlight {
+            index: old.index,
+            cookie: Some(cookie),
+        });
+        let old_token = std::mem::replace(&mut self.pointer_token, token);
+        assert_eq!(
+            old_token.index(),
+            old.index,
+            "torture bug: the pointer lane's token does not match its element"
+        );
+        let mut cx = PathCtx {
+            thread: &mut self.thread,
+            rng: &mut self.rng,
+            board: self.board,
+            name: self.paths[path].name,
+        };
+        retire(&mut cx, old_token);
+    }
+
+    fn step_cell_lane(&mut self, path: usize, new: usize) {
+        let old = self.cell_current;
+        // Before the unpublish: a reader may see age 1 on the current
+        // element for a moment, which is allowed.
+        self.board.pool.element(old).mark_unpublished(path);
+        let value = CellValue::new(self.board.pool.mint(new));
+        let cell = self.cell;
+        F::blocking(&mut self.thread, || cell.replace(value));
+        // `replace` has unpublished the old value, so a cookie taken now
+        // covers every reader that can hold it (later than needed: safe).
+        self.in_flight.push_back(InFlight {
+            index: old,
+            cookie: Some(F::get_state()),
+        });
+        self.cell_current = new;
+    }
+
+    /// A reusable element, recycled. Runs grace periods while none is.
+    fn take_reusable(&mut self) -> usize {
+        loop {
+            if let Some(index) = self.free.pop_front() {
+                self.board.pool.element(index).recycle();
+                return index;
+            }
+            // Relaxed: a statistic.
+            self.board
+                .progress
+                .writer_stalls
+                .fetch_add(1, Ordering::Relaxed);
+            F::synchronize(&mut self.thread);
+            self.advance_pipeline();
+        }
+    }
+
+    /// Ages every element in flight (see the module docs) and moves the
+    /// reusable ones to the free list, oldest first.
+    fn advance_pipeline(&mut self) {
+        let pool = self.board.pool;
+        for entry in &mut self.in_flight {
+            let element = pool.element(entry.index);
+            if let Some(cookie) = entry.cookie {
+                if F::poll(cookie) {
+                    element.mark_grace_period_elapsed();
+                    entry.cookie = None;
+                }
+            }
+            element.cool();
+        }
+        let free = &mut self.free;
+        self.in_flight.retain(|entry| {
+            let reusable = entry.cookie.is_none() && pool.element(entry.index).is_reusable();
+            if reusable {
+                free.push_back(entry.index);
+            }
+            !reusable
+        });
+    }
+}

@@ -1,0 +1,112 @@
+//! Short in-process torture runs: both flavours pass, and a deliberately
+//! broken retire path is caught, with messages naming flavour, path and
+//! seed.
+//!
+//! Runs of one flavour must not overlap (the pass condition checks that no
+//! reader slot is left claimed), so the tests of this file take turns.
+
+use rcu_memb::Memb;
+use rcu_qsbr::Qsbr;
+use rcu_torture::{run, Config, Report, TortureFlavour};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn short(seed: u64) -> Config {
+    Config {
+        duration: Duration::from_millis(1500),
+        seed,
+        readers: 2,
+        updaters: 1,
+        churners: 1,
+        ..Config::default()
+    }
+}
+
+fn run_alone<F: TortureFlavour>(config: &Config) -> Report {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let report = run::<F>(config).expect("valid configuration");
+    println!("{report}");
+    report
+}
+
+fn assert_passes<F: TortureFlavour>() {
+    let report = run_alone::<F>(&short(11));
+    assert!(report.passed(), "{report}");
+    assert!(report.reads > 0 && report.writer_steps > 0, "{report}");
+    assert!(
+        report.path_counts.iter().all(|(_, n)| *n > 0),
+        "every path must run: {report}"
+    );
+    assert!(report.churned_threads > 0, "{report}");
+}
+
+#[test]
+fn a_short_memb_run_passes_every_check_on_every_path() {
+    assert_passes::<Memb>();
+}
+
+#[test]
+fn a_short_qsbr_run_passes_every_check_on_every_path() {
+    assert_passes::<Qsbr>();
+}
+
+fn assert_sabotage_is_caught<F: TortureFlavour>() {
+    let config = Config {
+        sabotage: true,
+        paths: vec!["sabotage:no-grace-period".into()],
+        ..short(29)
+    };
+    let report = run_alone::<F>(&config);
+    assert!(
+        !report.passed(),
+        "a path that frees without a grace period must fail the run:\n{report}"
+    );
+    let first = report
+        .failures
+        .first()
+        .expect("failures are recorded with messages");
+    let tag = format!(
+        "FAIL [flavour={} path=sabotage:no-grace-period seed=29]",
+        F::NAME
+    );
+    assert!(
+        first.starts_with(&tag),
+        "failure message `{first}` must start with `{tag}`"
+    );
+    assert!(
+        report.problems().iter().any(|p| p.contains("seed=29")),
+        "{:?}",
+        report.problems()
+    );
+}
+
+#[test]
+fn a_memb_path_that_frees_without_a_grace_period_is_caught() {
+    assert_sabotage_is_caught::<Memb>();
+}
+
+#[test]
+fn a_qsbr_path_that_frees_without_a_grace_period_is_caught() {
+    assert_sabotage_is_caught::<Qsbr>();
+}
+
+#[test]
+fn an_unknown_path_or_a_tiny_pool_is_refused_with_the_reason() {
+    let err = run::<Memb>(&Config {
+        paths: vec!["nope".into()],
+        ..short(1)
+    })
+    .unwrap_err();
+    assert!(
+        err.0.contains("unknown retire path `nope`") && err.0.contains("synchronize_rcu"),
+        "{err}"
+    );
+    let err = run::<Memb>(&Config {
+        pool_size: 3,
+        ..short(1)
+    })
+    .unwrap_err();
+    assert!(err.0.contains("at least"), "{err}");
+}
