@@ -1,0 +1,651 @@
+//! A resizable descriptor table protected by RCU: the data structure behind
+//! an online filesystem resize.
+//!
+//! # Shape
+//!
+//! Descriptors (`D`, block-group descriptors in a filesystem) are allocated
+//! once and live as long as the table, as buffer heads do. Readers reach
+//! them through an array of pointers that the writer replaces on every
+//! [`DescriptorTable::grow`]: a copy one slot longer, with the new
+//! descriptor appended. Readers never lock and never write shared memory.
+//!
+//! ```text
+//! published ──► ArrayView ──────────────► [NonNull<D>; len] ──► D
+//!               generation, len, state     the pointer array      a descriptor
+//!               (never freed early)        (retired on grow)      (freed with the table)
+//! ```
+//!
+//! # Why a view in front of the array
+//!
+//! The stress test must catch a reader that reaches an array whose memory
+//! was already reclaimed (an *early free*) without reading that memory to
+//! find out. So the published pointer leads to a small [`ArrayView`] that
+//! lives in an arena ([`Generations`]) until every array of the table has
+//! been dropped; the view says which generation the array is and whether
+//! it was freed (`state`, set by the array's `Drop`). Only the pointer
+//! array itself (the large part, 8 bytes per descriptor) is retired through
+//! RCU. A view costs about 40 bytes per grow; a production table would
+//! publish the pointer array directly and skip the check.
+//!
+//! # Growing
+//!
+//! [`DescriptorTable::grow`] runs under the writer mutex: allocate the
+//! larger array, copy the pointers, append the new one, publish the new
+//! view with `Release`, mark the old view `RETIRED`, and retire the old
+//! array with the table's [`Strategy`]. The old array must not be freed
+//! before a grace period: a reader that loaded the old view may still be
+//! indexing it.
+//!
+//! # Contexts
+//!
+//! Lookups never block and need a read-side guard of the table's flavour
+//! (`rcu_core::ReadSection<F>`). `grow` may block for a grace period with
+//! the `sync` strategy, so it must then be called outside any read-side
+//! section of that flavour (memb) and from a thread that is not an online
+//! QSBR reader; it panics with the core's message otherwise, before
+//! changing anything.
+
+use rcu_core::{Flavour, ReadSection};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// View state: published, or about to be.
+const LIVE: u8 = 1;
+/// View state: unpublished by `grow`, its array waiting to be freed.
+const RETIRED: u8 = 2;
+/// View state: its array was dropped (memory given back).
+const FREED: u8 = 3;
+
+/// How [`DescriptorTable::grow`] retires the array it replaced.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// `synchronize_rcu()`, then free: one full grace period per resize,
+    /// waited for by the resizer (the first patch proposed for ext4).
+    Sync,
+    /// Never free while the table lives: retired arrays are kept and freed
+    /// with the table. The cost floor, paid for in memory.
+    Leak,
+}
+
+impl Strategy {
+    /// Every strategy, in the order the stress binary reports them.
+    pub const ALL: [Strategy; 2] = [Strategy::Sync, Strategy::Leak];
+
+    /// The strategy's name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Sync => "sync",
+            Strategy::Leak => "leak",
+        }
+    }
+
+    /// Whether `grow` may block for a grace period with this strategy.
+    pub fn may_block(self) -> bool {
+        match self {
+            Strategy::Sync => true,
+            Strategy::Leak => false,
+        }
+    }
+}
+
+/// The part of an array readers reach first; never freed before every
+/// array of its table has been dropped, so reading it is always safe.
+pub struct ArrayView<D> {
+    /// 0 for the table's first (empty) array, then one more per grow.
+    generation: u64,
+    /// The pointer array. Valid to read until `state` becomes `FREED`,
+    /// which RCU guarantees happens only after readers that loaded this
+    /// view have left their read-side sections.
+    slots: NonNull<[NonNull<D>]>,
+    /// `LIVE`, `RETIRED` or `FREED`: the side table that catches early frees.
+    state: AtomicU8,
+}
+
+/// Owns one pointer array: what `grow` retires. Dropping it frees the
+/// array and marks its view `FREED`.
+struct PointerArray<D> {
+    /// From `Box::into_raw`; freed by `Drop`.
+    slots: NonNull<[NonNull<D>]>,
+    /// This array's view, in `generations`' arena.
+    view: NonNull<ArrayView<D>>,
+    generations: Arc<Generations<D>>,
+}
+
+// SAFETY: a PointerArray owns its slots (plain pointers it never
+// dereferences) and touches its view only through the atomic `state`; the
+// descriptors it points to are owned by the table. Moving it to a reclaim
+// thread and dropping it there is sound when `D` may be shared.
+unsafe impl<D: Send + Sync> Send for PointerArray<D> {}
+
+impl<D> PointerArray<D> {
+    /// Takes ownership of `slots`, records a new view for it and counts it.
+    fn new(
+        slots: Box<[NonNull<D>]>,
+        generation: u64,
+        generations: &Arc<Generations<D>>,
+    ) -> Box<Self> {
+        // SAFETY: `Box::into_raw` never returns null.
+        let slots = unsafe { NonNull::new_unchecked(Box::into_raw(slots)) };
+        let view = generations.record(ArrayView {
+            generation,
+            slots,
+            state: AtomicU8::new(LIVE),
+        });
+        Box::new(PointerArray {
+            slots,
+            view,
+            generations: Arc::clone(generations),
+        })
+    }
+
+    fn slots(&self) -> &[NonNull<D>] {
+        // SAFETY: `slots` is owned by `self` and freed only in `Drop`.
+        unsafe { self.slots.as_ref() }
+    }
+
+    fn view(&self) -> &ArrayView<D> {
+        // SAFETY: views outlive every array (the arena is freed when the
+        // last `Arc<Generations>` goes, and `self` holds one).
+        unsafe { self.view.as_ref() }
+    }
+
+    /// Marks the view retired: unpublished, not yet freed.
+    fn mark_retired(&self) {
+        // Relaxed: a diagnostic state for readers; the publication of the
+        // new view (Release, in `grow`) is what orders readers.
+        self.view().state.store(RETIRED, Ordering::Relaxed);
+    }
+}
+
+impl<D> Drop for PointerArray<D> {
+    fn drop(&mut self) {
+        // Release, and before the memory goes: a reader that read the slots
+        // of this array and then finds `FREED` (after its Acquire fence in
+        // `ArrayRef::get_checked`) has caught an early free.
+        self.view().state.store(FREED, Ordering::Release);
+        // SAFETY: `slots` came from `Box::into_raw` in `new` and is freed
+        // once, here.
+        drop(unsafe { Box::from_raw(self.slots.as_ptr()) });
+        self.generations.dropped.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Every array a table created: the arena of views (the side table of
+/// generation states) and the counts the leak check compares.
+pub struct Generations<D> {
+    /// Views from `Box::into_raw`, freed when the arena is dropped.
+    views: Mutex<Vec<NonNull<ArrayView<D>>>>,
+    created: AtomicU64,
+    dropped: AtomicU64,
+}
+
+// SAFETY: the arena owns its views; a view's only mutable field is atomic
+// and its slot pointers are never dereferenced through the arena.
+unsafe impl<D: Send + Sync> Send for Generations<D> {}
+// SAFETY: as above; the list of views is behind a mutex.
+unsafe impl<D: Send + Sync> Sync for Generations<D> {}
+
+impl<D> Generations<D> {
+    fn new() -> Self {
+        Generations {
+            views: Mutex::new(Vec::new()),
+            created: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Stores `view` for the life of the arena and counts a new array.
+    fn record(&self, view: ArrayView<D>) -> NonNull<ArrayView<D>> {
+        // SAFETY: `Box::into_raw` never returns null.
+        let view = unsafe { NonNull::new_unchecked(Box::into_raw(Box::new(view))) };
+        self.views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(view);
+        self.created.fetch_add(1, Ordering::Relaxed);
+        view
+    }
+
+    /// Arrays created so far (the first, empty one included).
+    pub fn created(&self) -> u64 {
+        self.created.load(Ordering::Relaxed)
+    }
+
+    /// Arrays dropped so far (Acquire pairs with the Release count in
+    /// `PointerArray::drop`, possibly on a reclaim thread).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Acquire)
+    }
+
+    /// Arrays created and not yet dropped: the current one plus those
+    /// retired and still waiting.
+    pub fn alive(&self) -> u64 {
+        // Dropped first: a drop counted after the `created` load cannot
+        // make the difference wrap.
+        let dropped = self.dropped();
+        self.created().saturating_sub(dropped)
+    }
+}
+
+impl<D> Drop for Generations<D> {
+    fn drop(&mut self) {
+        for view in self
+            .views
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            // SAFETY: from `Box::into_raw` in `record`, freed once; no array
+            // refers to it any more (each held an `Arc` to this arena).
+            drop(unsafe { Box::from_raw(view.as_ptr()) });
+        }
+    }
+}
+
+/// The writer's side of a table, behind the writer mutex.
+struct Writer<D> {
+    /// The published array's owner.
+    current: Box<PointerArray<D>>,
+    /// Arrays retired with [`Strategy::Leak`]: kept until the table drops.
+    kept: Vec<PointerArray<D>>,
+}
+
+/// An RCU-protected, growable array of pointers to descriptors, for
+/// flavour `F`.
+pub struct DescriptorTable<D, F: Flavour> {
+    /// The current array's view. Release store in `grow`, Acquire load in
+    /// `array`.
+    published: AtomicPtr<ArrayView<D>>,
+    writer: Mutex<Writer<D>>,
+    strategy: Strategy,
+    generations: Arc<Generations<D>>,
+    /// The table owns its descriptors (freed in `Drop`).
+    _owns: PhantomData<(Box<D>, F)>,
+}
+
+// SAFETY: the table owns descriptors (moved in by `grow`, so `D: Send`) and
+// hands out `&D` to readers on any thread (`D: Sync`); its raw pointers are
+// to memory it owns or to the arena it holds an `Arc` of.
+unsafe impl<D: Send + Sync, F: Flavour> Send for DescriptorTable<D, F> {}
+// SAFETY: as above; writers are serialised by the mutex and readers only
+// load the published pointer.
+unsafe impl<D: Send + Sync, F: Flavour> Sync for DescriptorTable<D, F> {}
+
+impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
+    /// An empty table whose `grow` retires old arrays with `strategy`.
+    pub fn new(strategy: Strategy) -> Self {
+        let generations = Arc::new(Generations::new());
+        let first = PointerArray::new(Box::new([]), 0, &generations);
+        DescriptorTable {
+            published: AtomicPtr::new(first.view.as_ptr()),
+            writer: Mutex::new(Writer {
+                current: first,
+                kept: Vec::new(),
+            }),
+            strategy,
+            generations,
+            _owns: PhantomData,
+        }
+    }
+
+    /// The strategy `grow` uses.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The side table of this table's arrays; it outlives the table until
+    /// every retired array has been dropped, so the leak check can read it
+    /// after the table is gone.
+    pub fn generations(&self) -> Arc<Generations<D>> {
+        Arc::clone(&self.generations)
+    }
+
+    /// The array published now, usable while `guard` lasts. Never blocks.
+    #[inline]
+    pub fn array<'g, G: ReadSection<F>>(&'g self, _guard: &'g G) -> ArrayRef<'g, D> {
+        // Acquire pairs with the Release store in `grow`: the reader sees
+        // the view, the copied slots and the new descriptor initialised.
+        let view = self.published.load(Ordering::Acquire);
+        // SAFETY: every published view lives in `self.generations`' arena,
+        // which lives at least as long as `self` (borrowed for 'g).
+        ArrayRef {
+            view: unsafe { &*view },
+            _guard: PhantomData,
+        }
+    }
+
+    /// The descriptor at `index`, or `None` past the end. Never blocks.
+    #[inline]
+    pub fn get<'g, G: ReadSection<F>>(&'g self, index: usize, guard: &'g G) -> Option<&'g D> {
+        self.array(guard).get(index)
+    }
+
+    /// Appends `descriptor` and returns its index. Allocates a larger array,
+    /// copies, publishes it and retires the old array with the table's
+    /// strategy. Writers are serialised.
+    ///
+    /// May block for a grace period (`sync`).
+    ///
+    /// # Panics
+    ///
+    /// When the strategy may block and the caller is inside a read-side
+    /// section of `F` (memb) or an online QSBR thread: that grace period
+    /// would wait for the caller itself. Nothing is changed then.
+    #[track_caller]
+    pub fn grow(&self, descriptor: D) -> usize {
+        if self.strategy.may_block() {
+            F::engine().assert_may_block("DescriptorTable::grow() with the sync strategy");
+        }
+        let mut writer = self.lock_writer();
+        let old = writer.current.slots();
+        let index = old.len();
+        let mut slots = Vec::with_capacity(index + 1);
+        slots.extend_from_slice(old);
+        slots.push(NonNull::from(Box::leak(Box::new(descriptor))));
+        let generation = writer.current.view().generation + 1;
+        let array = PointerArray::new(slots.into_boxed_slice(), generation, &self.generations);
+        // Release: publishes the new view, its slots and the new descriptor
+        // to readers; pairs with the Acquire load in `array`.
+        self.published.store(array.view.as_ptr(), Ordering::Release);
+        let old = std::mem::replace(&mut writer.current, array);
+        old.mark_retired();
+        self.retire(old, &mut writer);
+        index
+    }
+
+    /// Frees `old`, an array no longer published, once no reader can hold
+    /// it, by the table's strategy.
+    fn retire(&self, old: Box<PointerArray<D>>, writer: &mut Writer<D>) {
+        match self.strategy {
+            Strategy::Sync => {
+                // Leaked, not freed, if the grace period panics.
+                let old = ManuallyDrop::new(old);
+                F::engine().synchronize();
+                drop(ManuallyDrop::into_inner(old));
+            }
+            Strategy::Leak => writer.kept.push(*old),
+        }
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Writer<D>> {
+        // A panic in `grow` leaves the writer state consistent (the array is
+        // swapped in one assignment after publication), so poisoning is
+        // ignored.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<D, F: Flavour> Drop for DescriptorTable<D, F> {
+    fn drop(&mut self) {
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Every descriptor is in the current array (grow only appends).
+        for &descriptor in writer.current.slots() {
+            // SAFETY: each descriptor came from `Box::leak` in `grow` and
+            // appears once in the current array; `&mut self` means no reader
+            // holds a reference (lookups borrow the table).
+            drop(unsafe { Box::from_raw(descriptor.as_ptr()) });
+        }
+        // The current array and the kept ones drop with `writer`; retired
+        // arrays still in flight hold the arena alive and never dereference
+        // the descriptors freed above.
+    }
+}
+
+/// One published array, as a reader sees it for the life of its guard.
+pub struct ArrayRef<'g, D> {
+    view: &'g ArrayView<D>,
+    /// Not Send: tied to the reader's guard.
+    _guard: PhantomData<*const ()>,
+}
+
+/// The outcome of [`ArrayRef::get_checked`].
+pub enum Lookup<'g, D> {
+    /// The descriptor at the index.
+    Found(&'g D),
+    /// The index is past the end of this array.
+    PastEnd,
+    /// The array had already been freed: an early free. The slot read is
+    /// not trusted and the descriptor is not dereferenced.
+    Reclaimed {
+        /// The array's generation.
+        generation: u64,
+    },
+}
+
+impl<'g, D> ArrayRef<'g, D> {
+    /// Number of descriptors in this array.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.view.slots.len()
+    }
+
+    /// Whether this array has no descriptors (only the table's first one).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// This array's generation: 0 for the first, one more per grow.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.view.generation
+    }
+
+    /// The descriptor at `index`, or `None` past the end.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<&'g D> {
+        if index >= self.len() {
+            return None;
+        }
+        // SAFETY: `index < len`; the slots are not freed while the reader's
+        // guard lasts (the writer retires them through RCU), and each slot
+        // points to a descriptor owned by the table, borrowed for 'g.
+        Some(unsafe { self.read_slot(index).as_ref() })
+    }
+
+    /// As [`ArrayRef::get`], and checks the array's state after reading the
+    /// slot: finding it freed reports an early free instead of trusting the
+    /// slot.
+    #[inline]
+    pub fn get_checked(&self, index: usize) -> Lookup<'g, D> {
+        if index >= self.len() {
+            return Lookup::PastEnd;
+        }
+        // SAFETY: as in `get`, for a correct RCU; an early free is detected
+        // below before the value read is used.
+        let slot = unsafe { self.read_slot(index) };
+        // Orders the slot read before the state read (load-load; free on
+        // x86, `dmb ishld` on Arm); pairs with the Release store of `FREED`
+        // before the memory is freed in `PointerArray::drop`. A read of freed
+        // memory therefore sees `FREED` next.
+        fence(Ordering::Acquire);
+        if self.view.state.load(Ordering::Relaxed) == FREED {
+            return Lookup::Reclaimed {
+                generation: self.view.generation,
+            };
+        }
+        // SAFETY: the array was not freed when the slot was read, and each
+        // slot points to a descriptor owned by the table, borrowed for 'g.
+        Lookup::Found(unsafe { slot.as_ref() })
+    }
+
+    /// # Safety
+    ///
+    /// `index < self.len()`, and the slots are valid (see `get`).
+    #[inline]
+    unsafe fn read_slot(&self, index: usize) -> NonNull<D> {
+        // SAFETY: the caller guarantees `index` is in bounds of a valid array.
+        unsafe { self.view.slots.cast::<NonNull<D>>().add(index).read() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcu::memb::Memb;
+    use rcu::qsbr::Qsbr;
+    use std::sync::atomic::AtomicBool;
+
+    #[derive(Debug, PartialEq)]
+    struct Desc(usize);
+
+    #[test]
+    fn lookups_return_each_descriptor_by_index_and_none_past_the_end() {
+        for strategy in Strategy::ALL {
+            let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(strategy);
+            for i in 0..100 {
+                assert_eq!(table.grow(Desc(i)), i);
+            }
+            let guard = rcu::memb::read_lock();
+            let array = table.array(&guard);
+            assert_eq!((array.len(), array.generation()), (100, 100));
+            for i in 0..100 {
+                assert_eq!(table.get(i, &guard), Some(&Desc(i)));
+                assert!(matches!(array.get_checked(i), Lookup::Found(d) if d.0 == i));
+            }
+            assert_eq!(table.get(100, &guard), None);
+            assert!(matches!(array.get_checked(100), Lookup::PastEnd));
+        }
+    }
+
+    #[test]
+    fn sync_frees_each_old_array_before_grow_returns() {
+        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Sync);
+        let generations = table.generations();
+        for i in 0..20 {
+            table.grow(Desc(i));
+            assert_eq!(
+                generations.alive(),
+                1,
+                "only the current array may remain after grow {i}"
+            );
+        }
+        drop(table);
+        assert_eq!(generations.created(), generations.dropped());
+    }
+
+    #[test]
+    fn leak_keeps_every_array_until_the_table_drops() {
+        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Leak);
+        let generations = table.generations();
+        for i in 0..20 {
+            table.grow(Desc(i));
+        }
+        assert_eq!((generations.created(), generations.dropped()), (21, 0));
+        drop(table);
+        assert_eq!(generations.dropped(), 21);
+    }
+
+    #[test]
+    fn dropping_the_table_drops_every_descriptor() {
+        static DROPS: AtomicU64 = AtomicU64::new(0);
+        struct Counted;
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let table: DescriptorTable<Counted, Memb> = DescriptorTable::new(Strategy::Sync);
+        for _ in 0..10 {
+            table.grow(Counted);
+        }
+        assert_eq!(
+            DROPS.load(Ordering::Relaxed),
+            0,
+            "descriptors outlive the arrays that point to them"
+        );
+        drop(table);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 10);
+    }
+
+    /// A reader holding the old array while a `sync` grow runs on another
+    /// thread sees it unpublished (`RETIRED`) but never `FREED`; it is freed
+    /// only after the reader leaves its section.
+    #[test]
+    fn sync_grow_does_not_free_an_array_a_reader_still_holds() {
+        let table: Arc<DescriptorTable<Desc, Memb>> =
+            Arc::new(DescriptorTable::new(Strategy::Sync));
+        table.grow(Desc(0));
+        let guard = rcu::memb::read_lock();
+        let old = table.array(&guard);
+        let grower = {
+            let table = Arc::clone(&table);
+            std::thread::spawn(move || table.grow(Desc(1)))
+        };
+        while table.array(&guard).len() == 1 {
+            std::hint::spin_loop();
+        }
+        assert_eq!(old.view.state.load(Ordering::Acquire), RETIRED);
+        assert!(matches!(old.get_checked(0), Lookup::Found(Desc(0))));
+        drop(guard);
+        assert_eq!(grower.join().unwrap(), 1);
+        let generations = table.generations();
+        assert_eq!(generations.alive(), 1);
+    }
+
+    /// The detector itself: a lookup in an array whose side-table state
+    /// says `FREED` reports the generation instead of a descriptor.
+    #[test]
+    fn a_lookup_in_an_array_marked_freed_reports_an_early_free() {
+        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Leak);
+        table.grow(Desc(0));
+        let guard = rcu::memb::read_lock();
+        let array = table.array(&guard);
+        // Only the state changes (the memory stays valid): this simulates
+        // the observation an early free would produce.
+        array.view.state.store(FREED, Ordering::Release);
+        assert!(matches!(
+            array.get_checked(0),
+            Lookup::Reclaimed { generation: 1 }
+        ));
+        array.view.state.store(LIVE, Ordering::Release);
+    }
+
+    #[test]
+    #[should_panic(expected = "inside a read-side critical section")]
+    fn a_sync_grow_inside_a_read_section_panics_before_changing_anything() {
+        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Sync);
+        let _guard = rcu::memb::read_lock();
+        table.grow(Desc(0));
+    }
+
+    #[test]
+    fn qsbr_readers_see_every_grow_from_an_unregistered_writer() {
+        let table: Arc<DescriptorTable<Desc, Qsbr>> =
+            Arc::new(DescriptorTable::new(Strategy::Sync));
+        let done = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (table, done) = (Arc::clone(&table), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut thread = rcu::qsbr::register_thread();
+                let mut last = 0;
+                // Acquire pairs with the Release store below: the last
+                // grow is visible once `done` is.
+                while !done.load(Ordering::Acquire) || last < 50 {
+                    {
+                        let guard = thread.read_lock();
+                        let array = table.array(&guard);
+                        assert!(array.generation() >= last, "a reader went back in time");
+                        last = array.generation();
+                        for i in 0..array.len() {
+                            assert!(matches!(array.get_checked(i), Lookup::Found(d) if d.0 == i));
+                        }
+                    }
+                    thread.quiescent_state();
+                }
+            })
+        };
+        for i in 0..50 {
+            table.grow(Desc(i));
+        }
+        done.store(true, Ordering::Release);
+        reader.join().unwrap();
+        assert_eq!(table.generations().alive(), 1);
+    }
+}
