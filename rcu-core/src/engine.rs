@@ -26,7 +26,10 @@ pub struct Engine<F: Flavour> {
 
 impl<F: Flavour> std::fmt::Debug for Engine<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("flavour", &F::NAME).field("registry", &self.registry).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("flavour", &F::NAME)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +79,9 @@ impl<F: Flavour> Engine<F> {
         let slot = self.registry.claim();
         // Relaxed: owner-only diagnostics, published with the claim.
         slot.tid.store(crate::sys::gettid(), Ordering::Relaxed);
-        let permanent = F::thread_key().try_with(|st| st.set_registered(true)).is_ok();
+        let permanent = F::thread_key()
+            .try_with(|st| st.set_registered(true))
+            .is_ok();
         // Relaxed: owner-only field.
         slot.transient.store(!permanent, Ordering::Relaxed);
         F::slot_key().with(|c| c.set(slot));
@@ -119,7 +124,8 @@ impl<F: Flavour> Engine<F> {
     #[inline]
     pub fn may_block(&self) -> bool {
         // Relaxed: the thread reads its own word.
-        self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.ctr.load(Ordering::Relaxed)))
+        self.current_slot()
+            .is_none_or(|s| F::PROTOCOL.may_block(s.ctr.load(Ordering::Relaxed)))
     }
 
     /// Panics with a message naming `what` if the calling thread may not
@@ -206,7 +212,11 @@ impl<F: Flavour> Engine<F> {
             let v = slot.ctr.load(Ordering::Relaxed);
             let state = F::PROTOCOL.reader_state(v, gp);
             if state != crate::reader::ReaderState::Inactive {
-                let _ = writeln!(out, "  slot {i}: thread {} word {v:#x} {state:?}", slot.tid());
+                let _ = writeln!(
+                    out,
+                    "  slot {i}: thread {} word {v:#x} {state:?}",
+                    slot.tid()
+                );
             }
         }
         out

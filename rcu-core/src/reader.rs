@@ -14,7 +14,8 @@
 //! [`Protocol::reader_state`] judges a reader word against the global one;
 //! `grace_period.rs` uses it to decide whom to wait for.
 
-use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use crate::wait::GpWaker;
 
 /// Counter layout of the membarrier flavour.
 pub mod memb {
@@ -115,6 +116,7 @@ pub struct ReaderSlot {
     /// The reader word (see the module docs).
     pub ctr: AtomicU64,
     /// Claimed by a thread. Set by `Registry::claim`, cleared by `release`.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) in_use: AtomicBool,
     /// Owner-only: claimed after the thread's TLS destructors ran, so no
     /// destructor will release it; the flavour releases it when the
@@ -157,6 +159,101 @@ impl ReaderSlot {
     /// The owner's kernel thread id (0 when unclaimed).
     pub fn tid(&self) -> u64 {
         self.tid.load(Ordering::Relaxed)
+    }
+}
+
+/// The reader halves of the two protocols. They live here, beside the
+/// writer halves in `grace_period.rs`, so the loom model checks the code the
+/// flavours inline into their fast paths.
+impl ReaderSlot {
+    /// memb `read_lock`: enter a (nested) read-side section. Two plain
+    /// accesses and a compiler fence (with membarrier).
+    #[inline(always)]
+    pub fn memb_enter(&self, gp_ctr: &AtomicU64) {
+        // Relaxed: only the owner writes its word.
+        let tmp = self.ctr.load(Ordering::Relaxed);
+        if tmp & memb::NEST_MASK == 0 {
+            // Outermost: copy the global counter (phase + one nesting level).
+            // Relaxed load and store; the light barrier orders the store
+            // before the section's loads and pairs with the grace period's
+            // first heavy barrier (B1 in grace_period.rs).
+            let gp = gp_ctr.load(Ordering::Relaxed);
+            self.ctr.store(gp, Ordering::Relaxed);
+            crate::sys::light_barrier();
+        } else {
+            // Nested: the outermost store already announced the section.
+            self.ctr.store(tmp + memb::GP_COUNT, Ordering::Relaxed);
+        }
+    }
+
+    /// memb `read_unlock`: leave a section. Returns whether it was the
+    /// outermost one.
+    #[inline(always)]
+    pub fn memb_exit(&self, waker: &GpWaker) -> bool {
+        // Relaxed: only the owner writes its word.
+        let tmp = self.ctr.load(Ordering::Relaxed);
+        if tmp & memb::NEST_MASK == memb::GP_COUNT {
+            // Orders the section's loads before the inactive word; pairs
+            // with the grace period's final heavy barrier (B2).
+            crate::sys::light_barrier();
+            self.ctr.store(tmp - memb::GP_COUNT, Ordering::Relaxed);
+            // Orders the inactive word before the waker-flag load; pairs
+            // with the writer barrier in wait.rs (store-buffering pair).
+            crate::sys::light_barrier();
+            waker.wake_up_gp();
+            true
+        } else {
+            self.ctr.store(tmp - memb::GP_COUNT, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// QSBR `quiescent_state`: one load and a compare when no grace period
+    /// started since the last announcement.
+    #[inline(always)]
+    pub fn qsbr_quiescent_state(&self, gp_ctr: &AtomicU64, waker: &GpWaker) {
+        // Relaxed: when equal, no grace period started since this thread's
+        // last announcement; one starting right after sees the next one.
+        let gp = gp_ctr.load(Ordering::Relaxed);
+        if gp != self.ctr.load(Ordering::Relaxed) {
+            self.qsbr_announce(gp, waker);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn qsbr_announce(&self, gp: u64, waker: &GpWaker) {
+        // Orders earlier section reads before the store; pairs with the
+        // grace period's final fence (Increment in grace_period.rs).
+        fence(Ordering::SeqCst);
+        self.ctr.store(gp, Ordering::Relaxed);
+        // Orders the store before later reads and before the waker-flag
+        // load; pairs with the fence after the increment and with the
+        // writer barrier in wait.rs.
+        fence(Ordering::SeqCst);
+        waker.wake_up_gp();
+    }
+
+    /// QSBR `offline`: enter an extended quiescent state.
+    pub fn qsbr_offline(&self, waker: &GpWaker) {
+        // Orders earlier section reads before the offline word; pairs with
+        // the grace period's final fence.
+        fence(Ordering::SeqCst);
+        self.ctr.store(qsbr::OFFLINE, Ordering::Relaxed);
+        // Orders the offline word before the waker-flag load (store-buffering
+        // pair with the writer barrier in wait.rs).
+        fence(Ordering::SeqCst);
+        waker.wake_up_gp();
+    }
+
+    /// QSBR `online`: leave the extended quiescent state.
+    pub fn qsbr_online(&self, gp_ctr: &AtomicU64) {
+        // Relaxed load and store; the fence orders the store before every
+        // later read and pairs with the fence after the grace period's
+        // increment.
+        let gp = gp_ctr.load(Ordering::Relaxed);
+        self.ctr.store(gp, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
     }
 }
 

@@ -52,7 +52,7 @@ impl Reclaimer {
         // started with the old event value return at once.
         self.event.fetch_add(1, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
-            crate::sys::futex_wake(self.event.as_ptr(), 1);
+            crate::sys::futex_wake(&self.event, 1);
         }
     }
 
@@ -66,7 +66,9 @@ impl Reclaimer {
             std::thread::Builder::new()
                 .name(format!("rcu-{}-reclaim", F::NAME))
                 .spawn(move || engine.reclaimer.run(engine))
-                .unwrap_or_else(|e| panic!("rcu_{}: cannot start the reclaim thread: {e}", F::NAME));
+                .unwrap_or_else(|e| {
+                    panic!("rcu_{}: cannot start the reclaim thread: {e}", F::NAME)
+                });
             self.started.store(true, Ordering::Release);
         }
     }

@@ -66,14 +66,19 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("capacity", &self.capacity()).field("in_use", &self.in_use()).finish()
+        f.debug_struct("Registry")
+            .field("capacity", &self.capacity())
+            .field("in_use", &self.in_use())
+            .finish()
     }
 }
 
 impl Registry {
     /// An empty registry with one chunk of free slots.
     pub const fn new() -> Self {
-        Registry { first: Chunk::new() }
+        Registry {
+            first: Chunk::new(),
+        }
     }
 
     fn chunks(&self) -> impl Iterator<Item = &Chunk> {
@@ -110,7 +115,12 @@ impl Registry {
         let last = self.chunks().last().expect("the first chunk always exists");
         // Release: publishes the initialised chunk; pairs with the Acquire
         // load in `Chunk::next`.
-        match last.next.compare_exchange(std::ptr::null_mut(), chunk, Ordering::Release, Ordering::Relaxed) {
+        match last.next.compare_exchange(
+            std::ptr::null_mut(),
+            chunk,
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
             // SAFETY: the chunk is now linked and never freed.
             Ok(_) => Some(unsafe { &(*chunk).slots[0] }),
             Err(_) => {
@@ -147,7 +157,9 @@ impl Registry {
 
     /// Number of slots currently claimed.
     pub fn in_use(&self) -> usize {
-        self.slots().filter(|s| s.in_use.load(Ordering::Relaxed)).count()
+        self.slots()
+            .filter(|s| s.in_use.load(Ordering::Relaxed))
+            .count()
     }
 }
 
@@ -161,7 +173,10 @@ fn try_claim(slot: &ReaderSlot) -> bool {
     // Relaxed pre-check avoids a locked instruction on busy slots; Acquire on
     // success pairs with the Release store in `release` (previous owner).
     !slot.in_use.load(Ordering::Relaxed)
-        && slot.in_use.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        && slot
+            .in_use
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
 }
 
 #[cfg(test)]
@@ -200,9 +215,18 @@ mod tests {
     fn concurrent_claims_never_share_a_slot() {
         let reg = leaked();
         let handles: Vec<_> = (0..4)
-            .map(|_| std::thread::spawn(move || (0..50).map(|_| reg.claim() as *const ReaderSlot as usize).collect::<Vec<_>>()))
+            .map(|_| {
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|_| reg.claim() as *const ReaderSlot as usize)
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        let mut all: Vec<usize> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut all: Vec<usize> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         let n = all.len();
         all.sort();
         all.dedup();

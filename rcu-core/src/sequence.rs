@@ -68,7 +68,10 @@ impl GpSequence {
     pub const fn new() -> Self {
         GpSequence {
             seq: CachePadded::new(AtomicU64::new(0)),
-            leadership: Mutex::new(Leadership { leader_active: false, sleepers: 0 }),
+            leadership: Mutex::new(Leadership {
+                leader_active: false,
+                sleepers: 0,
+            }),
             done: Condvar::new(),
         }
     }
@@ -199,7 +202,10 @@ mod tests {
         });
         let c = cookie_inside.lock().unwrap().unwrap();
         assert_eq!(seq.completed(), 1);
-        assert!(!seq.poll(c), "the running grace period must not satisfy a cookie taken inside it");
+        assert!(
+            !seq.poll(c),
+            "the running grace period must not satisfy a cookie taken inside it"
+        );
         seq.wait_for(c, || {});
         assert_eq!(seq.completed(), 2);
     }
@@ -226,6 +232,9 @@ mod tests {
             h.join().unwrap();
         }
         let n = runs.load(Ordering::Relaxed);
-        assert!(n >= 1 && n <= callers / 2, "{callers} callers ran {n} grace periods");
+        assert!(
+            n >= 1 && n <= callers / 2,
+            "{callers} callers ran {n} grace periods"
+        );
     }
 }

@@ -13,7 +13,9 @@ pub(crate) struct StatCounters {
 
 impl StatCounters {
     pub(crate) const fn new() -> Self {
-        StatCounters { synchronize_calls: AtomicU64::new(0) }
+        StatCounters {
+            synchronize_calls: AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn snapshot<F: Flavour>(&self, engine: &Engine<F>) -> Stats {

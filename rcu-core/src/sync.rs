@@ -3,13 +3,14 @@
 
 #[cfg(not(loom))]
 pub(crate) mod atomic {
-    pub use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
+    pub use std::sync::atomic::{
+        compiler_fence, fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering,
+    };
 }
 
 #[cfg(loom)]
 pub(crate) mod atomic {
-    pub use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
-    pub use std::sync::atomic::compiler_fence;
+    pub use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, Ordering};
 }
 
 /// Busy-wait hint: a pause instruction normally, a scheduler yield under

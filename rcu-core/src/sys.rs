@@ -27,7 +27,9 @@
 //! Under `cfg(loom)` the strategy is always `Fences`, so the model checks the
 //! protocol with the barriers the fallback uses.
 
-use crate::sync::atomic::{compiler_fence, fence, AtomicI32, AtomicU32, AtomicU8, Ordering};
+#[cfg(not(loom))]
+use crate::sync::atomic::{compiler_fence, AtomicI32, AtomicU32, AtomicU8};
+use crate::sync::atomic::{fence, Ordering};
 
 /// How the asymmetric reader/writer barrier pair is implemented.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -39,8 +41,11 @@ pub enum BarrierStrategy {
     Fences,
 }
 
+#[cfg(not(loom))]
 const UNDECIDED: u8 = 0;
+#[cfg(not(loom))]
 const MEMBARRIER: u8 = 1;
+#[cfg(not(loom))]
 const FENCES: u8 = 2;
 
 /// The strategy in force. Written once by [`init`] (under `INIT_LOCK`) before
@@ -53,14 +58,25 @@ static STRATEGY: AtomicU8 = AtomicU8::new(UNDECIDED);
 
 // `membarrier(2)` commands (linux/membarrier.h). Spelled out here so the
 // layer does not depend on the libc crate's coverage of this header.
+#[cfg(not(loom))]
 const MEMBARRIER_CMD_QUERY: libc::c_int = 0;
+#[cfg(not(loom))]
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+#[cfg(not(loom))]
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 
+#[cfg(not(loom))]
 fn membarrier(cmd: libc::c_int) -> Result<libc::c_long, i32> {
     // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches no
     // memory of ours; any failure is reported through errno.
-    let ret = unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_uint, 0 as libc::c_int) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_membarrier,
+            cmd,
+            0 as libc::c_uint,
+            0 as libc::c_int,
+        )
+    };
     if ret < 0 {
         Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
     } else {
@@ -68,6 +84,7 @@ fn membarrier(cmd: libc::c_int) -> Result<libc::c_long, i32> {
     }
 }
 
+#[cfg(not(loom))]
 /// Queries the kernel and registers for private expedited membarrier.
 /// Returns the strategy that can be used.
 fn probe_membarrier() -> BarrierStrategy {
@@ -78,7 +95,8 @@ fn probe_membarrier() -> BarrierStrategy {
         Ok(mask) => mask,
         Err(_) => return BarrierStrategy::Fences,
     };
-    let needed = (MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) as libc::c_long;
+    let needed = (MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
+        as libc::c_long;
     if supported & needed != needed {
         return BarrierStrategy::Fences;
     }
@@ -229,13 +247,20 @@ pub fn futex_wait(word: &AtomicI32, expected: i32) {
     }
 }
 
-/// Wakes up to `n` threads blocked in [`futex_wait`] or [`futex_wait_u32`] on `word`.
+/// Wakes up to `n` threads blocked in [`futex_wait`] or [`futex_wait_u32`]
+/// on `word` (an `AtomicI32` or `AtomicU32`; only its address is used).
 #[cfg(not(loom))]
-pub fn futex_wake(word: *const u32, n: i32) {
+pub fn futex_wake<W>(word: &W, n: i32) {
+    let word: *const W = word;
     // SAFETY: FUTEX_WAKE does not dereference the word; it only keys the
     // wait queue by its address.
     unsafe {
-        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n);
+        libc::syscall(
+            libc::SYS_futex,
+            word,
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        );
     }
 }
 
@@ -246,7 +271,9 @@ pub fn futex_wait_u32(word: &AtomicU32, expected: u32, timeout: Option<std::time
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is a live, aligned 32-bit atomic; `ts_ptr` is null or
     // points to a timespec on this stack frame, alive during the call.
     unsafe {

@@ -25,7 +25,11 @@ const WRITER_SLEEPING: i32 = -1;
 
 /// Spins this many times (with a pause hint) before yielding and sleeping:
 /// a reader section is usually shorter than a futex round trip.
+#[cfg(not(loom))]
 const ACTIVE_ATTEMPTS: u32 = 100;
+/// Under loom a spin is a yield that multiplies the states to explore.
+#[cfg(loom)]
+const ACTIVE_ATTEMPTS: u32 = 1;
 /// Then yields this many times before the futex sleep.
 #[cfg(not(loom))]
 const YIELD_ATTEMPTS: u32 = 8;
@@ -34,19 +38,28 @@ const YIELD_ATTEMPTS: u32 = 8;
 #[derive(Debug)]
 pub struct GpWaker {
     flag: AtomicI32,
+    /// Under loom, the futex is emulated with a mutex and a condition
+    /// variable, so a lost wake-up shows up as a deadlock the model reports.
+    #[cfg(loom)]
+    futex: (loom::sync::Mutex<()>, loom::sync::Condvar),
 }
 
 impl GpWaker {
     /// A waker with no writer asleep.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        GpWaker { flag: AtomicI32::new(AWAKE) }
+        GpWaker {
+            flag: AtomicI32::new(AWAKE),
+        }
     }
 
     /// A waker with no writer asleep.
     #[cfg(loom)]
     pub fn new() -> Self {
-        GpWaker { flag: AtomicI32::new(AWAKE) }
+        GpWaker {
+            flag: AtomicI32::new(AWAKE),
+            futex: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
+        }
     }
 
     /// Reader side: wakes the writer if it sleeps. The caller must already
@@ -68,7 +81,12 @@ impl GpWaker {
         // this store only has to prevent repeated syscalls by other readers.
         self.flag.store(AWAKE, Ordering::Relaxed);
         #[cfg(not(loom))]
-        crate::sys::futex_wake(self.flag.as_ptr() as *const u32, 1);
+        crate::sys::futex_wake(&self.flag, 1);
+        #[cfg(loom)]
+        {
+            let _g = self.futex.0.lock().unwrap();
+            self.futex.1.notify_all();
+        }
     }
 
     /// Writer side: returns once `done()` holds. `writer_barrier` is the
@@ -106,7 +124,14 @@ impl GpWaker {
         #[cfg(not(loom))]
         crate::sys::futex_wait(&self.flag, WRITER_SLEEPING);
         #[cfg(loom)]
-        spin_hint();
+        {
+            // FUTEX_WAIT's check-and-sleep is atomic against FUTEX_WAKE;
+            // the mutex gives the emulation the same property.
+            let g = self.futex.0.lock().unwrap();
+            if self.flag.load(Ordering::Relaxed) == WRITER_SLEEPING {
+                drop(self.futex.1.wait(g).unwrap());
+            }
+        }
     }
 }
 

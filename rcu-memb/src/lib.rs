@@ -21,11 +21,9 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::reader::memb::{GP_COUNT, NEST_MASK};
 use rcu_core::{Engine, Flavour, Protocol, ReaderSlot, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering;
 
 pub use rcu_core::{BarrierStrategy, GpState, Stats};
 
@@ -99,43 +97,18 @@ pub fn read_lock() -> ReadGuard {
         Some(slot) => slot,
         None => ENGINE.register_current(),
     };
-    // Relaxed: only this thread writes its word.
-    let tmp = slot.ctr.load(Ordering::Relaxed);
-    if tmp & NEST_MASK == 0 {
-        // Outermost: copy the global counter (phase + one nesting level).
-        // Relaxed load and store; the light barrier below orders the store
-        // before the section's loads and pairs with the grace period's first
-        // heavy barrier (B1 in rcu_core::grace_period).
-        let gp = ENGINE.counter().ctr().load(Ordering::Relaxed);
-        slot.ctr.store(gp, Ordering::Relaxed);
-        rcu_core::sys::light_barrier();
-    } else {
-        // Nested: the outermost store already announced the section.
-        slot.ctr.store(tmp + GP_COUNT, Ordering::Relaxed);
+    slot.memb_enter(ENGINE.counter().ctr());
+    ReadGuard {
+        slot,
+        _not_send: PhantomData,
     }
-    ReadGuard { slot, _not_send: PhantomData }
 }
 
 impl Drop for ReadGuard {
     #[inline]
     fn drop(&mut self) {
-        let slot = self.slot;
-        // Relaxed: only this thread writes its word.
-        let tmp = slot.ctr.load(Ordering::Relaxed);
-        if tmp & NEST_MASK == GP_COUNT {
-            // Orders the section's loads before the inactive word; pairs with
-            // the grace period's final heavy barrier (B2).
-            rcu_core::sys::light_barrier();
-            slot.ctr.store(tmp - GP_COUNT, Ordering::Relaxed);
-            // Orders the inactive word before the waker-flag load; pairs with
-            // the writer barrier in rcu_core::wait (store-buffering pair).
-            rcu_core::sys::light_barrier();
-            ENGINE.counter().waker().wake_up_gp();
-            if slot.is_transient() {
-                ENGINE.release_current_slot();
-            }
-        } else {
-            slot.ctr.store(tmp - GP_COUNT, Ordering::Relaxed);
+        if self.slot.memb_exit(ENGINE.counter().waker()) && self.slot.is_transient() {
+            ENGINE.release_current_slot();
         }
     }
 }

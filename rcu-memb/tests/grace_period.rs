@@ -24,7 +24,10 @@ fn synchronize_waits_for_a_reader_that_started_before_it() {
     };
     entered.wait();
     synchronize_rcu();
-    assert!(left.load(Ordering::SeqCst), "synchronize_rcu returned while a pre-existing reader was inside");
+    assert!(
+        left.load(Ordering::SeqCst),
+        "synchronize_rcu returned while a pre-existing reader was inside"
+    );
     reader.join().unwrap();
 }
 
@@ -47,7 +50,10 @@ fn nested_sections_end_with_the_outermost_guard() {
     };
     entered.wait();
     synchronize_rcu();
-    assert!(left.load(Ordering::SeqCst), "the grace period ended inside the outer section");
+    assert!(
+        left.load(Ordering::SeqCst),
+        "the grace period ended inside the outer section"
+    );
     reader.join().unwrap();
 }
 
@@ -60,7 +66,8 @@ fn no_reader_ever_reaches_an_element_freed_by_the_writer() {
     const REPLACEMENTS: usize = 2_000;
     let arena = Arena::leak(REPLACEMENTS + 1);
     let (first, mut token) = arena.create();
-    let published: &'static AtomicPtr<Element> = Box::leak(Box::new(AtomicPtr::new(first as *const _ as *mut _)));
+    let published: &'static AtomicPtr<Element> =
+        Box::leak(Box::new(AtomicPtr::new(first as *const _ as *mut _)));
     let checks = Arc::new(ReaderChecks::default());
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
@@ -90,7 +97,12 @@ fn no_reader_ever_reaches_an_element_freed_by_the_writer() {
         r.join().unwrap();
     }
     assert!(checks.reads() > 0);
-    assert_eq!(checks.early_frees(), 0, "readers reached {} freed elements", checks.early_frees());
+    assert_eq!(
+        checks.early_frees(),
+        0,
+        "readers reached {} freed elements",
+        checks.early_frees()
+    );
     assert_eq!(arena.freed_count(), REPLACEMENTS);
 }
 
@@ -102,7 +114,10 @@ fn synchronize_inside_a_read_section_panics_with_the_misuse_named() {
     })
     .join();
     let msg = *r.unwrap_err().downcast::<String>().unwrap();
-    assert!(msg.contains("synchronize_rcu() called inside a read-side critical section"), "{msg}");
+    assert!(
+        msg.contains("synchronize_rcu() called inside a read-side critical section"),
+        "{msg}"
+    );
     assert!(msg.contains("Drop the ReadGuard first"), "{msg}");
 }
 
@@ -114,12 +129,17 @@ fn unregister_inside_a_read_section_panics() {
     })
     .join();
     let msg = *r.unwrap_err().downcast::<String>().unwrap();
-    assert!(msg.contains("unregister_thread() called inside a read-side critical section"), "{msg}");
+    assert!(
+        msg.contains("unregister_thread() called inside a read-side critical section"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_forgotten_guard_stalls_nothing_after_its_thread_exits() {
-    std::thread::spawn(|| std::mem::forget(read_lock())).join().unwrap();
+    std::thread::spawn(|| std::mem::forget(read_lock()))
+        .join()
+        .unwrap();
     synchronize_rcu(); // would hang if the dead thread's slot stayed active
 }
 

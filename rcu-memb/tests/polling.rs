@@ -22,7 +22,9 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 #[test]
 fn a_started_poll_completes_on_its_own() {
     let cookie = start_poll_synchronize_rcu();
-    wait_until("the polled grace period", || poll_state_synchronize_rcu(cookie));
+    wait_until("the polled grace period", || {
+        poll_state_synchronize_rcu(cookie)
+    });
 }
 
 #[test]
@@ -43,7 +45,10 @@ fn a_cookie_does_not_complete_while_an_older_reader_is_inside() {
     entered.wait();
     let cookie = start_poll_synchronize_rcu();
     std::thread::sleep(Duration::from_millis(30));
-    assert!(!poll_state_synchronize_rcu(cookie), "completed under a reader that predates it");
+    assert!(
+        !poll_state_synchronize_rcu(cookie),
+        "completed under a reader that predates it"
+    );
     release.store(true, Ordering::SeqCst);
     cond_synchronize_rcu(cookie);
     assert!(poll_state_synchronize_rcu(cookie));

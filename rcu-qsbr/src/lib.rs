@@ -39,7 +39,7 @@ use rcu_core::reader::qsbr::OFFLINE;
 use rcu_core::{Engine, Flavour, Protocol, ReaderSlot, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 
 pub use rcu_core::{BarrierStrategy, GpState, Stats};
 
@@ -85,7 +85,9 @@ pub struct QsbrThread {
 
 impl std::fmt::Debug for QsbrThread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QsbrThread").field("online", &self.is_online()).finish()
+        f.debug_struct("QsbrThread")
+            .field("online", &self.is_online())
+            .finish()
     }
 }
 
@@ -124,7 +126,10 @@ pub fn register_thread() -> QsbrThread {
         already_registered();
     }
     let slot = ENGINE.register_current();
-    let mut thread = QsbrThread { slot, _not_send: PhantomData };
+    let mut thread = QsbrThread {
+        slot,
+        _not_send: PhantomData,
+    };
     thread.online();
     thread
 }
@@ -147,7 +152,9 @@ impl QsbrThread {
             self.is_online(),
             "rcu_qsbr: read_lock() on an offline thread; call online() first"
         );
-        ReadGuard { _thread: PhantomData }
+        ReadGuard {
+            _thread: PhantomData,
+        }
     }
 
     /// Announces a quiescent state: no reference obtained in an earlier
@@ -155,50 +162,19 @@ impl QsbrThread {
     /// when no grace period is waiting; otherwise two fences and a store.
     #[inline]
     pub fn quiescent_state(&mut self) {
-        // Relaxed: when equal, no grace period started since this thread's
-        // last announcement; a grace period starting right after will see
-        // the next one.
-        let gp = ENGINE.counter().ctr().load(Ordering::Relaxed);
-        if gp != self.slot.ctr.load(Ordering::Relaxed) {
-            self.announce(gp);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn announce(&mut self, gp: u64) {
-        // Orders earlier section reads before the store; pairs with the
-        // grace period's final fence (rcu_core::grace_period, Increment).
-        fence(Ordering::SeqCst);
-        self.slot.ctr.store(gp, Ordering::Relaxed);
-        // Orders the store before later reads and before the waker-flag
-        // load; pairs with the fence after the increment and with the writer
-        // barrier in rcu_core::wait.
-        fence(Ordering::SeqCst);
-        ENGINE.counter().waker().wake_up_gp();
+        self.slot
+            .qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker());
     }
 
     /// Enters an extended quiescent state (e.g. before blocking). Grace
     /// periods do not wait for an offline thread.
     pub fn offline(&mut self) {
-        // Orders earlier section reads before the offline word; pairs with
-        // the grace period's final fence.
-        fence(Ordering::SeqCst);
-        self.slot.ctr.store(OFFLINE, Ordering::Relaxed);
-        // Orders the offline word before the waker-flag load (store-buffering
-        // pair with the writer barrier in rcu_core::wait).
-        fence(Ordering::SeqCst);
-        ENGINE.counter().waker().wake_up_gp();
+        self.slot.qsbr_offline(ENGINE.counter().waker());
     }
 
     /// Leaves the extended quiescent state.
     pub fn online(&mut self) {
-        // Relaxed load and store; the fence orders the store before every
-        // later read and pairs with the fence after the grace period's
-        // increment.
-        let gp = ENGINE.counter().ctr().load(Ordering::Relaxed);
-        self.slot.ctr.store(gp, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        self.slot.qsbr_online(ENGINE.counter().ctr());
     }
 
     /// Whether the thread is online.

@@ -24,7 +24,10 @@ fn synchronize_waits_for_an_online_thread_until_its_quiescent_state() {
     };
     online.wait();
     synchronize_rcu();
-    assert!(announced.load(Ordering::SeqCst), "grace period ended before the online thread's quiescent state");
+    assert!(
+        announced.load(Ordering::SeqCst),
+        "grace period ended before the online thread's quiescent state"
+    );
     reader.join().unwrap();
 }
 
@@ -62,7 +65,8 @@ fn no_reader_ever_reaches_an_element_freed_by_the_writer() {
     const REPLACEMENTS: usize = 2_000;
     let arena = Arena::leak(REPLACEMENTS + 1);
     let (first, mut token) = arena.create();
-    let published: &'static AtomicPtr<Element> = Box::leak(Box::new(AtomicPtr::new(first as *const _ as *mut _)));
+    let published: &'static AtomicPtr<Element> =
+        Box::leak(Box::new(AtomicPtr::new(first as *const _ as *mut _)));
     let checks = Arc::new(ReaderChecks::default());
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
@@ -96,7 +100,12 @@ fn no_reader_ever_reaches_an_element_freed_by_the_writer() {
         r.join().unwrap();
     }
     assert!(checks.reads() > 0);
-    assert_eq!(checks.early_frees(), 0, "readers reached {} freed elements", checks.early_frees());
+    assert_eq!(
+        checks.early_frees(),
+        0,
+        "readers reached {} freed elements",
+        checks.early_frees()
+    );
     assert_eq!(arena.freed_count(), REPLACEMENTS);
 }
 
@@ -107,7 +116,12 @@ fn a_second_registration_on_one_thread_panics_with_the_misuse_named() {
         let _b = register_thread();
     })
     .join();
-    let msg = *r.unwrap_err().downcast::<&str>().map(|s| Box::new(s.to_string())).or_else(|e| e.downcast::<String>()).unwrap();
+    let msg = *r
+        .unwrap_err()
+        .downcast::<&str>()
+        .map(|s| Box::new(s.to_string()))
+        .or_else(|e| e.downcast::<String>())
+        .unwrap();
     assert!(msg.contains("already registered"), "{msg}");
 }
 
@@ -137,6 +151,8 @@ fn registration_ends_with_the_handle_and_can_start_again() {
 
 #[test]
 fn a_forgotten_handle_stalls_nothing_after_its_thread_exits() {
-    std::thread::spawn(|| std::mem::forget(register_thread())).join().unwrap();
+    std::thread::spawn(|| std::mem::forget(register_thread()))
+        .join()
+        .unwrap();
     synchronize_rcu();
 }

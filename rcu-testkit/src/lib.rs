@@ -51,8 +51,18 @@ impl Arena {
     /// An arena of `capacity` elements, leaked so tokens can hold `'static`
     /// references (tests create a few).
     pub fn leak(capacity: usize) -> &'static Arena {
-        let elements = (0..capacity).map(|id| Element { id, state: AtomicU8::new(0) }).collect();
-        Box::leak(Box::new(Arena { elements, next: AtomicU64::new(0), created: AtomicU64::new(0), dropped: AtomicU64::new(0) }))
+        let elements = (0..capacity)
+            .map(|id| Element {
+                id,
+                state: AtomicU8::new(0),
+            })
+            .collect();
+        Box::leak(Box::new(Arena {
+            elements,
+            next: AtomicU64::new(0),
+            created: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }))
     }
 
     /// Takes the next element (each is used once), marks it live and returns
@@ -63,7 +73,10 @@ impl Arena {
     /// When the arena is exhausted.
     pub fn create(&'static self) -> (&'static Element, Token) {
         let id = self.next.fetch_add(1, Ordering::Relaxed) as usize;
-        let e = self.elements.get(id).expect("arena exhausted: give the test a larger arena");
+        let e = self
+            .elements
+            .get(id)
+            .expect("arena exhausted: give the test a larger arena");
         e.state.store(LIVE, Ordering::Relaxed);
         self.created.fetch_add(1, Ordering::Relaxed);
         (e, Token { arena: self, id })
@@ -95,7 +108,9 @@ pub struct Token {
 impl Token {
     /// Marks the element retired (call when unpublishing it).
     pub fn retire(&self) {
-        self.arena.elements[self.id].state.store(RETIRED, Ordering::Relaxed);
+        self.arena.elements[self.id]
+            .state
+            .store(RETIRED, Ordering::Relaxed);
     }
 
     /// The element's id.
@@ -107,7 +122,9 @@ impl Token {
 impl Drop for Token {
     fn drop(&mut self) {
         // Release pairs with the Acquire in `Element::state`.
-        self.arena.elements[self.id].state.store(FREED, Ordering::Release);
+        self.arena.elements[self.id]
+            .state
+            .store(FREED, Ordering::Release);
         self.arena.dropped.fetch_add(1, Ordering::Release);
     }
 }
