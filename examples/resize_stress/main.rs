@@ -8,7 +8,8 @@
 //! 1. `--readers` threads (default: one per core) register with the flavour
 //!    and look descriptors up at random, in read-side sections of
 //!    `--section-len` lookups (QSBR readers also announce a quiescent state
-//!    every `--qs-interval` lookups). Each lookup is checked: the
+//!    every `--qs-interval` lookups). A section loads the published array
+//!    once and makes all its lookups in it. Each lookup is checked: the
 //!    descriptor's index and magic value, the array's generation never going
 //!    backwards, and the array's state in the table's side table (an array
 //!    already freed is an *early free*; the check reads no freed memory).
@@ -69,6 +70,11 @@ struct Args {
     /// Runs of each configuration; the table shows medians, JSON every run.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
+    /// The resizer yields the CPU after every N resizes (0: never). For
+    /// valgrind, which runs one thread at a time: readers then run, and are
+    /// preempted inside read-side sections, between resizes.
+    #[arg(long, default_value_t = 0)]
+    yield_every: u64,
     /// Seed of the readers' random lookups.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -117,6 +123,7 @@ struct RunConfig {
     resizes: u64,
     section_len: u64,
     qs_interval: u64,
+    yield_every: u64,
     seed: u64,
     label: String,
 }
@@ -185,9 +192,14 @@ impl ReaderState {
         guard: &G,
         lookups: u64,
     ) {
+        // One array for the whole section: the reader holds it as long as
+        // its section lasts, which is what an early free would break.
+        let array = table.array(guard);
+        let len = array.len();
+        let went_back = array.generation() < self.newest_generation;
+        self.newest_generation = array.generation();
+        self.tally.corrupt += u64::from(went_back);
         for _ in 0..lookups {
-            let array = table.array(guard);
-            let len = array.len();
             // One index in len+1 is past the end, to check `None` there.
             let index = self.rng.below(len as u64 + 1) as usize;
             let corrupt = match array.get_checked(index) {
@@ -198,9 +210,7 @@ impl ReaderState {
                     false
                 }
             };
-            let went_back = array.generation() < self.newest_generation;
-            self.newest_generation = array.generation();
-            self.tally.corrupt += u64::from(corrupt || went_back);
+            self.tally.corrupt += u64::from(corrupt);
             self.tally.lookups += 1;
         }
     }
@@ -420,6 +430,9 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         max_arrays_alive = max_arrays_alive.max(generations.alive());
         if i % 64 == 63 {
             progress.tick(&config.label, i + 1, config.resizes);
+        }
+        if config.yield_every != 0 && i % config.yield_every == 0 {
+            std::thread::yield_now();
         }
     }
     let resize_time = start.elapsed();
@@ -710,6 +723,7 @@ fn main() -> ExitCode {
                     resizes: args.resizes,
                     section_len: args.section_len,
                     qs_interval: args.qs_interval,
+                    yield_every: args.yield_every,
                     seed: args.seed.wrapping_add(repeat),
                     label: format!(
                         "[{run_number}/{total_runs}] {} {}",
@@ -737,6 +751,7 @@ fn main() -> ExitCode {
                 "readers": readers,
                 "section_len": args.section_len,
                 "qs_interval": args.qs_interval,
+                "yield_every": args.yield_every,
                 "repeat": args.repeat,
                 "seed": args.seed,
                 "barrier_strategy": format!("{:?}", rcu::memb::stats().barrier_strategy),
@@ -835,6 +850,7 @@ mod tests {
                 resizes: 64,
                 section_len: 4,
                 qs_interval: 64,
+                yield_every: 8,
                 seed: 7,
                 label: String::from("test"),
             };
