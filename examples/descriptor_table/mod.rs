@@ -93,7 +93,7 @@ impl Strategy {
 
 /// The part of an array readers reach first; never freed before every
 /// array of its table has been dropped, so reading it is always safe.
-pub struct ArrayView<D> {
+struct ArrayView<D> {
     /// 0 for the table's first (empty) array, then one more per grow.
     generation: u64,
     /// The pointer array. Valid to read until `state` becomes `FREED`,
