@@ -122,23 +122,11 @@ unsafe impl<D: Send + Sync> Send for PointerArray<D> {}
 
 impl<D> PointerArray<D> {
     /// Takes ownership of `slots`, records a new view for it and counts it.
-    fn new(
-        slots: Box<[NonNull<D>]>,
-        generation: u64,
-        generations: &Arc<Generations<D>>,
-    ) -> Box<Self> {
+    fn new(slots: Box<[NonNull<D>]>, generation: u64, generations: &Arc<Generations<D>>) -> Box<Self> {
         // SAFETY: `Box::into_raw` never returns null.
         let slots = unsafe { NonNull::new_unchecked(Box::into_raw(slots)) };
-        let view = generations.record(ArrayView {
-            generation,
-            slots,
-            state: AtomicU8::new(LIVE),
-        });
-        Box::new(PointerArray {
-            slots,
-            view,
-            generations: Arc::clone(generations),
-        })
+        let view = generations.record(ArrayView { generation, slots, state: AtomicU8::new(LIVE) });
+        Box::new(PointerArray { slots, view, generations: Arc::clone(generations) })
     }
 
     fn slots(&self) -> &[NonNull<D>] {
@@ -190,21 +178,14 @@ unsafe impl<D: Send + Sync> Sync for Generations<D> {}
 
 impl<D> Generations<D> {
     fn new() -> Self {
-        Generations {
-            views: Mutex::new(Vec::new()),
-            created: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        }
+        Generations { views: Mutex::new(Vec::new()), created: AtomicU64::new(0), dropped: AtomicU64::new(0) }
     }
 
     /// Stores `view` for the life of the arena and counts a new array.
     fn record(&self, view: ArrayView<D>) -> NonNull<ArrayView<D>> {
         // SAFETY: `Box::into_raw` never returns null.
         let view = unsafe { NonNull::new_unchecked(Box::into_raw(Box::new(view))) };
-        self.views
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(view);
+        self.views.lock().unwrap_or_else(PoisonError::into_inner).push(view);
         self.created.fetch_add(1, Ordering::Relaxed);
         view
     }
@@ -232,12 +213,7 @@ impl<D> Generations<D> {
 
 impl<D> Drop for Generations<D> {
     fn drop(&mut self) {
-        for view in self
-            .views
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
+        for view in self.views.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
             // SAFETY: from `Box::into_raw` in `record`, freed once; no array
             // refers to it any more (each held an `Arc` to this arena).
             drop(unsafe { Box::from_raw(view.as_ptr()) });
@@ -281,10 +257,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
         let first = PointerArray::new(Box::new([]), 0, &generations);
         DescriptorTable {
             published: AtomicPtr::new(first.view.as_ptr()),
-            writer: Mutex::new(Writer {
-                current: first,
-                kept: Vec::new(),
-            }),
+            writer: Mutex::new(Writer { current: first, kept: Vec::new() }),
             strategy,
             generations,
             _owns: PhantomData,
@@ -311,10 +284,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
         let view = self.published.load(Ordering::Acquire);
         // SAFETY: every published view lives in `self.generations`' arena,
         // which lives at least as long as `self` (borrowed for 'g).
-        ArrayRef {
-            view: unsafe { &*view },
-            _guard: PhantomData,
-        }
+        ArrayRef { view: unsafe { &*view }, _guard: PhantomData }
     }
 
     /// The descriptor at `index`, or `None` past the end. Never blocks.
@@ -380,10 +350,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
 
 impl<D, F: Flavour> Drop for DescriptorTable<D, F> {
     fn drop(&mut self) {
-        let writer = self
-            .writer
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
+        let writer = self.writer.get_mut().unwrap_or_else(PoisonError::into_inner);
         // Every descriptor is in the current array (grow only appends).
         for &descriptor in writer.current.slots() {
             // SAFETY: each descriptor came from `Box::leak` in `grow` and
@@ -466,9 +433,7 @@ impl<'g, D> ArrayRef<'g, D> {
         // memory therefore sees `FREED` next.
         fence(Ordering::Acquire);
         if self.view.state.load(Ordering::Relaxed) == FREED {
-            return Lookup::Reclaimed {
-                generation: self.view.generation,
-            };
+            return Lookup::Reclaimed { generation: self.view.generation };
         }
         // SAFETY: the array was not freed when the slot was read, and each
         // slot points to a descriptor owned by the table, borrowed for 'g.
@@ -520,11 +485,7 @@ mod tests {
         let generations = table.generations();
         for i in 0..20 {
             table.grow(Desc(i));
-            assert_eq!(
-                generations.alive(),
-                1,
-                "only the current array may remain after grow {i}"
-            );
+            assert_eq!(generations.alive(), 1, "only the current array may remain after grow {i}");
         }
         drop(table);
         assert_eq!(generations.created(), generations.dropped());
@@ -555,11 +516,7 @@ mod tests {
         for _ in 0..10 {
             table.grow(Counted);
         }
-        assert_eq!(
-            DROPS.load(Ordering::Relaxed),
-            0,
-            "descriptors outlive the arrays that point to them"
-        );
+        assert_eq!(DROPS.load(Ordering::Relaxed), 0, "descriptors outlive the arrays that point to them");
         drop(table);
         assert_eq!(DROPS.load(Ordering::Relaxed), 10);
     }
@@ -569,8 +526,7 @@ mod tests {
     /// only after the reader leaves its section.
     #[test]
     fn sync_grow_does_not_free_an_array_a_reader_still_holds() {
-        let table: Arc<DescriptorTable<Desc, Memb>> =
-            Arc::new(DescriptorTable::new(Strategy::Sync));
+        let table: Arc<DescriptorTable<Desc, Memb>> = Arc::new(DescriptorTable::new(Strategy::Sync));
         table.grow(Desc(0));
         let guard = rcu::memb::read_lock();
         let old = table.array(&guard);
@@ -600,10 +556,7 @@ mod tests {
         // Only the state changes (the memory stays valid): this simulates
         // the observation an early free would produce.
         array.view.state.store(FREED, Ordering::Release);
-        assert!(matches!(
-            array.get_checked(0),
-            Lookup::Reclaimed { generation: 1 }
-        ));
+        assert!(matches!(array.get_checked(0), Lookup::Reclaimed { generation: 1 }));
         array.view.state.store(LIVE, Ordering::Release);
     }
 
@@ -617,8 +570,7 @@ mod tests {
 
     #[test]
     fn qsbr_readers_see_every_grow_from_an_unregistered_writer() {
-        let table: Arc<DescriptorTable<Desc, Qsbr>> =
-            Arc::new(DescriptorTable::new(Strategy::Sync));
+        let table: Arc<DescriptorTable<Desc, Qsbr>> = Arc::new(DescriptorTable::new(Strategy::Sync));
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
             let (table, done) = (Arc::clone(&table), Arc::clone(&done));

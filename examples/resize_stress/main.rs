@@ -177,21 +177,12 @@ struct ReaderState {
 
 impl ReaderState {
     fn new(seed: u64) -> Self {
-        ReaderState {
-            rng: SplitMix64(seed),
-            tally: ReaderTally::default(),
-            newest_generation: 0,
-        }
+        ReaderState { rng: SplitMix64(seed), tally: ReaderTally::default(), newest_generation: 0 }
     }
 
     /// One read-side section's worth of checked lookups.
     #[inline]
-    fn section<F: Flavour, G: ReadSection<F>>(
-        &mut self,
-        table: &Table<F>,
-        guard: &G,
-        lookups: u64,
-    ) {
+    fn section<F: Flavour, G: ReadSection<F>>(&mut self, table: &Table<F>, guard: &G, lookups: u64) {
         // One array for the whole section: the reader holds it as long as
         // its section lasts, which is what an early free would break.
         let array = table.array(guard);
@@ -235,9 +226,7 @@ impl ReaderControl {
         ReaderControl {
             running: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            lookups: (0..readers)
-                .map(|_| PaddedCounter(AtomicU64::new(0)))
-                .collect(),
+            lookups: (0..readers).map(|_| PaddedCounter(AtomicU64::new(0))).collect(),
         }
     }
 
@@ -256,31 +245,18 @@ impl ReaderControl {
 
     /// Lookups made by every reader so far.
     fn total_lookups(&self) -> u64 {
-        self.lookups
-            .iter()
-            .map(|c| c.0.load(Ordering::Relaxed))
-            .sum()
+        self.lookups.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
     }
 }
 
 /// The per-flavour part of a run: how a reader thread reads.
 trait StressFlavour: Flavour {
     /// Runs reader `id` until told to stop.
-    fn reader(
-        table: &Table<Self>,
-        config: &RunConfig,
-        control: &ReaderControl,
-        id: usize,
-    ) -> ReaderTally;
+    fn reader(table: &Table<Self>, config: &RunConfig, control: &ReaderControl, id: usize) -> ReaderTally;
 }
 
 impl StressFlavour for Memb {
-    fn reader(
-        table: &Table<Self>,
-        config: &RunConfig,
-        control: &ReaderControl,
-        id: usize,
-    ) -> ReaderTally {
+    fn reader(table: &Table<Self>, config: &RunConfig, control: &ReaderControl, id: usize) -> ReaderTally {
         rcu::memb::register_thread();
         let mut state = ReaderState::new(config.reader_seed(id));
         let mut first = true;
@@ -296,12 +272,7 @@ impl StressFlavour for Memb {
 }
 
 impl StressFlavour for Qsbr {
-    fn reader(
-        table: &Table<Self>,
-        config: &RunConfig,
-        control: &ReaderControl,
-        id: usize,
-    ) -> ReaderTally {
+    fn reader(table: &Table<Self>, config: &RunConfig, control: &ReaderControl, id: usize) -> ReaderTally {
         let mut thread = rcu::qsbr::register_thread();
         let mut state = ReaderState::new(config.reader_seed(id));
         let mut first = true;
@@ -355,9 +326,7 @@ impl RunResult {
 
     fn leaks(&self) -> u64 {
         self.arrays_created.saturating_sub(self.arrays_dropped)
-            + self
-                .descriptors_created
-                .saturating_sub(self.descriptors_dropped)
+            + self.descriptors_created.saturating_sub(self.descriptors_dropped)
     }
 
     /// Messages naming each failure of this run (empty: it passed).
@@ -403,8 +372,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     let control = Arc::new(ReaderControl::new(config.readers));
     let readers: Vec<_> = (0..config.readers)
         .map(|id| {
-            let (table, control, config) =
-                (Arc::clone(&table), Arc::clone(&control), config.clone());
+            let (table, control, config) = (Arc::clone(&table), Arc::clone(&control), config.clone());
             std::thread::Builder::new()
                 .name(format!("reader-{id}"))
                 .spawn(move || F::reader(&table, &config, &control, id))
@@ -422,11 +390,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     let mut max_arrays_alive = 0;
     for i in 0..config.resizes {
         let index = i as usize;
-        table.grow(GroupDescriptor {
-            index,
-            magic: MAGIC,
-            drops: Arc::clone(&descriptor_drops),
-        });
+        table.grow(GroupDescriptor { index, magic: MAGIC, drops: Arc::clone(&descriptor_drops) });
         max_arrays_alive = max_arrays_alive.max(generations.alive());
         if i % 64 == 63 {
             progress.tick(&config.label, i + 1, config.resizes);
@@ -486,11 +450,7 @@ struct Progress {
 impl Progress {
     fn new(enabled: bool) -> Self {
         let now = Instant::now();
-        Progress {
-            start: now,
-            last: now,
-            enabled,
-        }
+        Progress { start: now, last: now, enabled }
     }
 
     fn tick(&mut self, label: &str, done: u64, total: u64) {
@@ -586,21 +546,13 @@ struct Summary {
     relative_to_leak: Option<f64>,
 }
 
-fn summarise(
-    results: &[RunResult],
-    flavours: &[FlavourArg],
-    strategies: &[StrategyArg],
-) -> Vec<Summary> {
+fn summarise(results: &[RunResult], flavours: &[FlavourArg], strategies: &[StrategyArg]) -> Vec<Summary> {
     let mut rows = Vec::new();
     for flavour in flavours {
         for strategy in strategies {
-            let runs: Vec<&RunResult> = results
-                .iter()
-                .filter(|r| r.flavour == flavour.name() && r.strategy == strategy.strategy())
-                .collect();
-            let med = |f: &dyn Fn(&RunResult) -> f64| {
-                median(&mut runs.iter().map(|r| f(r)).collect::<Vec<_>>())
-            };
+            let runs: Vec<&RunResult> =
+                results.iter().filter(|r| r.flavour == flavour.name() && r.strategy == strategy.strategy()).collect();
+            let med = |f: &dyn Fn(&RunResult) -> f64| median(&mut runs.iter().map(|r| f(r)).collect::<Vec<_>>());
             rows.push(Summary {
                 flavour: flavour.name(),
                 strategy: strategy.strategy(),
@@ -616,9 +568,7 @@ fn summarise(
         }
     }
     let leak_time = |flavour: &str, rows: &[Summary]| {
-        rows.iter()
-            .find(|s| s.flavour == flavour && s.strategy == Strategy::Leak)
-            .map(|s| s.resize_secs)
+        rows.iter().find(|s| s.flavour == flavour && s.strategy == Strategy::Leak).map(|s| s.resize_secs)
     };
     for i in 0..rows.len() {
         let relative = leak_time(rows[i].flavour, &rows).map(|t| rows[i].resize_secs / t);
@@ -630,24 +580,11 @@ fn summarise(
 fn print_table(rows: &[Summary]) {
     println!(
         "{:<7} {:<9} {:>10} {:>11} {:>8} {:>13} {:>9} {:>6} {:>6} {:>8}",
-        "flavour",
-        "strategy",
-        "resize ms",
-        "resizes/s",
-        "GPs",
-        "lookups/s",
-        "peak RSS",
-        "early",
-        "leaks",
-        "vs leak"
+        "flavour", "strategy", "resize ms", "resizes/s", "GPs", "lookups/s", "peak RSS", "early", "leaks", "vs leak"
     );
     for s in rows {
-        let rss = s.peak_rss.map_or("n/a".to_string(), |b| {
-            format!("{:.1}M", b as f64 / (1 << 20) as f64)
-        });
-        let rel = s
-            .relative_to_leak
-            .map_or("n/a".to_string(), |x| format!("{x:.2}x"));
+        let rss = s.peak_rss.map_or("n/a".to_string(), |b| format!("{:.1}M", b as f64 / (1 << 20) as f64));
+        let rel = s.relative_to_leak.map_or("n/a".to_string(), |x| format!("{x:.2}x"));
         println!(
             "{:<7} {:<9} {:>10.1} {:>11.0} {:>8.0} {:>13.0} {:>9} {:>6} {:>6} {:>8}",
             s.flavour,
@@ -706,9 +643,7 @@ fn summary_json(s: &Summary) -> serde_json::Value {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let readers = args
-        .readers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let readers = args.readers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let total_runs = args.repeat * (args.flavours.len() * args.strategies.len()) as u64;
     let mut progress = Progress::new(true);
     let mut results = Vec::new();
@@ -725,11 +660,7 @@ fn main() -> ExitCode {
                     qs_interval: args.qs_interval,
                     yield_every: args.yield_every,
                     seed: args.seed.wrapping_add(repeat),
-                    label: format!(
-                        "[{run_number}/{total_runs}] {} {}",
-                        flavour.name(),
-                        strategy.strategy().name()
-                    ),
+                    label: format!("[{run_number}/{total_runs}] {} {}", flavour.name(), strategy.strategy().name()),
                 };
                 let result = match flavour {
                     FlavourArg::Memb => run::<Memb>(&config, &mut progress),
@@ -760,10 +691,7 @@ fn main() -> ExitCode {
             "summary": rows.iter().map(summary_json).collect::<Vec<_>>(),
             "ok": failures.is_empty(),
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).expect("JSON values always serialise")
-        );
+        println!("{}", serde_json::to_string_pretty(&out).expect("JSON values always serialise"));
     } else {
         println!(
             "resize_stress: {} resizes, {readers} readers, {} lookups per read-side section, QSBR quiescent \
@@ -799,11 +727,7 @@ mod tests {
             resizes: 10,
             grace_periods: 10,
             readers: 1,
-            reader: ReaderTally {
-                lookups: 100,
-                early_frees: 0,
-                corrupt: 0,
-            },
+            reader: ReaderTally { lookups: 100, early_frees: 0, corrupt: 0 },
             lookups_during: 100,
             peak_rss: None,
             max_arrays_alive: 1,
@@ -833,10 +757,7 @@ mod tests {
             "11 arrays created, 10 dropped",
             "10 descriptors created, 9 dropped",
         ] {
-            assert!(
-                failures.contains(what),
-                "{what:?} missing from:\n{failures}"
-            );
+            assert!(failures.contains(what), "{what:?} missing from:\n{failures}");
         }
         assert_eq!(r.leaks(), 2);
     }
@@ -855,10 +776,7 @@ mod tests {
                 label: String::from("test"),
             };
             let mut progress = Progress::new(false);
-            for result in [
-                run::<Memb>(&config, &mut progress),
-                run::<Qsbr>(&config, &mut progress),
-            ] {
+            for result in [run::<Memb>(&config, &mut progress), run::<Qsbr>(&config, &mut progress)] {
                 assert_eq!(result.failures(), Vec::<String>::new());
                 assert!(result.reader.lookups > 0);
                 assert_eq!(result.arrays_created, 65);
