@@ -19,13 +19,13 @@
 //!
 //! The stress test must catch a reader that reaches an array whose memory
 //! was already reclaimed (an *early free*) without reading that memory to
-//! find out. So the published pointer leads to a small [`ArrayView`] that
+//! find out. So the published pointer leads to a small `ArrayView` that
 //! lives in an arena ([`Generations`]) until every array of the table has
 //! been dropped; the view says which generation the array is and whether
 //! it was freed (`state`, set by the array's `Drop`). Only the pointer
-//! array itself (the large part, 8 bytes per descriptor) is retired through
-//! RCU. A view costs about 40 bytes per grow; a production table would
-//! publish the pointer array directly and skip the check.
+//! array (8 bytes per descriptor, with a three-word owner) is retired
+//! through RCU. A view costs about 40 bytes per grow; a production table
+//! would publish the pointer array directly and skip the check.
 //!
 //! # Growing
 //!
@@ -36,16 +36,26 @@
 //! before a grace period: a reader that loaded the old view may still be
 //! indexing it.
 //!
+//! # Retiring
+//!
+//! * `sync`: wait for a grace period in `grow`, then free.
+//! * `call-rcu`: allocate a wrapper holding an `RcuHead` and the array
+//!   (fallibly: a failed allocation falls back to `sync`), queue it with
+//!   `call_rcu_raw`; the reclaim thread frees it after a grace period.
+//! * `leak`: keep every old array until the table drops (the floor).
+//!
 //! # Contexts
 //!
 //! Lookups never block and need a read-side guard of the table's flavour
 //! (`rcu_core::ReadSection<F>`). `grow` may block for a grace period with
-//! the `sync` strategy, so it must then be called outside any read-side
-//! section of that flavour (memb) and from a thread that is not an online
-//! QSBR reader; it panics with the core's message otherwise, before
-//! changing anything.
+//! `sync`, and with `call-rcu` when its wrapper cannot be allocated, so it
+//! must then be called outside any read-side section of that flavour (memb)
+//! and from a thread that is not an online QSBR reader; it panics with the
+//! core's message otherwise, before changing anything.
 
+use rcu_core::RcuHead;
 use rcu_core::{Flavour, ReadSection};
+use std::alloc::Layout;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
@@ -65,6 +75,11 @@ pub enum Strategy {
     /// `synchronize_rcu()`, then free: one full grace period per resize,
     /// waited for by the resizer (the first patch proposed for ext4).
     Sync,
+    /// Allocate a small wrapper with an `RcuHead` and `call_rcu_raw` it; the
+    /// reclaim thread frees the array after a grace period. If the wrapper
+    /// cannot be allocated, `synchronize_rcu()` then free (the interim ext4
+    /// helper).
+    CallRcu,
     /// Never free while the table lives: retired arrays are kept and freed
     /// with the table. The cost floor, paid for in memory.
     Leak,
@@ -72,20 +87,22 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy, in the order the stress binary reports them.
-    pub const ALL: [Strategy; 2] = [Strategy::Sync, Strategy::Leak];
+    pub const ALL: [Strategy; 3] = [Strategy::Sync, Strategy::CallRcu, Strategy::Leak];
 
     /// The strategy's name on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Sync => "sync",
+            Strategy::CallRcu => "call-rcu",
             Strategy::Leak => "leak",
         }
     }
 
-    /// Whether `grow` may block for a grace period with this strategy.
+    /// Whether `grow` may block for a grace period with this strategy
+    /// (`call-rcu` does when its wrapper cannot be allocated).
     pub fn may_block(self) -> bool {
         match self {
-            Strategy::Sync => true,
+            Strategy::Sync | Strategy::CallRcu => true,
             Strategy::Leak => false,
         }
     }
@@ -158,6 +175,42 @@ impl<D> Drop for PointerArray<D> {
         // once, here.
         drop(unsafe { Box::from_raw(self.slots.as_ptr()) });
         self.generations.dropped.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The small wrapper the `call-rcu` strategy allocates per resize: the
+/// retired array plus the `RcuHead` that queues it.
+#[repr(C)]
+struct RetireWrapper<D> {
+    /// First field, so the callback finds the wrapper at the head's address.
+    head: RcuHead,
+    array: Box<PointerArray<D>>,
+}
+
+impl<D: Send + Sync> RetireWrapper<D> {
+    /// Wraps `array`, or hands it back if the wrapper cannot be allocated
+    /// (fallible allocation: `Box::new` would abort the process instead).
+    fn try_new(array: Box<PointerArray<D>>) -> Result<NonNull<Self>, Box<PointerArray<D>>> {
+        let layout = Layout::new::<Self>();
+        // SAFETY: the layout is not zero-sized (it holds an `RcuHead`).
+        let raw = unsafe { std::alloc::alloc(layout) }.cast::<Self>();
+        let Some(wrapper) = NonNull::new(raw) else { return Err(array) };
+        // SAFETY: `wrapper` is freshly allocated for `Self` and unaliased.
+        unsafe { wrapper.as_ptr().write(RetireWrapper { head: RcuHead::new(), array }) };
+        Ok(wrapper)
+    }
+
+    /// The callback: frees the wrapper and drops the array (on the reclaim
+    /// thread, after a grace period).
+    ///
+    /// # Safety
+    ///
+    /// `head` is the head of a wrapper from `try_new`, queued once.
+    unsafe fn free(head: NonNull<RcuHead>) {
+        // SAFETY: `head` is the first field of a `repr(C)` wrapper, allocated
+        // by the global allocator with `Layout::new::<Self>()`, which is the
+        // allocation `Box<Self>` owns.
+        drop(unsafe { Box::from_raw(head.cast::<Self>().as_ptr()) });
     }
 }
 
@@ -238,6 +291,11 @@ pub struct DescriptorTable<D, F: Flavour> {
     writer: Mutex<Writer<D>>,
     strategy: Strategy,
     generations: Arc<Generations<D>>,
+    /// `call-rcu` retirements that fell back to waiting for a grace period.
+    fallbacks: AtomicU64,
+    /// Fault injection (tests and the stress binary): every Nth `call-rcu`
+    /// wrapper allocation fails as if memory were exhausted; 0 = never.
+    fail_wrapper_every: u64,
     /// The table owns its descriptors (freed in `Drop`).
     _owns: PhantomData<(Box<D>, F)>,
 }
@@ -260,6 +318,8 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
             writer: Mutex::new(Writer { current: first, kept: Vec::new() }),
             strategy,
             generations,
+            fallbacks: AtomicU64::new(0),
+            fail_wrapper_every: 0,
             _owns: PhantomData,
         }
     }
@@ -267,6 +327,19 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
     /// The strategy `grow` uses.
     pub fn strategy(&self) -> Strategy {
         self.strategy
+    }
+
+    /// Makes every `every`th `call-rcu` wrapper allocation fail as if memory
+    /// were exhausted (0: never), to exercise the fallback.
+    pub fn inject_wrapper_failures(&mut self, every: u64) {
+        self.fail_wrapper_every = every;
+    }
+
+    /// How many `call-rcu` retirements fell back to `synchronize_rcu()`
+    /// then free because the wrapper could not be allocated.
+    pub fn fallbacks(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// The side table of this table's arrays; it outlives the table until
@@ -307,7 +380,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
     #[track_caller]
     pub fn grow(&self, descriptor: D) -> usize {
         if self.strategy.may_block() {
-            F::engine().assert_may_block("DescriptorTable::grow() with the sync strategy");
+            F::engine().assert_may_block("DescriptorTable::grow() (its strategy may wait for a grace period)");
         }
         let mut writer = self.lock_writer();
         let old = writer.current.slots();
@@ -330,14 +403,40 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
     /// it, by the table's strategy.
     fn retire(&self, old: Box<PointerArray<D>>, writer: &mut Writer<D>) {
         match self.strategy {
-            Strategy::Sync => {
-                // Leaked, not freed, if the grace period panics.
-                let old = ManuallyDrop::new(old);
-                F::engine().synchronize();
-                drop(ManuallyDrop::into_inner(old));
-            }
+            Strategy::Sync => Self::synchronize_then_free(old),
+            Strategy::CallRcu => match self.allocate_wrapper(old) {
+                // SAFETY: the head is the wrapper's first field (`repr(C)`),
+                // so the cast keeps the whole allocation's provenance for
+                // `free`; the wrapper is fresh, queued once, and stays
+                // allocated until `free` runs, which drops a
+                // `PointerArray<D>` (`Send`) on the reclaim thread.
+                Ok(wrapper) => unsafe { F::engine().call_rcu_raw(wrapper.cast::<RcuHead>(), RetireWrapper::<D>::free) },
+                Err(old) => {
+                    // Relaxed: a statistic.
+                    self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                    Self::synchronize_then_free(old);
+                }
+            },
             Strategy::Leak => writer.kept.push(*old),
         }
+    }
+
+    fn synchronize_then_free(old: Box<PointerArray<D>>) {
+        // Leaked, not freed, if the grace period panics.
+        let old = ManuallyDrop::new(old);
+        F::engine().synchronize();
+        drop(ManuallyDrop::into_inner(old));
+    }
+
+    /// `RetireWrapper::try_new`, failing on purpose as configured by
+    /// `inject_wrapper_failures`. Called with the writer lock held.
+    fn allocate_wrapper(&self, old: Box<PointerArray<D>>) -> Result<NonNull<RetireWrapper<D>>, Box<PointerArray<D>>> {
+        let every = self.fail_wrapper_every;
+        // The generation counts grows, so "every Nth" needs no counter.
+        if every != 0 && old.view().generation % every == every - 1 {
+            return Err(old);
+        }
+        RetireWrapper::try_new(old)
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writer<D>> {
@@ -455,6 +554,7 @@ mod tests {
     use super::*;
     use rcu::memb::Memb;
     use rcu::qsbr::Qsbr;
+    use rcu_core::Flavour;
     use std::sync::atomic::AtomicBool;
 
     #[derive(Debug, PartialEq)]
@@ -521,43 +621,63 @@ mod tests {
         assert_eq!(DROPS.load(Ordering::Relaxed), 10);
     }
 
-    /// A reader holding the old array while a `sync` grow runs on another
-    /// thread sees it unpublished (`RETIRED`) but never `FREED`; it is freed
-    /// only after the reader leaves its section.
+    /// A reader holding the old array while another thread grows the table
+    /// (and waits for the deferred free with a barrier) sees it unpublished
+    /// (`RETIRED`) but never `FREED`; it is freed only after the reader
+    /// leaves its section.
     #[test]
-    fn sync_grow_does_not_free_an_array_a_reader_still_holds() {
-        let table: Arc<DescriptorTable<Desc, Memb>> = Arc::new(DescriptorTable::new(Strategy::Sync));
-        table.grow(Desc(0));
-        let guard = rcu::memb::read_lock();
-        let old = table.array(&guard);
-        let grower = {
-            let table = Arc::clone(&table);
-            std::thread::spawn(move || table.grow(Desc(1)))
-        };
-        while table.array(&guard).len() == 1 {
-            std::hint::spin_loop();
+    fn no_strategy_frees_an_array_a_reader_still_holds() {
+        for strategy in [Strategy::Sync, Strategy::CallRcu] {
+            let table: Arc<DescriptorTable<Desc, Memb>> = Arc::new(DescriptorTable::new(strategy));
+            table.grow(Desc(0));
+            let guard = rcu::memb::read_lock();
+            let old = table.array(&guard);
+            let grower = {
+                let table = Arc::clone(&table);
+                std::thread::spawn(move || {
+                    let index = table.grow(Desc(1));
+                    Memb::engine().barrier();
+                    index
+                })
+            };
+            while table.array(&guard).len() == 1 {
+                std::hint::spin_loop();
+            }
+            assert_eq!(old.view.state.load(Ordering::Acquire), RETIRED, "{strategy:?}");
+            assert!(matches!(old.get_checked(0), Lookup::Found(Desc(0))));
+            drop(guard);
+            assert_eq!(grower.join().unwrap(), 1);
+            assert_eq!(table.generations().alive(), 1, "{strategy:?}");
         }
-        assert_eq!(old.view.state.load(Ordering::Acquire), RETIRED);
-        assert!(matches!(old.get_checked(0), Lookup::Found(Desc(0))));
-        drop(guard);
-        assert_eq!(grower.join().unwrap(), 1);
-        let generations = table.generations();
-        assert_eq!(generations.alive(), 1);
     }
 
-    /// The detector itself: a lookup in an array whose side-table state
-    /// says `FREED` reports the generation instead of a descriptor.
     #[test]
-    fn a_lookup_in_an_array_marked_freed_reports_an_early_free() {
-        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Leak);
-        table.grow(Desc(0));
-        let guard = rcu::memb::read_lock();
-        let array = table.array(&guard);
-        // Only the state changes (the memory stays valid): this simulates
-        // the observation an early free would produce.
-        array.view.state.store(FREED, Ordering::Release);
-        assert!(matches!(array.get_checked(0), Lookup::Reclaimed { generation: 1 }));
-        array.view.state.store(LIVE, Ordering::Release);
+    fn call_rcu_frees_every_old_array_by_the_next_barrier() {
+        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::CallRcu);
+        let generations = table.generations();
+        for i in 0..50 {
+            table.grow(Desc(i));
+        }
+        Memb::engine().barrier();
+        assert_eq!(generations.alive(), 1);
+        assert_eq!(table.fallbacks(), 0);
+        drop(table);
+        assert_eq!(generations.created(), generations.dropped());
+    }
+
+    #[test]
+    fn call_rcu_falls_back_to_sync_when_the_wrapper_cannot_be_allocated() {
+        let mut table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::CallRcu);
+        table.inject_wrapper_failures(2);
+        let generations = table.generations();
+        for i in 0..20 {
+            table.grow(Desc(i));
+        }
+        assert_eq!(table.fallbacks(), 10);
+        Memb::engine().barrier();
+        assert_eq!(generations.alive(), 1);
+        drop(table);
+        assert_eq!(generations.created(), generations.dropped());
     }
 
     #[test]

@@ -75,6 +75,10 @@ struct Args {
     /// preempted inside read-side sections, between resizes.
     #[arg(long, default_value_t = 0)]
     yield_every: u64,
+    /// call-rcu: every Nth wrapper allocation fails as if memory were
+    /// exhausted (0: never), exercising the synchronize-then-free fallback.
+    #[arg(long, default_value_t = 0)]
+    fail_wrapper_every: u64,
     /// Seed of the readers' random lookups.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -102,6 +106,9 @@ impl FlavourArg {
 enum StrategyArg {
     /// synchronize_rcu() then free, per resize.
     Sync,
+    /// A wrapper with an RcuHead per resize, call_rcu_raw; sync if the
+    /// wrapper cannot be allocated.
+    CallRcu,
     /// Never free during the run (the floor; memory grows).
     Leak,
 }
@@ -110,6 +117,7 @@ impl StrategyArg {
     fn strategy(self) -> Strategy {
         match self {
             StrategyArg::Sync => Strategy::Sync,
+            StrategyArg::CallRcu => Strategy::CallRcu,
             StrategyArg::Leak => Strategy::Leak,
         }
     }
@@ -124,6 +132,7 @@ struct RunConfig {
     section_len: u64,
     qs_interval: u64,
     yield_every: u64,
+    fail_wrapper_every: u64,
     seed: u64,
     label: String,
 }
@@ -300,8 +309,13 @@ struct RunResult {
     flavour: &'static str,
     strategy: Strategy,
     resize_time: Duration,
+    /// The barrier after the resizes: deferred frees still pending.
+    drain_time: Duration,
     resizes: u64,
+    /// From the first resize until every retired array was freed.
     grace_periods: u64,
+    /// call-rcu retirements that fell back to synchronize-then-free.
+    fallbacks: u64,
     readers: usize,
     /// Every lookup checked, from the readers' start to their stop.
     reader: ReaderTally,
@@ -366,7 +380,9 @@ impl RunResult {
 /// Runs one configuration on flavour `F`.
 fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResult {
     memory::reset_peak();
-    let table: Arc<Table<F>> = Arc::new(DescriptorTable::new(config.strategy));
+    let mut table = DescriptorTable::new(config.strategy);
+    table.inject_wrapper_failures(config.fail_wrapper_every);
+    let table: Arc<Table<F>> = Arc::new(table);
     let generations = table.generations();
     let descriptor_drops = Arc::new(AtomicU64::new(0));
     let control = Arc::new(ReaderControl::new(config.readers));
@@ -401,7 +417,6 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     }
     let resize_time = start.elapsed();
     let lookups_during = control.total_lookups() - lookups_before;
-    let grace_periods = F::engine().stats().grace_periods - gp_before;
     // Relaxed: a flag; the join below publishes the readers' tallies.
     control.stop.store(true, Ordering::Relaxed);
 
@@ -409,17 +424,25 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     for handle in readers {
         reader.add(handle.join().expect("a reader thread panicked"));
     }
+    // Every array retired so far is freed after this (deferred strategies).
+    let drain_start = Instant::now();
+    barrier::<F>();
+    let drain_time = drain_start.elapsed();
+    let grace_periods = F::engine().stats().grace_periods - gp_before;
     let peak_rss = memory::peak_rss();
 
     let table = Arc::into_inner(table).expect("readers have exited");
+    let fallbacks = table.fallbacks();
+    // Frees the current array, the kept ones (leak) and the descriptors.
     drop(table);
-    barrier::<F>();
     RunResult {
         flavour: F::NAME,
         strategy: config.strategy,
         resize_time,
+        drain_time,
         resizes: config.resizes,
         grace_periods,
+        fallbacks,
         readers: config.readers,
         reader,
         lookups_during,
@@ -432,12 +455,10 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     }
 }
 
-/// Waits until every array retired before the call has been dropped.
-///
-/// The `sync` and `leak` strategies free inline (or with the table), so
-/// nothing is queued and one grace period is all a barrier needs here.
+/// Waits until every array retired before the call has been dropped
+/// (`call-rcu` frees on the reclaim thread).
 fn barrier<F: Flavour>() {
-    F::engine().synchronize();
+    F::engine().barrier();
 }
 
 /// Progress lines on stderr once the program has run for two seconds.
@@ -609,6 +630,8 @@ fn run_json(r: &RunResult, repeat: u64) -> serde_json::Value {
         "resizes": r.resizes,
         "readers": r.readers,
         "resize_seconds": r.resize_time.as_secs_f64(),
+        "drain_seconds": r.drain_time.as_secs_f64(),
+        "call_rcu_fallbacks": r.fallbacks,
         "resizes_per_second": r.resizes_per_sec(),
         "grace_periods": r.grace_periods,
         "lookups_checked": r.reader.lookups,
@@ -659,6 +682,7 @@ fn main() -> ExitCode {
                     section_len: args.section_len,
                     qs_interval: args.qs_interval,
                     yield_every: args.yield_every,
+                    fail_wrapper_every: args.fail_wrapper_every,
                     seed: args.seed.wrapping_add(repeat),
                     label: format!("[{run_number}/{total_runs}] {} {}", flavour.name(), strategy.strategy().name()),
                 };
@@ -683,6 +707,7 @@ fn main() -> ExitCode {
                 "section_len": args.section_len,
                 "qs_interval": args.qs_interval,
                 "yield_every": args.yield_every,
+                "fail_wrapper_every": args.fail_wrapper_every,
                 "repeat": args.repeat,
                 "seed": args.seed,
                 "barrier_strategy": format!("{:?}", rcu::memb::stats().barrier_strategy),
@@ -724,8 +749,10 @@ mod tests {
             flavour: "memb",
             strategy: Strategy::Sync,
             resize_time: Duration::from_millis(1),
+            drain_time: Duration::ZERO,
             resizes: 10,
             grace_periods: 10,
+            fallbacks: 0,
             readers: 1,
             reader: ReaderTally { lookups: 100, early_frees: 0, corrupt: 0 },
             lookups_during: 100,
@@ -772,6 +799,7 @@ mod tests {
                 section_len: 4,
                 qs_interval: 64,
                 yield_every: 8,
+                fail_wrapper_every: 5,
                 seed: 7,
                 label: String::from("test"),
             };
@@ -780,6 +808,8 @@ mod tests {
                 assert_eq!(result.failures(), Vec::<String>::new());
                 assert!(result.reader.lookups > 0);
                 assert_eq!(result.arrays_created, 65);
+                let expected_fallbacks = if strategy == Strategy::CallRcu { 64 / 5 } else { 0 };
+                assert_eq!(result.fallbacks, expected_fallbacks);
             }
         }
     }
