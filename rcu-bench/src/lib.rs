@@ -1,0 +1,15 @@
+//! rcu-bench: rcu-memb and rcu-qsbr measured beside crossbeam-epoch and,
+//! with the `liburcu` feature, liburcu's urcu-memb and urcu-qsbr.
+//!
+//! The library holds what the criterion benches (`benches/`) and the
+//! `rcu-bench` binary share:
+//!
+//! * [`workload`]: the node and table readers reach, `repr(C)` so the
+//!   liburcu shim reads the same bytes;
+//! * [`liburcu`] (feature `liburcu`): the C shim's bindings.
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "liburcu")]
+pub mod liburcu;
+pub mod workload;
