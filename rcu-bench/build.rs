@@ -29,6 +29,14 @@ fn main() {
             .define("_GNU_SOURCE", None)
             .define(&format!("SHIM_FLAVOUR_{}", flavour.to_uppercase()), None)
             .opt_level(2)
+            // -fPIE, not the cc crate's default -fPIC: with -fPIC, liburcu's
+            // thread-local reader state (defined in liburcu's shared
+            // library) is reached through a __tls_get_addr call on every
+            // read_lock and quiescent_state; a C program built the usual way
+            // (Debian's gcc defaults to PIE) uses the initial-exec model, one
+            // %fs-relative access. Rust binaries are PIE too, so this links.
+            .pic(false)
+            .flag("-fPIE")
             .warnings(true)
             .extra_warnings(true)
             .flag_if_supported("-Wno-unused-parameter")

@@ -6,10 +6,18 @@
 //!
 //! * [`workload`]: the node and table readers reach, `repr(C)` so the
 //!   liburcu shim reads the same bytes;
+//! * [`implementation`]: the implementations under test, their read-side
+//!   sections and reader loops, busy readers, grace-period waits;
+//! * [`pin`]: pinning threads to CPUs;
+//! * `reclaim` (feature `reclaim-api`): this workspace's deferred frees;
 //! * [`liburcu`] (feature `liburcu`): the C shim's bindings.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod implementation;
 #[cfg(feature = "liburcu")]
 pub mod liburcu;
+pub mod pin;
+#[cfg(feature = "reclaim-api")]
+pub mod reclaim;
 pub mod workload;

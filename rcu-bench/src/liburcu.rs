@@ -418,55 +418,83 @@ thread_local! {
     static REGISTERED: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
 }
 
-/// The calling thread's `defer_rcu` registration with flavour `F`.
+/// The calling thread's `defer_rcu` registration with one flavour: made on
+/// first use, undone by the thread-local destructor at thread exit.
+///
+/// liburcu cannot register a thread for `defer_rcu` again once it has
+/// deferred anything and unregistered (`rcu_defer_register_thread` asserts
+/// that a per-thread index is zero, and unregistering does not reset it), so
+/// the registration lives as long as the thread.
 #[derive(Debug)]
-pub struct DeferThread<F: Urcu> {
-    _not_send: PhantomData<(*const (), F)>,
+pub struct DeferRegistration {
+    registered: std::cell::Cell<bool>,
+    unregister: unsafe extern "C" fn(),
 }
 
-impl<F: Urcu> DeferThread<F> {
-    /// Registers the calling thread for `defer_rcu` (liburcu starts its
-    /// defer thread on first registration).
-    ///
-    /// # Panics
-    ///
-    /// If liburcu refuses (it returns nonzero when out of memory).
-    pub fn register() -> Self {
-        // SAFETY: a fresh handle; liburcu checks double registration itself
-        // (it asserts), and this type is !Send so drop runs on this thread.
-        let rc = unsafe { F::defer_register_thread() };
-        assert_eq!(rc, 0, "{}: rcu_defer_register_thread() failed", F::NAME);
-        DeferThread {
-            _not_send: PhantomData,
+impl DeferRegistration {
+    const fn new(unregister: unsafe extern "C" fn()) -> Self {
+        DeferRegistration {
+            registered: std::cell::Cell::new(false),
+            unregister,
         }
-    }
-
-    /// Frees `node` (a `Box<Node>`) after a grace period. May wait for a
-    /// grace period when the thread's defer queue is full (liburcu's design).
-    pub fn defer_free_node(&mut self, node: Box<Node>) {
-        unsafe extern "C" fn free_node(p: *mut c_void) {
-            // SAFETY: `p` came from `Box::into_raw` below and liburcu runs
-            // this exactly once, after a grace period.
-            drop(unsafe { Box::from_raw(p.cast::<Node>()) });
-        }
-        // SAFETY: registered for defer (self exists); callers use this
-        // outside read-side sections (the harness writer holds none); the
-        // node is unpublished, so freeing it after a grace period is safe.
-        unsafe { F::defer_rcu(free_node, Box::into_raw(node).cast()) }
-    }
-
-    /// Waits until everything this process deferred has been freed.
-    pub fn barrier(&mut self) {
-        // SAFETY: the harness calls it outside read-side sections.
-        unsafe { F::defer_barrier() }
     }
 }
 
-impl<F: Urcu> Drop for DeferThread<F> {
+impl Drop for DeferRegistration {
     fn drop(&mut self) {
-        // SAFETY: registered for defer; outside read-side sections.
-        unsafe { F::defer_unregister_thread() }
+        if self.registered.get() {
+            // SAFETY: registered on this thread (the flag), and at thread
+            // exit no read-side section is open.
+            unsafe { (self.unregister)() }
+        }
     }
+}
+
+thread_local! {
+    static DEFER_MEMB: DeferRegistration = const { DeferRegistration::new(memb_ffi::defer_unregister_thread) };
+    static DEFER_QSBR: DeferRegistration = const { DeferRegistration::new(qsbr_ffi::defer_unregister_thread) };
+}
+
+fn ensure_defer_registered<F: Urcu>() {
+    let key = if F::IS_QSBR { &DEFER_QSBR } else { &DEFER_MEMB };
+    key.with(|reg| {
+        if !reg.registered.get() {
+            // SAFETY: not registered yet on this thread (the flag).
+            let rc = unsafe { F::defer_register_thread() };
+            assert_eq!(
+                rc,
+                0,
+                "{}: rcu_defer_register_thread() failed (out of memory)",
+                F::NAME
+            );
+            reg.registered.set(true);
+        }
+    });
+}
+
+/// Frees `node` after a grace period with liburcu's `defer_rcu` (the calling
+/// thread is registered for it on first use). May wait for a grace period
+/// when the thread's defer queue is full (liburcu's design), so the caller
+/// must not be inside a read-side section (this crate's safe API never
+/// leaves one open).
+pub fn defer_free_node<F: Urcu>(node: Box<Node>) {
+    unsafe extern "C" fn free_node(p: *mut c_void) {
+        // SAFETY: `p` came from `Box::into_raw` below and liburcu runs this
+        // exactly once, after a grace period.
+        drop(unsafe { Box::from_raw(p.cast::<Node>()) });
+    }
+    ensure_defer_registered::<F>();
+    // SAFETY: registered for defer; outside read-side sections (above); the
+    // node is unpublished, so freeing it after a grace period is safe.
+    unsafe { F::defer_rcu(free_node, Box::into_raw(node).cast()) }
+}
+
+/// Waits until everything deferred with `defer_rcu` (by any thread) has been
+/// freed. Outside read-side sections only, as [`defer_free_node`].
+pub fn defer_barrier<F: Urcu>() {
+    // SAFETY: no read-side section is open (this crate's safe API never
+    // leaves one open).
+    unsafe { F::defer_barrier() }
 }
 
 /// Frees `node` after a grace period with liburcu's `call_rcu`, through the

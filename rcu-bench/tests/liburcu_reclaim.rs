@@ -6,7 +6,9 @@
 //! nodes meanwhile.
 #![cfg(feature = "liburcu")]
 
-use rcu_bench::liburcu::{call_rcu_free_node, DeferThread, LibMemb, LibQsbr, Urcu, UrcuThread};
+use rcu_bench::liburcu::{
+    call_rcu_free_node, defer_barrier, defer_free_node, LibMemb, LibQsbr, Urcu, UrcuThread,
+};
 use rcu_bench::workload::Node;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -51,11 +53,10 @@ fn every_node_is_freed_by_the_barrier<F: Urcu>() {
         F::NAME
     );
 
-    let mut d = DeferThread::<F>::register();
     for _ in 0..1000 {
-        d.defer_free_node(Node::new_boxed());
+        defer_free_node::<F>(Node::new_boxed());
     }
-    d.barrier();
+    defer_barrier::<F>();
     assert_eq!(
         LIVE_NODES.load(Ordering::Relaxed),
         base,

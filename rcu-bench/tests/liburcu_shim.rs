@@ -38,17 +38,6 @@ fn lookup_loop_finds_exactly_the_even_keys() {
     drop(unsafe { Box::from_raw(slot.load(Ordering::Relaxed)) });
 }
 
-#[test]
-fn rust_lookup_agrees_with_the_c_lookup() {
-    let table = Table::new_boxed();
-    let hits = (0..Table::KEY_SPACE)
-        .filter(|&k| table.lookup(k).is_some())
-        .count() as u64;
-    assert_eq!(hits, Table::KEY_SPACE / 2);
-    assert_eq!(table.lookup(2 * 17), Some(17));
-    assert_eq!(table.lookup(2 * 17 + 1), None);
-}
-
 fn reader_run_counts_reads_until_stopped<F: Urcu>() {
     let slot = AtomicPtr::new(Box::into_raw(Node::new_boxed()));
     let stop = AtomicI32::new(0);
