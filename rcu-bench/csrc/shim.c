@@ -169,9 +169,10 @@ struct rcubench_reader {
 /*
  * test_urcu's reader loop: read-side section, dereference, check the value,
  * optional busy loop inside the section, count; QSBR announces a quiescent
- * state every 1,024 reads. Progress is published every 1,024 reads (and at
- * the end) so the Rust side can discard a warm-up period. The thread must
- * be registered; returns the number of reads.
+ * state every 1,024 reads. The count is published after every read (a plain
+ * store to the reader's own cache line, as test_urcu's per-thread counter)
+ * so the Rust side can discard a warm-up period. The thread must be
+ * registered; returns the number of reads.
  */
 uint64_t SHIM(reader_run)(struct rcubench_reader *r)
 {
@@ -192,17 +193,14 @@ uint64_t SHIM(reader_run)(struct rcubench_reader *r)
 		}
 		URCU(read_unlock)();
 		reads++;
-		if (caa_unlikely((reads & QS_EVERY_MASK) == 0)) {
-			if (SHIM_IS_QSBR)
-				URCU(quiescent_state)();
-			/* Relaxed: a statistic, read by the sampler. */
-			__atomic_store_n(r->progress, reads, __ATOMIC_RELAXED);
-		}
+		/* Relaxed: a statistic, read by the sampler. */
+		__atomic_store_n(r->progress, reads, __ATOMIC_RELAXED);
+		if (SHIM_IS_QSBR && caa_unlikely((reads & QS_EVERY_MASK) == 0))
+			URCU(quiescent_state)();
 		/* Relaxed, as test_urcu's test_duration_read(). */
 		if (caa_unlikely(__atomic_load_n(r->stop, __ATOMIC_RELAXED)))
 			break;
 	}
-	__atomic_store_n(r->progress, reads, __ATOMIC_RELAXED);
 	r->mismatches = mismatches;
 	return reads;
 }

@@ -220,8 +220,10 @@ pub fn spin(loops: u64) {
 }
 
 /// liburcu `test_urcu`'s reader loop for a Rust implementation, until
-/// `shared.stop`. Publishes progress every 1,024 reads. Returns (reads,
-/// mismatches: nodes seen not holding [`NODE_VALUE`]).
+/// `shared.stop`. Publishes its read count after every read (a plain store
+/// to its own cache line, as test_urcu's per-thread counter increment), so
+/// the run can discard a warm-up period. Returns (reads, mismatches: nodes
+/// seen not holding [`NODE_VALUE`]).
 pub fn reader_loop<R: ReadSide>(
     reader: &mut R,
     shared: &ReaderShared,
@@ -245,10 +247,10 @@ pub fn reader_loop<R: ReadSide>(
             }
         });
         reads += 1;
+        // Relaxed: a statistic for the sampler, no data depends on it.
+        progress.store(reads, Ordering::Relaxed);
         if reads & 1023 == 0 {
             reader.quiescent_state();
-            // Relaxed: a statistic for the sampler, no data depends on it.
-            progress.store(reads, Ordering::Relaxed);
         }
         // Relaxed, as test_urcu's test_duration_read(): the flag carries no
         // data; the join after it orders everything else.
@@ -256,8 +258,6 @@ pub fn reader_loop<R: ReadSide>(
             break;
         }
     }
-    // Relaxed: read after the join, which orders it.
-    progress.store(reads, Ordering::Relaxed);
     (reads, mismatches)
 }
 

@@ -10,14 +10,23 @@
 //!   sections and reader loops, busy readers, grace-period waits;
 //! * [`pin`]: pinning threads to CPUs;
 //! * `reclaim` (feature `reclaim-api`): this workspace's deferred frees;
-//! * [`liburcu`] (feature `liburcu`): the C shim's bindings.
+//! * [`hist`]: the grace-period latency histogram; [`rss`]: peak RSS;
+//! * [`run`], [`flood`], [`compare`], [`chart`]: the `rcu-bench`
+//!   subcommands.
+//! * `liburcu` (feature `liburcu`): the C shim's bindings.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod chart;
+pub mod compare;
+pub mod flood;
+pub mod hist;
 pub mod implementation;
 #[cfg(feature = "liburcu")]
 pub mod liburcu;
 pub mod pin;
 #[cfg(feature = "reclaim-api")]
 pub mod reclaim;
+pub mod rss;
+pub mod run;
 pub mod workload;

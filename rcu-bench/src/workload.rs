@@ -4,9 +4,9 @@
 //!
 //! * [`Node`]: what `rcu-bench run` publishes, in the manner of liburcu's
 //!   `test_urcu` (an `int` set to 8 there; a `u64` set to [`NODE_VALUE`]
-//!   here). A writer poisons a node to [`NODE_POISON`] just before freeing
-//!   it, as `test_urcu` does, so a reader that counts a mismatch has seen a
-//!   node freed too early.
+//!   here). Dropping a node poisons it to [`NODE_POISON`] just before its
+//!   memory is freed, as `test_urcu` does, whatever path retires it, so a
+//!   reader that counts a mismatch has seen a node freed too early.
 //! * [`Table`]: a read-mostly sorted key table for the lookup benchmark; the
 //!   Rust [`Table::lookup`] and the shim's `table_lookup` are the same loop.
 
@@ -59,6 +59,18 @@ pub struct Node {
 unsafe impl Send for Node {}
 // SAFETY: as above; shared readers only read `value`.
 unsafe impl Sync for Node {}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Poison before the memory goes back to the allocator, whichever
+        // path retires the node (test_urcu does `*old = 0; free(old)`), so a
+        // reader that still sees the node counts a mismatch. Volatile: a
+        // store right before deallocation is otherwise a dead store the
+        // compiler may remove.
+        // SAFETY: `self.value` is a valid, aligned, exclusively borrowed u64.
+        unsafe { std::ptr::write_volatile(&mut self.value, NODE_POISON) };
+    }
+}
 
 impl Node {
     /// Byte offset of `urcu_head`, for liburcu callbacks that get the head.

@@ -49,7 +49,7 @@ fn reader_run_counts_reads_until_stopped<F: Urcu>() {
         // A grace period needs the running reader's cooperation (QSBR:
         // its quiescent states every 1,024 reads).
         F::synchronize_rcu();
-        while progress.load(Ordering::Relaxed) == 0 {
+        while progress.load(Ordering::Relaxed) < 1024 {
             std::hint::spin_loop();
         }
         stop.store(1, Ordering::Relaxed);
