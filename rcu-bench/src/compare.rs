@@ -423,8 +423,160 @@ pub fn format_text(results: &Results, baselines: &[String]) -> String {
             }
         }
     }
+    out.push_str(&format_goals(results));
     for note in &results.notes {
         out.push_str(&format!("\nnote: {note}\n"));
+    }
+    out
+}
+
+/// A goal of the rcu-bench issue: `numerator / denominator` of `metric`
+/// compared with `target` (`at_most`: ratio <= target, else >= target).
+struct Goal {
+    numerator: &'static str,
+    denominator: &'static str,
+    metric: Metric,
+    at_most: bool,
+    target: f64,
+}
+
+const fn goal(
+    numerator: &'static str,
+    denominator: &'static str,
+    metric: Metric,
+    at_most: bool,
+    target: f64,
+) -> Goal {
+    Goal {
+        numerator,
+        denominator,
+        metric,
+        at_most,
+        target,
+    }
+}
+
+/// The issue's goals, as ratios of medians from this run.
+const GOALS: &[Goal] = &[
+    goal("rcu-memb", "liburcu-memb", Metric::ReadPairNs, true, 1.0),
+    goal(
+        "crossbeam-epoch",
+        "rcu-memb",
+        Metric::ReadPairNs,
+        false,
+        5.0,
+    ),
+    goal("rcu-qsbr", "liburcu-qsbr", Metric::ReadPairNs, true, 1.0),
+    goal("rcu-memb", "liburcu-memb", Metric::ReadsPerSec, false, 1.0),
+    goal("rcu-qsbr", "liburcu-qsbr", Metric::ReadsPerSec, false, 1.0),
+    goal("rcu-memb", "liburcu-memb", Metric::WritesPerSec, false, 1.0),
+    goal("rcu-qsbr", "liburcu-qsbr", Metric::WritesPerSec, false, 1.0),
+    goal(
+        "rcu-memb-call_rcu",
+        "liburcu-memb-call_rcu",
+        Metric::FloodObjectsPerSec,
+        false,
+        2.0,
+    ),
+    goal(
+        "rcu-memb-kvfree_rcu",
+        "liburcu-memb-call_rcu",
+        Metric::FloodObjectsPerSec,
+        false,
+        2.0,
+    ),
+    goal(
+        "rcu-qsbr-call_rcu",
+        "liburcu-qsbr-call_rcu",
+        Metric::FloodObjectsPerSec,
+        false,
+        2.0,
+    ),
+    goal(
+        "rcu-qsbr-kvfree_rcu",
+        "liburcu-qsbr-call_rcu",
+        Metric::FloodObjectsPerSec,
+        false,
+        2.0,
+    ),
+    goal(
+        "rcu-memb-call_rcu",
+        "crossbeam-epoch-defer_destroy",
+        Metric::FloodObjectsPerSec,
+        false,
+        3.0,
+    ),
+    goal(
+        "rcu-memb-kvfree_rcu",
+        "crossbeam-epoch-defer_destroy",
+        Metric::FloodObjectsPerSec,
+        false,
+        3.0,
+    ),
+    goal(
+        "rcu-qsbr-call_rcu",
+        "crossbeam-epoch-defer_destroy",
+        Metric::FloodObjectsPerSec,
+        false,
+        3.0,
+    ),
+    goal(
+        "rcu-qsbr-kvfree_rcu",
+        "crossbeam-epoch-defer_destroy",
+        Metric::FloodObjectsPerSec,
+        false,
+        3.0,
+    ),
+    goal(
+        "rcu-memb-kvfree_rcu",
+        "liburcu-memb-call_rcu",
+        Metric::FloodPeakRssKib,
+        true,
+        1.0,
+    ),
+    goal(
+        "rcu-memb-kvfree_rcu",
+        "crossbeam-epoch-defer_destroy",
+        Metric::FloodPeakRssKib,
+        true,
+        1.0,
+    ),
+    goal(
+        "rcu-qsbr-kvfree_rcu",
+        "crossbeam-epoch-defer_destroy",
+        Metric::FloodPeakRssKib,
+        true,
+        1.0,
+    ),
+];
+
+/// The goals this run has figures for, with the measured ratio.
+fn format_goals(results: &Results) -> String {
+    let mut out = String::new();
+    for g in GOALS {
+        let (Some(a), Some(b)) = (
+            results.median(g.numerator, g.metric),
+            results.median(g.denominator, g.metric),
+        ) else {
+            continue;
+        };
+        if out.is_empty() {
+            out.push_str("\n== goals (ratios of medians from this run; one run on a shared machine is evidence, not proof)\n");
+        }
+        let ratio = a / b;
+        let met = if g.at_most {
+            ratio <= g.target
+        } else {
+            ratio >= g.target
+        };
+        out.push_str(&format!(
+            "{:<60} {:>8.3}  goal {} {:<5} {}\n",
+            format!("{} {} / {}", g.metric.name(), g.numerator, g.denominator),
+            ratio,
+            if g.at_most { "<=" } else { ">=" },
+            g.target,
+            if met { "met" } else { "MISSED" }
+        ));
     }
     out
 }

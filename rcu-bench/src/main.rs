@@ -107,7 +107,8 @@ enum Command {
         /// liburcu; crossbeam-epoch and its flood kind always].
         #[arg(long = "baseline")]
         baselines: Vec<String>,
-        /// Print CSV (name,metric,median,min,max,rounds) instead of tables.
+        /// Print CSV (name,metric,median,min,max,rounds) on stdout; the text
+        /// tables then go to stderr, so one run gives both.
         #[arg(long)]
         csv: bool,
         /// Write an SVG chart of the results here.
@@ -261,6 +262,7 @@ fn real_main(cli: Cli) -> Result<(), String> {
             let results = compare(&config, |line| eprintln!("{line}"))?;
             if csv {
                 print!("{}", format_csv(&results));
+                eprint!("{}", format_text(&results, &baselines));
             } else {
                 print!("{}", format_text(&results, &baselines));
             }
