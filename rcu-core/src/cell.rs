@@ -34,10 +34,7 @@ impl<T: Send + Sync + 'static, F: Flavour> RcuCell<T, F> {
 
     /// A cell holding the boxed value (no reallocation).
     pub fn from_box(value: Box<T>) -> Self {
-        RcuCell {
-            ptr: AtomicPtr::new(Box::into_raw(value)),
-            _owns: PhantomData,
-        }
+        RcuCell { ptr: AtomicPtr::new(Box::into_raw(value)), _owns: PhantomData }
     }
 
     /// The current value, valid while `guard` (a read-side section of `F`)
@@ -106,8 +103,6 @@ impl<T: Send + Sync + 'static, F: Flavour> Drop for RcuCell<T, F> {
 
 impl<T: Send + Sync + std::fmt::Debug + 'static, F: Flavour> std::fmt::Debug for RcuCell<T, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RcuCell")
-            .field("flavour", &F::NAME)
-            .finish_non_exhaustive()
+        f.debug_struct("RcuCell").field("flavour", &F::NAME).finish_non_exhaustive()
     }
 }

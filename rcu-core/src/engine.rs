@@ -4,14 +4,16 @@
 //! Each flavour crate owns one `static Engine<ItsFlavour>`; everything here is
 //! generic over the [`Flavour`] and shared by both.
 
+use crate::callback::{CallbackFn, RcuHead};
 use crate::flavour::Flavour;
 use crate::grace_period::GpCounter;
 use crate::reader::ReaderSlot;
-use crate::reclaim::Reclaimer;
+use crate::reclaim::{CallbackLimits, Reclaimer};
 use crate::registry::Registry;
 use crate::sequence::{GpSequence, GpState};
 use crate::stats::{StatCounters, Stats};
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
 /// Everything one flavour shares across threads.
@@ -21,15 +23,13 @@ pub struct Engine<F: Flavour> {
     sequence: GpSequence,
     pub(crate) reclaimer: Reclaimer,
     pub(crate) stats: StatCounters,
+    init: std::sync::Once,
     _flavour: PhantomData<F>,
 }
 
 impl<F: Flavour> std::fmt::Debug for Engine<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("flavour", &F::NAME)
-            .field("registry", &self.registry)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("flavour", &F::NAME).field("registry", &self.registry).finish_non_exhaustive()
     }
 }
 
@@ -42,6 +42,7 @@ impl<F: Flavour> Engine<F> {
             sequence: GpSequence::new(),
             reclaimer: Reclaimer::new(),
             stats: StatCounters::new(),
+            init: std::sync::Once::new(),
             _flavour: PhantomData,
         }
     }
@@ -55,6 +56,17 @@ impl<F: Flavour> Engine<F> {
     /// The grace-period sequence (cookies and polling).
     pub fn sequence(&self) -> &GpSequence {
         &self.sequence
+    }
+
+    /// One-time set-up: the barrier strategy and the fork handlers.
+    #[inline]
+    pub(crate) fn init(&'static self) {
+        if !self.init.is_completed() {
+            self.init.call_once(|| {
+                crate::sys::init();
+                crate::fork::register_handlers::<F>();
+            });
+        }
     }
 
     // ----- registration -------------------------------------------------
@@ -75,13 +87,11 @@ impl<F: Flavour> Engine<F> {
         if let Some(slot) = self.current_slot() {
             return slot;
         }
-        crate::sys::init();
+        self.init();
         let slot = self.registry.claim();
         // Relaxed: owner-only diagnostics, published with the claim.
         slot.tid.store(crate::sys::gettid(), Ordering::Relaxed);
-        let permanent = F::thread_key()
-            .try_with(|st| st.set_registered(true))
-            .is_ok();
+        let permanent = F::thread_key().try_with(|st| st.set_registered(true)).is_ok();
         // Relaxed: owner-only field.
         slot.transient.store(!permanent, Ordering::Relaxed);
         F::slot_key().with(|c| c.set(slot));
@@ -124,8 +134,7 @@ impl<F: Flavour> Engine<F> {
     #[inline]
     pub fn may_block(&self) -> bool {
         // Relaxed: the thread reads its own word.
-        self.current_slot()
-            .is_none_or(|s| F::PROTOCOL.may_block(s.ctr.load(Ordering::Relaxed)))
+        self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.ctr.load(Ordering::Relaxed)))
     }
 
     /// Panics with a message naming `what` if the calling thread may not
@@ -150,10 +159,10 @@ impl<F: Flavour> Engine<F> {
     /// before the call has ended when it returns. Shared with concurrent
     /// callers. May block.
     #[track_caller]
-    pub fn synchronize(&self) {
+    pub fn synchronize(&'static self) {
         self.assert_may_block("synchronize_rcu()");
         self.stats.synchronize_calls.fetch_add(1, Ordering::Relaxed);
-        crate::sys::init();
+        self.init();
         self.wait_for(self.sequence.snapshot());
     }
 
@@ -166,6 +175,7 @@ impl<F: Flavour> Engine<F> {
     /// A cookie for a grace period that starts after this call, which the
     /// reclaim thread is asked to run. Never blocks.
     pub fn start_poll(&'static self) -> GpState {
+        self.init();
         let cookie = self.sequence.snapshot();
         self.reclaimer.request_gp(self, cookie);
         cookie
@@ -179,11 +189,91 @@ impl<F: Flavour> Engine<F> {
 
     /// Waits for `cookie` unless it has completed already.
     #[track_caller]
-    pub fn cond_synchronize(&self, cookie: GpState) {
+    pub fn cond_synchronize(&'static self, cookie: GpState) {
         if !self.poll(cookie) {
             self.assert_may_block("cond_synchronize_rcu()");
+            self.init();
             self.wait_for(cookie);
         }
+    }
+
+    // ----- deferred callbacks -------------------------------------------
+
+    /// Runs `callback` on the reclaim thread after a grace period. One
+    /// allocation; never waits for a grace period (past the hard backlog
+    /// limit, a caller that may block waits for reclaim: see
+    /// [`CallbackLimits`]).
+    #[inline]
+    #[track_caller]
+    pub fn call_rcu<C: FnOnce() + Send + 'static>(&'static self, callback: C) {
+        let (head, func) = crate::callback::box_callback(callback, std::panic::Location::caller());
+        // SAFETY: the head is a fresh box owned by the queue until `func`
+        // (which frees it) runs.
+        unsafe { self.reclaimer.enqueue(self, head, func) };
+    }
+
+    /// Runs `func(head)` on the reclaim thread after a grace period. No
+    /// allocation.
+    ///
+    /// # Safety
+    ///
+    /// `head` must be valid, not queued already, and stay in place (not
+    /// moved, not freed, not reused) until `func` runs; `func(head)` must be
+    /// sound to call on the reclaim thread (what it touches must be `Send`).
+    #[inline]
+    pub unsafe fn call_rcu_raw(&'static self, head: NonNull<RcuHead>, func: CallbackFn) {
+        // SAFETY: forwarded contract.
+        unsafe { self.reclaimer.enqueue(self, head, func) };
+    }
+
+    /// Waits until every callback queued before the call (by any thread)
+    /// has run. See `reclaim.rs` for callbacks queued by callbacks.
+    ///
+    /// # Panics
+    ///
+    /// Where the caller may not block (see [`Engine::assert_may_block`]), and
+    /// from a callback (on the reclaim thread).
+    #[track_caller]
+    pub fn barrier(&'static self) {
+        self.assert_may_block("rcu_barrier()");
+        if crate::reclaim::in_reclaim_thread() {
+            barrier_in_callback::<F>();
+        }
+        self.reclaimer.barrier(self);
+    }
+
+    /// Sets the `call_rcu` backlog thresholds.
+    ///
+    /// # Panics
+    ///
+    /// If `limits.soft > limits.hard`.
+    pub fn set_callback_limits(&self, limits: CallbackLimits) {
+        self.reclaimer.set_limits(limits);
+    }
+
+    /// The `call_rcu` backlog thresholds in force.
+    pub fn callback_limits(&self) -> CallbackLimits {
+        self.reclaimer.limits()
+    }
+
+    // ----- fork -----------------------------------------------------------
+
+    pub(crate) fn fork_prepare(&self) {
+        self.reclaimer.lock_for_fork();
+        self.sequence.lock_for_fork();
+    }
+
+    pub(crate) fn fork_parent(&self) {
+        self.sequence.unlock_after_fork_parent();
+        self.reclaimer.unlock_after_fork_parent();
+    }
+
+    pub(crate) fn fork_child(&self) {
+        crate::sys::reregister_after_fork();
+        self.counter.waker().reset_after_fork_child();
+        self.sequence.reset_after_fork_child();
+        self.reclaimer.reset_after_fork_child();
+        self.registry.release_all_except(self.current_slot());
     }
 
     // ----- reporting ----------------------------------------------------
@@ -212,11 +302,7 @@ impl<F: Flavour> Engine<F> {
             let v = slot.ctr.load(Ordering::Relaxed);
             let state = F::PROTOCOL.reader_state(v, gp);
             if state != crate::reader::ReaderState::Inactive {
-                let _ = writeln!(
-                    out,
-                    "  slot {i}: thread {} word {v:#x} {state:?}",
-                    slot.tid()
-                );
+                let _ = writeln!(out, "  slot {i}: thread {} word {v:#x} {state:?}", slot.tid());
             }
         }
         out
@@ -230,6 +316,17 @@ impl<F: Flavour> Default for Engine<F> {
 }
 
 use std::cell::Cell;
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn barrier_in_callback<F: Flavour>() -> ! {
+    panic!(
+        "rcu_{}: rcu_barrier() called from an RCU callback; it would wait for the callback \
+         itself forever. Call it from an ordinary thread",
+        F::NAME
+    )
+}
 
 #[cold]
 #[inline(never)]

@@ -147,19 +147,13 @@ impl GpCounter {
     /// scan: a reader entering later copies the current counter, or loaded
     /// it earlier and is caught by the next scan (PhaseFlip) or does its
     /// loads after the barrier that preceded the scan.
-    fn wait_for_old_readers<'s>(
-        &self,
-        p: Protocol,
-        slots: impl Iterator<Item = &'s ReaderSlot>,
-        writer_barrier: fn(),
-    ) {
+    fn wait_for_old_readers<'s>(&self, p: Protocol, slots: impl Iterator<Item = &'s ReaderSlot>, writer_barrier: fn()) {
         // Relaxed: this thread is the only writer of the counter.
         let gp = self.ctr.load(Ordering::Relaxed);
         for slot in slots {
             // Relaxed loads of the reader word: ordering comes from the
             // barriers bracketing the scan (see the module docs).
-            let is_settled =
-                || p.reader_state(slot.ctr.load(Ordering::Relaxed), gp) != ReaderState::ActiveOld;
+            let is_settled = || p.reader_state(slot.ctr.load(Ordering::Relaxed), gp) != ReaderState::ActiveOld;
             if !is_settled() {
                 self.waker.wait_until(is_settled, writer_barrier);
             }

@@ -9,19 +9,31 @@
 //! * `wait`: waiting for a reader (spin, then futex);
 //! * `grace_period`: one grace period, with its barrier pairing;
 //! * `sequence`: cookies, polling and grace-period sharing;
-//! * `reclaim`: the reclaim thread;
+//! * `callback`, `queue`, `reclaim`: `call_rcu`, `rcu_barrier` and the
+//!   reclaim thread;
+//! * `lock`, `fork`: locks the `fork()` handlers can release, and the handlers;
 //! * `engine`: the above tied together for one [`Flavour`];
 //! * `cell`: [`RcuCell`].
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(not(loom))]
+mod api;
+#[cfg(not(loom))]
+mod callback;
+#[cfg(not(loom))]
 mod cell;
 #[cfg(not(loom))]
 mod engine;
 #[cfg(not(loom))]
 mod flavour;
+#[cfg(not(loom))]
+mod fork;
 pub mod grace_period;
+#[cfg(not(loom))]
+mod lock;
+#[cfg(not(loom))]
+mod queue;
 pub mod reader;
 #[cfg(not(loom))]
 mod reclaim;
@@ -38,12 +50,16 @@ mod thread;
 pub mod wait;
 
 #[cfg(not(loom))]
+pub use callback::{CallbackFn, RcuHead};
+#[cfg(not(loom))]
 pub use cell::RcuCell;
 #[cfg(not(loom))]
 pub use engine::Engine;
 #[cfg(not(loom))]
 pub use flavour::{Flavour, ReadSection};
 pub use reader::{Protocol, ReaderSlot, ReaderState};
+#[cfg(not(loom))]
+pub use reclaim::CallbackLimits;
 #[cfg(not(loom))]
 pub use sequence::GpState;
 #[cfg(not(loom))]

@@ -66,19 +66,14 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry")
-            .field("capacity", &self.capacity())
-            .field("in_use", &self.in_use())
-            .finish()
+        f.debug_struct("Registry").field("capacity", &self.capacity()).field("in_use", &self.in_use()).finish()
     }
 }
 
 impl Registry {
     /// An empty registry with one chunk of free slots.
     pub const fn new() -> Self {
-        Registry {
-            first: Chunk::new(),
-        }
+        Registry { first: Chunk::new() }
     }
 
     fn chunks(&self) -> impl Iterator<Item = &Chunk> {
@@ -115,12 +110,7 @@ impl Registry {
         let last = self.chunks().last().expect("the first chunk always exists");
         // Release: publishes the initialised chunk; pairs with the Acquire
         // load in `Chunk::next`.
-        match last.next.compare_exchange(
-            std::ptr::null_mut(),
-            chunk,
-            Ordering::Release,
-            Ordering::Relaxed,
-        ) {
+        match last.next.compare_exchange(std::ptr::null_mut(), chunk, Ordering::Release, Ordering::Relaxed) {
             // SAFETY: the chunk is now linked and never freed.
             Ok(_) => Some(unsafe { &(*chunk).slots[0] }),
             Err(_) => {
@@ -150,6 +140,21 @@ impl Registry {
         slot.in_use.store(false, Ordering::Release);
     }
 
+    /// `fork()` support, child side: releases every slot but `keep` (the
+    /// forking thread's); their threads do not exist in the child.
+    pub(crate) fn release_all_except(&self, keep: Option<&ReaderSlot>) {
+        for slot in self.slots() {
+            let kept = keep.is_some_and(|k| std::ptr::eq(k, slot));
+            // Relaxed: the child is single-threaded here.
+            if !kept && slot.in_use.load(Ordering::Relaxed) {
+                slot.ctr.store(0, Ordering::Relaxed);
+                slot.transient.store(false, Ordering::Relaxed);
+                slot.tid.store(0, Ordering::Relaxed);
+                slot.in_use.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Number of slots (claimed or not).
     pub fn capacity(&self) -> usize {
         self.chunks().count() * CHUNK_SLOTS
@@ -157,9 +162,7 @@ impl Registry {
 
     /// Number of slots currently claimed.
     pub fn in_use(&self) -> usize {
-        self.slots()
-            .filter(|s| s.in_use.load(Ordering::Relaxed))
-            .count()
+        self.slots().filter(|s| s.in_use.load(Ordering::Relaxed)).count()
     }
 }
 
@@ -173,10 +176,7 @@ fn try_claim(slot: &ReaderSlot) -> bool {
     // Relaxed pre-check avoids a locked instruction on busy slots; Acquire on
     // success pairs with the Release store in `release` (previous owner).
     !slot.in_use.load(Ordering::Relaxed)
-        && slot
-            .in_use
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        && slot.in_use.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
 }
 
 #[cfg(test)]
@@ -217,16 +217,11 @@ mod tests {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 std::thread::spawn(move || {
-                    (0..50)
-                        .map(|_| reg.claim() as *const ReaderSlot as usize)
-                        .collect::<Vec<_>>()
+                    (0..50).map(|_| reg.claim() as *const ReaderSlot as usize).collect::<Vec<_>>()
                 })
             })
             .collect();
-        let mut all: Vec<usize> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect();
+        let mut all: Vec<usize> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
         let n = all.len();
         all.sort();
         all.dedup();

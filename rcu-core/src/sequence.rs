@@ -19,14 +19,15 @@
 //!
 //! Callers that need a grace period go through [`GpSequence::wait_for`]: the
 //! first becomes the leader and runs grace periods (outside the lock) until
-//! its cookie is reached; others that arrive meanwhile sleep on a condition
-//! variable. When the leader finishes, each sleeper either finds its cookie
+//! its cookie is reached; others that arrive meanwhile sleep on a futex event
+//! word, read under the lock, which the leader bumps (under the lock) when it
+//! resigns, so no wake-up is lost. Each sleeper then either finds its cookie
 //! reached or becomes the next leader, whose one grace period covers every
 //! sleeper. N concurrent callers cost one or two grace periods, not N.
 
-use crate::sync::atomic::{fence, AtomicU64, Ordering};
+use crate::lock::ForkSafeMutex;
+use crate::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
-use std::sync::{Condvar, Mutex};
 
 /// A grace-period cookie: see [`GpSequence::snapshot`]. `Copy + Eq + Debug`,
 /// ordered by age (a later cookie needs a later grace period).
@@ -47,20 +48,25 @@ impl GpState {
     }
 }
 
-#[derive(Debug, Default)]
 struct Leadership {
     /// A leader is running grace periods right now.
     leader_active: bool,
-    /// Threads sleeping on `done` (so the leader knows whether to notify).
+    /// Threads sleeping on `resigned` (so the leader knows whether to wake).
     sleepers: usize,
 }
 
 /// The sequence counter with its leader election.
-#[derive(Debug)]
 pub struct GpSequence {
     seq: CachePadded<AtomicU64>,
-    leadership: Mutex<Leadership>,
-    done: Condvar,
+    leadership: ForkSafeMutex<Leadership>,
+    /// Bumped under the lock whenever a leader resigns; sleepers wait on it.
+    resigned: AtomicU32,
+}
+
+impl std::fmt::Debug for GpSequence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpSequence").field("seq", &self.seq.load(Ordering::Relaxed)).finish_non_exhaustive()
+    }
 }
 
 impl GpSequence {
@@ -68,11 +74,8 @@ impl GpSequence {
     pub const fn new() -> Self {
         GpSequence {
             seq: CachePadded::new(AtomicU64::new(0)),
-            leadership: Mutex::new(Leadership {
-                leader_active: false,
-                sleepers: 0,
-            }),
-            done: Condvar::new(),
+            leadership: ForkSafeMutex::new(Leadership { leader_active: false, sleepers: 0 }),
+            resigned: AtomicU32::new(0),
         }
     }
 
@@ -112,8 +115,8 @@ impl GpSequence {
         if self.poll(cookie) {
             return;
         }
-        let mut lead = self.lock();
         loop {
+            let mut lead = self.leadership.lock();
             if self.poll(cookie) {
                 return;
             }
@@ -124,8 +127,11 @@ impl GpSequence {
                 return;
             }
             lead.sleepers += 1;
-            lead = self.done.wait(lead).unwrap_or_else(|e| e.into_inner());
-            lead.sleepers -= 1;
+            // Relaxed: read and bumped only under the lock we hold.
+            let resigned = self.resigned.load(Ordering::Relaxed);
+            drop(lead);
+            crate::sys::futex_wait_u32(&self.resigned, resigned, None);
+            self.leadership.lock().sleepers -= 1;
         }
     }
 
@@ -135,10 +141,12 @@ impl GpSequence {
         struct Resign<'a>(&'a GpSequence);
         impl Drop for Resign<'_> {
             fn drop(&mut self) {
-                let mut lead = self.0.lock();
+                let mut lead = self.0.leadership.lock();
                 lead.leader_active = false;
                 if lead.sleepers > 0 {
-                    self.0.done.notify_all();
+                    // Relaxed: under the lock (see `wait_for`).
+                    self.0.resigned.fetch_add(1, Ordering::Relaxed);
+                    crate::sys::futex_wake(&self.0.resigned, i32::MAX);
                 }
             }
         }
@@ -160,10 +168,33 @@ impl GpSequence {
         self.seq.store(s + 2, Ordering::Release);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Leadership> {
-        // The lock protects two plain fields that stay consistent even if a
-        // holder panicked, so poisoning is ignored.
-        self.leadership.lock().unwrap_or_else(|e| e.into_inner())
+    /// `fork()` support: hold the leadership lock across the fork.
+    pub(crate) fn lock_for_fork(&self) {
+        self.leadership.raw_lock();
+    }
+
+    /// `fork()` support, parent side: release the lock taken by
+    /// [`Self::lock_for_fork`].
+    pub(crate) fn unlock_after_fork_parent(&self) {
+        // SAFETY: taken by `lock_for_fork` on this thread, no guard exists.
+        unsafe { self.leadership.raw_unlock() };
+    }
+
+    /// `fork()` support, child side: only the forking thread exists, so no
+    /// leader runs and nobody sleeps; a grace period that was running in
+    /// the parent is abandoned (not counted as completed).
+    pub(crate) fn reset_after_fork_child(&self) {
+        {
+            // SAFETY: the child's only thread took this lock before fork.
+            let lead = unsafe { &mut *self.leadership.value_ptr() };
+            lead.leader_active = false;
+            lead.sleepers = 0;
+        }
+        // Relaxed: single-threaded child.
+        let s = self.seq.load(Ordering::Relaxed);
+        self.seq.store(s & !1, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { self.leadership.raw_unlock() };
     }
 }
 
@@ -202,10 +233,7 @@ mod tests {
         });
         let c = cookie_inside.lock().unwrap().unwrap();
         assert_eq!(seq.completed(), 1);
-        assert!(
-            !seq.poll(c),
-            "the running grace period must not satisfy a cookie taken inside it"
-        );
+        assert!(!seq.poll(c), "the running grace period must not satisfy a cookie taken inside it");
         seq.wait_for(c, || {});
         assert_eq!(seq.completed(), 2);
     }
@@ -232,9 +260,6 @@ mod tests {
             h.join().unwrap();
         }
         let n = runs.load(Ordering::Relaxed);
-        assert!(
-            n >= 1 && n <= callers / 2,
-            "{callers} callers ran {n} grace periods"
-        );
+        assert!(n >= 1 && n <= callers / 2, "{callers} callers ran {n} grace periods");
     }
 }

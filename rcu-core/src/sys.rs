@@ -69,14 +69,7 @@ const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 fn membarrier(cmd: libc::c_int) -> Result<libc::c_long, i32> {
     // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and touches no
     // memory of ours; any failure is reported through errno.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_membarrier,
-            cmd,
-            0 as libc::c_uint,
-            0 as libc::c_int,
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_uint, 0 as libc::c_int) };
     if ret < 0 {
         Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
     } else {
@@ -95,8 +88,7 @@ fn probe_membarrier() -> BarrierStrategy {
         Ok(mask) => mask,
         Err(_) => return BarrierStrategy::Fences,
     };
-    let needed = (MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
-        as libc::c_long;
+    let needed = (MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) as libc::c_long;
     if supported & needed != needed {
         return BarrierStrategy::Fences;
     }
@@ -255,12 +247,7 @@ pub fn futex_wake<W>(word: &W, n: i32) {
     // SAFETY: FUTEX_WAKE does not dereference the word; it only keys the
     // wait queue by its address.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word,
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            n,
-        );
+        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n);
     }
 }
 
@@ -271,19 +258,11 @@ pub fn futex_wait_u32(word: &AtomicU32, expected: u32, timeout: Option<std::time
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is a live, aligned 32-bit atomic; `ts_ptr` is null or
     // points to a timespec on this stack frame, alive during the call.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            ts_ptr,
-        );
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, expected, ts_ptr);
     }
 }
 

@@ -20,10 +20,7 @@ pub struct ThreadState<F: Flavour> {
 impl<F: Flavour> ThreadState<F> {
     /// An unregistered thread.
     pub const fn new() -> Self {
-        ThreadState {
-            registered: Cell::new(false),
-            _flavour: PhantomData,
-        }
+        ThreadState { registered: Cell::new(false), _flavour: PhantomData }
     }
 
     pub(crate) fn set_registered(&self, registered: bool) {

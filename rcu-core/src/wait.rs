@@ -48,18 +48,13 @@ impl GpWaker {
     /// A waker with no writer asleep.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        GpWaker {
-            flag: AtomicI32::new(AWAKE),
-        }
+        GpWaker { flag: AtomicI32::new(AWAKE) }
     }
 
     /// A waker with no writer asleep.
     #[cfg(loom)]
     pub fn new() -> Self {
-        GpWaker {
-            flag: AtomicI32::new(AWAKE),
-            futex: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()),
-        }
+        GpWaker { flag: AtomicI32::new(AWAKE), futex: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()) }
     }
 
     /// Reader side: wakes the writer if it sleeps. The caller must already
@@ -87,6 +82,13 @@ impl GpWaker {
             let _g = self.futex.0.lock().unwrap();
             self.futex.1.notify_all();
         }
+    }
+
+    /// `fork()` support, child side: no writer sleeps in the child.
+    #[cfg(not(loom))]
+    pub(crate) fn reset_after_fork_child(&self) {
+        // Relaxed: the child is single-threaded here.
+        self.flag.store(AWAKE, Ordering::Relaxed);
     }
 
     /// Writer side: returns once `done()` holds. `writer_barrier` is the

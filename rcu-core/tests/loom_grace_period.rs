@@ -29,21 +29,14 @@ impl World {
             gp: GpCounter::new(p),
             slot: ReaderSlot::new(),
             published: AtomicUsize::new(0),
-            freed: [
-                AtomicBool::new(false),
-                AtomicBool::new(false),
-                AtomicBool::new(false),
-            ],
+            freed: [AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false)],
         })
     }
 
     fn read_and_check(&self) {
         // Acquire: rcu_dereference; pairs with the writer's Release store.
         let i = self.published.load(Ordering::Acquire);
-        assert!(
-            !self.freed[i].load(Ordering::Relaxed),
-            "reader reached object {i} after it was freed"
-        );
+        assert!(!self.freed[i].load(Ordering::Relaxed), "reader reached object {i} after it was freed");
     }
 
     /// Publishes object `next`, waits for a grace period, frees `next - 1`.

@@ -25,7 +25,7 @@ use rcu_core::{Engine, Flavour, Protocol, ReaderSlot, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
 
-pub use rcu_core::{BarrierStrategy, GpState, Stats};
+rcu_core::define_flavour_api!(Memb, ENGINE, "rcu_memb", "drop(rcu_memb::read_lock());");
 
 /// The membarrier flavour, as a type for generic code (`rcu_core::Flavour`).
 #[derive(Debug)]
@@ -54,9 +54,6 @@ impl Flavour for Memb {
         &THREAD
     }
 }
-
-/// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
-pub type RcuCell<T> = rcu_core::RcuCell<T, Memb>;
 
 /// A read-side critical section; dropping it leaves the section.
 ///
@@ -98,10 +95,7 @@ pub fn read_lock() -> ReadGuard {
         None => ENGINE.register_current(),
     };
     slot.memb_enter(ENGINE.counter().ctr());
-    ReadGuard {
-        slot,
-        _not_send: PhantomData,
-    }
+    ReadGuard { slot, _not_send: PhantomData }
 }
 
 impl Drop for ReadGuard {
@@ -144,77 +138,6 @@ pub fn unregister_thread() {
 #[track_caller]
 pub fn synchronize_rcu() {
     ENGINE.synchronize();
-}
-
-/// Starts a grace period if needed and returns a cookie for it. Never blocks.
-///
-/// ```
-/// let cookie = rcu_memb::start_poll_synchronize_rcu();
-/// rcu_memb::cond_synchronize_rcu(cookie); // waits only if not yet complete
-/// assert!(rcu_memb::poll_state_synchronize_rcu(cookie));
-/// ```
-pub fn start_poll_synchronize_rcu() -> GpState {
-    ENGINE.start_poll()
-}
-
-/// A cookie for the grace period that would cover readers active now,
-/// without starting one (some later `synchronize_rcu` or polled request
-/// will complete it). Never blocks.
-///
-/// ```
-/// let cookie = rcu_memb::get_state_synchronize_rcu();
-/// rcu_memb::synchronize_rcu();
-/// assert!(rcu_memb::poll_state_synchronize_rcu(cookie));
-/// ```
-pub fn get_state_synchronize_rcu() -> GpState {
-    ENGINE.sequence().snapshot()
-}
-
-/// Whether the grace period for `cookie` has completed. One load.
-///
-/// ```
-/// assert!(rcu_memb::poll_state_synchronize_rcu(rcu_memb::GpState::COMPLETED));
-/// ```
-#[inline]
-pub fn poll_state_synchronize_rcu(cookie: GpState) -> bool {
-    ENGINE.poll(cookie)
-}
-
-/// Waits for `cookie`'s grace period unless it has completed.
-///
-/// # Panics
-///
-/// If it must wait and the caller is inside a read-side critical section.
-///
-/// ```
-/// let cookie = rcu_memb::start_poll_synchronize_rcu();
-/// rcu_memb::cond_synchronize_rcu(cookie);
-/// assert!(rcu_memb::poll_state_synchronize_rcu(cookie));
-/// ```
-#[track_caller]
-pub fn cond_synchronize_rcu(cookie: GpState) {
-    ENGINE.cond_synchronize(cookie);
-}
-
-/// Counters of this flavour.
-///
-/// ```
-/// rcu_memb::synchronize_rcu();
-/// let s = rcu_memb::stats();
-/// assert!(s.grace_periods >= 1);
-/// println!("barrier strategy: {:?}", s.barrier_strategy);
-/// ```
-pub fn stats() -> Stats {
-    ENGINE.stats()
-}
-
-/// The grace-period state and every active reader, for hang reports.
-///
-/// ```
-/// assert!(rcu_memb::state_report().contains("rcu_memb"));
-/// ```
-pub fn state_report() -> String {
-    ENGINE.state_report()
 }
 
 /// Whether the calling thread is inside a read-side critical section.

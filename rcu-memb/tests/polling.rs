@@ -3,8 +3,8 @@
 //! reported complete while a reader that predates it is still inside.
 
 use rcu_memb::{
-    cond_synchronize_rcu, get_state_synchronize_rcu, poll_state_synchronize_rcu, read_lock,
-    start_poll_synchronize_rcu, synchronize_rcu, GpState,
+    cond_synchronize_rcu, get_state_synchronize_rcu, poll_state_synchronize_rcu, read_lock, start_poll_synchronize_rcu,
+    synchronize_rcu, GpState,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -22,9 +22,7 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 #[test]
 fn a_started_poll_completes_on_its_own() {
     let cookie = start_poll_synchronize_rcu();
-    wait_until("the polled grace period", || {
-        poll_state_synchronize_rcu(cookie)
-    });
+    wait_until("the polled grace period", || poll_state_synchronize_rcu(cookie));
 }
 
 #[test]
@@ -45,10 +43,7 @@ fn a_cookie_does_not_complete_while_an_older_reader_is_inside() {
     entered.wait();
     let cookie = start_poll_synchronize_rcu();
     std::thread::sleep(Duration::from_millis(30));
-    assert!(
-        !poll_state_synchronize_rcu(cookie),
-        "completed under a reader that predates it"
-    );
+    assert!(!poll_state_synchronize_rcu(cookie), "completed under a reader that predates it");
     release.store(true, Ordering::SeqCst);
     cond_synchronize_rcu(cookie);
     assert!(poll_state_synchronize_rcu(cookie));

@@ -41,14 +41,8 @@ fn concurrent_callers_share_grace_periods() {
     reader.join().unwrap();
     let after = stats();
     let gps = after.grace_periods - before.grace_periods;
-    assert_eq!(
-        after.synchronize_calls - before.synchronize_calls,
-        CALLERS as u64
-    );
-    assert!(
-        gps <= 3,
-        "{CALLERS} concurrent callers ran {gps} grace periods"
-    );
+    assert_eq!(after.synchronize_calls - before.synchronize_calls, CALLERS as u64);
+    assert!(gps <= 3, "{CALLERS} concurrent callers ran {gps} grace periods");
 }
 
 #[test]
@@ -79,10 +73,6 @@ fn thread_churn_during_grace_periods_reuses_slots() {
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     let s = stats();
-    assert!(
-        s.registry_capacity <= 64,
-        "200 short-lived threads grew the registry to {}",
-        s.registry_capacity
-    );
+    assert!(s.registry_capacity <= 64, "200 short-lived threads grew the registry to {}", s.registry_capacity);
     assert!(s.grace_periods > 0);
 }

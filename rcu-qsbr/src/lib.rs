@@ -41,7 +41,7 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 
-pub use rcu_core::{BarrierStrategy, GpState, Stats};
+rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register_thread());");
 
 /// The QSBR flavour, as a type for generic code (`rcu_core::Flavour`).
 #[derive(Debug)]
@@ -70,9 +70,6 @@ impl Flavour for Qsbr {
     }
 }
 
-/// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
-pub type RcuCell<T> = rcu_core::RcuCell<T, Qsbr>;
-
 /// The calling thread's registration as a QSBR reader. Created online.
 ///
 /// `!Send`: it stays on its thread. Dropping it goes offline and
@@ -85,9 +82,7 @@ pub struct QsbrThread {
 
 impl std::fmt::Debug for QsbrThread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QsbrThread")
-            .field("online", &self.is_online())
-            .finish()
+        f.debug_struct("QsbrThread").field("online", &self.is_online()).finish()
     }
 }
 
@@ -126,10 +121,7 @@ pub fn register_thread() -> QsbrThread {
         already_registered();
     }
     let slot = ENGINE.register_current();
-    let mut thread = QsbrThread {
-        slot,
-        _not_send: PhantomData,
-    };
+    let mut thread = QsbrThread { slot, _not_send: PhantomData };
     thread.online();
     thread
 }
@@ -148,13 +140,8 @@ impl QsbrThread {
     /// the thread is online).
     #[inline]
     pub fn read_lock(&self) -> ReadGuard<'_> {
-        debug_assert!(
-            self.is_online(),
-            "rcu_qsbr: read_lock() on an offline thread; call online() first"
-        );
-        ReadGuard {
-            _thread: PhantomData,
-        }
+        debug_assert!(self.is_online(), "rcu_qsbr: read_lock() on an offline thread; call online() first");
+        ReadGuard { _thread: PhantomData }
     }
 
     /// Announces a quiescent state: no reference obtained in an earlier
@@ -162,8 +149,7 @@ impl QsbrThread {
     /// when no grace period is waiting; otherwise two fences and a store.
     #[inline]
     pub fn quiescent_state(&mut self) {
-        self.slot
-            .qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker());
+        self.slot.qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker());
     }
 
     /// Enters an extended quiescent state (e.g. before blocking). Grace
@@ -242,72 +228,4 @@ impl Drop for QsbrThread {
 #[track_caller]
 pub fn synchronize_rcu() {
     ENGINE.synchronize();
-}
-
-/// Starts a grace period if needed and returns a cookie for it. Never blocks.
-///
-/// ```
-/// let cookie = rcu_qsbr::start_poll_synchronize_rcu();
-/// rcu_qsbr::cond_synchronize_rcu(cookie);
-/// assert!(rcu_qsbr::poll_state_synchronize_rcu(cookie));
-/// ```
-pub fn start_poll_synchronize_rcu() -> GpState {
-    ENGINE.start_poll()
-}
-
-/// A cookie for the grace period that would cover readers active now,
-/// without starting one. Never blocks.
-///
-/// ```
-/// let cookie = rcu_qsbr::get_state_synchronize_rcu();
-/// rcu_qsbr::synchronize_rcu();
-/// assert!(rcu_qsbr::poll_state_synchronize_rcu(cookie));
-/// ```
-pub fn get_state_synchronize_rcu() -> GpState {
-    ENGINE.sequence().snapshot()
-}
-
-/// Whether the grace period for `cookie` has completed. One load.
-///
-/// ```
-/// assert!(rcu_qsbr::poll_state_synchronize_rcu(rcu_qsbr::GpState::COMPLETED));
-/// ```
-#[inline]
-pub fn poll_state_synchronize_rcu(cookie: GpState) -> bool {
-    ENGINE.poll(cookie)
-}
-
-/// Waits for `cookie`'s grace period unless it has completed.
-///
-/// # Panics
-///
-/// If it must wait and the calling thread is an online QSBR reader.
-///
-/// ```
-/// let cookie = rcu_qsbr::start_poll_synchronize_rcu();
-/// rcu_qsbr::cond_synchronize_rcu(cookie);
-/// assert!(rcu_qsbr::poll_state_synchronize_rcu(cookie));
-/// ```
-#[track_caller]
-pub fn cond_synchronize_rcu(cookie: GpState) {
-    ENGINE.cond_synchronize(cookie);
-}
-
-/// Counters of this flavour.
-///
-/// ```
-/// rcu_qsbr::synchronize_rcu();
-/// assert!(rcu_qsbr::stats().grace_periods >= 1);
-/// ```
-pub fn stats() -> Stats {
-    ENGINE.stats()
-}
-
-/// The grace-period state and every online reader, for hang reports.
-///
-/// ```
-/// assert!(rcu_qsbr::state_report().contains("rcu_qsbr"));
-/// ```
-pub fn state_report() -> String {
-    ENGINE.state_report()
 }

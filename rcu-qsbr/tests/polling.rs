@@ -2,8 +2,8 @@
 //! own process, so no other test adds grace periods).
 
 use rcu_qsbr::{
-    cond_synchronize_rcu, poll_state_synchronize_rcu, register_thread, start_poll_synchronize_rcu,
-    stats, synchronize_rcu,
+    cond_synchronize_rcu, poll_state_synchronize_rcu, register_thread, start_poll_synchronize_rcu, stats,
+    synchronize_rcu,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -28,18 +28,12 @@ fn a_started_poll_completes_on_its_own_and_waits_for_online_threads() {
     online.wait();
     let cookie = start_poll_synchronize_rcu();
     std::thread::sleep(Duration::from_millis(30));
-    assert!(
-        !poll_state_synchronize_rcu(cookie),
-        "completed before the online thread's quiescent state"
-    );
+    assert!(!poll_state_synchronize_rcu(cookie), "completed before the online thread's quiescent state");
     release.store(true, Ordering::SeqCst);
     // A liveness bound, not a speed check.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !poll_state_synchronize_rcu(cookie) {
-        assert!(
-            Instant::now() < deadline,
-            "the polled grace period never completed"
-        );
+        assert!(Instant::now() < deadline, "the polled grace period never completed");
         std::thread::sleep(Duration::from_micros(100));
     }
     cond_synchronize_rcu(cookie);
@@ -77,12 +71,6 @@ fn concurrent_callers_share_grace_periods() {
     reader.join().unwrap();
     let after = stats();
     let gps = after.grace_periods - before.grace_periods;
-    assert_eq!(
-        after.synchronize_calls - before.synchronize_calls,
-        CALLERS as u64
-    );
-    assert!(
-        gps <= 3,
-        "{CALLERS} concurrent callers ran {gps} grace periods"
-    );
+    assert_eq!(after.synchronize_calls - before.synchronize_calls, CALLERS as u64);
+    assert!(gps <= 3, "{CALLERS} concurrent callers ran {gps} grace periods");
 }

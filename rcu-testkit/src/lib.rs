@@ -12,6 +12,10 @@
 //! so valgrind and sanitizers check the RCU machinery's frees as well.
 #![deny(missing_docs)]
 
+pub mod callbacks;
+pub mod fork;
+pub mod scenario;
+
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 /// Element state: published or about to be.
@@ -51,12 +55,7 @@ impl Arena {
     /// An arena of `capacity` elements, leaked so tokens can hold `'static`
     /// references (tests create a few).
     pub fn leak(capacity: usize) -> &'static Arena {
-        let elements = (0..capacity)
-            .map(|id| Element {
-                id,
-                state: AtomicU8::new(0),
-            })
-            .collect();
+        let elements = (0..capacity).map(|id| Element { id, state: AtomicU8::new(0) }).collect();
         Box::leak(Box::new(Arena {
             elements,
             next: AtomicU64::new(0),
@@ -73,10 +72,7 @@ impl Arena {
     /// When the arena is exhausted.
     pub fn create(&'static self) -> (&'static Element, Token) {
         let id = self.next.fetch_add(1, Ordering::Relaxed) as usize;
-        let e = self
-            .elements
-            .get(id)
-            .expect("arena exhausted: give the test a larger arena");
+        let e = self.elements.get(id).expect("arena exhausted: give the test a larger arena");
         e.state.store(LIVE, Ordering::Relaxed);
         self.created.fetch_add(1, Ordering::Relaxed);
         (e, Token { arena: self, id })
@@ -108,9 +104,7 @@ pub struct Token {
 impl Token {
     /// Marks the element retired (call when unpublishing it).
     pub fn retire(&self) {
-        self.arena.elements[self.id]
-            .state
-            .store(RETIRED, Ordering::Relaxed);
+        self.arena.elements[self.id].state.store(RETIRED, Ordering::Relaxed);
     }
 
     /// The element's id.
@@ -122,9 +116,7 @@ impl Token {
 impl Drop for Token {
     fn drop(&mut self) {
         // Release pairs with the Acquire in `Element::state`.
-        self.arena.elements[self.id]
-            .state
-            .store(FREED, Ordering::Release);
+        self.arena.elements[self.id].state.store(FREED, Ordering::Release);
         self.arena.dropped.fetch_add(1, Ordering::Release);
     }
 }

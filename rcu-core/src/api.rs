@@ -1,0 +1,127 @@
+//! The public functions both flavour crates export, written once.
+//!
+//! `define_flavour_api!` expands, inside a flavour crate, to the free
+//! functions of ../shared/API.md that behave the same in every flavour
+//! (polling, call_rcu, rcu_barrier, stats...), each a one-line forward to
+//! the flavour's [`Engine`](crate::Engine), with docs and doc tests naming
+//! the flavour crate. What differs (the read side, `synchronize_rcu`'s
+//! misuse rules) stays in the flavour crate.
+
+/// Defines the flavour-independent public API in a flavour crate.
+///
+/// `define_flavour_api!(Flavour, ENGINE, "crate_name", "setup line for doc tests")`
+#[macro_export]
+macro_rules! define_flavour_api {
+    ($flavour:ty, $engine:ident, $krate:literal, $reader_setup:literal) => {
+        pub use $crate::{BarrierStrategy, CallbackFn, CallbackLimits, GpState, RcuHead, Stats};
+
+        /// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
+        pub type RcuCell<T> = $crate::RcuCell<T, $flavour>;
+
+        /// Starts a grace period if needed and returns a cookie for it. Never blocks.
+        #[doc = concat!("```\nlet cookie = ", $krate, "::start_poll_synchronize_rcu();\n", $krate, "::cond_synchronize_rcu(cookie); // waits only if not yet complete\nassert!(", $krate, "::poll_state_synchronize_rcu(cookie));\n```")]
+        pub fn start_poll_synchronize_rcu() -> GpState {
+            $engine.start_poll()
+        }
+
+        /// A cookie for the grace period that would cover readers active now,
+        /// without starting one (a later `synchronize_rcu`, polled request or
+        /// callback batch completes it). Never blocks.
+        #[doc = concat!("```\nlet cookie = ", $krate, "::get_state_synchronize_rcu();\n", $krate, "::start_poll_synchronize_rcu();\n", $krate, "::cond_synchronize_rcu(cookie);\nassert!(", $krate, "::poll_state_synchronize_rcu(cookie));\n```")]
+        pub fn get_state_synchronize_rcu() -> GpState {
+            $engine.sequence().snapshot()
+        }
+
+        /// Whether the grace period for `cookie` has completed. One load; never blocks.
+        #[doc = concat!("```\nassert!(", $krate, "::poll_state_synchronize_rcu(", $krate, "::GpState::COMPLETED));\n```")]
+        #[inline]
+        pub fn poll_state_synchronize_rcu(cookie: GpState) -> bool {
+            $engine.poll(cookie)
+        }
+
+        /// Waits for `cookie`'s grace period unless it has completed.
+        ///
+        /// # Panics
+        ///
+        /// If it must wait where the calling thread may not block (inside a
+        /// read-side section, or an online QSBR thread).
+        #[doc = concat!("```\nlet cookie = ", $krate, "::start_poll_synchronize_rcu();\n", $krate, "::cond_synchronize_rcu(cookie);\nassert!(", $krate, "::poll_state_synchronize_rcu(cookie));\n```")]
+        #[track_caller]
+        pub fn cond_synchronize_rcu(cookie: GpState) {
+            $engine.cond_synchronize(cookie);
+        }
+
+        /// Runs `callback` on this flavour's reclaim thread after a grace
+        /// period. Callable from any thread, registered or not, inside a
+        /// read-side section or not. One allocation; never waits for a grace
+        /// period, except that past the hard backlog limit
+        /// ([`set_callback_limits`]) a caller that may block waits for
+        /// reclaim to catch up. A panicking callback is reported and counted
+        /// ([`Stats::callback_panics`]); the others still run.
+        #[doc = concat!("```\nuse std::sync::atomic::{AtomicBool, Ordering};\nuse std::sync::Arc;\nlet ran = Arc::new(AtomicBool::new(false));\nlet r = ran.clone();\n", $krate, "::call_rcu(move || r.store(true, Ordering::SeqCst));\n", $krate, "::rcu_barrier();\nassert!(ran.load(Ordering::SeqCst));\n```")]
+        #[inline]
+        #[track_caller]
+        pub fn call_rcu<C: FnOnce() + Send + 'static>(callback: C) {
+            $engine.call_rcu(callback);
+        }
+
+        /// Runs `func(head)` on the reclaim thread after a grace period, with
+        /// `head` embedded in the caller's object: no allocation.
+        ///
+        /// # Safety
+        ///
+        /// `head` must be valid, not already queued, and stay in place (not
+        /// moved, freed or reused) until `func` runs; `func(head)` must be
+        /// sound to run on another thread (what it touches must be `Send`).
+        #[doc = concat!("```\nuse std::ptr::NonNull;\nuse ", $krate, "::RcuHead;\n#[repr(C)]\nstruct Node { head: RcuHead, value: u64 }\nunsafe fn free_node(head: NonNull<RcuHead>) {\n    // SAFETY: `head` is the first field of a leaked Box<Node>.\n    drop(unsafe { Box::from_raw(head.cast::<Node>().as_ptr()) });\n}\nlet node = Box::leak(Box::new(Node { head: RcuHead::new(), value: 7 }));\nassert_eq!(node.value, 7);\n// SAFETY: the node stays leaked until free_node reclaims it.\nunsafe { ", $krate, "::call_rcu_raw(NonNull::from(&node.head), free_node) };\n", $krate, "::rcu_barrier();\n```")]
+        #[inline]
+        pub unsafe fn call_rcu_raw(head: ::std::ptr::NonNull<RcuHead>, func: CallbackFn) {
+            // SAFETY: forwarded contract.
+            unsafe { $engine.call_rcu_raw(head, func) }
+        }
+
+        /// Returns after every callback queued before the call, by any thread,
+        /// has run. A callback queued by a callback while it runs is waited
+        /// for only if it was queued before this call; call `rcu_barrier`
+        /// again to drain longer chains. Needs no allocation. May block.
+        ///
+        /// # Panics
+        ///
+        /// Where the calling thread may not block (inside a read-side
+        /// section, or an online QSBR thread), and from an RCU callback.
+        #[doc = concat!("```\n", $krate, "::call_rcu(|| ());\n", $krate, "::rcu_barrier();\nassert_eq!(", $krate, "::stats().callback_backlog, 0);\n```")]
+        #[track_caller]
+        pub fn rcu_barrier() {
+            $engine.barrier();
+        }
+
+        /// Sets the `call_rcu` backlog thresholds (see [`CallbackLimits`]).
+        ///
+        /// # Panics
+        ///
+        /// If `limits.soft > limits.hard`.
+        #[doc = concat!("```\nlet old = ", $krate, "::callback_limits();\n", $krate, "::set_callback_limits(", $krate, "::CallbackLimits { soft: 1_000, hard: 50_000 });\n", $krate, "::set_callback_limits(old);\n```")]
+        pub fn set_callback_limits(limits: CallbackLimits) {
+            $engine.set_callback_limits(limits);
+        }
+
+        /// The `call_rcu` backlog thresholds in force.
+        #[doc = concat!("```\nassert!(", $krate, "::callback_limits().soft <= ", $krate, "::callback_limits().hard);\n```")]
+        pub fn callback_limits() -> CallbackLimits {
+            $engine.callback_limits()
+        }
+
+        /// Counters of this flavour.
+        #[doc = concat!("```\n", $reader_setup, "\nlet s = ", $krate, "::stats();\nprintln!(\"{} grace periods, barrier strategy {:?}\", s.grace_periods, s.barrier_strategy);\n```")]
+        pub fn stats() -> Stats {
+            $engine.stats()
+        }
+
+        /// The grace-period state and every active reader (which thread holds
+        /// a grace period up, and in which phase), for hang reports.
+        #[doc = concat!("```\nassert!(", $krate, "::state_report().contains(\"grace periods completed\"));\n```")]
+        pub fn state_report() -> String {
+            $engine.state_report()
+        }
+    };
+}

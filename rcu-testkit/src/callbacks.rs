@@ -1,0 +1,149 @@
+//! call_rcu / rcu_barrier properties that do not depend on the read side,
+//! generic over the flavour. Each flavour's tests call them; those that read
+//! process-wide statistics run in their own test binary.
+
+use rcu_core::{CallbackLimits, Flavour};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counts creations and drops of a payload moved into callbacks.
+#[derive(Debug, Default)]
+pub struct DropCounter {
+    created: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// A payload that bumps its counter when dropped.
+#[derive(Debug)]
+pub struct Counted(Arc<DropCounter>);
+
+impl DropCounter {
+    /// A new payload.
+    pub fn make(self: &Arc<Self>) -> Counted {
+        self.created.fetch_add(1, Ordering::Relaxed);
+        Counted(self.clone())
+    }
+    /// Payloads created.
+    pub fn created(&self) -> u64 {
+        self.created.load(Ordering::Relaxed)
+    }
+    /// Payloads dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        // Release pairs with the Acquire in `dropped`.
+        self.0.dropped.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Objects created == objects dropped after `rcu_barrier`, with several
+/// producer threads that exit right after queueing (an exiting thread
+/// strands nothing).
+pub fn barrier_runs_everything_queued_by_exited_threads<F: Flavour>() {
+    let counter = Arc::new(DropCounter::default());
+    let producers: Vec<_> = (0..4)
+        .map(|_| {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10_000 {
+                    let payload = counter.make();
+                    F::engine().call_rcu(move || drop(payload));
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    F::engine().barrier();
+    assert_eq!(counter.created(), 40_000);
+    assert_eq!(counter.dropped(), counter.created(), "rcu_{}: leak after rcu_barrier", F::NAME);
+}
+
+/// A callback queued by a callback before `rcu_barrier` is called is not
+/// necessarily waited for by that barrier, but a second barrier (called
+/// after the first returned, so after the chained callback was queued) is.
+pub fn chained_callbacks_need_one_barrier_per_link<F: Flavour>() {
+    let first = Arc::new(AtomicBool::new(false));
+    let second = Arc::new(AtomicBool::new(false));
+    {
+        let (first, second) = (first.clone(), second.clone());
+        F::engine().call_rcu(move || {
+            first.store(true, Ordering::SeqCst);
+            F::engine().call_rcu(move || second.store(true, Ordering::SeqCst));
+        });
+    }
+    F::engine().barrier();
+    assert!(first.load(Ordering::SeqCst), "rcu_barrier returned before a callback queued before it");
+    F::engine().barrier();
+    assert!(second.load(Ordering::SeqCst), "the second rcu_barrier missed the chained callback");
+}
+
+/// A panicking callback is contained: counted, and the callbacks queued
+/// after it still run. Reads process-wide statistics.
+pub fn a_panicking_callback_does_not_lose_the_others<F: Flavour>() {
+    let before = F::engine().stats().callback_panics;
+    let counter = Arc::new(DropCounter::default());
+    F::engine().call_rcu(|| panic!("deliberate panic in an RCU callback (test)"));
+    for _ in 0..100 {
+        let payload = counter.make();
+        F::engine().call_rcu(move || drop(payload));
+    }
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), 100, "callbacks after the panicking one were lost");
+    assert_eq!(F::engine().stats().callback_panics - before, 1);
+    // The reclaim thread survived: it still runs callbacks.
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    F::engine().call_rcu(move || r.store(true, Ordering::SeqCst));
+    F::engine().barrier();
+    assert!(ran.load(Ordering::SeqCst));
+}
+
+/// `rcu_barrier` from a callback would wait for itself: it panics (the
+/// panic is contained and counted like any callback panic).
+pub fn barrier_inside_a_callback_panics_instead_of_deadlocking<F: Flavour>() {
+    let before = F::engine().stats().callback_panics;
+    F::engine().call_rcu(|| F::engine().barrier());
+    F::engine().barrier();
+    assert_eq!(F::engine().stats().callback_panics - before, 1);
+}
+
+/// A flood from several threads stays under the hard limit (plus one
+/// in-flight callback per producer): producers wait for reclaim.
+/// Reads process-wide statistics and changes the limits.
+pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
+    let limits = CallbackLimits { soft: 2_000, hard: 20_000 };
+    F::engine().set_callback_limits(limits);
+    let counter = Arc::new(DropCounter::default());
+    let threads = 4;
+    let producers: Vec<_> = (0..threads)
+        .map(|_| {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                for _ in 0..per_thread {
+                    let payload = counter.make();
+                    F::engine().call_rcu(move || drop(payload));
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    F::engine().barrier();
+    let s = F::engine().stats();
+    F::engine().set_callback_limits(CallbackLimits::default());
+    assert_eq!(counter.dropped(), threads * per_thread);
+    assert!(s.peak_callback_backlog > limits.soft, "the flood never reached the soft limit: {s:?}");
+    assert!(
+        s.peak_callback_backlog <= limits.hard + threads,
+        "backlog peaked at {} with a hard limit of {}",
+        s.peak_callback_backlog,
+        limits.hard
+    );
+}

@@ -1,0 +1,74 @@
+//! `fork()` while callbacks are pending: the child can use the whole API,
+//! and the callbacks pending at fork time run in both processes.
+
+use rcu_core::Flavour;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+
+static RAN: AtomicU64 = AtomicU64::new(0);
+
+/// Holds a read-side section on a new thread from `entered` until `release`.
+pub type HoldReader = fn(entered: Arc<Barrier>, release: Arc<AtomicBool>);
+
+/// Forks while a reader holds the grace period up and `pending` callbacks
+/// wait for it. The child checks, then `_exit`s with a status: its pending
+/// callbacks and a new one run after `rcu_barrier`, `synchronize_rcu`
+/// completes (the reader thread does not exist there), polling works. The
+/// parent checks the status and that its own callbacks ran exactly once.
+pub fn child_runs_pending_and_new_callbacks<F: Flavour>(hold_reader: HoldReader) {
+    const PENDING: u64 = 100;
+    let entered = Arc::new(Barrier::new(2));
+    let release = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (entered, release) = (entered.clone(), release.clone());
+        std::thread::spawn(move || hold_reader(entered, release))
+    };
+    entered.wait();
+    for _ in 0..PENDING {
+        F::engine().call_rcu(|| {
+            RAN.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    assert_eq!(RAN.load(Ordering::SeqCst), 0, "callbacks ran while a pre-existing reader was inside");
+    // SAFETY: fork has no memory-safety preconditions; the child only runs
+    // the checks below and leaves with _exit (no unwinding into the test
+    // harness, no destructors of the parent's threads' state).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let ok = std::panic::catch_unwind(child_checks::<F>).unwrap_or(false);
+        // SAFETY: _exit ends the child without running atexit handlers that
+        // belong to the parent's test harness.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a valid out-pointer.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(waited, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "rcu_{}: the forked child failed (status {status:#x})",
+        F::NAME
+    );
+    release.store(true, Ordering::SeqCst);
+    reader.join().unwrap();
+    F::engine().barrier();
+    assert_eq!(RAN.load(Ordering::SeqCst), PENDING, "the parent's callbacks ran a wrong number of times");
+}
+
+fn child_checks<F: Flavour>() -> bool {
+    let e = F::engine();
+    e.synchronize();
+    let cookie = e.start_poll();
+    e.cond_synchronize(cookie);
+    F::engine().call_rcu(|| {
+        RAN.fetch_add(1000, Ordering::SeqCst);
+    });
+    e.barrier();
+    let ran = RAN.load(Ordering::SeqCst);
+    if ran != 1100 {
+        eprintln!("rcu_{} child: expected 100 pending + 1 new callback to run, counter is {ran}", F::NAME);
+        return false;
+    }
+    e.poll(cookie)
+}
