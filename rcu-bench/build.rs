@@ -8,8 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-const INSTALL_HINT: &str =
-    "the `liburcu` feature of rcu-bench needs liburcu's headers and libraries \
+const INSTALL_HINT: &str = "the `liburcu` feature of rcu-bench needs liburcu's headers and libraries \
      (liburcu 0.13 or newer, with the flavour-prefixed urcu_memb_*/urcu_qsbr_* API). \
      On Debian or Ubuntu install the package `liburcu-dev`:\n\n    \
      apt-get update && apt-get install -y liburcu-dev\n\n\
@@ -56,22 +55,15 @@ fn main() {
 fn check_headers() {
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let probe = Path::new(&out_dir).join("probe_liburcu.c");
-    std::fs::write(
-        &probe,
-        "#include <urcu/urcu-memb.h>\n#include <urcu/urcu-qsbr.h>\nint main(void) { return 0; }\n",
-    )
-    .expect("write the header probe into OUT_DIR");
+    std::fs::write(&probe, "#include <urcu/urcu-memb.h>\n#include <urcu/urcu-qsbr.h>\nint main(void) { return 0; }\n")
+        .expect("write the header probe into OUT_DIR");
     let compiler = cc::Build::new().get_compiler();
-    let status = Command::new(compiler.path())
-        .arg("-fsyntax-only")
-        .arg(&probe)
-        .status();
+    let status = Command::new(compiler.path()).arg("-fsyntax-only").arg(&probe).status();
     match status {
         Ok(s) if s.success() => {}
         Ok(_) => panic!("\n\nliburcu headers not found.\n{INSTALL_HINT}\n"),
-        Err(e) => panic!(
-            "\n\ncannot run the C compiler {:?} to look for liburcu ({e}).\n{INSTALL_HINT}\n",
-            compiler.path()
-        ),
+        Err(e) => {
+            panic!("\n\ncannot run the C compiler {:?} to look for liburcu ({e}).\n{INSTALL_HINT}\n", compiler.path())
+        }
     }
 }

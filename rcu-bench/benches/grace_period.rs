@@ -21,9 +21,7 @@
 
 mod common;
 
-use criterion::{
-    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use rcu_bench::implementation::{synchronize, BusyReaders, Implementation};
 use std::sync::Barrier;
 use std::time::Instant;
@@ -35,11 +33,7 @@ fn synchronize_rcu(c: &mut Criterion) {
     for busy_readers in [0usize, 1, 2] {
         for &imp in Implementation::ALL.iter().filter(|i| i.has_synchronize()) {
             let readers = BusyReaders::start(imp, busy_readers, &plan, 1);
-            g.bench_with_input(
-                BenchmarkId::new(imp.name(), busy_readers),
-                &imp,
-                |b, &imp| b.iter(|| synchronize(imp)),
-            );
+            g.bench_with_input(BenchmarkId::new(imp.name(), busy_readers), &imp, |b, &imp| b.iter(|| synchronize(imp)));
             let (_reads, mismatches) = readers.stop();
             assert_eq!(mismatches, 0, "{imp}: a reader saw a node that is not live");
         }
@@ -58,36 +52,32 @@ fn synchronize_rcu_4_callers(c: &mut Criterion) {
         for &imp in Implementation::ALL.iter().filter(|i| i.has_synchronize()) {
             // Readers take the plan's threads after the four callers.
             let readers = BusyReaders::start(imp, busy_readers, &plan, CALLERS);
-            g.bench_with_input(
-                BenchmarkId::new(imp.name(), busy_readers),
-                &imp,
-                |b, &imp| {
-                    b.iter_custom(|iters| {
-                        let start_line = Barrier::new(CALLERS);
-                        std::thread::scope(|s| {
-                            for k in 1..CALLERS {
-                                let (start_line, plan) = (&start_line, &plan);
-                                s.spawn(move || {
-                                    plan.pin(k);
-                                    start_line.wait();
-                                    for _ in 0..iters {
-                                        synchronize(imp);
-                                    }
-                                });
-                            }
-                            start_line.wait();
-                            let start = Instant::now();
-                            for _ in 0..iters {
-                                synchronize(imp);
-                            }
-                            // Leaving the scope joins the other callers: the time
-                            // covers all four.
-                            start
-                        })
-                        .elapsed()
+            g.bench_with_input(BenchmarkId::new(imp.name(), busy_readers), &imp, |b, &imp| {
+                b.iter_custom(|iters| {
+                    let start_line = Barrier::new(CALLERS);
+                    std::thread::scope(|s| {
+                        for k in 1..CALLERS {
+                            let (start_line, plan) = (&start_line, &plan);
+                            s.spawn(move || {
+                                plan.pin(k);
+                                start_line.wait();
+                                for _ in 0..iters {
+                                    synchronize(imp);
+                                }
+                            });
+                        }
+                        start_line.wait();
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            synchronize(imp);
+                        }
+                        // Leaving the scope joins the other callers: the time
+                        // covers all four.
+                        start
                     })
-                },
-            );
+                    .elapsed()
+                })
+            });
             let (_reads, mismatches) = readers.stop();
             assert_eq!(mismatches, 0, "{imp}: a reader saw a node that is not live");
         }

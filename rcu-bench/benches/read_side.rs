@@ -95,13 +95,9 @@ fn read_pair(c: &mut Criterion) {
                 drop(unsafe { atomic.into_owned() });
             }
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                liburcu_read_pair::<rcu_bench::liburcu::LibMemb>(&mut g, id)
-            }
+            Implementation::LiburcuMemb => liburcu_read_pair::<rcu_bench::liburcu::LibMemb>(&mut g, id),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                liburcu_read_pair::<rcu_bench::liburcu::LibQsbr>(&mut g, id)
-            }
+            Implementation::LiburcuQsbr => liburcu_read_pair::<rcu_bench::liburcu::LibQsbr>(&mut g, id),
         }
     }
     g.finish();
@@ -147,30 +143,21 @@ impl PeriodicWriter {
             }
             updates
         });
-        PeriodicWriter {
-            stop,
-            thread: Some(thread),
-        }
+        PeriodicWriter { stop, thread: Some(thread) }
     }
 
     /// Stops the writer; the caller must not hold up its grace period (a
     /// QSBR reader goes offline first).
     fn stop(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread
-            .take()
-            .map_or(0, |t| t.join().expect("writer panicked"))
+        self.thread.take().map_or(0, |t| t.join().expect("writer panicked"))
     }
 }
 
 /// The Rust lookup loop shared by the Rust implementations: the same shape
 /// as the shim's `lookup_loop`.
 #[inline]
-fn rust_lookup_loop<R: ReadSide>(
-    reader: &mut R,
-    iters: u64,
-    lookup: impl Fn(&mut R, u64) -> bool,
-) -> u64 {
+fn rust_lookup_loop<R: ReadSide>(reader: &mut R, iters: u64, lookup: impl Fn(&mut R, u64) -> bool) -> u64 {
     let (mut found, mut key) = (0u64, 0u64);
     for i in 1..=iters {
         found += lookup(reader, key) as u64;
@@ -194,8 +181,7 @@ fn read_mostly_lookup(c: &mut Criterion) {
             Implementation::Memb => {
                 let cell = std::sync::Arc::new(rcu_memb::RcuCell::from_box(Table::new_boxed()));
                 let w = cell.clone();
-                let writer =
-                    PeriodicWriter::start(&plan, move || w.replace_box(Table::new_boxed()));
+                let writer = PeriodicWriter::start(&plan, move || w.replace_box(Table::new_boxed()));
                 let mut reader = rcu_bench::implementation::MembReader::register();
                 g.bench_function(id, |b| {
                     b.iter_custom(|iters| {
@@ -214,8 +200,7 @@ fn read_mostly_lookup(c: &mut Criterion) {
             Implementation::Qsbr => {
                 let cell = std::sync::Arc::new(rcu_qsbr::RcuCell::from_box(Table::new_boxed()));
                 let w = cell.clone();
-                let writer =
-                    PeriodicWriter::start(&plan, move || w.replace_box(Table::new_boxed()));
+                let writer = PeriodicWriter::start(&plan, move || w.replace_box(Table::new_boxed()));
                 let mut reader = rcu_bench::implementation::QsbrReader::register();
                 g.bench_function(id, |b| {
                     b.iter_custom(|iters| {
@@ -276,13 +261,9 @@ fn read_mostly_lookup(c: &mut Criterion) {
                 unsafe { guard.defer_destroy(atomic.load(Ordering::Acquire, &guard)) };
             }
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                liburcu_lookup::<rcu_bench::liburcu::LibMemb>(&mut g, id, &plan)
-            }
+            Implementation::LiburcuMemb => liburcu_lookup::<rcu_bench::liburcu::LibMemb>(&mut g, id, &plan),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                liburcu_lookup::<rcu_bench::liburcu::LibQsbr>(&mut g, id, &plan)
-            }
+            Implementation::LiburcuQsbr => liburcu_lookup::<rcu_bench::liburcu::LibQsbr>(&mut g, id, &plan),
         }
     }
     g.finish();
@@ -350,8 +331,7 @@ fn qsbr_quiescent_state(c: &mut Criterion) {
             }
             #[cfg(feature = "liburcu")]
             Implementation::LiburcuQsbr => {
-                let mut thread =
-                    rcu_bench::liburcu::UrcuThread::<rcu_bench::liburcu::LibQsbr>::register();
+                let mut thread = rcu_bench::liburcu::UrcuThread::<rcu_bench::liburcu::LibQsbr>::register();
                 g.bench_function(id, |b| {
                     b.iter_custom(|iters| {
                         let start = Instant::now();

@@ -20,9 +20,8 @@
 //!
 //! Peak RSS is not a criterion figure: `rcu-bench flood` reports it.
 //!
-//! This workspace's entries need `call_rcu`, `call_rcu_raw`, `kvfree_rcu`
-//! and `rcu_barrier` in rcu-memb and rcu-qsbr; they are compiled with the
-//! `reclaim-api` feature (see `src/reclaim.rs`). The peers run now.
+//! This workspace's `kvfree_rcu` entries are compiled with the `kvfree-api`
+//! feature until `kvfree_rcu` lands (see `src/reclaim.rs`).
 //!
 //! liburcu threads stay registered but offline while they queue: liburcu's
 //! `call_rcu` accepts that, and its reclaim thread's grace periods then do
@@ -32,17 +31,11 @@
 //! to be offline.
 // Without both features some groups have no entries left, which leaves
 // their ids, `mut` bindings and helpers unused.
-#![cfg_attr(
-    not(all(feature = "liburcu", feature = "reclaim-api")),
-    allow(unused_mut, unused_variables, dead_code)
-)]
+#![cfg_attr(not(all(feature = "liburcu", feature = "kvfree-api")), allow(unused_mut, unused_variables, dead_code))]
 
 mod common;
 
-use criterion::{
-    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
-    Throughput,
-};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use rcu_bench::implementation::Implementation;
 use rcu_bench::workload::Node;
 use std::hint::black_box;
@@ -77,12 +70,8 @@ fn call_rcu_enqueue(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "reclaim-api")]
             Implementation::Memb => ours::call_rcu_enqueue::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "reclaim-api")]
             Implementation::Qsbr => ours::call_rcu_enqueue::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "reclaim-api"))]
-            Implementation::Memb | Implementation::Qsbr => {}
             Implementation::Epoch => {
                 let handle = crossbeam_epoch::default_collector().register();
                 g.bench_function(id, |b| {
@@ -97,13 +86,9 @@ fn call_rcu_enqueue(c: &mut Criterion) {
                 });
             }
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibMemb>(&mut g, id)
-            }
+            Implementation::LiburcuMemb => liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibMemb>(&mut g, id),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibQsbr>(&mut g, id)
-            }
+            Implementation::LiburcuQsbr => liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibQsbr>(&mut g, id),
         }
     }
     g.finish();
@@ -115,22 +100,14 @@ fn call_rcu_raw_enqueue(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "reclaim-api")]
             Implementation::Memb => ours::call_rcu_raw_enqueue::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "reclaim-api")]
             Implementation::Qsbr => ours::call_rcu_raw_enqueue::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "reclaim-api"))]
-            Implementation::Memb | Implementation::Qsbr => {}
             // crossbeam-epoch has no intrusive form.
             Implementation::Epoch => {}
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibMemb>(&mut g, id)
-            }
+            Implementation::LiburcuMemb => liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibMemb>(&mut g, id),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibQsbr>(&mut g, id)
-            }
+            Implementation::LiburcuQsbr => liburcu::call_rcu_enqueue::<rcu_bench::liburcu::LibQsbr>(&mut g, id),
         }
     }
     g.finish();
@@ -142,11 +119,11 @@ fn kvfree_rcu_enqueue(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "reclaim-api")]
+            #[cfg(feature = "kvfree-api")]
             Implementation::Memb => ours::kvfree_rcu_enqueue::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "reclaim-api")]
+            #[cfg(feature = "kvfree-api")]
             Implementation::Qsbr => ours::kvfree_rcu_enqueue::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "reclaim-api"))]
+            #[cfg(not(feature = "kvfree-api"))]
             Implementation::Memb | Implementation::Qsbr => {}
             Implementation::Epoch => {
                 let handle = crossbeam_epoch::default_collector().register();
@@ -154,8 +131,7 @@ fn kvfree_rcu_enqueue(c: &mut Criterion) {
                     b.iter_custom(|iters| {
                         let t = time_over_nodes(iters, |node| {
                             let guard = handle.pin();
-                            let shared =
-                                crossbeam_epoch::Shared::from(Box::into_raw(node).cast_const());
+                            let shared = crossbeam_epoch::Shared::from(Box::into_raw(node).cast_const());
                             // SAFETY: the node was never published; destroying
                             // it after the epoch advances is trivially safe.
                             unsafe { guard.defer_destroy(shared) };
@@ -166,13 +142,9 @@ fn kvfree_rcu_enqueue(c: &mut Criterion) {
                 });
             }
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                liburcu::defer_rcu_enqueue::<rcu_bench::liburcu::LibMemb>(&mut g, id)
-            }
+            Implementation::LiburcuMemb => liburcu::defer_rcu_enqueue::<rcu_bench::liburcu::LibMemb>(&mut g, id),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                liburcu::defer_rcu_enqueue::<rcu_bench::liburcu::LibQsbr>(&mut g, id)
-            }
+            Implementation::LiburcuQsbr => liburcu::defer_rcu_enqueue::<rcu_bench::liburcu::LibQsbr>(&mut g, id),
         }
     }
     g.finish();
@@ -188,22 +160,14 @@ fn call_rcu_then_barrier(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "reclaim-api")]
             Implementation::Memb => ours::call_rcu_then_barrier::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "reclaim-api")]
             Implementation::Qsbr => ours::call_rcu_then_barrier::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "reclaim-api"))]
-            Implementation::Memb | Implementation::Qsbr => {}
             // crossbeam-epoch has no barrier.
             Implementation::Epoch => {}
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                liburcu::call_rcu_then_barrier::<rcu_bench::liburcu::LibMemb>(&mut g, id)
-            }
+            Implementation::LiburcuMemb => liburcu::call_rcu_then_barrier::<rcu_bench::liburcu::LibMemb>(&mut g, id),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                liburcu::call_rcu_then_barrier::<rcu_bench::liburcu::LibQsbr>(&mut g, id)
-            }
+            Implementation::LiburcuQsbr => liburcu::call_rcu_then_barrier::<rcu_bench::liburcu::LibQsbr>(&mut g, id),
         }
     }
     g.finish();
@@ -218,22 +182,14 @@ fn callbacks_2m_then_barrier(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "reclaim-api")]
             Implementation::Memb => ours::callbacks_then_barrier::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "reclaim-api")]
             Implementation::Qsbr => ours::callbacks_then_barrier::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "reclaim-api"))]
-            Implementation::Memb | Implementation::Qsbr => {}
             // crossbeam-epoch has no barrier.
             Implementation::Epoch => {}
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                liburcu::callbacks_then_barrier::<rcu_bench::liburcu::LibMemb>(&mut g, id)
-            }
+            Implementation::LiburcuMemb => liburcu::callbacks_then_barrier::<rcu_bench::liburcu::LibMemb>(&mut g, id),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                liburcu::callbacks_then_barrier::<rcu_bench::liburcu::LibQsbr>(&mut g, id)
-            }
+            Implementation::LiburcuQsbr => liburcu::callbacks_then_barrier::<rcu_bench::liburcu::LibQsbr>(&mut g, id),
         }
     }
     g.finish();
@@ -249,11 +205,11 @@ fn kvfree_flood(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "reclaim-api")]
+            #[cfg(feature = "kvfree-api")]
             Implementation::Memb => ours::kvfree_flood::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "reclaim-api")]
+            #[cfg(feature = "kvfree-api")]
             Implementation::Qsbr => ours::kvfree_flood::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "reclaim-api"))]
+            #[cfg(not(feature = "kvfree-api"))]
             Implementation::Memb | Implementation::Qsbr => {}
             Implementation::Epoch => {
                 let handle = crossbeam_epoch::default_collector().register();
@@ -262,9 +218,7 @@ fn kvfree_flood(c: &mut Criterion) {
                         let start = Instant::now();
                         for _ in 0..iters {
                             let guard = handle.pin();
-                            let shared = crossbeam_epoch::Shared::from(
-                                Box::into_raw(Node::new_boxed()).cast_const(),
-                            );
+                            let shared = crossbeam_epoch::Shared::from(Box::into_raw(Node::new_boxed()).cast_const());
                             // SAFETY: never published; see kvfree_rcu_enqueue.
                             unsafe { guard.defer_destroy(shared) };
                         }
@@ -287,9 +241,7 @@ fn kvfree_flood(c: &mut Criterion) {
 mod liburcu {
     use super::{time_over_nodes, Group, FLOOD_CALLBACKS};
     use criterion::BenchmarkId;
-    use rcu_bench::liburcu::{
-        call_rcu_free_node, defer_barrier, defer_free_node, Urcu, UrcuThread,
-    };
+    use rcu_bench::liburcu::{call_rcu_free_node, defer_barrier, defer_free_node, Urcu, UrcuThread};
     use rcu_bench::workload::Node;
     use std::time::Instant;
 
@@ -350,40 +302,36 @@ mod liburcu {
     pub fn floods<F: Urcu>(g: &mut Group<'_>) {
         let mut thread = UrcuThread::<F>::register();
         thread.offline();
-        g.bench_function(
-            BenchmarkId::from_parameter(format!("{}-call_rcu", F::NAME)),
-            |b| {
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        call_rcu_free_node(&thread, Node::new_boxed());
-                    }
-                    F::rcu_barrier();
-                    start.elapsed()
-                })
-            },
-        );
-        g.bench_function(
-            BenchmarkId::from_parameter(format!("{}-defer_rcu", F::NAME)),
-            |b| {
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        defer_free_node::<F>(Node::new_boxed());
-                    }
-                    defer_barrier::<F>();
-                    start.elapsed()
-                })
-            },
-        );
+        g.bench_function(BenchmarkId::from_parameter(format!("{}-call_rcu", F::NAME)), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    call_rcu_free_node(&thread, Node::new_boxed());
+                }
+                F::rcu_barrier();
+                start.elapsed()
+            })
+        });
+        g.bench_function(BenchmarkId::from_parameter(format!("{}-defer_rcu", F::NAME)), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    defer_free_node::<F>(Node::new_boxed());
+                }
+                defer_barrier::<F>();
+                start.elapsed()
+            })
+        });
     }
 }
 
-/// This workspace's entries (feature `reclaim-api`, see `src/reclaim.rs`).
-#[cfg(feature = "reclaim-api")]
+/// This workspace's entries (`kvfree_rcu` ones with the `kvfree-api`
+/// feature, see `src/reclaim.rs`).
 mod ours {
     use super::{time_over_nodes, Group, FLOOD_CALLBACKS};
     use criterion::BenchmarkId;
+    #[cfg(feature = "kvfree-api")]
+    use rcu_bench::reclaim::OurKvfree;
     use rcu_bench::reclaim::{call_rcu_raw_free, OurReclaim, RawNode};
     use rcu_bench::workload::Node;
     use std::time::Instant;
@@ -401,14 +349,7 @@ mod ours {
     pub fn call_rcu_raw_enqueue<F: OurReclaim>(g: &mut Group<'_>, id: BenchmarkId) {
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                let nodes: Vec<Box<RawNode<F::Head>>> = (0..iters)
-                    .map(|_| {
-                        Box::new(RawNode {
-                            head: F::new_head(),
-                            value: 0,
-                        })
-                    })
-                    .collect();
+                let nodes: Vec<Box<RawNode>> = (0..iters).map(|_| RawNode::new_boxed()).collect();
                 let start = Instant::now();
                 for node in nodes {
                     call_rcu_raw_free::<F>(node);
@@ -420,7 +361,8 @@ mod ours {
         });
     }
 
-    pub fn kvfree_rcu_enqueue<F: OurReclaim>(g: &mut Group<'_>, id: BenchmarkId) {
+    #[cfg(feature = "kvfree-api")]
+    pub fn kvfree_rcu_enqueue<F: OurKvfree>(g: &mut Group<'_>, id: BenchmarkId) {
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let t = time_over_nodes(iters, F::kvfree_rcu);
@@ -456,7 +398,8 @@ mod ours {
         });
     }
 
-    pub fn kvfree_flood<F: OurReclaim>(g: &mut Group<'_>, id: BenchmarkId) {
+    #[cfg(feature = "kvfree-api")]
+    pub fn kvfree_flood<F: OurKvfree>(g: &mut Group<'_>, id: BenchmarkId) {
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();

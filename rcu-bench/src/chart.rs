@@ -21,24 +21,13 @@ struct Panel<'r> {
     log_scale: bool,
 }
 
-fn panel(
-    results: &Results,
-    metric: Metric,
-    behind: Option<Metric>,
-    scale: f64,
-) -> Vec<(&str, f64, Option<f64>)> {
+fn panel(results: &Results, metric: Metric, behind: Option<Metric>, scale: f64) -> Vec<(&str, f64, Option<f64>)> {
     results
         .rows()
         .iter()
         .filter_map(|row| {
             let v = results.median(row, metric)? * scale;
-            Some((
-                row.as_str(),
-                v,
-                behind
-                    .and_then(|b| results.median(row, b))
-                    .map(|b| b * scale),
-            ))
+            Some((row.as_str(), v, behind.and_then(|b| results.median(row, b)).map(|b| b * scale)))
         })
         .collect()
 }
@@ -80,8 +69,7 @@ pub fn write_svg(results: &Results, path: &Path) -> Result<(), String> {
     for (p, area) in panels.iter().zip(areas.iter()) {
         draw_panel(p, area).map_err(|e| format!("drawing `{}`: {e}", p.title))?;
     }
-    root.present()
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+    root.present().map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 fn draw_panel(p: &Panel<'_>, area: &Area<'_>) -> Result<(), Box<dyn std::error::Error>> {
@@ -92,33 +80,17 @@ fn draw_panel(p: &Panel<'_>, area: &Area<'_>) -> Result<(), Box<dyn std::error::
     // ("liburcu-qsbr-defer_rcu") read without rotation.
     let names: Vec<&str> = p.bars.iter().map(|b| b.0).collect();
     let last = p.bars.len() as u32 - 1;
-    let max = p
-        .bars
-        .iter()
-        .map(|b| b.2.unwrap_or(0.0).max(b.1))
-        .fold(0.0, f64::max);
+    let max = p.bars.iter().map(|b| b.2.unwrap_or(0.0).max(b.1)).fold(0.0, f64::max);
     let y_label = |v: &SegmentValue<u32>| match v {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-            names.get(*i as usize).unwrap_or(&"").to_string()
-        }
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names.get(*i as usize).unwrap_or(&"").to_string(),
         SegmentValue::Last => String::new(),
     };
     let mut builder = ChartBuilder::on(area);
-    builder
-        .caption(p.title, ("sans-serif", 18))
-        .margin(14)
-        .x_label_area_size(45)
-        .y_label_area_size(230);
+    builder.caption(p.title, ("sans-serif", 18)).margin(14).x_label_area_size(45).y_label_area_size(230);
     if p.log_scale {
-        let min = p
-            .bars
-            .iter()
-            .map(|b| b.1)
-            .fold(f64::INFINITY, f64::min)
-            .max(1e-3);
+        let min = p.bars.iter().map(|b| b.1).fold(f64::INFINITY, f64::min).max(1e-3);
         let floor = 10f64.powf((min / 2.0).log10().floor());
-        let mut chart = builder
-            .build_cartesian_2d((floor..max * 2.0).log_scale(), (0..last).into_segmented())?;
+        let mut chart = builder.build_cartesian_2d((floor..max * 2.0).log_scale(), (0..last).into_segmented())?;
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -127,26 +99,12 @@ fn draw_panel(p: &Panel<'_>, area: &Area<'_>) -> Result<(), Box<dyn std::error::
             .y_label_style(("sans-serif", 13))
             .x_desc(p.y_desc)
             .draw()?;
-        let behind = p
-            .bars
-            .iter()
-            .enumerate()
-            .filter_map(|(i, b)| b.2.map(|v| (i as u32, v)));
+        let behind = p.bars.iter().enumerate().filter_map(|(i, b)| b.2.map(|v| (i as u32, v)));
         chart.draw_series(
-            Histogram::horizontal(&chart)
-                .baseline(floor)
-                .margin(6)
-                .style(BLUE.mix(0.25).filled())
-                .data(behind),
+            Histogram::horizontal(&chart).baseline(floor).margin(6).style(BLUE.mix(0.25).filled()).data(behind),
         )?;
         let front = p.bars.iter().enumerate().map(|(i, b)| (i as u32, b.1));
-        chart.draw_series(
-            Histogram::horizontal(&chart)
-                .baseline(floor)
-                .margin(16)
-                .style(BLUE.filled())
-                .data(front),
-        )?;
+        chart.draw_series(Histogram::horizontal(&chart).baseline(floor).margin(16).style(BLUE.filled()).data(front))?;
     } else {
         let mut chart = builder.build_cartesian_2d(0.0..max * 1.15, (0..last).into_segmented())?;
         chart
@@ -158,12 +116,7 @@ fn draw_panel(p: &Panel<'_>, area: &Area<'_>) -> Result<(), Box<dyn std::error::
             .x_desc(p.y_desc)
             .draw()?;
         let bars = p.bars.iter().enumerate().map(|(i, b)| (i as u32, b.1));
-        chart.draw_series(
-            Histogram::horizontal(&chart)
-                .margin(10)
-                .style(BLUE.filled())
-                .data(bars),
-        )?;
+        chart.draw_series(Histogram::horizontal(&chart).margin(10).style(BLUE.filled()).data(bars))?;
     }
     Ok(())
 }

@@ -20,9 +20,7 @@
 //! that is not counted. Threads are pinned (see `pin`).
 
 use crate::flood::{run_flood_in_child, FloodConfig, FloodKind, FloodReport};
-use crate::implementation::{
-    EpochReader, Implementation, MembReader, QsbrReader, ReadSide, ReaderShared,
-};
+use crate::implementation::{EpochReader, Implementation, MembReader, QsbrReader, ReadSide, ReaderShared};
 use crate::run::{run, RetireMode, RunConfig};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -56,11 +54,7 @@ impl CompareConfig {
             read_time: Duration::from_secs(1),
             run_time: Duration::from_secs(3),
             warmup: Duration::from_millis(300),
-            flood: Some(FloodConfig {
-                threads: 2,
-                objects_per_thread: 2_000_000,
-                pin,
-            }),
+            flood: Some(FloodConfig { threads: 2, objects_per_thread: 2_000_000, pin }),
             pin,
             implementations: Implementation::ALL.to_vec(),
         }
@@ -74,11 +68,7 @@ impl CompareConfig {
             read_time: Duration::from_millis(50),
             run_time: Duration::from_millis(200),
             warmup: Duration::from_millis(50),
-            flood: Some(FloodConfig {
-                threads: 2,
-                objects_per_thread: 100_000,
-                pin,
-            }),
+            flood: Some(FloodConfig { threads: 2, objects_per_thread: 100_000, pin }),
             pin,
             implementations: Implementation::ALL.to_vec(),
         }
@@ -120,10 +110,7 @@ impl Metric {
 
     /// Whether a larger value is better.
     pub fn higher_is_better(self) -> bool {
-        matches!(
-            self,
-            Metric::ReadsPerSec | Metric::WritesPerSec | Metric::FloodObjectsPerSec
-        )
+        matches!(self, Metric::ReadsPerSec | Metric::WritesPerSec | Metric::FloodObjectsPerSec)
     }
 }
 
@@ -142,10 +129,7 @@ impl Results {
         if !self.rows.iter().any(|r| r == row) {
             self.rows.push(row.to_string());
         }
-        self.samples
-            .entry((row.to_string(), metric))
-            .or_default()
-            .push(value);
+        self.samples.entry((row.to_string(), metric)).or_default().push(value);
     }
 
     /// Row names in order.
@@ -159,11 +143,7 @@ impl Results {
         let mut s = v.clone();
         s.sort_by(f64::total_cmp);
         let n = s.len();
-        let median = if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
-        };
+        let median = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
         Some((median, s[0], s[n - 1], n))
     }
 
@@ -181,23 +161,13 @@ fn measure_read_pair(imp: Implementation, config: &CompareConfig) -> f64 {
         crate::pin::CpuPlan::new(pin).pin(0);
         let shared = ReaderShared::new();
         match imp {
-            Implementation::Memb => {
-                rust_read_pair(&mut MembReader::register(), &shared, warmup, read_time)
-            }
-            Implementation::Qsbr => {
-                rust_read_pair(&mut QsbrReader::register(), &shared, warmup, read_time)
-            }
-            Implementation::Epoch => {
-                rust_read_pair(&mut EpochReader::register(), &shared, warmup, read_time)
-            }
+            Implementation::Memb => rust_read_pair(&mut MembReader::register(), &shared, warmup, read_time),
+            Implementation::Qsbr => rust_read_pair(&mut QsbrReader::register(), &shared, warmup, read_time),
+            Implementation::Epoch => rust_read_pair(&mut EpochReader::register(), &shared, warmup, read_time),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuMemb => {
-                lib_read_pair::<crate::liburcu::LibMemb>(&shared, warmup, read_time)
-            }
+            Implementation::LiburcuMemb => lib_read_pair::<crate::liburcu::LibMemb>(&shared, warmup, read_time),
             #[cfg(feature = "liburcu")]
-            Implementation::LiburcuQsbr => {
-                lib_read_pair::<crate::liburcu::LibQsbr>(&shared, warmup, read_time)
-            }
+            Implementation::LiburcuQsbr => lib_read_pair::<crate::liburcu::LibQsbr>(&shared, warmup, read_time),
         }
     })
     .join()
@@ -222,12 +192,7 @@ fn timed_chunks(warmup: Duration, time: Duration, mut chunk: impl FnMut(u64)) ->
     start.elapsed().as_nanos() as f64 / iters as f64
 }
 
-fn rust_read_pair<R: ReadSide>(
-    reader: &mut R,
-    shared: &ReaderShared,
-    warmup: Duration,
-    time: Duration,
-) -> f64 {
+fn rust_read_pair<R: ReadSide>(reader: &mut R, shared: &ReaderShared, warmup: Duration, time: Duration) -> f64 {
     timed_chunks(warmup, time, |n| {
         let mut sum = 0u64;
         for _ in 0..n {
@@ -244,11 +209,7 @@ fn rust_read_pair<R: ReadSide>(
 }
 
 #[cfg(feature = "liburcu")]
-fn lib_read_pair<F: crate::liburcu::Urcu>(
-    shared: &ReaderShared,
-    warmup: Duration,
-    time: Duration,
-) -> f64 {
+fn lib_read_pair<F: crate::liburcu::Urcu>(shared: &ReaderShared, warmup: Duration, time: Duration) -> f64 {
     let mut thread = crate::liburcu::UrcuThread::<F>::register();
     timed_chunks(warmup, time, |n| {
         black_box(thread.read_loop(n, &shared.slot));
@@ -256,18 +217,11 @@ fn lib_read_pair<F: crate::liburcu::Urcu>(
 }
 
 /// The 2-reader + 1-writer run of the suite for `imp`.
-fn measure_run(
-    imp: Implementation,
-    config: &CompareConfig,
-) -> Result<crate::run::RunReport, String> {
+fn measure_run(imp: Implementation, config: &CompareConfig) -> Result<crate::run::RunReport, String> {
     let mut rc = RunConfig::new(imp, 2, 1, config.run_time);
     rc.warmup = config.warmup;
     rc.pin = config.pin;
-    rc.mode = if imp.has_synchronize() {
-        RetireMode::Sync
-    } else {
-        RetireMode::Call
-    };
+    rc.mode = if imp.has_synchronize() { RetireMode::Sync } else { RetireMode::Call };
     run(&rc)
 }
 
@@ -291,17 +245,11 @@ pub fn compare(config: &CompareConfig, mut progress: impl FnMut(&str)) -> Result
             results.add(imp.name(), Metric::ReadPairNs, ns);
             let report = measure_run(imp, config)?;
             if report.mismatches != 0 {
-                return Err(format!(
-                    "{imp}: readers saw {} freed nodes",
-                    report.mismatches
-                ));
+                return Err(format!("{imp}: readers saw {} freed nodes", report.mismatches));
             }
             results.add(imp.name(), Metric::ReadsPerSec, report.reads_per_sec());
             results.add(imp.name(), Metric::WritesPerSec, report.writes_per_sec());
-            if let (Some(p50), Some(p99)) = (
-                report.gp_latency.quantile(0.5),
-                report.gp_latency.quantile(0.99),
-            ) {
+            if let (Some(p50), Some(p99)) = (report.gp_latency.quantile(0.5), report.gp_latency.quantile(0.99)) {
                 results.add(imp.name(), Metric::GpMedianNs, p50 as f64);
                 results.add(imp.name(), Metric::GpP99Ns, p99 as f64);
             }
@@ -318,10 +266,7 @@ pub fn compare(config: &CompareConfig, mut progress: impl FnMut(&str)) -> Result
         if let Some(flood) = &config.flood {
             let mut kinds: Vec<FloodKind> = FloodKind::all()
                 .into_iter()
-                .filter(|k| {
-                    k.implementation()
-                        .is_none_or(|i| config.implementations.contains(&i))
-                })
+                .filter(|k| k.implementation().is_none_or(|i| config.implementations.contains(&i)))
                 .collect();
             if round % 2 == 1 {
                 kinds.reverse();
@@ -346,13 +291,8 @@ pub fn compare(config: &CompareConfig, mut progress: impl FnMut(&str)) -> Result
     Ok(results)
 }
 
-const SUITE_METRICS: [Metric; 5] = [
-    Metric::ReadPairNs,
-    Metric::ReadsPerSec,
-    Metric::WritesPerSec,
-    Metric::GpMedianNs,
-    Metric::GpP99Ns,
-];
+const SUITE_METRICS: [Metric; 5] =
+    [Metric::ReadPairNs, Metric::ReadsPerSec, Metric::WritesPerSec, Metric::GpMedianNs, Metric::GpP99Ns];
 const FLOOD_METRICS: [Metric; 2] = [Metric::FloodObjectsPerSec, Metric::FloodPeakRssKib];
 
 fn fmt_value(metric: Metric, v: f64) -> String {
@@ -370,11 +310,8 @@ fn fmt_value(metric: Metric, v: f64) -> String {
 pub fn format_text(results: &Results, baselines: &[String]) -> String {
     let mut out = String::new();
     for (title, metrics) in [("suite", &SUITE_METRICS[..]), ("flood", &FLOOD_METRICS[..])] {
-        let rows: Vec<&String> = results
-            .rows()
-            .iter()
-            .filter(|r| metrics.iter().any(|&m| results.stats(r, m).is_some()))
-            .collect();
+        let rows: Vec<&String> =
+            results.rows().iter().filter(|r| metrics.iter().any(|&m| results.stats(r, m).is_some())).collect();
         if rows.is_empty() {
             continue;
         }
@@ -394,9 +331,7 @@ pub fn format_text(results: &Results, baselines: &[String]) -> String {
             }
         }
         for base in baselines.iter().filter(|b| rows.iter().any(|r| r == b)) {
-            out.push_str(&format!(
-                "\n-- {title}: ratios to {base} (value / {base}; '+' marks the better side)\n"
-            ));
+            out.push_str(&format!("\n-- {title}: ratios to {base} (value / {base}; '+' marks the better side)\n"));
             out.push_str(&format!("{:<32}", ""));
             for &m in metrics {
                 out.push_str(&format!(" {:>22}", m.name()));
@@ -408,11 +343,7 @@ pub fn format_text(results: &Results, baselines: &[String]) -> String {
                     let cell = match (results.median(row, m), results.median(base, m)) {
                         (Some(a), Some(b)) if b != 0.0 => {
                             let ratio = a / b;
-                            let better = if m.higher_is_better() {
-                                ratio > 1.0
-                            } else {
-                                ratio < 1.0
-                            };
+                            let better = if m.higher_is_better() { ratio > 1.0 } else { ratio < 1.0 };
                             format!("{ratio:.3}{}", if better { "+" } else { " " })
                         }
                         _ => "-".into(),
@@ -440,135 +371,47 @@ struct Goal {
     target: f64,
 }
 
-const fn goal(
-    numerator: &'static str,
-    denominator: &'static str,
-    metric: Metric,
-    at_most: bool,
-    target: f64,
-) -> Goal {
-    Goal {
-        numerator,
-        denominator,
-        metric,
-        at_most,
-        target,
-    }
+const fn goal(numerator: &'static str, denominator: &'static str, metric: Metric, at_most: bool, target: f64) -> Goal {
+    Goal { numerator, denominator, metric, at_most, target }
 }
 
 /// The goals, as ratios of medians from this run.
 const GOALS: &[Goal] = &[
     goal("rcu-memb", "liburcu-memb", Metric::ReadPairNs, true, 1.0),
-    goal(
-        "crossbeam-epoch",
-        "rcu-memb",
-        Metric::ReadPairNs,
-        false,
-        5.0,
-    ),
+    goal("crossbeam-epoch", "rcu-memb", Metric::ReadPairNs, false, 5.0),
     goal("rcu-qsbr", "liburcu-qsbr", Metric::ReadPairNs, true, 1.0),
     goal("rcu-memb", "liburcu-memb", Metric::ReadsPerSec, false, 1.0),
     goal("rcu-qsbr", "liburcu-qsbr", Metric::ReadsPerSec, false, 1.0),
     goal("rcu-memb", "liburcu-memb", Metric::WritesPerSec, false, 1.0),
     goal("rcu-qsbr", "liburcu-qsbr", Metric::WritesPerSec, false, 1.0),
-    goal(
-        "rcu-memb-call_rcu",
-        "liburcu-memb-call_rcu",
-        Metric::FloodObjectsPerSec,
-        false,
-        2.0,
-    ),
-    goal(
-        "rcu-memb-kvfree_rcu",
-        "liburcu-memb-call_rcu",
-        Metric::FloodObjectsPerSec,
-        false,
-        2.0,
-    ),
-    goal(
-        "rcu-qsbr-call_rcu",
-        "liburcu-qsbr-call_rcu",
-        Metric::FloodObjectsPerSec,
-        false,
-        2.0,
-    ),
-    goal(
-        "rcu-qsbr-kvfree_rcu",
-        "liburcu-qsbr-call_rcu",
-        Metric::FloodObjectsPerSec,
-        false,
-        2.0,
-    ),
-    goal(
-        "rcu-memb-call_rcu",
-        "crossbeam-epoch-defer_destroy",
-        Metric::FloodObjectsPerSec,
-        false,
-        3.0,
-    ),
-    goal(
-        "rcu-memb-kvfree_rcu",
-        "crossbeam-epoch-defer_destroy",
-        Metric::FloodObjectsPerSec,
-        false,
-        3.0,
-    ),
-    goal(
-        "rcu-qsbr-call_rcu",
-        "crossbeam-epoch-defer_destroy",
-        Metric::FloodObjectsPerSec,
-        false,
-        3.0,
-    ),
-    goal(
-        "rcu-qsbr-kvfree_rcu",
-        "crossbeam-epoch-defer_destroy",
-        Metric::FloodObjectsPerSec,
-        false,
-        3.0,
-    ),
-    goal(
-        "rcu-memb-kvfree_rcu",
-        "liburcu-memb-call_rcu",
-        Metric::FloodPeakRssKib,
-        true,
-        1.0,
-    ),
-    goal(
-        "rcu-memb-kvfree_rcu",
-        "crossbeam-epoch-defer_destroy",
-        Metric::FloodPeakRssKib,
-        true,
-        1.0,
-    ),
-    goal(
-        "rcu-qsbr-kvfree_rcu",
-        "crossbeam-epoch-defer_destroy",
-        Metric::FloodPeakRssKib,
-        true,
-        1.0,
-    ),
+    goal("rcu-memb-call_rcu", "liburcu-memb-call_rcu", Metric::FloodObjectsPerSec, false, 2.0),
+    goal("rcu-memb-kvfree_rcu", "liburcu-memb-call_rcu", Metric::FloodObjectsPerSec, false, 2.0),
+    goal("rcu-qsbr-call_rcu", "liburcu-qsbr-call_rcu", Metric::FloodObjectsPerSec, false, 2.0),
+    goal("rcu-qsbr-kvfree_rcu", "liburcu-qsbr-call_rcu", Metric::FloodObjectsPerSec, false, 2.0),
+    goal("rcu-memb-call_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodObjectsPerSec, false, 3.0),
+    goal("rcu-memb-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodObjectsPerSec, false, 3.0),
+    goal("rcu-qsbr-call_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodObjectsPerSec, false, 3.0),
+    goal("rcu-qsbr-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodObjectsPerSec, false, 3.0),
+    goal("rcu-memb-kvfree_rcu", "liburcu-memb-call_rcu", Metric::FloodPeakRssKib, true, 1.0),
+    goal("rcu-memb-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodPeakRssKib, true, 1.0),
+    goal("rcu-qsbr-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodPeakRssKib, true, 1.0),
 ];
 
 /// The goals this run has figures for, with the measured ratio.
 fn format_goals(results: &Results) -> String {
     let mut out = String::new();
     for g in GOALS {
-        let (Some(a), Some(b)) = (
-            results.median(g.numerator, g.metric),
-            results.median(g.denominator, g.metric),
-        ) else {
+        let (Some(a), Some(b)) = (results.median(g.numerator, g.metric), results.median(g.denominator, g.metric))
+        else {
             continue;
         };
         if out.is_empty() {
-            out.push_str("\n== goals (ratios of medians from this run; one run on a shared machine is evidence, not proof)\n");
+            out.push_str(
+                "\n== goals (ratios of medians from this run; one run on a shared machine is evidence, not proof)\n",
+            );
         }
         let ratio = a / b;
-        let met = if g.at_most {
-            ratio <= g.target
-        } else {
-            ratio >= g.target
-        };
+        let met = if g.at_most { ratio <= g.target } else { ratio >= g.target };
         out.push_str(&format!(
             "{:<60} {:>8.3}  goal {} {:<5} {}\n",
             format!("{} {} / {}", g.metric.name(), g.numerator, g.denominator),
@@ -623,11 +466,7 @@ mod tests {
             warmup: Duration::from_millis(5),
             flood: None,
             pin: false,
-            implementations: vec![
-                Implementation::Memb,
-                Implementation::Qsbr,
-                Implementation::Epoch,
-            ],
+            implementations: vec![Implementation::Memb, Implementation::Qsbr, Implementation::Epoch],
         };
         let results = compare(&config, |_| {}).unwrap();
         for imp in &config.implementations {
@@ -635,8 +474,6 @@ mod tests {
             assert!(results.median(imp.name(), Metric::ReadsPerSec).unwrap() > 0.0);
         }
         assert!(results.median("rcu-memb", Metric::GpMedianNs).is_some());
-        assert!(results
-            .median("crossbeam-epoch", Metric::GpMedianNs)
-            .is_none());
+        assert!(results.median("crossbeam-epoch", Metric::GpMedianNs).is_none());
     }
 }

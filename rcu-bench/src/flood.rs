@@ -28,7 +28,7 @@ pub enum FloodKind {
     Plain,
     /// crossbeam-epoch: `pin()` then `defer_destroy` per object.
     Epoch,
-    /// This workspace's `kvfree_rcu` / `call_rcu` (feature `reclaim-api`).
+    /// This workspace's `kvfree_rcu` (feature `kvfree-api`) or `call_rcu`.
     Ours {
         /// `Memb` or `Qsbr`.
         flavour: Implementation,
@@ -48,29 +48,17 @@ impl FloodKind {
     /// Every kind built into this binary.
     pub fn all() -> Vec<FloodKind> {
         let mut kinds = Vec::new();
-        if cfg!(feature = "reclaim-api") {
-            for flavour in [Implementation::Memb, Implementation::Qsbr] {
-                kinds.push(FloodKind::Ours {
-                    flavour,
-                    kvfree: true,
-                });
-                kinds.push(FloodKind::Ours {
-                    flavour,
-                    kvfree: false,
-                });
+        for flavour in [Implementation::Memb, Implementation::Qsbr] {
+            if cfg!(feature = "kvfree-api") {
+                kinds.push(FloodKind::Ours { flavour, kvfree: true });
             }
+            kinds.push(FloodKind::Ours { flavour, kvfree: false });
         }
         kinds.push(FloodKind::Epoch);
         #[cfg(feature = "liburcu")]
         for flavour in [Implementation::LiburcuMemb, Implementation::LiburcuQsbr] {
-            kinds.push(FloodKind::Liburcu {
-                flavour,
-                defer: false,
-            });
-            kinds.push(FloodKind::Liburcu {
-                flavour,
-                defer: true,
-            });
+            kinds.push(FloodKind::Liburcu { flavour, defer: false });
+            kinds.push(FloodKind::Liburcu { flavour, defer: true });
         }
         kinds.push(FloodKind::Plain);
         kinds
@@ -82,18 +70,10 @@ impl FloodKind {
             FloodKind::Plain => "plain-alloc-free".into(),
             FloodKind::Epoch => "crossbeam-epoch-defer_destroy".into(),
             FloodKind::Ours { flavour, kvfree } => {
-                format!(
-                    "{}-{}",
-                    flavour.name(),
-                    if kvfree { "kvfree_rcu" } else { "call_rcu" }
-                )
+                format!("{}-{}", flavour.name(), if kvfree { "kvfree_rcu" } else { "call_rcu" })
             }
             FloodKind::Liburcu { flavour, defer } => {
-                format!(
-                    "{}-{}",
-                    flavour.name(),
-                    if defer { "defer_rcu" } else { "call_rcu" }
-                )
+                format!("{}-{}", flavour.name(), if defer { "defer_rcu" } else { "call_rcu" })
             }
         }
     }
@@ -110,10 +90,10 @@ impl FloodKind {
             _ => Err(format!(
                 "unknown or ambiguous flood kind `{name}`; known: {}{}",
                 all.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
-                if cfg!(feature = "reclaim-api") {
+                if cfg!(all(feature = "kvfree-api", feature = "liburcu")) {
                     ""
                 } else {
-                    " (rcu-memb/rcu-qsbr kinds need the `reclaim-api` feature, liburcu kinds the `liburcu` feature)"
+                    " (rcu-memb/rcu-qsbr kvfree_rcu kinds need the `kvfree-api` feature, liburcu kinds the `liburcu` feature)"
                 }
             )),
         }
@@ -174,9 +154,7 @@ impl FloodReport {
 
     /// Objects per grace period, where grace periods are counted.
     pub fn objects_per_gp(&self) -> Option<f64> {
-        self.grace_periods
-            .filter(|&g| g > 0)
-            .map(|g| self.objects as f64 / g as f64)
+        self.grace_periods.filter(|&g| g > 0).map(|g| self.objects as f64 / g as f64)
     }
 
     /// The child's one-line report.
@@ -197,17 +175,13 @@ impl FloodReport {
 
     /// Parses [`FloodReport::to_line`]'s output.
     pub fn parse_line(line: &str) -> Result<Self, String> {
-        let rest = line
-            .strip_prefix("FLOOD ")
-            .ok_or_else(|| format!("not a FLOOD line: {line}"))?;
+        let rest = line.strip_prefix("FLOOD ").ok_or_else(|| format!("not a FLOOD line: {line}"))?;
         let field = |key: &str| -> Result<&str, String> {
             rest.split_whitespace()
                 .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
                 .ok_or_else(|| format!("FLOOD line without {key}: {line}"))
         };
-        let num = |key: &str| -> Result<u64, String> {
-            field(key)?.parse().map_err(|e| format!("{key}: {e}"))
-        };
+        let num = |key: &str| -> Result<u64, String> { field(key)?.parse().map_err(|e| format!("{key}: {e}")) };
         let opt = |key: &str| -> Result<Option<u64>, String> {
             match field(key)? {
                 "-" => Ok(None),
@@ -229,14 +203,8 @@ impl FloodReport {
 
 fn grace_periods(kind: FloodKind) -> Option<u64> {
     match kind {
-        FloodKind::Ours {
-            flavour: Implementation::Memb,
-            ..
-        } => Some(rcu_memb::stats().grace_periods),
-        FloodKind::Ours {
-            flavour: Implementation::Qsbr,
-            ..
-        } => Some(rcu_qsbr::stats().grace_periods),
+        FloodKind::Ours { flavour: Implementation::Memb, .. } => Some(rcu_memb::stats().grace_periods),
+        FloodKind::Ours { flavour: Implementation::Qsbr, .. } => Some(rcu_qsbr::stats().grace_periods),
         _ => None,
     }
 }
@@ -253,37 +221,43 @@ fn flood_thread(kind: FloodKind, n: u64) {
             let handle = crossbeam_epoch::default_collector().register();
             for _ in 0..n {
                 let guard = handle.pin();
-                let node =
-                    crossbeam_epoch::Shared::from(Box::into_raw(Node::new_boxed()).cast_const());
+                let node = crossbeam_epoch::Shared::from(Box::into_raw(Node::new_boxed()).cast_const());
                 // SAFETY: the node was never published; destroying it after
                 // the epoch advances is trivially safe.
                 unsafe { guard.defer_destroy(node) };
             }
         }
-        #[cfg(feature = "reclaim-api")]
-        FloodKind::Ours { flavour, kvfree } => {
+        FloodKind::Ours { flavour, kvfree: false } => {
             use crate::reclaim::OurReclaim;
-            fn ours<F: OurReclaim>(n: u64, kvfree: bool) {
+            fn ours<F: OurReclaim>(n: u64) {
                 for _ in 0..n {
                     let node = Node::new_boxed();
-                    if kvfree {
-                        F::kvfree_rcu(node);
-                    } else {
-                        F::call_rcu(move || drop(node));
-                    }
+                    F::call_rcu(move || drop(node));
                 }
             }
             if flavour == Implementation::Memb {
-                ours::<rcu_memb::Memb>(n, kvfree)
+                ours::<rcu_memb::Memb>(n)
             } else {
-                ours::<rcu_qsbr::Qsbr>(n, kvfree)
+                ours::<rcu_qsbr::Qsbr>(n)
+            }
+        }
+        #[cfg(feature = "kvfree-api")]
+        FloodKind::Ours { flavour, kvfree: true } => {
+            use crate::reclaim::OurKvfree;
+            fn ours<F: OurKvfree>(n: u64) {
+                for _ in 0..n {
+                    F::kvfree_rcu(Node::new_boxed());
+                }
+            }
+            if flavour == Implementation::Memb {
+                ours::<rcu_memb::Memb>(n)
+            } else {
+                ours::<rcu_qsbr::Qsbr>(n)
             }
         }
         #[cfg(feature = "liburcu")]
         FloodKind::Liburcu { flavour, defer } => {
-            use crate::liburcu::{
-                call_rcu_free_node, defer_free_node, LibMemb, LibQsbr, Urcu, UrcuThread,
-            };
+            use crate::liburcu::{call_rcu_free_node, defer_free_node, LibMemb, LibQsbr, Urcu, UrcuThread};
             fn lib<F: Urcu>(n: u64, defer: bool) {
                 // Registered (call_rcu takes liburcu's read lock inside) but
                 // offline, so its grace periods do not wait for this thread.
@@ -320,13 +294,11 @@ fn drain(kind: FloodKind) {
                 handle.pin().flush();
             }
         }
-        #[cfg(feature = "reclaim-api")]
         FloodKind::Ours { flavour, .. } => {
-            use crate::reclaim::OurReclaim;
             if flavour == Implementation::Memb {
-                rcu_memb::Memb::rcu_barrier()
+                rcu_memb::rcu_barrier()
             } else {
-                rcu_qsbr::Qsbr::rcu_barrier()
+                rcu_qsbr::rcu_barrier()
             }
         }
         #[cfg(feature = "liburcu")]
@@ -364,9 +336,7 @@ pub fn run_flood_here(kind: FloodKind, config: &FloodConfig) -> FloodReport {
             .collect();
         start_line.wait();
         let start = Instant::now();
-        threads
-            .into_iter()
-            .for_each(|t| t.join().expect("flood thread panicked"));
+        threads.into_iter().for_each(|t| t.join().expect("flood thread panicked"));
         (start, start.elapsed())
     });
     drain(kind);
@@ -386,8 +356,7 @@ pub fn run_flood_here(kind: FloodKind, config: &FloodConfig) -> FloodReport {
 /// Runs one flood in a fresh child process (`<this binary> flood-one ...`)
 /// and parses its report.
 pub fn run_flood_in_child(kind: FloodKind, config: &FloodConfig) -> Result<FloodReport, String> {
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("cannot find this executable to re-run it: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable to re-run it: {e}"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["flood-one", "--kind", &kind.name()])
         .args(["--threads", &config.threads.to_string()])
@@ -395,9 +364,7 @@ pub fn run_flood_in_child(kind: FloodKind, config: &FloodConfig) -> Result<Flood
     if !config.pin {
         cmd.arg("--no-pin");
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot start the flood child: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot start the flood child: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "flood child for {} failed ({}): {}",
@@ -410,12 +377,7 @@ pub fn run_flood_in_child(kind: FloodKind, config: &FloodConfig) -> Result<Flood
     let line = stdout
         .lines()
         .find(|l| l.starts_with("FLOOD "))
-        .ok_or_else(|| {
-            format!(
-                "flood child for {} printed no FLOOD line: {stdout}",
-                kind.name()
-            )
-        })?;
+        .ok_or_else(|| format!("flood child for {} printed no FLOOD line: {stdout}", kind.name()))?;
     FloodReport::parse_line(line)
 }
 
@@ -437,8 +399,7 @@ pub fn format_table(reports: &[FloodReport], baseline: Option<&str>) -> String {
             r.objects_per_sec() / 1e6,
             r.grace_periods.map_or("-".into(), |g| g.to_string()),
             r.objects_per_gp().map_or("-".into(), |o| format!("{o:.0}")),
-            r.peak_rss_kib
-                .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+            r.peak_rss_kib.map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
         ));
         if let Some(b) = base {
             out.push_str(&format!(
@@ -486,14 +447,7 @@ mod tests {
     #[test]
     fn in_process_floods_retire_every_object() {
         for kind in [FloodKind::Plain, FloodKind::Epoch] {
-            let r = run_flood_here(
-                kind,
-                &FloodConfig {
-                    threads: 2,
-                    objects_per_thread: 10_000,
-                    pin: false,
-                },
-            );
+            let r = run_flood_here(kind, &FloodConfig { threads: 2, objects_per_thread: 10_000, pin: false });
             assert_eq!(r.objects, 20_000);
             assert!(r.total_time >= r.loop_time);
         }

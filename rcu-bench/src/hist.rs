@@ -68,13 +68,7 @@ fn bucket_bounds(i: usize) -> (u64, u64) {
 impl Histogram {
     /// An empty histogram.
     pub fn new() -> Self {
-        Histogram {
-            counts: Box::new([0; BUCKETS]),
-            count: 0,
-            sum: 0,
-            min: u64::MAX,
-            max: 0,
-        }
+        Histogram { counts: Box::new([0; BUCKETS]), count: 0, sum: 0, min: u64::MAX, max: 0 }
     }
 
     /// Records one value (nanoseconds).
@@ -154,10 +148,7 @@ mod tests {
         while v < u64::MAX / 3 {
             let (lo, hi) = bucket_bounds(bucket_of(v));
             assert!(lo <= v && v <= hi, "{v} not in [{lo}, {hi}]");
-            assert!(
-                hi - lo <= lo / SUB,
-                "bucket [{lo}, {hi}] wider than 1/16 of its bound"
-            );
+            assert!(hi - lo <= lo / SUB, "bucket [{lo}, {hi}] wider than 1/16 of its bound");
             v = v * 3 / 2 + 1;
         }
         let (lo, hi) = bucket_bounds(bucket_of(u64::MAX));
@@ -182,10 +173,7 @@ mod tests {
         for q in [0.01, 0.25, 0.5, 0.9, 0.99, 1.0] {
             let exact = sorted[((q * sorted.len() as f64).ceil() as usize).max(1) - 1] as f64;
             let got = h.quantile(q).unwrap() as f64;
-            assert!(
-                (got - exact).abs() <= exact / 16.0,
-                "q={q}: got {got}, exact {exact}"
-            );
+            assert!((got - exact).abs() <= exact / 16.0, "q={q}: got {got}, exact {exact}");
         }
         assert_eq!(h.min(), sorted.first().copied());
         assert_eq!(h.max(), sorted.last().copied());
@@ -209,9 +197,6 @@ mod tests {
     #[test]
     fn an_empty_histogram_has_no_quantiles() {
         let h = Histogram::new();
-        assert_eq!(
-            (h.quantile(0.5), h.min(), h.max(), h.mean()),
-            (None, None, None, None)
-        );
+        assert_eq!((h.quantile(0.5), h.min(), h.max(), h.mean()), (None, None, None, None));
     }
 }

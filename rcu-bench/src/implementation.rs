@@ -83,10 +83,7 @@ impl Implementation {
             } else {
                 ""
             };
-            format!(
-                "unknown implementation `{name}`; known: {}{hint}",
-                known.join(", ")
-            )
+            format!("unknown implementation `{name}`; known: {}{hint}", known.join(", "))
         })
     }
 
@@ -189,10 +186,7 @@ pub struct ReaderShared {
 impl ReaderShared {
     /// Publishes a fresh node.
     pub fn new() -> Self {
-        ReaderShared {
-            slot: AtomicPtr::new(Box::into_raw(Node::new_boxed())),
-            stop: AtomicI32::new(0),
-        }
+        ReaderShared { slot: AtomicPtr::new(Box::into_raw(Node::new_boxed())), stop: AtomicI32::new(0) }
     }
 }
 
@@ -263,42 +257,27 @@ pub fn reader_loop<R: ReadSide>(
 
 /// Runs the reader loop of `imp` on the calling thread (registering it
 /// first) until `shared.stop`. Returns (reads, mismatches).
-pub fn run_reader(
-    imp: Implementation,
-    shared: &ReaderShared,
-    progress: &AtomicU64,
-    read_cs_len: u64,
-) -> (u64, u64) {
+pub fn run_reader(imp: Implementation, shared: &ReaderShared, progress: &AtomicU64, read_cs_len: u64) -> (u64, u64) {
     match imp {
-        Implementation::Memb => {
-            reader_loop(&mut MembReader::register(), shared, progress, read_cs_len)
-        }
-        Implementation::Qsbr => {
-            reader_loop(&mut QsbrReader::register(), shared, progress, read_cs_len)
-        }
-        Implementation::Epoch => {
-            reader_loop(&mut EpochReader::register(), shared, progress, read_cs_len)
-        }
+        Implementation::Memb => reader_loop(&mut MembReader::register(), shared, progress, read_cs_len),
+        Implementation::Qsbr => reader_loop(&mut QsbrReader::register(), shared, progress, read_cs_len),
+        Implementation::Epoch => reader_loop(&mut EpochReader::register(), shared, progress, read_cs_len),
         #[cfg(feature = "liburcu")]
-        Implementation::LiburcuMemb => {
-            crate::liburcu::UrcuThread::<crate::liburcu::LibMemb>::register().reader_run(
-                &shared.slot,
-                &shared.stop,
-                progress,
-                read_cs_len,
-                NODE_VALUE,
-            )
-        }
+        Implementation::LiburcuMemb => crate::liburcu::UrcuThread::<crate::liburcu::LibMemb>::register().reader_run(
+            &shared.slot,
+            &shared.stop,
+            progress,
+            read_cs_len,
+            NODE_VALUE,
+        ),
         #[cfg(feature = "liburcu")]
-        Implementation::LiburcuQsbr => {
-            crate::liburcu::UrcuThread::<crate::liburcu::LibQsbr>::register().reader_run(
-                &shared.slot,
-                &shared.stop,
-                progress,
-                read_cs_len,
-                NODE_VALUE,
-            )
-        }
+        Implementation::LiburcuQsbr => crate::liburcu::UrcuThread::<crate::liburcu::LibQsbr>::register().reader_run(
+            &shared.slot,
+            &shared.stop,
+            progress,
+            read_cs_len,
+            NODE_VALUE,
+        ),
     }
 }
 
@@ -338,11 +317,8 @@ impl BusyReaders {
     /// (so each is registered and in its loop).
     pub fn start(imp: Implementation, n: usize, plan: &CpuPlan, first_thread: usize) -> Self {
         let shared = Arc::new(ReaderShared::new());
-        let progress: Arc<Vec<CachePadded<AtomicU64>>> = Arc::new(
-            (0..n)
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
-                .collect(),
-        );
+        let progress: Arc<Vec<CachePadded<AtomicU64>>> =
+            Arc::new((0..n).map(|_| CachePadded::new(AtomicU64::new(0))).collect());
         let threads = (0..n)
             .map(|k| {
                 let (shared, progress, plan) = (shared.clone(), progress.clone(), plan.clone());
@@ -355,11 +331,7 @@ impl BusyReaders {
                     .expect("spawn a busy reader thread")
             })
             .collect();
-        let readers = BusyReaders {
-            shared,
-            progress,
-            threads,
-        };
+        let readers = BusyReaders { shared, progress, threads };
         for p in readers.progress.iter() {
             // Relaxed: waiting for a statistic to move; no data is read.
             while p.load(Ordering::Relaxed) == 0 {

@@ -9,7 +9,8 @@
 //! * [`implementation`]: the implementations under test, their read-side
 //!   sections and reader loops, busy readers, grace-period waits;
 //! * [`pin`]: pinning threads to CPUs;
-//! * `reclaim` (feature `reclaim-api`): this workspace's deferred frees;
+//! * [`reclaim`]: this workspace's deferred frees (`kvfree_rcu` behind the
+//!   `kvfree-api` feature until it lands);
 //! * [`hist`]: the grace-period latency histogram; [`rss`]: peak RSS;
 //! * [`run`], [`flood`], [`compare`], [`chart`]: the `rcu-bench`
 //!   subcommands.
@@ -25,7 +26,6 @@ pub mod implementation;
 #[cfg(feature = "liburcu")]
 pub mod liburcu;
 pub mod pin;
-#[cfg(feature = "reclaim-api")]
 pub mod reclaim;
 pub mod rss;
 pub mod run;

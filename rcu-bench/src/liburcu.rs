@@ -82,12 +82,7 @@ macro_rules! flavour_ffi {
                 #[link_name = concat!($prefix, "read_loop")]
                 pub fn read_loop(iters: u64, slot: *const AtomicPtr<Node>) -> u64;
                 #[link_name = concat!($prefix, "lookup_loop")]
-                pub fn lookup_loop(
-                    iters: u64,
-                    slot: *const AtomicPtr<Table>,
-                    stride: u64,
-                    key_space: u64,
-                ) -> u64;
+                pub fn lookup_loop(iters: u64, slot: *const AtomicPtr<Table>, stride: u64, key_space: u64) -> u64;
                 #[link_name = concat!($prefix, "quiescent_loop")]
                 pub fn quiescent_loop(iters: u64);
                 #[link_name = concat!($prefix, "reader_run")]
@@ -243,12 +238,7 @@ macro_rules! impl_urcu {
                 // layout of `Node *`.
                 unsafe { $module::read_loop(iters, slot) }
             }
-            unsafe fn lookup_loop(
-                iters: u64,
-                slot: &AtomicPtr<Table>,
-                stride: u64,
-                key_space: u64,
-            ) -> u64 {
+            unsafe fn lookup_loop(iters: u64, slot: &AtomicPtr<Table>, stride: u64, key_space: u64) -> u64 {
                 // SAFETY: forwarded precondition; `AtomicPtr<Table>` has the
                 // layout of `Table *`.
                 unsafe { $module::lookup_loop(iters, slot, stride, key_space) }
@@ -303,20 +293,13 @@ impl<F: Urcu> UrcuThread<F> {
     pub fn register() -> Self {
         REGISTERED.with(|r| {
             let bit = if F::IS_QSBR { 2 } else { 1 };
-            assert!(
-                r.get() & bit == 0,
-                "{}: this thread already holds an UrcuThread; keep one per thread",
-                F::NAME
-            );
+            assert!(r.get() & bit == 0, "{}: this thread already holds an UrcuThread; keep one per thread", F::NAME);
             r.set(r.get() | bit);
         });
         // SAFETY: the thread-local bit above proves the thread is not
         // registered with this flavour.
         unsafe { F::register_thread() };
-        UrcuThread {
-            online: true,
-            _not_send: PhantomData,
-        }
+        UrcuThread { online: true, _not_send: PhantomData }
     }
 
     /// Goes offline (QSBR: grace periods stop waiting for this thread; a
@@ -355,13 +338,7 @@ impl<F: Urcu> UrcuThread<F> {
     }
 
     /// `iters` lookups in the table published in `slot`; returns hits.
-    pub fn lookup_loop(
-        &mut self,
-        iters: u64,
-        slot: &AtomicPtr<Table>,
-        stride: u64,
-        key_space: u64,
-    ) -> u64 {
+    pub fn lookup_loop(&mut self, iters: u64, slot: &AtomicPtr<Table>, stride: u64, key_space: u64) -> u64 {
         self.online();
         // SAFETY: as in `read_loop`, for tables.
         unsafe { F::lookup_loop(iters, slot, stride, key_space) }
@@ -384,14 +361,7 @@ impl<F: Urcu> UrcuThread<F> {
         expected: u64,
     ) -> (u64, u64) {
         self.online();
-        let mut params = ReaderParams {
-            slot,
-            stop,
-            progress,
-            read_cs_len,
-            expected,
-            mismatches: 0,
-        };
+        let mut params = ReaderParams { slot, stop, progress, read_cs_len, expected, mismatches: 0 };
         // SAFETY: registered and online; the references outlive the call.
         let reads = unsafe { F::reader_run(&mut params) };
         (reads, params.mismatches)
@@ -433,10 +403,7 @@ pub struct DeferRegistration {
 
 impl DeferRegistration {
     const fn new(unregister: unsafe extern "C" fn()) -> Self {
-        DeferRegistration {
-            registered: std::cell::Cell::new(false),
-            unregister,
-        }
+        DeferRegistration { registered: std::cell::Cell::new(false), unregister }
     }
 }
 
@@ -461,12 +428,7 @@ fn ensure_defer_registered<F: Urcu>() {
         if !reg.registered.get() {
             // SAFETY: not registered yet on this thread (the flag).
             let rc = unsafe { F::defer_register_thread() };
-            assert_eq!(
-                rc,
-                0,
-                "{}: rcu_defer_register_thread() failed (out of memory)",
-                F::NAME
-            );
+            assert_eq!(rc, 0, "{}: rcu_defer_register_thread() failed (out of memory)", F::NAME);
             reg.registered.set(true);
         }
     });

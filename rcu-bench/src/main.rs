@@ -126,9 +126,7 @@ enum Command {
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|e| format!("`{s}` is not a number of seconds: {e}"))?;
+    let secs: f64 = s.parse().map_err(|e| format!("`{s}` is not a number of seconds: {e}"))?;
     Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}` seconds: {e}"))
 }
 
@@ -171,94 +169,40 @@ fn real_main(cli: Cli) -> Result<(), String> {
             println!("{}", report.summary_line());
             print!("{}", report.details());
             if report.mismatches != 0 {
-                return Err(format!(
-                    "readers saw {} nodes freed too early",
-                    report.mismatches
-                ));
+                return Err(format!("readers saw {} nodes freed too early", report.mismatches));
             }
             Ok(())
         }
-        Command::Flood {
-            kinds,
-            threads,
-            objects,
-            baseline,
-            no_pin,
-        } => {
-            let kinds = if kinds.is_empty() {
-                FloodKind::all()
-            } else {
-                kinds
-            };
-            let config = FloodConfig {
-                threads,
-                objects_per_thread: objects,
-                pin: !no_pin,
-            };
+        Command::Flood { kinds, threads, objects, baseline, no_pin } => {
+            let kinds = if kinds.is_empty() { FloodKind::all() } else { kinds };
+            let config = FloodConfig { threads, objects_per_thread: objects, pin: !no_pin };
             let mut reports = Vec::new();
             for kind in kinds {
-                eprintln!(
-                    "flood: {} ({threads} threads x {objects} objects)",
-                    kind.name()
-                );
+                eprintln!("flood: {} ({threads} threads x {objects} objects)", kind.name());
                 reports.push(run_flood_in_child(kind, &config)?);
             }
             let baseline = baseline.or_else(|| {
-                let preferred = if cfg!(feature = "liburcu") {
-                    "liburcu-memb-call_rcu"
-                } else {
-                    "crossbeam-epoch-defer_destroy"
-                };
-                reports
-                    .iter()
-                    .any(|r| r.kind == preferred)
-                    .then(|| preferred.to_string())
+                let preferred =
+                    if cfg!(feature = "liburcu") { "liburcu-memb-call_rcu" } else { "crossbeam-epoch-defer_destroy" };
+                reports.iter().any(|r| r.kind == preferred).then(|| preferred.to_string())
             });
             print!("{}", format_table(&reports, baseline.as_deref()));
             Ok(())
         }
-        Command::FloodOne {
-            kind,
-            threads,
-            objects,
-            no_pin,
-        } => {
-            let report = run_flood_here(
-                kind,
-                &FloodConfig {
-                    threads,
-                    objects_per_thread: objects,
-                    pin: !no_pin,
-                },
-            );
+        Command::FloodOne { kind, threads, objects, no_pin } => {
+            let report = run_flood_here(kind, &FloodConfig { threads, objects_per_thread: objects, pin: !no_pin });
             println!("{}", report.to_line());
             Ok(())
         }
-        Command::Compare {
-            quick,
-            rounds,
-            baselines,
-            csv,
-            svg,
-            no_flood,
-            no_pin,
-        } => {
-            let mut config = if quick {
-                CompareConfig::quick(!no_pin)
-            } else {
-                CompareConfig::full(!no_pin)
-            };
+        Command::Compare { quick, rounds, baselines, csv, svg, no_flood, no_pin } => {
+            let mut config = if quick { CompareConfig::quick(!no_pin) } else { CompareConfig::full(!no_pin) };
             if let Some(r) = rounds {
                 config.rounds = r.max(1);
             }
             if no_flood {
                 config.flood = None;
             }
-            let baselines = if baselines.is_empty() {
-                default_baselines()
-            } else {
-                baselines
-            };
+            let baselines = if baselines.is_empty() { default_baselines() } else { baselines };
             let results = compare(&config, |line| eprintln!("{line}"))?;
             if csv {
                 print!("{}", format_csv(&results));

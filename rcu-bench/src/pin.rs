@@ -14,13 +14,11 @@ pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a valid, writable cpu_set_t of the size passed.
-    let rc =
-        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     if rc == 0 {
         // SAFETY: CPU_ISSET reads the set within its size.
-        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-            .collect();
+        let cpus: Vec<usize> =
+            (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect();
         if !cpus.is_empty() {
             return cpus;
         }
@@ -53,10 +51,7 @@ pub struct CpuPlan {
 impl CpuPlan {
     /// Round robin over the allowed CPUs, or no pinning at all.
     pub fn new(enabled: bool) -> Self {
-        CpuPlan {
-            cpus: allowed_cpus(),
-            enabled,
-        }
+        CpuPlan { cpus: allowed_cpus(), enabled }
     }
 
     /// Whether threads are pinned.

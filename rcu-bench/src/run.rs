@@ -79,12 +79,7 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// A config with test_urcu's defaults for the options.
-    pub fn new(
-        imp: Implementation,
-        nr_readers: usize,
-        nr_writers: usize,
-        duration: Duration,
-    ) -> Self {
+    pub fn new(imp: Implementation, nr_readers: usize, nr_writers: usize, duration: Duration) -> Self {
         RunConfig {
             imp,
             nr_readers,
@@ -107,26 +102,20 @@ impl RunConfig {
             return Err("-b BATCH must be at least 1".into());
         }
         if self.batch > 1 && self.mode != RetireMode::Sync {
-            return Err(format!(
-                "-b BATCH batches grace periods of -m sync; -m {} has no batch",
-                self.mode.name()
-            ));
+            return Err(format!("-b BATCH batches grace periods of -m sync; -m {} has no batch", self.mode.name()));
         }
         if self.imp == Implementation::Epoch && self.mode == RetireMode::Sync {
-            return Err(
-                "crossbeam-epoch has no synchronize_rcu; use -m call (Guard::defer) \
+            return Err("crossbeam-epoch has no synchronize_rcu; use -m call (Guard::defer) \
                  or -m kvfree (Guard::defer_destroy)"
-                    .into(),
-            );
+                .into());
         }
         if matches!(self.imp, Implementation::Memb | Implementation::Qsbr)
-            && self.mode != RetireMode::Sync
-            && !cfg!(feature = "reclaim-api")
+            && self.mode == RetireMode::Kvfree
+            && !cfg!(feature = "kvfree-api")
         {
             return Err(format!(
-                "-m {} for {} needs call_rcu/kvfree_rcu in rcu-memb and rcu-qsbr; this binary was built \
-                 without the `reclaim-api` feature (rebuild with --features reclaim-api once they have landed)",
-                self.mode.name(),
+                "-m kvfree for {} needs kvfree_rcu in rcu-memb and rcu-qsbr; this binary was built without \
+                 the `kvfree-api` feature (rebuild with --features kvfree-api once kvfree_rcu has landed)",
                 self.imp
             ));
         }
@@ -155,6 +144,9 @@ pub struct RunReport {
     /// Grace periods the implementation completed in the window, where it
     /// counts them (this workspace's flavours).
     pub grace_periods: Option<u64>,
+    /// Largest callback backlog of the flavour so far in this process
+    /// (this workspace's flavours in `-m call|kvfree`).
+    pub peak_callback_backlog: Option<u64>,
     /// Nodes readers saw holding another value than the live one (over the
     /// whole run; nonzero means a node was freed too early).
     pub mismatches: u64,
@@ -187,11 +179,7 @@ impl RunReport {
     pub fn summary_line(&self) -> String {
         let c = &self.config;
         let secs = self.config.duration.as_secs_f64();
-        let testdur = if secs.fract() == 0.0 {
-            format!("{:4}", secs as u64)
-        } else {
-            format!("{secs:4.3}")
-        };
+        let testdur = if secs.fract() == 0.0 { format!("{:4}", secs as u64) } else { format!("{secs:4.3}") };
         let name = format!("rcu-bench/{}/{}", c.imp.name(), c.mode.name());
         let mut line = format!(
             "SUMMARY {name:<25} testdur {testdur} nr_readers {:3} rdur {:6} wdur {:6} nr_writers {:3} \
@@ -237,29 +225,18 @@ impl RunReport {
             _ => out.push_str("grace-period latency: none measured (writers did not wait for grace periods)\n"),
         }
         if let Some(gps) = self.grace_periods {
-            let per_gp = if gps > 0 {
-                format!("{:.1}", self.writes() as f64 / gps as f64)
-            } else {
-                "-".into()
-            };
-            out.push_str(&format!(
-                "grace periods completed: {gps} ({per_gp} writes per grace period)\n"
-            ));
+            let per_gp = if gps > 0 { format!("{:.1}", self.writes() as f64 / gps as f64) } else { "-".into() };
+            out.push_str(&format!("grace periods completed: {gps} ({per_gp} writes per grace period)\n"));
+        }
+        if let Some(peak) = self.peak_callback_backlog {
+            out.push_str(&format!("peak pending callbacks (process so far): {peak}\n"));
         }
         out.push_str(&format!(
             "early-free check: {} mismatches{}\n",
             self.mismatches,
-            if self.mismatches == 0 {
-                ""
-            } else {
-                "  <-- a reader saw a freed node"
-            }
+            if self.mismatches == 0 { "" } else { "  <-- a reader saw a freed node" }
         ));
-        let cpus: Vec<String> = self
-            .cpus
-            .iter()
-            .map(|c| c.map_or("-".into(), |c| c.to_string()))
-            .collect();
+        let cpus: Vec<String> = self.cpus.iter().map(|c| c.map_or("-".into(), |c| c.to_string())).collect();
         out.push_str(&format!(
             "cpus (readers, then writers): [{}]{}\n",
             cpus.join(" "),
@@ -284,17 +261,12 @@ struct Retired(*mut Node);
 /// How one writer thread retires nodes.
 enum Retirer {
     /// Wait for a grace period every `batch` nodes, then free them.
-    Sync {
-        imp: Implementation,
-        pending: Vec<Retired>,
-        batch: usize,
-    },
+    Sync { imp: Implementation, pending: Vec<Retired>, batch: usize },
     /// crossbeam-epoch `Guard::defer(closure)`.
     EpochDefer(crossbeam_epoch::LocalHandle),
     /// crossbeam-epoch `Guard::defer_destroy`.
     EpochDestroy(crossbeam_epoch::LocalHandle),
     /// This workspace's `call_rcu` or `kvfree_rcu`.
-    #[cfg(feature = "reclaim-api")]
     Ours(fn(Box<Node>)),
     /// liburcu-memb `call_rcu`.
     #[cfg(feature = "liburcu")]
@@ -316,29 +288,23 @@ impl Retirer {
     fn new(config: &RunConfig) -> Retirer {
         use Implementation as I;
         match (config.imp, config.mode) {
-            (imp, RetireMode::Sync) => Retirer::Sync {
-                imp,
-                pending: Vec::with_capacity(config.batch),
-                batch: config.batch,
-            },
-            (I::Epoch, RetireMode::Call) => {
-                Retirer::EpochDefer(crossbeam_epoch::default_collector().register())
+            (imp, RetireMode::Sync) => {
+                Retirer::Sync { imp, pending: Vec::with_capacity(config.batch), batch: config.batch }
             }
-            (I::Epoch, RetireMode::Kvfree) => {
-                Retirer::EpochDestroy(crossbeam_epoch::default_collector().register())
-            }
-            #[cfg(feature = "reclaim-api")]
-            (I::Memb, mode) => ours_retirer::<rcu_memb::Memb>(mode),
-            #[cfg(feature = "reclaim-api")]
-            (I::Qsbr, mode) => ours_retirer::<rcu_qsbr::Qsbr>(mode),
-            #[cfg(not(feature = "reclaim-api"))]
-            (I::Memb | I::Qsbr, _) => {
-                unreachable!("RunConfig::validate rejects this without reclaim-api")
+            (I::Epoch, RetireMode::Call) => Retirer::EpochDefer(crossbeam_epoch::default_collector().register()),
+            (I::Epoch, RetireMode::Kvfree) => Retirer::EpochDestroy(crossbeam_epoch::default_collector().register()),
+            (I::Memb, RetireMode::Call) => Retirer::Ours(|node| rcu_memb::call_rcu(move || drop(node))),
+            (I::Qsbr, RetireMode::Call) => Retirer::Ours(|node| rcu_qsbr::call_rcu(move || drop(node))),
+            #[cfg(feature = "kvfree-api")]
+            (I::Memb, RetireMode::Kvfree) => Retirer::Ours(rcu_memb::kvfree_rcu::<Node>),
+            #[cfg(feature = "kvfree-api")]
+            (I::Qsbr, RetireMode::Kvfree) => Retirer::Ours(rcu_qsbr::kvfree_rcu::<Node>),
+            #[cfg(not(feature = "kvfree-api"))]
+            (I::Memb | I::Qsbr, RetireMode::Kvfree) => {
+                unreachable!("RunConfig::validate rejects -m kvfree without the kvfree-api feature")
             }
             #[cfg(feature = "liburcu")]
-            (I::LiburcuMemb, RetireMode::Call) => {
-                Retirer::LibCallMemb(crate::liburcu::UrcuThread::register())
-            }
+            (I::LiburcuMemb, RetireMode::Call) => Retirer::LibCallMemb(crate::liburcu::UrcuThread::register()),
             #[cfg(feature = "liburcu")]
             (I::LiburcuQsbr, RetireMode::Call) => {
                 let mut t = crate::liburcu::UrcuThread::register();
@@ -360,11 +326,7 @@ impl Retirer {
         // owned by this writer alone; where it becomes a Box before a grace
         // period, the API taking it defers the drop past one.
         match self {
-            Retirer::Sync {
-                imp,
-                pending,
-                batch,
-            } => {
+            Retirer::Sync { imp, pending, batch } => {
                 pending.push(node);
                 if pending.len() >= *batch {
                     let start = Instant::now();
@@ -373,9 +335,7 @@ impl Retirer {
                         hist.record_duration(start.elapsed());
                     }
                     // SAFETY: see above; a grace period has passed.
-                    pending
-                        .drain(..)
-                        .for_each(|r| drop(unsafe { Box::from_raw(r.0) }));
+                    pending.drain(..).for_each(|r| drop(unsafe { Box::from_raw(r.0) }));
                 }
             }
             Retirer::EpochDefer(handle) => {
@@ -389,32 +349,23 @@ impl Retirer {
                 // pinned now have unpinned.
                 unsafe { guard.defer_destroy(crossbeam_epoch::Shared::from(node.0.cast_const())) };
             }
-            #[cfg(feature = "reclaim-api")]
             // SAFETY: see above.
             Retirer::Ours(retire) => retire(unsafe { Box::from_raw(node.0) }),
             #[cfg(feature = "liburcu")]
             // SAFETY: see above.
-            Retirer::LibCallMemb(t) => {
-                crate::liburcu::call_rcu_free_node(t, unsafe { Box::from_raw(node.0) })
-            }
+            Retirer::LibCallMemb(t) => crate::liburcu::call_rcu_free_node(t, unsafe { Box::from_raw(node.0) }),
             #[cfg(feature = "liburcu")]
             // SAFETY: see above.
-            Retirer::LibCallQsbr(t) => {
-                crate::liburcu::call_rcu_free_node(t, unsafe { Box::from_raw(node.0) })
-            }
+            Retirer::LibCallQsbr(t) => crate::liburcu::call_rcu_free_node(t, unsafe { Box::from_raw(node.0) }),
             #[cfg(feature = "liburcu")]
             Retirer::LibDeferMemb => {
                 // SAFETY: see above.
-                crate::liburcu::defer_free_node::<crate::liburcu::LibMemb>(unsafe {
-                    Box::from_raw(node.0)
-                })
+                crate::liburcu::defer_free_node::<crate::liburcu::LibMemb>(unsafe { Box::from_raw(node.0) })
             }
             #[cfg(feature = "liburcu")]
             Retirer::LibDeferQsbr => {
                 // SAFETY: see above.
-                crate::liburcu::defer_free_node::<crate::liburcu::LibQsbr>(unsafe {
-                    Box::from_raw(node.0)
-                })
+                crate::liburcu::defer_free_node::<crate::liburcu::LibQsbr>(unsafe { Box::from_raw(node.0) })
             }
         }
     }
@@ -425,20 +376,9 @@ impl Retirer {
             if !pending.is_empty() {
                 synchronize(*imp);
                 // SAFETY: as in `retire`; a grace period has passed.
-                pending
-                    .drain(..)
-                    .for_each(|r| drop(unsafe { Box::from_raw(r.0) }));
+                pending.drain(..).for_each(|r| drop(unsafe { Box::from_raw(r.0) }));
             }
         }
-    }
-}
-
-#[cfg(feature = "reclaim-api")]
-fn ours_retirer<F: crate::reclaim::OurReclaim>(mode: RetireMode) -> Retirer {
-    match mode {
-        RetireMode::Call => Retirer::Ours(|node| F::call_rcu(move || drop(node))),
-        RetireMode::Kvfree => Retirer::Ours(F::kvfree_rcu::<Node>),
-        RetireMode::Sync => unreachable!("sync is handled by Retirer::Sync"),
     }
 }
 
@@ -461,12 +401,8 @@ fn drain(imp: Implementation, mode: RetireMode) {
                 handle.pin().flush();
             }
         }
-        #[cfg(feature = "reclaim-api")]
-        (Implementation::Memb, _) => <rcu_memb::Memb as crate::reclaim::OurReclaim>::rcu_barrier(),
-        #[cfg(feature = "reclaim-api")]
-        (Implementation::Qsbr, _) => <rcu_qsbr::Qsbr as crate::reclaim::OurReclaim>::rcu_barrier(),
-        #[cfg(not(feature = "reclaim-api"))]
-        (Implementation::Memb | Implementation::Qsbr, _) => {}
+        (Implementation::Memb, _) => rcu_memb::rcu_barrier(),
+        (Implementation::Qsbr, _) => rcu_qsbr::rcu_barrier(),
         #[cfg(feature = "liburcu")]
         (Implementation::LiburcuMemb, RetireMode::Call) => {
             <crate::liburcu::LibMemb as crate::liburcu::Urcu>::rcu_barrier()
@@ -476,22 +412,13 @@ fn drain(imp: Implementation, mode: RetireMode) {
             <crate::liburcu::LibQsbr as crate::liburcu::Urcu>::rcu_barrier()
         }
         #[cfg(feature = "liburcu")]
-        (Implementation::LiburcuMemb, RetireMode::Kvfree) => {
-            crate::liburcu::defer_barrier::<crate::liburcu::LibMemb>()
-        }
+        (Implementation::LiburcuMemb, RetireMode::Kvfree) => crate::liburcu::defer_barrier::<crate::liburcu::LibMemb>(),
         #[cfg(feature = "liburcu")]
-        (Implementation::LiburcuQsbr, RetireMode::Kvfree) => {
-            crate::liburcu::defer_barrier::<crate::liburcu::LibQsbr>()
-        }
+        (Implementation::LiburcuQsbr, RetireMode::Kvfree) => crate::liburcu::defer_barrier::<crate::liburcu::LibQsbr>(),
     }
 }
 
-fn writer_loop(
-    config: &RunConfig,
-    shared: &ReaderShared,
-    measuring: &AtomicBool,
-    progress: &AtomicU64,
-) -> Histogram {
+fn writer_loop(config: &RunConfig, shared: &ReaderShared, measuring: &AtomicBool, progress: &AtomicU64) -> Histogram {
     let mut retirer = Retirer::new(config);
     let mut hist = Histogram::new();
     let mut writes: u64 = 0;
@@ -535,12 +462,10 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
     let plan = CpuPlan::new(config.pin);
     let shared = ReaderShared::new();
     let measuring = AtomicBool::new(false);
-    let reader_progress: Vec<CachePadded<AtomicU64>> = (0..config.nr_readers)
-        .map(|_| CachePadded::new(AtomicU64::new(0)))
-        .collect();
-    let writer_progress: Vec<CachePadded<AtomicU64>> = (0..config.nr_writers)
-        .map(|_| CachePadded::new(AtomicU64::new(0)))
-        .collect();
+    let reader_progress: Vec<CachePadded<AtomicU64>> =
+        (0..config.nr_readers).map(|_| CachePadded::new(AtomicU64::new(0))).collect();
+    let writer_progress: Vec<CachePadded<AtomicU64>> =
+        (0..config.nr_writers).map(|_| CachePadded::new(AtomicU64::new(0))).collect();
 
     let (window, reads, writes, gps, reader_results, hists) = std::thread::scope(|s| {
         let readers: Vec<_> = (0..config.nr_readers)
@@ -554,8 +479,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
             .collect();
         let writers: Vec<_> = (0..config.nr_writers)
             .map(|j| {
-                let (shared, progress, plan, measuring) =
-                    (&shared, &*writer_progress[j], &plan, &measuring);
+                let (shared, progress, plan, measuring) = (&shared, &*writer_progress[j], &plan, &measuring);
                 s.spawn(move || {
                     plan.pin(config.nr_readers + j);
                     writer_loop(config, shared, measuring, progress)
@@ -564,43 +488,33 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
             .collect();
 
         std::thread::sleep(config.warmup);
-        let (r0, w0, g0) = (
-            snapshot(&reader_progress),
-            snapshot(&writer_progress),
-            grace_periods(config.imp),
-        );
+        let (r0, w0, g0) = (snapshot(&reader_progress), snapshot(&writer_progress), grace_periods(config.imp));
         measuring.store(true, Ordering::Relaxed);
         let start = Instant::now();
         std::thread::sleep(config.duration);
-        let (r1, w1, g1) = (
-            snapshot(&reader_progress),
-            snapshot(&writer_progress),
-            grace_periods(config.imp),
-        );
+        let (r1, w1, g1) = (snapshot(&reader_progress), snapshot(&writer_progress), grace_periods(config.imp));
         let window = start.elapsed();
         measuring.store(false, Ordering::Relaxed);
         // Relaxed: see reader_loop; the joins below order the results.
         shared.stop.store(1, Ordering::Relaxed);
-        let reader_results: Vec<(u64, u64)> = readers
-            .into_iter()
-            .map(|t| t.join().expect("reader panicked"))
-            .collect();
-        let hists: Vec<Histogram> = writers
-            .into_iter()
-            .map(|t| t.join().expect("writer panicked"))
-            .collect();
+        let reader_results: Vec<(u64, u64)> = readers.into_iter().map(|t| t.join().expect("reader panicked")).collect();
+        let hists: Vec<Histogram> = writers.into_iter().map(|t| t.join().expect("writer panicked")).collect();
         let reads = r1.iter().zip(&r0).map(|(a, b)| a - b).collect::<Vec<_>>();
         let writes = w1.iter().zip(&w0).map(|(a, b)| a - b).collect::<Vec<_>>();
         let gps = g0.zip(g1).map(|(a, b)| b - a);
         (window, reads, writes, gps, reader_results, hists)
     });
+    let peak_callback_backlog = match (config.imp, config.mode) {
+        (_, RetireMode::Sync) => None,
+        (Implementation::Memb, _) => Some(rcu_memb::stats().peak_callback_backlog),
+        (Implementation::Qsbr, _) => Some(rcu_qsbr::stats().peak_callback_backlog),
+        _ => None,
+    };
     drain(config.imp, config.mode);
 
     let mut gp_latency = Histogram::new();
     hists.iter().for_each(|h| gp_latency.merge(h));
-    let cpus = (0..config.nr_readers + config.nr_writers)
-        .map(|k| plan.cpu_for(k))
-        .collect();
+    let cpus = (0..config.nr_readers + config.nr_writers).map(|k| plan.cpu_for(k)).collect();
     Ok(RunReport {
         config: config.clone(),
         measured: window,
@@ -608,6 +522,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
         writes_per_writer: writes,
         gp_latency,
         grace_periods: gps,
+        peak_callback_backlog,
         mismatches: reader_results.iter().map(|r| r.1).sum(),
         cpus,
     })
@@ -628,18 +543,11 @@ mod tests {
     fn a_sync_run_counts_reads_writes_and_grace_periods_without_mismatches() {
         for imp in [Implementation::Memb, Implementation::Qsbr] {
             let report = run(&short(imp, RetireMode::Sync)).unwrap();
-            assert!(
-                report.reads() > 0 && report.writes() > 0,
-                "{imp}: {report:?}"
-            );
+            assert!(report.reads() > 0 && report.writes() > 0, "{imp}: {report:?}");
             assert_eq!(report.mismatches, 0, "{imp}");
             assert!(report.gp_latency.count() > 0, "{imp}");
             assert!(report.grace_periods.unwrap() > 0, "{imp}");
-            assert!(
-                report.summary_line().starts_with("SUMMARY rcu-bench/"),
-                "{}",
-                report.summary_line()
-            );
+            assert!(report.summary_line().starts_with("SUMMARY rcu-bench/"), "{}", report.summary_line());
         }
     }
 
@@ -652,11 +560,7 @@ mod tests {
         // Each recorded grace period served 8 writes; a batch straddling
         // the window's edges may be counted on one side only.
         let expected = report.writes() / 8;
-        assert!(
-            report.gp_latency.count().abs_diff(expected) <= 2,
-            "{} vs {expected}",
-            report.gp_latency.count()
-        );
+        assert!(report.gp_latency.count().abs_diff(expected) <= 2, "{} vs {expected}", report.gp_latency.count());
         assert!(report.summary_line().ends_with("batch 8"));
     }
 
@@ -671,10 +575,18 @@ mod tests {
     }
 
     #[test]
+    fn call_rcu_runs_free_every_node_and_report_the_backlog() {
+        for imp in [Implementation::Memb, Implementation::Qsbr] {
+            let report = run(&short(imp, RetireMode::Call)).unwrap();
+            assert!(report.writes() > 0, "{imp}");
+            assert_eq!(report.mismatches, 0, "{imp}");
+            assert!(report.peak_callback_backlog.unwrap() > 0, "{imp}");
+        }
+    }
+
+    #[test]
     fn unsupported_combinations_are_refused_with_the_fix() {
-        let err = short(Implementation::Epoch, RetireMode::Sync)
-            .validate()
-            .unwrap_err();
+        let err = short(Implementation::Epoch, RetireMode::Sync).validate().unwrap_err();
         assert!(err.contains("-m call"), "{err}");
         let mut c = short(Implementation::Memb, RetireMode::Sync);
         c.batch = 0;

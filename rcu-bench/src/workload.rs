@@ -30,10 +30,7 @@ pub struct UrcuHead {
 impl UrcuHead {
     /// An unqueued head.
     pub const fn new() -> Self {
-        UrcuHead {
-            next: std::ptr::null_mut(),
-            func: None,
-        }
+        UrcuHead { next: std::ptr::null_mut(), func: None }
     }
 }
 
@@ -78,10 +75,7 @@ impl Node {
 
     /// A live node.
     pub fn new_boxed() -> Box<Node> {
-        Box::new(Node {
-            value: NODE_VALUE,
-            urcu_head: UrcuHead::new(),
-        })
+        Box::new(Node { value: NODE_VALUE, urcu_head: UrcuHead::new() })
     }
 }
 
@@ -103,10 +97,7 @@ pub const TABLE_LEN: usize = 1024;
 impl Table {
     /// Keys `0, 2, 4, ...`: lookups of odd keys miss, of even keys hit.
     pub fn new_boxed() -> Box<Table> {
-        let mut t = Box::new(Table {
-            len: TABLE_LEN as u64,
-            keys: [0; TABLE_LEN],
-        });
+        let mut t = Box::new(Table { len: TABLE_LEN as u64, keys: [0; TABLE_LEN] });
         for (i, k) in t.keys.iter_mut().enumerate() {
             *k = 2 * i as u64;
         }
@@ -150,11 +141,7 @@ mod tests {
     fn lookup_finds_exactly_the_even_keys_of_the_table() {
         let table = Table::new_boxed();
         for k in 0..Table::KEY_SPACE + 3 {
-            assert_eq!(
-                table.lookup(k),
-                k % 2 == 0 && k < Table::KEY_SPACE,
-                "key {k}"
-            );
+            assert_eq!(table.lookup(k), k % 2 == 0 && k < Table::KEY_SPACE, "key {k}");
         }
     }
 

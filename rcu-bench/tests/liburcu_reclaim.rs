@@ -6,9 +6,7 @@
 //! nodes meanwhile.
 #![cfg(feature = "liburcu")]
 
-use rcu_bench::liburcu::{
-    call_rcu_free_node, defer_barrier, defer_free_node, LibMemb, LibQsbr, Urcu, UrcuThread,
-};
+use rcu_bench::liburcu::{call_rcu_free_node, defer_barrier, defer_free_node, LibMemb, LibQsbr, Urcu, UrcuThread};
 use rcu_bench::workload::Node;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -46,23 +44,13 @@ fn every_node_is_freed_by_the_barrier<F: Urcu>() {
     }
     t.offline();
     F::rcu_barrier();
-    assert_eq!(
-        LIVE_NODES.load(Ordering::Relaxed),
-        base,
-        "{}: call_rcu left nodes",
-        F::NAME
-    );
+    assert_eq!(LIVE_NODES.load(Ordering::Relaxed), base, "{}: call_rcu left nodes", F::NAME);
 
     for _ in 0..1000 {
         defer_free_node::<F>(Node::new_boxed());
     }
     defer_barrier::<F>();
-    assert_eq!(
-        LIVE_NODES.load(Ordering::Relaxed),
-        base,
-        "{}: defer_rcu left nodes",
-        F::NAME
-    );
+    assert_eq!(LIVE_NODES.load(Ordering::Relaxed), base, "{}: defer_rcu left nodes", F::NAME);
 }
 
 #[test]

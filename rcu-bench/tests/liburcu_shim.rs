@@ -43,9 +43,7 @@ fn reader_run_counts_reads_until_stopped<F: Urcu>() {
     let stop = AtomicI32::new(0);
     let progress = AtomicU64::new(0);
     let (reads, mismatches) = std::thread::scope(|s| {
-        let r = s.spawn(|| {
-            UrcuThread::<F>::register().reader_run(&slot, &stop, &progress, 0, NODE_VALUE)
-        });
+        let r = s.spawn(|| UrcuThread::<F>::register().reader_run(&slot, &stop, &progress, 0, NODE_VALUE));
         // A grace period needs the running reader's cooperation (QSBR:
         // its quiescent states every 1,024 reads).
         F::synchronize_rcu();

@@ -12,9 +12,7 @@ use std::time::Duration;
 
 /// The benches' criterion configuration.
 pub fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
+    Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3))
 }
 
 /// Pins the benchmark thread to the first allowed CPU (thread 0 of the
