@@ -1,0 +1,32 @@
+//! rcu-bench: rcu-memb and rcu-qsbr measured beside crossbeam-epoch and,
+//! with the `liburcu` feature, liburcu's urcu-memb and urcu-qsbr.
+//!
+//! The library holds what the criterion benches (`benches/`) and the
+//! `rcu-bench` binary share:
+//!
+//! * [`workload`]: the node and table readers reach, `repr(C)` so the
+//!   liburcu shim reads the same bytes;
+//! * [`implementation`]: the implementations under test, their read-side
+//!   sections and reader loops, busy readers, grace-period waits;
+//! * [`pin`]: pinning threads to CPUs;
+//! * [`reclaim`]: this workspace's deferred frees (`kvfree_rcu` behind the
+//!   `kvfree-api` feature until it lands);
+//! * [`hist`]: the grace-period latency histogram; [`rss`]: peak RSS;
+//! * [`run`], [`flood`], [`compare`], [`chart`]: the `rcu-bench`
+//!   subcommands.
+//! * `liburcu` (feature `liburcu`): the C shim's bindings.
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod chart;
+pub mod compare;
+pub mod flood;
+pub mod hist;
+pub mod implementation;
+#[cfg(feature = "liburcu")]
+pub mod liburcu;
+pub mod pin;
+pub mod reclaim;
+pub mod rss;
+pub mod run;
+pub mod workload;

@@ -1,0 +1,240 @@
+//! `rcu-bench`: the throughput harness (see the library's modules for the
+//! methodology of each subcommand, and BENCHMARKS.md).
+
+use clap::{Parser, Subcommand};
+use rcu_bench::compare::{compare, format_csv, format_text, CompareConfig};
+use rcu_bench::flood::{format_table, run_flood_here, run_flood_in_child, FloodConfig, FloodKind};
+use rcu_bench::implementation::Implementation;
+use rcu_bench::run::{run, RetireMode, RunConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Userspace RCU benchmarks: rcu-memb and rcu-qsbr beside crossbeam-epoch
+/// and (feature `liburcu`) liburcu's urcu-memb and urcu-qsbr.
+#[derive(Parser, Debug)]
+#[command(name = "rcu-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// liburcu test_urcu's throughput test: readers dereference a published
+    /// node, writers replace it and retire the old one, for a fixed time.
+    /// Prints liburcu's SUMMARY line, then details.
+    Run {
+        /// rcu-memb, rcu-qsbr, crossbeam-epoch, liburcu-memb, liburcu-qsbr
+        /// (short: memb, qsbr, epoch).
+        #[arg(value_parser = Implementation::from_name)]
+        implementation: Implementation,
+        /// Reader threads.
+        nr_readers: usize,
+        /// Writer threads.
+        nr_writers: usize,
+        /// Measured seconds (fractions allowed), after the warm-up.
+        #[arg(value_parser = parse_seconds)]
+        duration: Duration,
+        /// Writer delay between updates, busy-loop iterations.
+        #[arg(short = 'd', default_value_t = 0)]
+        wdelay: u64,
+        /// Read-side critical section length, busy-loop iterations.
+        #[arg(short = 'c', default_value_t = 0)]
+        read_cs_len: u64,
+        /// Write-side critical section length, busy-loop iterations.
+        #[arg(short = 'e', default_value_t = 0)]
+        write_cs_len: u64,
+        /// Retirements per grace period (-m sync), as test_urcu_gc -b.
+        #[arg(short = 'b', default_value_t = 1)]
+        batch: usize,
+        /// How writers retire the old node.
+        #[arg(short = 'm', value_enum, default_value_t = RetireMode::Sync)]
+        mode: RetireMode,
+        /// Warm-up seconds before the measured window [default: 10% of
+        /// the duration, at most 1].
+        #[arg(long, value_parser = parse_seconds)]
+        warmup: Option<Duration>,
+        /// Do not pin threads to CPUs (test_urcu's default without -a).
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// The kernel rcuscale kfree shape: threads allocate small objects and
+    /// retire each through a deferred free; total time, grace periods,
+    /// objects per grace period, peak RSS. Each kind runs in its own child
+    /// process.
+    Flood {
+        /// Kinds to run (repeat; default: every kind built in). See `list`.
+        #[arg(long = "kind", value_parser = FloodKind::from_name)]
+        kinds: Vec<FloodKind>,
+        /// Threads allocating and retiring.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Objects per thread.
+        #[arg(long, default_value_t = 2_000_000)]
+        objects: u64,
+        /// Kind whose throughput and RSS the others are divided by.
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Do not pin threads to CPUs.
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// Runs one flood kind in this process and prints a FLOOD line (used by
+    /// `flood` and `compare`, one child process per kind).
+    #[command(hide = true)]
+    FloodOne {
+        #[arg(long, value_parser = FloodKind::from_name)]
+        kind: FloodKind,
+        #[arg(long)]
+        threads: usize,
+        #[arg(long)]
+        objects: u64,
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// The fixed suite over every implementation, interleaved over rounds,
+    /// with ratios to the baselines.
+    Compare {
+        /// A few seconds in all (noisy figures): for CI and trying it out.
+        #[arg(long)]
+        quick: bool,
+        /// Rounds (default 5, quick 2).
+        #[arg(long)]
+        rounds: Option<usize>,
+        /// Implementations and flood kinds to divide by (repeat) [default:
+        /// liburcu-memb, liburcu-qsbr, liburcu-memb-call_rcu when built with
+        /// liburcu; crossbeam-epoch and its flood kind always].
+        #[arg(long = "baseline")]
+        baselines: Vec<String>,
+        /// Print CSV (name,metric,median,min,max,rounds) on stdout; the text
+        /// tables then go to stderr, so one run gives both.
+        #[arg(long)]
+        csv: bool,
+        /// Write an SVG chart of the results here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Skip the flood part.
+        #[arg(long)]
+        no_flood: bool,
+        /// Do not pin threads to CPUs.
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// Lists the implementations and flood kinds built into this binary.
+    List,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|e| format!("`{s}` is not a number of seconds: {e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}` seconds: {e}"))
+}
+
+fn main() -> ExitCode {
+    match real_main(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rcu-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Run {
+            implementation,
+            nr_readers,
+            nr_writers,
+            duration,
+            wdelay,
+            read_cs_len,
+            write_cs_len,
+            batch,
+            mode,
+            warmup,
+            no_pin,
+        } => {
+            let mut config = RunConfig::new(implementation, nr_readers, nr_writers, duration);
+            config.wdelay = wdelay;
+            config.read_cs_len = read_cs_len;
+            config.write_cs_len = write_cs_len;
+            config.batch = batch;
+            config.mode = mode;
+            config.pin = !no_pin;
+            if let Some(w) = warmup {
+                config.warmup = w;
+            }
+            let report = run(&config)?;
+            println!("{}", report.summary_line());
+            print!("{}", report.details());
+            if report.mismatches != 0 {
+                return Err(format!("readers saw {} nodes freed too early", report.mismatches));
+            }
+            Ok(())
+        }
+        Command::Flood { kinds, threads, objects, baseline, no_pin } => {
+            let kinds = if kinds.is_empty() { FloodKind::all() } else { kinds };
+            let config = FloodConfig { threads, objects_per_thread: objects, pin: !no_pin };
+            let mut reports = Vec::new();
+            for kind in kinds {
+                eprintln!("flood: {} ({threads} threads x {objects} objects)", kind.name());
+                reports.push(run_flood_in_child(kind, &config)?);
+            }
+            let baseline = baseline.or_else(|| {
+                let preferred =
+                    if cfg!(feature = "liburcu") { "liburcu-memb-call_rcu" } else { "crossbeam-epoch-defer_destroy" };
+                reports.iter().any(|r| r.kind == preferred).then(|| preferred.to_string())
+            });
+            print!("{}", format_table(&reports, baseline.as_deref()));
+            Ok(())
+        }
+        Command::FloodOne { kind, threads, objects, no_pin } => {
+            let report = run_flood_here(kind, &FloodConfig { threads, objects_per_thread: objects, pin: !no_pin });
+            println!("{}", report.to_line());
+            Ok(())
+        }
+        Command::Compare { quick, rounds, baselines, csv, svg, no_flood, no_pin } => {
+            let mut config = if quick { CompareConfig::quick(!no_pin) } else { CompareConfig::full(!no_pin) };
+            if let Some(r) = rounds {
+                config.rounds = r.max(1);
+            }
+            if no_flood {
+                config.flood = None;
+            }
+            let baselines = if baselines.is_empty() { default_baselines() } else { baselines };
+            let results = compare(&config, |line| eprintln!("{line}"))?;
+            if csv {
+                print!("{}", format_csv(&results));
+                eprint!("{}", format_text(&results, &baselines));
+            } else {
+                print!("{}", format_text(&results, &baselines));
+            }
+            if let Some(path) = svg {
+                rcu_bench::chart::write_svg(&results, &path)?;
+                eprintln!("chart written to {}", path.display());
+            }
+            Ok(())
+        }
+        Command::List => {
+            println!("implementations:");
+            for imp in Implementation::ALL {
+                println!("  {}", imp.name());
+            }
+            println!("flood kinds:");
+            for kind in FloodKind::all() {
+                println!("  {}", kind.name());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn default_baselines() -> Vec<String> {
+    let mut b = Vec::new();
+    if cfg!(feature = "liburcu") {
+        b.extend(["liburcu-memb", "liburcu-qsbr", "liburcu-memb-call_rcu"].map(String::from));
+    }
+    b.extend(["crossbeam-epoch", "crossbeam-epoch-defer_destroy"].map(String::from));
+    b
+}
