@@ -14,10 +14,7 @@ fn panic_message(f: impl FnOnce()) -> String {
 
 fn assert_mentions(message: &str, parts: &[&str]) {
     for p in parts {
-        assert!(
-            message.contains(p),
-            "panic message `{message}` should mention `{p}`"
-        );
+        assert!(message.contains(p), "panic message `{message}` should mention `{p}`");
     }
 }
 
@@ -31,15 +28,7 @@ mod memb {
             let _guard = read_lock();
             rcu_memb::synchronize_rcu();
         });
-        assert_mentions(
-            &msg,
-            &[
-                "rcu_memb",
-                "synchronize_rcu()",
-                "inside a read-side critical section",
-                "ReadGuard",
-            ],
-        );
+        assert_mentions(&msg, &["rcu_memb", "synchronize_rcu()", "inside a read-side critical section", "ReadGuard"]);
         assert!(!rcu_memb::in_read_section(), "unwinding dropped the guard");
         rcu_memb::synchronize_rcu();
     }
@@ -51,10 +40,7 @@ mod memb {
             drop(read_lock());
             rcu_memb::synchronize_rcu();
         });
-        assert_mentions(
-            &msg,
-            &["synchronize_rcu()", "inside a read-side critical section"],
-        );
+        assert_mentions(&msg, &["synchronize_rcu()", "inside a read-side critical section"]);
     }
 
     #[test]
@@ -66,13 +52,7 @@ mod memb {
             let cookie = rcu_memb::start_poll_synchronize_rcu();
             rcu_memb::cond_synchronize_rcu(cookie);
         });
-        assert_mentions(
-            &msg,
-            &[
-                "cond_synchronize_rcu()",
-                "inside a read-side critical section",
-            ],
-        );
+        assert_mentions(&msg, &["cond_synchronize_rcu()", "inside a read-side critical section"]);
     }
 
     #[test]
@@ -83,10 +63,7 @@ mod memb {
             assert_eq!(*cell.load(&guard), 1);
             cell.replace(2);
         });
-        assert_mentions(
-            &msg,
-            &["RcuCell::replace()", "inside a read-side critical section"],
-        );
+        assert_mentions(&msg, &["RcuCell::replace()", "inside a read-side critical section"]);
         cell.replace(3);
         assert_eq!(*cell.load(&read_lock()), 3);
     }
@@ -97,10 +74,7 @@ mod memb {
             let _guard = read_lock();
             rcu_memb::unregister_thread();
         });
-        assert_mentions(
-            &msg,
-            &["unregister_thread()", "inside a read-side critical section"],
-        );
+        assert_mentions(&msg, &["unregister_thread()", "inside a read-side critical section"]);
     }
 }
 
@@ -114,14 +88,7 @@ mod qsbr {
             let _first = register_thread();
             let _second = register_thread();
         });
-        assert_mentions(
-            &msg,
-            &[
-                "rcu_qsbr::register_thread()",
-                "already registered",
-                "one QsbrThread per thread",
-            ],
-        );
+        assert_mentions(&msg, &["rcu_qsbr::register_thread()", "already registered", "one QsbrThread per thread"]);
         // The first handle was dropped by the unwind: registering works again.
         let mut t = register_thread();
         t.synchronize_rcu();
@@ -133,15 +100,7 @@ mod qsbr {
             let _t = register_thread();
             rcu_qsbr::synchronize_rcu();
         });
-        assert_mentions(
-            &msg,
-            &[
-                "rcu_qsbr",
-                "synchronize_rcu()",
-                "online QSBR thread",
-                "QsbrThread::synchronize_rcu",
-            ],
-        );
+        assert_mentions(&msg, &["rcu_qsbr", "synchronize_rcu()", "online QSBR thread", "QsbrThread::synchronize_rcu"]);
     }
 
     #[test]
