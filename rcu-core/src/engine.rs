@@ -387,9 +387,9 @@ impl<F: Flavour> Engine<F> {
         crate::sys::reregister_after_fork();
         self.counter.waker().reset_after_fork_child();
         self.sequence.reset_after_fork_child();
-        self.reclaimer.reset_after_fork_child();
+        let pending_blocks = self.reclaimer.reset_after_fork_child();
         self.registry.release_all_except(self.current_slot());
-        self.kvfree.reset_after_fork_child(F::kvfree_key().with(SlotPtr::get));
+        self.kvfree.reset_after_fork_child(F::kvfree_key().with(SlotPtr::get), pending_blocks);
     }
 
     // ----- reporting ----------------------------------------------------

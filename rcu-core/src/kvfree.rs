@@ -518,7 +518,25 @@ impl Kvfree {
     /// exist here are released; an append they were in the middle of is
     /// abandoned (its object leaks in the child's copy), and their partial
     /// blocks stay in place for the next drain or `rcu_barrier`.
-    pub(crate) fn reset_after_fork_child(&self, keep: Option<&KvfreeSlot>) {
+    /// `pending` is what the reclaim thread's list still holds (blocks,
+    /// objects); the counters are recomputed from it and the inbox, since a
+    /// block the parent was freeing at the fork is lost to the child.
+    pub(crate) fn reset_after_fork_child(&self, keep: Option<&KvfreeSlot>, pending: (u64, u64)) {
+        let (mut blocks, mut objects) = pending;
+        // Relaxed: the child is single-threaded here.
+        let mut b = self.inbox.load(Ordering::Relaxed);
+        while let Some(block) = NonNull::new(b) {
+            // SAFETY: inbox blocks are sealed and stay allocated.
+            let block = unsafe { block.as_ref() };
+            blocks += 1;
+            objects += block.objects() as u64;
+            b = block.next;
+        }
+        let c = &self.counters;
+        let sealed_objects = c.objects_sealed.load(Ordering::Relaxed);
+        c.objects_freed.store(sealed_objects.saturating_sub(objects), Ordering::Relaxed);
+        let sealed_blocks: u64 = c.blocks_sealed.iter().map(|n| n.load(Ordering::Relaxed)).sum();
+        c.blocks_freed.store(sealed_blocks.saturating_sub(blocks), Ordering::Relaxed);
         for slot in self.slots.slots() {
             if keep.is_some_and(|k| std::ptr::eq(k, slot)) {
                 continue;
