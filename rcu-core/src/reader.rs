@@ -210,13 +210,14 @@ impl ReaderSlot {
         // Relaxed: only the owner writes its word.
         let tmp = self.ctr.load(Ordering::Relaxed);
         if tmp & memb::NEST_MASK == memb::GP_COUNT {
+            let barrier = crate::sys::LightBarrier::current();
             // Orders the section's loads before the inactive word; pairs
             // with the grace period's final heavy barrier (B2).
-            crate::sys::light_barrier();
+            barrier.issue();
             self.ctr.store(tmp - memb::GP_COUNT, Ordering::Relaxed);
             // Orders the inactive word before the waker-flag load; pairs
             // with the writer barrier in wait.rs (store-buffering pair).
-            crate::sys::light_barrier();
+            barrier.issue();
             waker.wake_up_gp();
             true
         } else {
