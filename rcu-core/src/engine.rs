@@ -374,6 +374,7 @@ impl<F: Flavour> Engine<F> {
     // ----- fork -----------------------------------------------------------
 
     pub(crate) fn fork_prepare(&self) {
+        self.kvfree.lock_for_fork();
         self.reclaimer.lock_for_fork();
         self.sequence.lock_for_fork();
     }
@@ -381,6 +382,7 @@ impl<F: Flavour> Engine<F> {
     pub(crate) fn fork_parent(&self) {
         self.sequence.unlock_after_fork_parent();
         self.reclaimer.unlock_after_fork_parent();
+        self.kvfree.unlock_after_fork_parent();
     }
 
     pub(crate) fn fork_child(&self) {

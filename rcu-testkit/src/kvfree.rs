@@ -100,8 +100,24 @@ pub fn no_block_inside_a_read_section_uses_the_reserve<F: Flavour>(in_read_secti
             // began may have been freed.
             assert_eq!(counter.dropped(), 0, "freed inside the read-side section that could see it");
         });
+        // The first kvfree that may block again hands the reserve back
+        // (unless a concurrent rcu_barrier collected it first); after a grace
+        // period it is this thread's reserve again, for the next emergency.
+        F::engine().kvfree(Box::new(counter.make()));
+        sent += 1;
         F::engine().barrier();
         assert_eq!(counter.dropped(), sent, "leak on the reserve path");
+        let used = F::engine().stats().kvfree_emergency_reserve;
+        in_read_section(&mut || {
+            set_alloc_failure(AllocFailure::Blocks);
+            while F::engine().stats().kvfree_emergency_reserve == used {
+                F::engine().kvfree(Box::new(counter.make()));
+                sent += 1;
+                assert!(sent < 200_000, "the returned reserve was never used again");
+            }
+            set_alloc_failure(AllocFailure::None);
+        });
+        F::engine().barrier();
     })
     .join()
     .unwrap();
