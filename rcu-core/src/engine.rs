@@ -8,6 +8,7 @@ use crate::callback::{CallbackFn, RcuHead};
 use crate::flavour::Flavour;
 use crate::grace_period::GpCounter;
 use crate::kvfree::{Kvfree, KvfreeSlot, RcuFree};
+use crate::lock::ForkSafeMutex;
 use crate::reader::ReaderSlot;
 use crate::reclaim::{CallbackLimits, Reclaimer};
 use crate::registry::Registry;
@@ -16,7 +17,7 @@ use crate::stats::{StatCounters, Stats};
 use crate::thread::SlotPtr;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Everything one flavour shares across threads.
 pub struct Engine<F: Flavour> {
@@ -26,7 +27,13 @@ pub struct Engine<F: Flavour> {
     pub(crate) reclaimer: Reclaimer,
     pub(crate) kvfree: Kvfree,
     pub(crate) stats: StatCounters,
-    init: std::sync::Once,
+    /// One-time set-up done (see `init`).
+    initialized: AtomicBool,
+    /// 0: fork handlers not registered, 1: being registered, 2: registered.
+    fork_handlers: AtomicU8,
+    /// Held during set-up; taken by the fork handlers too, so a child never
+    /// inherits it held.
+    init_lock: ForkSafeMutex<()>,
     _flavour: PhantomData<F>,
 }
 
@@ -51,7 +58,9 @@ impl<F: Flavour> Engine<F> {
             reclaimer: Reclaimer::new(),
             kvfree: Kvfree::new(),
             stats: StatCounters::new(),
-            init: std::sync::Once::new(),
+            initialized: AtomicBool::new(false),
+            fork_handlers: AtomicU8::new(0),
+            init_lock: ForkSafeMutex::new(()),
             _flavour: PhantomData,
         }
     }
@@ -67,14 +76,39 @@ impl<F: Flavour> Engine<F> {
         &self.sequence
     }
 
-    /// One-time set-up: the barrier strategy and the fork handlers.
+    /// One-time set-up: the fork handlers, then the barrier strategy. The
+    /// handlers are registered before anything else is done, so a `fork()`
+    /// racing with the set-up runs them, and they wait for it to finish
+    /// (a `std::sync::Once` caught mid-call would hang the child).
     #[inline]
     pub(crate) fn init(&'static self) {
-        if !self.init.is_completed() {
-            self.init.call_once(|| {
-                crate::sys::init();
+        // Acquire pairs with the Release store in `init_slow`.
+        if !self.initialized.load(Ordering::Acquire) {
+            self.init_slow();
+        }
+    }
+
+    #[cold]
+    fn init_slow(&'static self) {
+        // AcqRel/Acquire: the registering thread publishes "registered"
+        // with Release; latecomers wait for it before taking the lock.
+        match self.fork_handlers.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
                 crate::fork::register_handlers::<F>();
-            });
+                self.fork_handlers.store(2, Ordering::Release);
+            }
+            Err(_) => {
+                let backoff = crossbeam_utils::Backoff::new();
+                while self.fork_handlers.load(Ordering::Acquire) != 2 {
+                    backoff.snooze();
+                }
+            }
+        }
+        let _g = self.init_lock.lock();
+        if !self.initialized.load(Ordering::Relaxed) {
+            crate::sys::init();
+            // Release pairs with the Acquire load in `init`.
+            self.initialized.store(true, Ordering::Release);
         }
     }
 
@@ -374,6 +408,7 @@ impl<F: Flavour> Engine<F> {
     // ----- fork -----------------------------------------------------------
 
     pub(crate) fn fork_prepare(&self) {
+        self.init_lock.raw_lock();
         self.kvfree.lock_for_fork();
         self.reclaimer.lock_for_fork();
         self.sequence.lock_for_fork();
@@ -383,9 +418,13 @@ impl<F: Flavour> Engine<F> {
         self.sequence.unlock_after_fork_parent();
         self.reclaimer.unlock_after_fork_parent();
         self.kvfree.unlock_after_fork_parent();
+        // SAFETY: taken by `fork_prepare` on this thread; no guard exists.
+        unsafe { self.init_lock.raw_unlock() };
     }
 
     pub(crate) fn fork_child(&self) {
+        // SAFETY: taken by `fork_prepare` before the fork, by this thread.
+        unsafe { self.init_lock.raw_unlock() };
         crate::sys::reregister_after_fork();
         self.counter.waker().reset_after_fork_child();
         self.sequence.reset_after_fork_child();
