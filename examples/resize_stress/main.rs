@@ -109,6 +109,9 @@ enum StrategyArg {
     /// A wrapper with an RcuHead per resize, call_rcu_raw; sync if the
     /// wrapper cannot be allocated.
     CallRcu,
+    /// Headless kvfree_rcu of the old array: per-thread bulk blocks, one
+    /// grace period per block.
+    Kvfree,
     /// Never free during the run (the floor; memory grows).
     Leak,
 }
@@ -118,6 +121,7 @@ impl StrategyArg {
         match self {
             StrategyArg::Sync => Strategy::Sync,
             StrategyArg::CallRcu => Strategy::CallRcu,
+            StrategyArg::Kvfree => Strategy::Kvfree,
             StrategyArg::Leak => Strategy::Leak,
         }
     }
@@ -456,7 +460,8 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
 }
 
 /// Waits until every array retired before the call has been dropped
-/// (`call-rcu` frees on the reclaim thread).
+/// (`call-rcu` and `kvfree` free on the reclaim thread; the barrier also
+/// seals the resizer's partial kvfree block).
 fn barrier<F: Flavour>() {
     F::engine().barrier();
 }
