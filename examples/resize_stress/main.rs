@@ -31,6 +31,7 @@ use clap::{Parser, ValueEnum};
 use descriptor_table::{DescriptorTable, Lookup, Strategy};
 use rcu::memb::Memb;
 use rcu::qsbr::Qsbr;
+use rcu_core::fault::AllocFailure;
 use rcu_core::{Flavour, ReadSection};
 use serde_json::json;
 use std::process::ExitCode;
@@ -79,6 +80,16 @@ struct Args {
     /// exhausted (0: never), exercising the synchronize-then-free fallback.
     #[arg(long, default_value_t = 0)]
     fail_wrapper_every: u64,
+    /// kvfree: the resizer runs as if no kvfree block could be allocated,
+    /// so every retirement takes kvfree_rcu's emergency path
+    /// (synchronize_rcu(), then free inline).
+    #[arg(long)]
+    fail_kvfree_blocks: bool,
+    /// kvfree: how long a partial block may wait before the reclaim thread
+    /// seals it, in milliseconds [default: the engine's, 20 ms]. Long
+    /// intervals make blocks fill up (under valgrind, for example).
+    #[arg(long)]
+    kvfree_drain_ms: Option<u64>,
     /// Seed of the readers' random lookups.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -137,6 +148,8 @@ struct RunConfig {
     qs_interval: u64,
     yield_every: u64,
     fail_wrapper_every: u64,
+    fail_kvfree_blocks: bool,
+    kvfree_drain: Option<Duration>,
     seed: u64,
     label: String,
 }
@@ -320,6 +333,12 @@ struct RunResult {
     grace_periods: u64,
     /// call-rcu retirements that fell back to synchronize-then-free.
     fallbacks: u64,
+    /// kvfree_rcu calls that found no block and synchronized, then freed
+    /// inline (the engine's count over the resizes and the barrier).
+    kvfree_emergencies: u64,
+    /// kvfree blocks sealed by any thread: full, by the drain timer, by the
+    /// barrier.
+    kvfree_blocks: [u64; 3],
     readers: usize,
     /// Every lookup checked, from the readers' start to their stop.
     reader: ReaderTally,
@@ -384,6 +403,9 @@ impl RunResult {
 /// Runs one configuration on flavour `F`.
 fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResult {
     memory::reset_peak();
+    if let Some(interval) = config.kvfree_drain {
+        F::engine().set_kvfree_drain_interval(interval);
+    }
     let mut table = DescriptorTable::new(config.strategy);
     table.inject_wrapper_failures(config.fail_wrapper_every);
     let table: Arc<Table<F>> = Arc::new(table);
@@ -404,8 +426,11 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         std::thread::yield_now();
     }
 
-    let gp_before = F::engine().stats().grace_periods;
+    let stats_before = F::engine().stats();
     let lookups_before = control.total_lookups();
+    if config.fail_kvfree_blocks {
+        rcu_core::fault::set_alloc_failure(AllocFailure::Blocks);
+    }
     let start = Instant::now();
     let mut max_arrays_alive = 0;
     for i in 0..config.resizes {
@@ -420,6 +445,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         }
     }
     let resize_time = start.elapsed();
+    rcu_core::fault::set_alloc_failure(AllocFailure::None);
     let lookups_during = control.total_lookups() - lookups_before;
     // Relaxed: a flag; the join below publishes the readers' tallies.
     control.stop.store(true, Ordering::Relaxed);
@@ -432,7 +458,15 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     let drain_start = Instant::now();
     barrier::<F>();
     let drain_time = drain_start.elapsed();
-    let grace_periods = F::engine().stats().grace_periods - gp_before;
+    let stats_after = F::engine().stats();
+    let grace_periods = stats_after.grace_periods - stats_before.grace_periods;
+    let kvfree_emergencies = stats_after.kvfree_emergency_synchronize - stats_before.kvfree_emergency_synchronize;
+    let (sealed_after, sealed_before) = (&stats_after.kvfree_blocks_sealed, &stats_before.kvfree_blocks_sealed);
+    let kvfree_blocks = [
+        sealed_after.full - sealed_before.full,
+        sealed_after.timer - sealed_before.timer,
+        sealed_after.barrier - sealed_before.barrier,
+    ];
     let peak_rss = memory::peak_rss();
 
     let table = Arc::into_inner(table).expect("readers have exited");
@@ -447,6 +481,8 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         resizes: config.resizes,
         grace_periods,
         fallbacks,
+        kvfree_emergencies,
+        kvfree_blocks,
         readers: config.readers,
         reader,
         lookups_during,
@@ -637,6 +673,12 @@ fn run_json(r: &RunResult, repeat: u64) -> serde_json::Value {
         "resize_seconds": r.resize_time.as_secs_f64(),
         "drain_seconds": r.drain_time.as_secs_f64(),
         "call_rcu_fallbacks": r.fallbacks,
+        "kvfree_emergency_synchronize": r.kvfree_emergencies,
+        "kvfree_blocks_sealed": {
+            "full": r.kvfree_blocks[0],
+            "timer": r.kvfree_blocks[1],
+            "barrier": r.kvfree_blocks[2],
+        },
         "resizes_per_second": r.resizes_per_sec(),
         "grace_periods": r.grace_periods,
         "lookups_checked": r.reader.lookups,
@@ -688,6 +730,8 @@ fn main() -> ExitCode {
                     qs_interval: args.qs_interval,
                     yield_every: args.yield_every,
                     fail_wrapper_every: args.fail_wrapper_every,
+                    fail_kvfree_blocks: args.fail_kvfree_blocks,
+                    kvfree_drain: args.kvfree_drain_ms.map(Duration::from_millis),
                     seed: args.seed.wrapping_add(repeat),
                     label: format!("[{run_number}/{total_runs}] {} {}", flavour.name(), strategy.strategy().name()),
                 };
@@ -713,6 +757,8 @@ fn main() -> ExitCode {
                 "qs_interval": args.qs_interval,
                 "yield_every": args.yield_every,
                 "fail_wrapper_every": args.fail_wrapper_every,
+                "fail_kvfree_blocks": args.fail_kvfree_blocks,
+                "kvfree_drain_ms": args.kvfree_drain_ms,
                 "repeat": args.repeat,
                 "seed": args.seed,
                 "barrier_strategy": format!("{:?}", rcu::memb::stats().barrier_strategy),
@@ -733,6 +779,15 @@ fn main() -> ExitCode {
             args.seed,
             rcu::memb::stats().barrier_strategy
         );
+        if args.fail_wrapper_every != 0 {
+            println!(
+                "  call-rcu: 1 in {} wrapper allocations fails (fallback: synchronize, then free)",
+                args.fail_wrapper_every
+            );
+        }
+        if args.fail_kvfree_blocks {
+            println!("  kvfree: no block can be allocated (emergency path: synchronize, then free inline)");
+        }
         print_table(&rows);
     }
     if failures.is_empty() {
@@ -758,6 +813,8 @@ mod tests {
             resizes: 10,
             grace_periods: 10,
             fallbacks: 0,
+            kvfree_emergencies: 0,
+            kvfree_blocks: [0; 3],
             readers: 1,
             reader: ReaderTally { lookups: 100, early_frees: 0, corrupt: 0 },
             lookups_during: 100,
@@ -805,6 +862,8 @@ mod tests {
                 qs_interval: 64,
                 yield_every: 8,
                 fail_wrapper_every: 5,
+                fail_kvfree_blocks: false,
+                kvfree_drain: None,
                 seed: 7,
                 label: String::from("test"),
             };
@@ -817,6 +876,33 @@ mod tests {
                 assert_eq!(result.fallbacks, expected_fallbacks);
             }
         }
+    }
+
+    /// With no kvfree block to be had, every retirement synchronizes and
+    /// frees inline (the resizer may block), and still nothing is freed
+    /// early or leaked.
+    #[test]
+    fn a_kvfree_run_without_blocks_takes_the_emergency_path_and_verifies_clean() {
+        let config = RunConfig {
+            strategy: Strategy::Kvfree,
+            readers: 2,
+            resizes: 64,
+            section_len: 4,
+            qs_interval: 64,
+            yield_every: 8,
+            fail_wrapper_every: 0,
+            fail_kvfree_blocks: true,
+            kvfree_drain: None,
+            seed: 11,
+            label: String::from("test"),
+        };
+        let mut progress = Progress::new(false);
+        for result in [run::<Memb>(&config, &mut progress), run::<Qsbr>(&config, &mut progress)] {
+            assert_eq!(result.failures(), Vec::<String>::new());
+            assert_eq!(result.kvfree_emergencies, 64, "{}", result.flavour);
+            assert_eq!(result.max_arrays_alive, 1, "{}: each array is freed inline", result.flavour);
+        }
+        assert_eq!(rcu_core::fault::alloc_failure(), AllocFailure::None, "the run restores the setting");
     }
 
     #[test]
