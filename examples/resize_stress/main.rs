@@ -326,6 +326,9 @@ struct RunResult {
     flavour: &'static str,
     strategy: Strategy,
     resize_time: Duration,
+    /// The resizer's own CPU time for the resizes (user and system): the
+    /// wall time less what it lost waiting or sharing a core with readers.
+    resize_cpu: Option<Duration>,
     /// The barrier after the resizes: deferred frees still pending.
     drain_time: Duration,
     resizes: u64,
@@ -432,6 +435,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         rcu_core::fault::set_alloc_failure(AllocFailure::Blocks);
     }
     let start = Instant::now();
+    let cpu_start = thread_cpu_time();
     let mut max_arrays_alive = 0;
     for i in 0..config.resizes {
         let index = i as usize;
@@ -445,6 +449,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         }
     }
     let resize_time = start.elapsed();
+    let resize_cpu = cpu_start.zip(thread_cpu_time()).map(|(a, b)| b.saturating_sub(a));
     rcu_core::fault::set_alloc_failure(AllocFailure::None);
     let lookups_during = control.total_lookups() - lookups_before;
     // Relaxed: a flag; the join below publishes the readers' tallies.
@@ -477,6 +482,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         flavour: F::NAME,
         strategy: config.strategy,
         resize_time,
+        resize_cpu,
         drain_time,
         resizes: config.resizes,
         grace_periods,
@@ -564,6 +570,14 @@ mod memory {
     }
 }
 
+/// The calling thread's CPU time so far (user and system).
+fn thread_cpu_time() -> Option<Duration> {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    (rc == 0).then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
+}
+
 /// A small, fast generator for the readers' random indices.
 struct SplitMix64(u64);
 
@@ -599,6 +613,8 @@ struct Summary {
     flavour: &'static str,
     strategy: Strategy,
     resize_secs: f64,
+    /// Median resizer CPU time, where the clock was available.
+    resizer_cpu_secs: Option<f64>,
     resizes_per_sec: f64,
     grace_periods: f64,
     lookups_per_sec: f64,
@@ -619,6 +635,10 @@ fn summarise(results: &[RunResult], flavours: &[FlavourArg], strategies: &[Strat
                 flavour: flavour.name(),
                 strategy: strategy.strategy(),
                 resize_secs: med(&|r| r.resize_time.as_secs_f64()),
+                resizer_cpu_secs: {
+                    let mut cpu: Vec<f64> = runs.iter().filter_map(|r| r.resize_cpu).map(|d| d.as_secs_f64()).collect();
+                    (!cpu.is_empty()).then(|| median(&mut cpu))
+                },
                 resizes_per_sec: med(&|r| r.resizes_per_sec()),
                 grace_periods: med(&|r| r.grace_periods as f64),
                 lookups_per_sec: med(&|r| r.lookups_per_sec()),
@@ -671,6 +691,7 @@ fn run_json(r: &RunResult, repeat: u64) -> serde_json::Value {
         "resizes": r.resizes,
         "readers": r.readers,
         "resize_seconds": r.resize_time.as_secs_f64(),
+        "resizer_cpu_seconds": r.resize_cpu.map(|d| d.as_secs_f64()),
         "drain_seconds": r.drain_time.as_secs_f64(),
         "call_rcu_fallbacks": r.fallbacks,
         "kvfree_emergency_synchronize": r.kvfree_emergencies,
@@ -701,6 +722,7 @@ fn summary_json(s: &Summary) -> serde_json::Value {
         "flavour": s.flavour,
         "strategy": s.strategy.name(),
         "resize_seconds": s.resize_secs,
+        "resizer_cpu_seconds": s.resizer_cpu_secs,
         "resizes_per_second": s.resizes_per_sec,
         "grace_periods": s.grace_periods,
         "lookups_per_second": s.lookups_per_sec,
@@ -809,6 +831,7 @@ mod tests {
             flavour: "memb",
             strategy: Strategy::Sync,
             resize_time: Duration::from_millis(1),
+            resize_cpu: None,
             drain_time: Duration::ZERO,
             resizes: 10,
             grace_periods: 10,
