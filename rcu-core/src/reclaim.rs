@@ -715,10 +715,43 @@ impl Reclaimer {
 
     /// Child side: the reclaim thread does not exist here. Pending callbacks
     /// stay queued and run once the thread is restarted by the next
-    /// `call_rcu`, `rcu_barrier` or polled grace period in the child.
-    pub(crate) fn reset_after_fork_child(&self) {
-        self.queue.repair_after_fork_child();
+    /// `call_rcu`, `rcu_barrier` or polled grace period in the child. Lists
+    /// broken by a producer caught mid-enqueue are cut, rcu_barrier markers
+    /// of threads that do not exist here are unlinked (their stacks are
+    /// gone), and the counters are recomputed from what is actually left.
+    /// Returns the (blocks, objects) of kvfree blocks still pending here.
+    pub(crate) fn reset_after_fork_child(&self) -> (u64, u64) {
+        let is_marker = |h: NonNull<RcuHead>| {
+            // SAFETY: single-threaded child; every queued head has a function.
+            std::ptr::fn_addr_eq(unsafe { h.as_ref().func() }, barrier_marker_ran as CallbackFn)
+        };
+        let mut left = self.queue.repair_after_fork_child(is_marker) as u64;
+        // SAFETY: taken by `lock_for_fork` before the fork, by this thread.
+        let pending = unsafe { &mut *self.pending.value_ptr() };
+        let mut kept = Pending::new();
+        (kept.blocks_head, kept.blocks_tail) = (pending.blocks_head, pending.blocks_tail);
+        for slot in pending.segments.iter_mut().take(pending.len) {
+            let (cookie, seg) = slot.take().expect("len counts filled slots");
+            let (seg, n) = seg.repair_after_fork_child(is_marker);
+            left += n as u64;
+            if let Some(seg) = seg {
+                kept.push(cookie, seg);
+            }
+        }
+        *pending = kept;
+        let (mut blocks, mut objects) = (0, 0);
+        let mut b = pending.blocks_head;
+        while let Some(block) = NonNull::new(b) {
+            // SAFETY: pending blocks are sealed and owned by this list.
+            let block = unsafe { block.as_ref() };
+            blocks += 1;
+            objects += block.objects() as u64;
+            b = block.next;
+        }
         // Relaxed: the child is single-threaded here.
+        let queued = self.queued.load(Ordering::Relaxed);
+        self.invoked.store(queued.saturating_sub(left), Ordering::Relaxed);
+        self.barriers_waiting.store(0, Ordering::Relaxed);
         self.started.store(false, Ordering::Relaxed);
         self.sleeping.store(AWAKE, Ordering::Relaxed);
         self.throttled.store(0, Ordering::Relaxed);
@@ -727,5 +760,6 @@ impl Reclaimer {
             self.pending.raw_unlock();
             self.start_lock.raw_unlock();
         }
+        (blocks, objects)
     }
 }

@@ -170,6 +170,38 @@ pub fn light_barrier() {
     fence(Ordering::SeqCst);
 }
 
+/// The light barrier's strategy read once, for paths that issue it twice
+/// (memb's unlock): a compiler fence would force `light_barrier` to reload
+/// the strategy each time.
+#[derive(Copy, Clone, Debug)]
+pub struct LightBarrier {
+    #[cfg(not(loom))]
+    compiler_only: bool,
+}
+
+impl LightBarrier {
+    /// Reads the strategy in force (see [`light_barrier`]).
+    #[inline(always)]
+    pub fn current() -> Self {
+        LightBarrier {
+            // Relaxed: as in `light_barrier`.
+            #[cfg(not(loom))]
+            compiler_only: STRATEGY.load(Ordering::Relaxed) == MEMBARRIER,
+        }
+    }
+
+    /// Issues the barrier: as [`light_barrier`].
+    #[inline(always)]
+    pub fn issue(self) {
+        #[cfg(not(loom))]
+        if self.compiler_only {
+            compiler_fence(Ordering::SeqCst);
+            return;
+        }
+        fence(Ordering::SeqCst);
+    }
+}
+
 /// The writer side of the asymmetric barrier pair: after it returns, every
 /// thread of the process has executed a full memory barrier, so every
 /// reader's [`light_barrier`] orders like a `fence(SeqCst)` with respect to

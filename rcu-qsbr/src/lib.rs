@@ -36,10 +36,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use rcu_core::reader::qsbr::OFFLINE;
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ThreadState};
-use std::cell::Cell;
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, SlotPtr, ThreadState};
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering;
 
 rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register_thread());");
 
@@ -47,30 +45,34 @@ rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register
 #[derive(Debug)]
 pub struct Qsbr;
 
-static ENGINE: Engine<Qsbr> = Engine::new();
+// SAFETY: the one engine of this flavour, returned by `Qsbr::engine()`.
+static ENGINE: Engine<Qsbr> = unsafe { Engine::new() };
 
 thread_local! {
     /// This thread's reader slot; null until registered.
-    static SLOT: Cell<*const ReaderSlot> = const { Cell::new(std::ptr::null()) };
+    static SLOT: SlotPtr<ReaderSlot> = const { SlotPtr::new() };
     /// Releases the slot at thread exit if the `QsbrThread` was forgotten.
     static THREAD: ThreadState<Qsbr> = const { ThreadState::new() };
     /// This thread's kvfree slot; null until its first `kvfree_rcu`.
-    static KVFREE: Cell<*const KvfreeSlot> = const { Cell::new(std::ptr::null()) };
+    static KVFREE: SlotPtr<KvfreeSlot> = const { SlotPtr::new() };
 }
 
-impl Flavour for Qsbr {
+// SAFETY: `engine()` is this crate's one static engine and the keys are
+// this crate's own thread-locals; the reader side follows `PROTOCOL` through
+// the `ReaderSlot` methods.
+unsafe impl Flavour for Qsbr {
     const NAME: &'static str = "qsbr";
     const PROTOCOL: Protocol = Protocol::Increment;
     fn engine() -> &'static Engine<Self> {
         &ENGINE
     }
-    fn slot_key() -> &'static std::thread::LocalKey<Cell<*const ReaderSlot>> {
+    fn slot_key() -> &'static std::thread::LocalKey<SlotPtr<ReaderSlot>> {
         &SLOT
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
         &THREAD
     }
-    fn kvfree_key() -> &'static std::thread::LocalKey<Cell<*const KvfreeSlot>> {
+    fn kvfree_key() -> &'static std::thread::LocalKey<SlotPtr<KvfreeSlot>> {
         &KVFREE
     }
 }
@@ -126,6 +128,7 @@ pub fn register_thread() -> QsbrThread {
         already_registered();
     }
     let slot = ENGINE.register_current();
+    ENGINE.set_handle_alive(true);
     let mut thread = QsbrThread { slot, _not_send: PhantomData };
     thread.online();
     thread
@@ -167,24 +170,28 @@ impl QsbrThread {
     /// when no grace period is waiting; otherwise two fences and a store.
     #[inline]
     pub fn quiescent_state(&mut self) {
-        self.slot.qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker());
+        // SAFETY: `&mut self` proves no guard (hence no reference from a
+        // read-side section) is alive; the handle is !Send, so this is the
+        // owner thread.
+        unsafe { self.slot.qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker()) };
     }
 
     /// Enters an extended quiescent state (e.g. before blocking). Grace
     /// periods do not wait for an offline thread.
     pub fn offline(&mut self) {
-        self.slot.qsbr_offline(ENGINE.counter().waker());
+        // SAFETY: as in `quiescent_state`.
+        unsafe { self.slot.qsbr_offline(ENGINE.counter().waker()) };
     }
 
     /// Leaves the extended quiescent state.
     pub fn online(&mut self) {
-        self.slot.qsbr_online(ENGINE.counter().ctr());
+        // SAFETY: the handle is !Send, so this is the owner thread.
+        unsafe { self.slot.qsbr_online(ENGINE.counter().ctr()) };
     }
 
     /// Whether the thread is online.
     pub fn is_online(&self) -> bool {
-        // Relaxed: the thread reads its own word.
-        self.slot.ctr.load(Ordering::Relaxed) != OFFLINE
+        self.slot.word() != OFFLINE
     }
 
     /// Runs `f` offline (for blocking calls), then comes back online, also
@@ -229,6 +236,7 @@ impl Drop for QsbrThread {
     fn drop(&mut self) {
         self.offline();
         ENGINE.unregister_current();
+        ENGINE.set_handle_alive(false);
     }
 }
 

@@ -76,9 +76,7 @@ impl TortureFlavour for Memb {
 
     fn register() -> MembThread {
         rcu_memb::register_thread();
-        MembThread {
-            _not_send: PhantomData,
-        }
+        MembThread { _not_send: PhantomData }
     }
     fn unregister(_thread: MembThread) {
         rcu_memb::unregister_thread();
@@ -135,9 +133,14 @@ impl TortureFlavour for Qsbr {
         drop(thread);
     }
     fn exit_registered(thread: QsbrThread) {
-        // Still online: grace periods wait for this thread until its
-        // thread-exit destructor releases the slot.
-        std::mem::forget(thread);
+        // Still online; the handle goes into a thread-local, dropped at
+        // thread exit. Whichever destructor runs first, the slot must be
+        // released exactly when the handle is dropped: if the engine's own
+        // thread state goes first it keeps the slot for the handle. (A handle
+        // leaked with mem::forget keeps its slot online for good, by design:
+        // guards borrowing a leaked handle could still exist.)
+        thread_local!(static LATE: std::cell::RefCell<Option<QsbrThread>> = const { std::cell::RefCell::new(None) });
+        LATE.with(|l| *l.borrow_mut() = Some(thread));
     }
     fn read_lock(thread: &QsbrThread) -> rcu_qsbr::ReadGuard<'_> {
         thread.read_lock()
@@ -153,9 +156,7 @@ impl TortureFlavour for Qsbr {
                 rcu_qsbr::synchronize_rcu();
                 thread.online();
             }
-            1 => thread.offline_scope(|| {
-                std::thread::sleep(std::time::Duration::from_micros(rng.below(200)))
-            }),
+            1 => thread.offline_scope(|| std::thread::sleep(std::time::Duration::from_micros(rng.below(200)))),
             _ => thread.synchronize_rcu(),
         }
     }
