@@ -46,10 +46,7 @@ impl Failures {
 
     /// The first failure messages.
     pub fn messages(&self) -> Vec<String> {
-        self.messages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.messages.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -126,17 +123,9 @@ pub struct Board {
 
 impl Board {
     /// A board whose pointer lane publishes `first`, leaked for the run.
-    pub fn leak(
-        label: RunLabel,
-        pool: &'static Pool,
-        first: usize,
-        path_names: Vec<&'static str>,
-    ) -> &'static Board {
+    pub fn leak(label: RunLabel, pool: &'static Pool, first: usize, path_names: Vec<&'static str>) -> &'static Board {
         let pointer = AtomicPtr::new(pool.element(first) as *const Element as *mut Element);
-        let progress = Progress {
-            writer_path: AtomicUsize::new(IDLE),
-            ..Progress::default()
-        };
+        let progress = Progress { writer_path: AtomicUsize::new(IDLE), ..Progress::default() };
         Box::leak(Box::new(Board {
             label,
             pool,
@@ -176,26 +165,20 @@ impl Board {
         // Release publishes the element's recycled state (pairs with the
         // Acquire load in `load_pointer`); Acquire: the writer goes on to
         // update the old element's side table.
-        let old = self
-            .pointer
-            .swap(element as *const Element as *mut Element, Ordering::AcqRel);
+        let old = self.pointer.swap(element as *const Element as *mut Element, Ordering::AcqRel);
         // SAFETY: as in `load_pointer`.
         unsafe { &*old }
     }
 
     /// The name of path `index`, or `-` for none.
     pub fn path_name(&self, index: Option<usize>) -> &'static str {
-        index
-            .and_then(|i| self.path_names.get(i).copied())
-            .unwrap_or("-")
+        index.and_then(|i| self.path_names.get(i).copied()).unwrap_or("-")
     }
 
     /// Records a failure, naming the flavour, path and seed.
     pub fn fail(&self, path: &str, what: impl std::fmt::Display) {
         let RunLabel { flavour, seed } = self.label;
-        self.failures.record(format!(
-            "FAIL [flavour={flavour} path={path} seed={seed}] {what}"
-        ));
+        self.failures.record(format!("FAIL [flavour={flavour} path={path} seed={seed}] {what}"));
     }
 
     /// Judges what a reader (`who`) saw of `element` inside one read-side
@@ -213,11 +196,7 @@ impl Board {
         histogram.count(age);
         if first.freed || last.freed || age >= 2 {
             let path = self.path_name(element.retired_by());
-            let what = if first.freed || last.freed {
-                "marked freed"
-            } else {
-                "after its grace period ended"
-            };
+            let what = if first.freed || last.freed { "marked freed" } else { "after its grace period ended" };
             self.fail(
                 path,
                 format_args!(
@@ -231,27 +210,17 @@ impl Board {
     /// Records the calling thread's name for hang reports.
     pub fn name_this_thread(&self, name: &str) {
         let tid = rcu_core::sys::gettid();
-        self.thread_names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((tid, name.to_owned()));
+        self.thread_names.lock().unwrap_or_else(|e| e.into_inner()).push((tid, name.to_owned()));
     }
 
     /// `thread <tid> = <name>` for every named thread.
     pub fn thread_names(&self) -> String {
         let names = self.thread_names.lock().unwrap_or_else(|e| e.into_inner());
-        names
-            .iter()
-            .map(|(tid, name)| format!("thread {tid} = {name}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        names.iter().map(|(tid, name)| format!("thread {tid} = {name}")).collect::<Vec<_>>().join(", ")
     }
 
     /// Adds a finished thread's histogram.
     pub fn merge_histogram(&self, h: &Histogram) {
-        self.histogram
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .merge(h);
+        self.histogram.lock().unwrap_or_else(|e| e.into_inner()).merge(h);
     }
 }

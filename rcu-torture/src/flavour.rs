@@ -76,9 +76,7 @@ impl TortureFlavour for Memb {
 
     fn register() -> MembThread {
         rcu_memb::register_thread();
-        MembThread {
-            _not_send: PhantomData,
-        }
+        MembThread { _not_send: PhantomData }
     }
     fn unregister(_thread: MembThread) {
         rcu_memb::unregister_thread();
@@ -153,9 +151,7 @@ impl TortureFlavour for Qsbr {
                 rcu_qsbr::synchronize_rcu();
                 thread.online();
             }
-            1 => thread.offline_scope(|| {
-                std::thread::sleep(std::time::Duration::from_micros(rng.below(200)))
-            }),
+            1 => thread.offline_scope(|| std::thread::sleep(std::time::Duration::from_micros(rng.below(200)))),
             _ => thread.synchronize_rcu(),
         }
     }

@@ -103,12 +103,8 @@ impl Args {
         Config {
             duration: Duration::from_secs_f64(duration.max(0.0)),
             seed,
-            readers: self
-                .readers
-                .unwrap_or(if self.quick { 2 } else { defaults.readers }),
-            updaters: self
-                .updaters
-                .unwrap_or(if self.quick { 1 } else { defaults.updaters }),
+            readers: self.readers.unwrap_or(if self.quick { 2 } else { defaults.readers }),
+            updaters: self.updaters.unwrap_or(if self.quick { 1 } else { defaults.updaters }),
             churners: self.churners,
             pool_size: self.pool,
             watchdog: Duration::from_secs(self.watchdog.max(1)),
@@ -124,9 +120,7 @@ impl Args {
 }
 
 fn clock_seed() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     now.as_secs() ^ u64::from(now.subsec_nanos()) ^ u64::from(std::process::id()) << 32
 }
 
@@ -136,16 +130,13 @@ fn deny_membarrier(which: DenyArg) -> Result<(), String> {
         DenyArg::Eperm => libc::EPERM,
         DenyArg::Enosys => libc::ENOSYS,
     };
-    rcu_torture::seccomp::deny_membarrier(errno)
-        .map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
+    rcu_torture::seccomp::deny_membarrier(errno).map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
     match rcu_torture::seccomp::query_membarrier() {
         Err(got) if got == errno => {
             println!("rcu-torture: membarrier(2) denied by seccomp (errno {errno})");
             Ok(())
         }
-        other => Err(format!(
-            "the seccomp filter is not in force: membarrier(QUERY) returned {other:?}"
-        )),
+        other => Err(format!("the seccomp filter is not in force: membarrier(QUERY) returned {other:?}")),
     }
 }
 
@@ -195,11 +186,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let flavours: Vec<&str> = reports
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
-        .map(|r| r.flavour)
-        .collect();
+    let flavours: Vec<&str> = reports.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.flavour).collect();
     if passed {
         println!("rcu-torture: PASS ({})", flavours.join(", "));
         ExitCode::SUCCESS

@@ -63,26 +63,11 @@ pub struct RetirePath<F: TortureFlavour> {
 /// Every retire path that exists today.
 pub fn all_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
     vec![
-        RetirePath {
-            name: "synchronize_rcu",
-            retire: Retire::Token(synchronize::<F>),
-        },
-        RetirePath {
-            name: "start_poll+poll_state",
-            retire: Retire::Token(start_poll_then_poll::<F>),
-        },
-        RetirePath {
-            name: "start_poll+cond_synchronize",
-            retire: Retire::Token(start_poll_then_cond::<F>),
-        },
-        RetirePath {
-            name: "get_state+cond_synchronize",
-            retire: Retire::Token(get_state_then_cond::<F>),
-        },
-        RetirePath {
-            name: "RcuCell::replace",
-            retire: Retire::CellReplace,
-        },
+        RetirePath { name: "synchronize_rcu", retire: Retire::Token(synchronize::<F>) },
+        RetirePath { name: "start_poll+poll_state", retire: Retire::Token(start_poll_then_poll::<F>) },
+        RetirePath { name: "start_poll+cond_synchronize", retire: Retire::Token(start_poll_then_cond::<F>) },
+        RetirePath { name: "get_state+cond_synchronize", retire: Retire::Token(get_state_then_cond::<F>) },
+        RetirePath { name: "RcuCell::replace", retire: Retire::CellReplace },
     ]
 }
 
@@ -90,10 +75,7 @@ pub fn all_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
 /// show that the torture test catches what it is meant to catch (its tests
 /// and `--sabotage` run them and expect a failure).
 pub fn sabotage_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
-    vec![RetirePath {
-        name: "sabotage:no-grace-period",
-        retire: Retire::Token(drop_at_once::<F>),
-    }]
+    vec![RetirePath { name: "sabotage:no-grace-period", retire: Retire::Token(drop_at_once::<F>) }]
 }
 
 /// Reclaims without waiting for a grace period: the early free RCU exists
@@ -152,7 +134,9 @@ fn poll_a_little<F: TortureFlavour>(rng: &mut Rng, cookie: GpState) {
 fn cond_then_drop<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, cookie: GpState, token: Token) {
     F::blocking(cx.thread, || F::cond_synchronize(cookie));
     if !F::poll(cookie) {
-        cx.fail(format_args!("cond_synchronize_rcu({cookie:?}) returned but poll_state_synchronize_rcu says it is not complete"));
+        cx.fail(format_args!(
+            "cond_synchronize_rcu({cookie:?}) returned but poll_state_synchronize_rcu says it is not complete"
+        ));
     }
     drop(token);
 }

@@ -84,8 +84,7 @@ impl Element {
     /// through path `path`.
     pub(crate) fn mark_unpublished(&self, path: usize) {
         // Relaxed: see `observe`; readers that still hold it may see 0 or 1.
-        self.retired_by
-            .store(u8::try_from(path).unwrap_or(NOT_RETIRED), Ordering::Relaxed);
+        self.retired_by.store(u8::try_from(path).unwrap_or(NOT_RETIRED), Ordering::Relaxed);
         self.age.store(1, Ordering::Relaxed);
     }
 
@@ -95,9 +94,7 @@ impl Element {
         // Relaxed: a plain state change; the grace period's own barriers
         // (observed through the cookie's Acquire poll) order it after the
         // readers it waited for.
-        let _ = self
-            .age
-            .compare_exchange(1, 2, Ordering::Relaxed, Ordering::Relaxed);
+        let _ = self.age.compare_exchange(1, 2, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Writer only: one more step in the pipeline for an element past its
@@ -150,11 +147,7 @@ impl Pool {
                 retired_by: AtomicU8::new(NOT_RETIRED),
             })
             .collect();
-        Box::leak(Box::new(Pool {
-            elements,
-            created: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        }))
+        Box::leak(Box::new(Pool { elements, created: AtomicU64::new(0), dropped: AtomicU64::new(0) }))
     }
 
     /// The element at `index`, or `None` for an index no element has (a
@@ -185,11 +178,7 @@ impl Pool {
 
     /// A new token for the element at `index` (counted as created).
     pub fn mint(&'static self, index: usize) -> Token {
-        assert!(
-            index < self.elements.len(),
-            "token for element {index} of a pool of {}",
-            self.elements.len()
-        );
+        assert!(index < self.elements.len(), "token for element {index} of a pool of {}", self.elements.len());
         // Relaxed: a counter read after the run's threads are joined.
         self.created.fetch_add(1, Ordering::Relaxed);
         Token { pool: self, index }
@@ -243,13 +232,7 @@ mod tests {
         let pool = Pool::leak(4);
         let e = pool.element(2);
         let token = pool.mint(2);
-        assert_eq!(
-            e.observe(),
-            Observation {
-                age: 0,
-                freed: false
-            }
-        );
+        assert_eq!(e.observe(), Observation { age: 0, freed: false });
         e.mark_unpublished(3);
         assert_eq!(e.observe().age, 1);
         assert_eq!(e.retired_by(), Some(3));
@@ -265,13 +248,7 @@ mod tests {
         e.cool();
         assert_eq!(e.observe().age, PIPE_LEN, "cooling stops at PIPE_LEN");
         e.recycle();
-        assert_eq!(
-            e.observe(),
-            Observation {
-                age: 0,
-                freed: false
-            }
-        );
+        assert_eq!(e.observe(), Observation { age: 0, freed: false });
         assert_eq!(e.retired_by(), None);
         assert_eq!((pool.created(), pool.dropped()), (1, 1));
     }
@@ -282,13 +259,7 @@ mod tests {
         let token = pool.mint(0);
         pool.element(0).mark_unpublished(0);
         drop(token);
-        assert_eq!(
-            pool.element(0).observe(),
-            Observation {
-                age: 2,
-                freed: true
-            }
-        );
+        assert_eq!(pool.element(0).observe(), Observation { age: 2, freed: true });
         assert!(pool.get(1).is_none());
     }
 }

@@ -52,16 +52,10 @@ impl Report {
         let tag = format!("[flavour={} seed={}]", self.flavour, self.seed);
         let mut out = Vec::new();
         if self.failure_count > 0 {
-            out.push(format!(
-                "{tag} {} failure(s) during the run (first ones printed above)",
-                self.failure_count
-            ));
+            out.push(format!("{tag} {} failure(s) during the run (first ones printed above)", self.failure_count));
         }
         if self.histogram.late() > 0 {
-            out.push(format!(
-                "{tag} {} read(s) saw an age of 2 or more",
-                self.histogram.late()
-            ));
+            out.push(format!("{tag} {} read(s) saw an age of 2 or more", self.histogram.late()));
         }
         if self.created != self.dropped {
             out.push(format!(
@@ -85,10 +79,7 @@ impl Report {
         }
         if let Some(expected) = self.expected_barrier {
             if self.stats.barrier_strategy != expected {
-                out.push(format!(
-                    "{tag} barrier strategy {:?}, expected {expected:?}",
-                    self.stats.barrier_strategy
-                ));
+                out.push(format!("{tag} barrier strategy {:?}, expected {expected:?}", self.stats.barrier_strategy));
             }
         }
         out
@@ -111,10 +102,7 @@ impl fmt::Display for Report {
             self.elapsed.as_secs_f64(),
             self.stats.barrier_strategy
         )?;
-        writeln!(
-            f,
-            "  threads: {readers} readers, {updaters} extra updaters, {churners} churn"
-        )?;
+        writeln!(f, "  threads: {readers} readers, {updaters} extra updaters, {churners} churn")?;
         writeln!(
             f,
             "  reads {}, writer steps {} ({} stalls), updater synchronize_rcu {}, grace periods {}, synchronize calls {}",
@@ -140,17 +128,10 @@ impl fmt::Display for Report {
             write!(f, " {age}:{n}")?;
         }
         writeln!(f)?;
-        writeln!(
-            f,
-            "  tokens created {}, dropped {}",
-            self.created, self.dropped
-        )?;
+        writeln!(f, "  tokens created {}, dropped {}", self.created, self.dropped)?;
         let problems = self.problems();
         if problems.is_empty() {
-            write!(
-                f,
-                "  PASS: no element reached while freed, no age >= 2, created == dropped, no watchdog report"
-            )
+            write!(f, "  PASS: no element reached while freed, no age >= 2, created == dropped, no watchdog report")
         } else {
             write!(f, "  FAIL:")?;
             for p in problems {

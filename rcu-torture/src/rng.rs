@@ -64,10 +64,7 @@ mod tests {
         assert_eq!(a, b);
         let mut other = Rng::for_thread(42, 1, 4);
         let c: Vec<u64> = (0..8).map(|_| other.below(1000)).collect();
-        assert_ne!(
-            a, c,
-            "different threads of one run must not share a sequence"
-        );
+        assert_ne!(a, c, "different threads of one run must not share a sequence");
     }
 
     #[test]

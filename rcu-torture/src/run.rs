@@ -88,12 +88,10 @@ fn select_paths(table: &[&'static str], names: &[String]) -> Result<Vec<usize>, 
     names
         .iter()
         .map(|n| {
-            table.iter().position(|t| t == n).ok_or_else(|| {
-                ConfigError(format!(
-                    "unknown retire path `{n}`; the paths are: {}",
-                    table.join(", ")
-                ))
-            })
+            table
+                .iter()
+                .position(|t| t == n)
+                .ok_or_else(|| ConfigError(format!("unknown retire path `{n}`; the paths are: {}", table.join(", "))))
         })
         .collect()
 }
@@ -105,10 +103,7 @@ fn select_paths(table: &[&'static str], names: &[String]) -> Result<Vec<usize>, 
 /// cannot be joined).
 pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     if config.pool_size < MIN_POOL {
-        return Err(ConfigError(format!(
-            "the pool needs at least {MIN_POOL} elements (got {})",
-            config.pool_size
-        )));
+        return Err(ConfigError(format!("the pool needs at least {MIN_POOL} elements (got {})", config.pool_size)));
     }
     let mut paths = all_paths::<F>();
     if config.sabotage {
@@ -116,10 +111,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     }
     let names: Vec<&'static str> = paths.iter().map(|p| p.name).collect();
     let enabled = select_paths(&names, &config.paths)?;
-    let label = RunLabel {
-        flavour: F::NAME,
-        seed: config.seed,
-    };
+    let label = RunLabel { flavour: F::NAME, seed: config.seed };
     let pool = Pool::leak(config.pool_size);
     let board = Board::leak(label, pool, 0, names.clone());
     let cell = RcuCell::<CellValue, F>::new(CellValue::new(pool.mint(1)));
@@ -134,48 +126,29 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         let mut others: Vec<(String, ScopedJoinHandle<'_, ()>)> = Vec::new();
         for i in 0..config.readers as u64 {
             let cell = &cell;
-            others.push((
-                format!("reader {i}"),
-                s.spawn(move || reader::<F>(board, cell, i)),
-            ));
+            others.push((format!("reader {i}"), s.spawn(move || reader::<F>(board, cell, i))));
         }
         for i in 0..config.updaters as u64 {
-            others.push((
-                format!("updater {i}"),
-                s.spawn(move || updater::<F>(board, i)),
-            ));
+            others.push((format!("updater {i}"), s.spawn(move || updater::<F>(board, i))));
         }
         for i in 0..config.churners as u64 {
             let cell = &cell;
-            others.push((
-                format!("churn {i}"),
-                s.spawn(move || churn::<F>(board, cell, i)),
-            ));
+            others.push((format!("churn {i}"), s.spawn(move || churn::<F>(board, cell, i))));
         }
         if config.stuck_reader {
-            others.push((
-                "stuck reader".to_owned(),
-                s.spawn(move || stuck_reader::<F>(board)),
-            ));
+            others.push(("stuck reader".to_owned(), s.spawn(move || stuck_reader::<F>(board))));
         }
         watch::<F>(board, config, start, &writer, &others);
         for (name, handle) in others {
             if let Err(panic) = handle.join() {
-                board.fail(
-                    "-",
-                    format_args!("{name} panicked: {}", panic_text(&*panic)),
-                );
+                board.fail("-", format_args!("{name} panicked: {}", panic_text(&*panic)));
             }
         }
         match writer.join() {
             Ok(outcome) => Some(outcome),
             Err(panic) => {
-                let path =
-                    board.path_name(Some(board.progress.writer_path.load(Ordering::Relaxed)));
-                board.fail(
-                    path,
-                    format_args!("the writer panicked: {}", panic_text(&*panic)),
-                );
+                let path = board.path_name(Some(board.progress.writer_path.load(Ordering::Relaxed)));
+                board.fail(path, format_args!("the writer panicked: {}", panic_text(&*panic)));
                 None
             }
         }
@@ -186,10 +159,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     // elements are still formally under RCU. One grace period, then drop.
     F::synchronize_unregistered();
     let path_counts = match outcome {
-        Some(WriterOutcome {
-            pointer_token,
-            path_counts,
-        }) => {
+        Some(WriterOutcome { pointer_token, path_counts }) => {
             drop(pointer_token);
             path_counts
         }
@@ -208,18 +178,11 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         reads: p.reads.load(Ordering::Relaxed),
         writer_steps: p.writer_steps.load(Ordering::Relaxed),
         writer_stalls: p.writer_stalls.load(Ordering::Relaxed),
-        path_counts: enabled
-            .iter()
-            .map(|&i| (names[i], path_counts[i]))
-            .collect(),
+        path_counts: enabled.iter().map(|&i| (names[i], path_counts[i])).collect(),
         updater_synchronizes: p.updater_synchronizes.load(Ordering::Relaxed),
         churned_threads: p.churned_threads.load(Ordering::Relaxed),
         late_reads: p.late_reads.load(Ordering::Relaxed),
-        histogram: board
-            .histogram
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone(),
+        histogram: board.histogram.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         created: pool.created(),
         dropped: pool.dropped(),
         stats: F::stats(),
@@ -319,14 +282,8 @@ mod tests {
     fn path_selection_accepts_table_names_and_names_the_choices_otherwise() {
         let table = ["a", "b", "c"];
         assert_eq!(select_paths(&table, &[]).unwrap(), vec![0, 1, 2]);
-        assert_eq!(
-            select_paths(&table, &["c".into(), "a".into()]).unwrap(),
-            vec![2, 0]
-        );
+        assert_eq!(select_paths(&table, &["c".into(), "a".into()]).unwrap(), vec![2, 0]);
         let err = select_paths(&table, &["x".into()]).unwrap_err();
-        assert!(
-            err.0.contains("unknown retire path `x`") && err.0.contains("a, b, c"),
-            "{err}"
-        );
+        assert!(err.0.contains("unknown retire path `x`") && err.0.contains("a, b, c"), "{err}");
     }
 }

@@ -30,21 +30,11 @@ const AUDIT_ARCH_THIS: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64: EM_AARCH64 | 64
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 fn stmt(code: u32, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    }
+    libc::sock_filter { code: code as u16, jt: 0, jf: 0, k }
 }
 
 fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    }
+    libc::sock_filter { code: code as u16, jt, jf, k }
 }
 
 /// The filter program (see the module docs).
@@ -81,10 +71,7 @@ fn program(errno: i32) -> Vec<libc::sock_filter> {
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub fn deny_membarrier(errno: i32) -> io::Result<()> {
     let filter = program(errno);
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut libc::sock_filter,
-    };
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
     // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
     if unsafe {
         libc::prctl(
@@ -101,11 +88,7 @@ pub fn deny_membarrier(errno: i32) -> io::Result<()> {
     // SAFETY: `prog` points to `filter`, a live array of `len` instructions;
     // the kernel copies the program during the call and keeps no pointer.
     if unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
-            &prog as *const libc::sock_fprog,
-        )
+        libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER as libc::c_ulong, &prog as *const libc::sock_fprog)
     } != 0
     {
         return Err(io::Error::last_os_error());
@@ -116,24 +99,14 @@ pub fn deny_membarrier(errno: i32) -> io::Result<()> {
 /// On other architectures the filter's architecture check has no constant.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub fn deny_membarrier(_errno: i32) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "the membarrier filter knows only x86_64 and aarch64",
-    ))
+    Err(io::Error::new(io::ErrorKind::Unsupported, "the membarrier filter knows only x86_64 and aarch64"))
 }
 
 /// `membarrier(MEMBARRIER_CMD_QUERY)`: the supported-command mask, or the
 /// errno it failed with. Used to check that a filter is in force.
 pub fn query_membarrier() -> Result<i64, i32> {
     // SAFETY: membarrier's QUERY command takes integers and touches no memory.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_membarrier,
-            0 as libc::c_int,
-            0 as libc::c_uint,
-            0 as libc::c_int,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_membarrier, 0 as libc::c_int, 0 as libc::c_uint, 0 as libc::c_int) };
     if r < 0 {
         Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
     } else {

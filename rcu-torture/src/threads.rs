@@ -60,10 +60,7 @@ fn check_cell_nested<F: TortureFlavour>(
     let index = cell.load(&inner).index;
     let Some(element) = board.pool.get(index) else {
         drop(inner);
-        board.fail(
-            "RcuCell::replace",
-            format_args!("{who} read element index {index} from the cell: garbage"),
-        );
+        board.fail("RcuCell::replace", format_args!("{who} read element index {index} from the cell: garbage"));
         return;
     };
     let first = element.observe();
@@ -95,10 +92,7 @@ impl ReadCounter<'_> {
 
     fn flush(&mut self) {
         // Relaxed: a statistic.
-        self.board
-            .progress
-            .reads
-            .fetch_add(self.pending, Ordering::Relaxed);
+        self.board.progress.reads.fetch_add(self.pending, Ordering::Relaxed);
         self.pending = 0;
     }
 }
@@ -150,10 +144,7 @@ pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
             None => F::synchronize_unregistered(),
         }
         // Relaxed: a statistic.
-        board
-            .progress
-            .updater_synchronizes
-            .fetch_add(1, Ordering::Relaxed);
+        board.progress.updater_synchronizes.fetch_add(1, Ordering::Relaxed);
         match rng.below(4) {
             0 => std::thread::yield_now(),
             1 => std::thread::sleep(Duration::from_micros(rng.below(500))),
@@ -196,16 +187,10 @@ pub fn churn<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValue,
             s.spawn(|| churn_child::<F>(board, cell, child_seed)).join()
         });
         if let Err(panic) = outcome {
-            board.fail(
-                "-",
-                format_args!("churn thread {index} panicked: {}", panic_text(&*panic)),
-            );
+            board.fail("-", format_args!("churn thread {index} panicked: {}", panic_text(&*panic)));
         }
         // Relaxed: a statistic.
-        board
-            .progress
-            .churned_threads
-            .fetch_add(1, Ordering::Relaxed);
+        board.progress.churned_threads.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -214,14 +199,7 @@ fn churn_child<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValu
     let mut histogram = Histogram::default();
     let mut thread = F::register();
     for _ in 0..=rng.below(32) {
-        check_one_section::<F>(
-            board,
-            Some(cell),
-            &thread,
-            &mut rng,
-            "churn thread",
-            &mut histogram,
-        );
+        check_one_section::<F>(board, Some(cell), &thread, &mut rng, "churn thread", &mut histogram);
         F::quiescent(&mut thread);
         if rng.one_in(8) {
             F::unregister(thread);
@@ -271,14 +249,7 @@ fn late_read<F: TortureFlavour>(board: &'static Board) {
     let mut histogram = Histogram::default();
     let thread = F::register();
     // The pointer lane only: the cell belongs to a scope that may be over.
-    check_one_section::<F>(
-        board,
-        None,
-        &thread,
-        &mut rng,
-        "thread-exit destructor",
-        &mut histogram,
-    );
+    check_one_section::<F>(board, None, &thread, &mut rng, "thread-exit destructor", &mut histogram);
     F::unregister(thread);
     board.merge_histogram(&histogram);
     // Relaxed: a statistic.

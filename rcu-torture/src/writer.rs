@@ -40,10 +40,7 @@ pub struct CellValue {
 impl CellValue {
     /// A value publishing the token's element.
     pub fn new(token: Token) -> Self {
-        CellValue {
-            index: token.index(),
-            _token: token,
-        }
+        CellValue { index: token.index(), _token: token }
     }
 }
 
@@ -93,9 +90,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         cell_current: usize,
     ) -> Self {
         board.name_this_thread("writer");
-        let free = (0..board.pool.len())
-            .filter(|&i| i != pointer_token.index() && i != cell_current)
-            .collect();
+        let free = (0..board.pool.len()).filter(|&i| i != pointer_token.index() && i != cell_current).collect();
         Writer {
             board,
             cell,
@@ -126,50 +121,26 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         }
         self.board.merge_histogram(&self.histogram);
         F::unregister(self.thread);
-        WriterOutcome {
-            pointer_token: self.pointer_token,
-            path_counts: self.path_counts,
-        }
+        WriterOutcome { pointer_token: self.pointer_token, path_counts: self.path_counts }
     }
 
     fn step(&mut self, path: usize) {
-        check_one_section::<F>(
-            self.board,
-            Some(self.cell),
-            &self.thread,
-            &mut self.rng,
-            "writer",
-            &mut self.histogram,
-        );
+        check_one_section::<F>(self.board, Some(self.cell), &self.thread, &mut self.rng, "writer", &mut self.histogram);
         // Relaxed: progress counters for the watchdog.
-        self.board
-            .progress
-            .writer_path
-            .store(path, Ordering::Relaxed);
+        self.board.progress.writer_path.store(path, Ordering::Relaxed);
         let new = self.take_reusable();
         match self.paths[path].retire {
             Retire::Token(retire) => self.step_pointer_lane(path, new, retire),
             Retire::CellReplace => self.step_cell_lane(path, new),
         }
         self.path_counts[path] += 1;
-        self.board
-            .progress
-            .writer_path
-            .store(IDLE, Ordering::Relaxed);
+        self.board.progress.writer_path.store(IDLE, Ordering::Relaxed);
         self.advance_pipeline();
-        self.board
-            .progress
-            .writer_steps
-            .fetch_add(1, Ordering::Relaxed);
+        self.board.progress.writer_steps.fetch_add(1, Ordering::Relaxed);
         F::quiescent(&mut self.thread);
     }
 
-    fn step_pointer_lane(
-        &mut self,
-        path: usize,
-        new: usize,
-        retire: fn(&mut PathCtx<'_, F>, Token),
-    ) {
+    fn step_pointer_lane(&mut self, path: usize, new: usize, retire: fn(&mut PathCtx<'_, F>, Token)) {
         let pool = self.board.pool;
         let token = pool.mint(new);
         let old = self.board.publish_pointer(pool.element(new));
@@ -177,22 +148,11 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         // Taken after the unpublish (its fence orders the swap first): once
         // it completes, no reader can still hold `old`.
         let cookie = F::get_state();
-        self.in_flight.push_back(InFlight {
-            index: old.index,
-            cookie: Some(cookie),
-        });
+        self.in_flight.push_back(InFlight { index: old.index, cookie: Some(cookie) });
         let old_token = std::mem::replace(&mut self.pointer_token, token);
-        assert_eq!(
-            old_token.index(),
-            old.index,
-            "torture bug: the pointer lane's token does not match its element"
-        );
-        let mut cx = PathCtx {
-            thread: &mut self.thread,
-            rng: &mut self.rng,
-            board: self.board,
-            name: self.paths[path].name,
-        };
+        assert_eq!(old_token.index(), old.index, "torture bug: the pointer lane's token does not match its element");
+        let mut cx =
+            PathCtx { thread: &mut self.thread, rng: &mut self.rng, board: self.board, name: self.paths[path].name };
         retire(&mut cx, old_token);
     }
 
@@ -206,10 +166,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         F::blocking(&mut self.thread, || cell.replace(value));
         // `replace` has unpublished the old value, so a cookie taken now
         // covers every reader that can hold it (later than needed: safe).
-        self.in_flight.push_back(InFlight {
-            index: old,
-            cookie: Some(F::get_state()),
-        });
+        self.in_flight.push_back(InFlight { index: old, cookie: Some(F::get_state()) });
         self.cell_current = new;
     }
 
@@ -221,10 +178,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
                 return index;
             }
             // Relaxed: a statistic.
-            self.board
-                .progress
-                .writer_stalls
-                .fetch_add(1, Ordering::Relaxed);
+            self.board.progress.writer_stalls.fetch_add(1, Ordering::Relaxed);
             F::synchronize(&mut self.thread);
             self.advance_pipeline();
         }

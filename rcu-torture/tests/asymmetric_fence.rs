@@ -98,11 +98,8 @@ impl Litmus {
             }
         });
         // The scope joined the reader: its results are visible.
-        (0..n)
-            .filter(|&i| {
-                self.r1[i].load(Ordering::Relaxed) == 0 && self.r2[i].load(Ordering::Relaxed) == 0
-            })
-            .count() as u64
+        (0..n).filter(|&i| self.r1[i].load(Ordering::Relaxed) == 0 && self.r2[i].load(Ordering::Relaxed) == 0).count()
+            as u64
     }
 }
 
@@ -145,8 +142,5 @@ fn the_heavy_barrier_forbids_store_buffering_against_a_compiler_fence_reader() {
     }
     let forbidden = Litmus::new(CHECKED_ITERATIONS).run(CHECKED_ITERATIONS, sys::heavy_barrier);
     println!("heavy barrier (membarrier): forbidden outcome in {forbidden} of {CHECKED_ITERATIONS} iterations");
-    assert_eq!(
-        forbidden, 0,
-        "store buffering seen with membarrier on the writer side: the asymmetric fence is broken"
-    );
+    assert_eq!(forbidden, 0, "store buffering seen with membarrier on the writer side: the asymmetric fence is broken");
 }

@@ -113,10 +113,7 @@ fn fail(generation: u32) -> ! {
     let s = shared();
     let at = s.step[generation as usize].load(Ordering::Relaxed);
     // First failure wins (Relaxed: read after waitpid).
-    if s.failed_generation
-        .compare_exchange(0, generation, Ordering::Relaxed, Ordering::Relaxed)
-        .is_ok()
-    {
+    if s.failed_generation.compare_exchange(0, generation, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
         s.failed_step.store(at, Ordering::Relaxed);
     }
     // SAFETY: _exit ends this forked process without running the parent's
@@ -151,19 +148,13 @@ fn exercise_memb(generation: u32) {
     {
         let outer = read_lock();
         let inner = read_lock();
-        check(
-            generation,
-            *cell.load(&inner) == generation && rcu_memb::in_read_section(),
-        );
+        check(generation, *cell.load(&inner) == generation && rcu_memb::in_read_section());
         drop(inner);
         drop(outer);
     }
     step(generation, "memb: synchronize_rcu");
     rcu_memb::synchronize_rcu();
-    step(
-        generation,
-        "memb: start_poll + poll_state (reclaim thread must run)",
-    );
+    step(generation, "memb: start_poll + poll_state (reclaim thread must run)");
     if POLL_ONLY_STEPS.load(Ordering::Relaxed) {
         let cookie = rcu_memb::start_poll_synchronize_rcu();
         while !rcu_memb::poll_state_synchronize_rcu(cookie) {
@@ -171,10 +162,7 @@ fn exercise_memb(generation: u32) {
         }
     }
     step(generation, "memb: start_poll + cond_synchronize");
-    let cookie = requested_cookie(
-        rcu_memb::start_poll_synchronize_rcu,
-        rcu_memb::get_state_synchronize_rcu,
-    );
+    let cookie = requested_cookie(rcu_memb::start_poll_synchronize_rcu, rcu_memb::get_state_synchronize_rcu);
     rcu_memb::cond_synchronize_rcu(cookie);
     check(generation, rcu_memb::poll_state_synchronize_rcu(cookie));
     step(generation, "memb: get_state + cond_synchronize");
@@ -209,10 +197,7 @@ fn exercise_qsbr(generation: u32) {
     t.online();
     step(generation, "qsbr: QsbrThread::synchronize_rcu");
     t.synchronize_rcu();
-    step(
-        generation,
-        "qsbr: start_poll + poll_state (reclaim thread must run)",
-    );
+    step(generation, "qsbr: start_poll + poll_state (reclaim thread must run)");
     if POLL_ONLY_STEPS.load(Ordering::Relaxed) {
         let cookie = rcu_qsbr::start_poll_synchronize_rcu();
         t.offline_scope(|| {
@@ -221,23 +206,13 @@ fn exercise_qsbr(generation: u32) {
             }
         });
     }
-    step(
-        generation,
-        "qsbr: cond_synchronize + RcuCell::replace offline",
-    );
-    let cookie = requested_cookie(
-        rcu_qsbr::start_poll_synchronize_rcu,
-        rcu_qsbr::get_state_synchronize_rcu,
-    );
+    step(generation, "qsbr: cond_synchronize + RcuCell::replace offline");
+    let cookie = requested_cookie(rcu_qsbr::start_poll_synchronize_rcu, rcu_qsbr::get_state_synchronize_rcu);
     t.offline_scope(|| {
         rcu_qsbr::cond_synchronize_rcu(cookie);
         cell.replace(generation + 100);
     });
-    check(
-        generation,
-        rcu_qsbr::poll_state_synchronize_rcu(cookie)
-            && *cell.load(&t.read_lock()) == generation + 100,
-    );
+    check(generation, rcu_qsbr::poll_state_synchronize_rcu(cookie) && *cell.load(&t.read_lock()) == generation + 100);
     step(generation, "qsbr: a new thread registers, reads and exits");
     let cell = &cell;
     let read = t.offline_scope(|| {
@@ -334,19 +309,13 @@ fn describe_failure(how: &str) -> String {
             let v = s.step[g as usize].load(Ordering::Relaxed);
             v != 0 && v != done
         });
-        (
-            g.unwrap_or(1),
-            g.map_or(0, |g| s.step[g as usize].load(Ordering::Relaxed)),
-        )
+        (g.unwrap_or(1), g.map_or(0, |g| s.step[g as usize].load(Ordering::Relaxed)))
     } else {
         (generation, s.failed_step.load(Ordering::Relaxed))
     };
     format!(
         "a forked child failed ({how}); deepest failing generation {generation} at step `{}`",
-        at.checked_sub(1)
-            .and_then(|i| STEPS.get(i as usize))
-            .copied()
-            .unwrap_or("(not started)")
+        at.checked_sub(1).and_then(|i| STEPS.get(i as usize)).copied().unwrap_or("(not started)")
     )
 }
 
@@ -377,11 +346,7 @@ fn fork_three_generations(background: impl Fn(&AtomicBool) + Sync) {
         }
     });
     let deepest = s.step[DEPTH as usize].load(Ordering::Relaxed);
-    assert_eq!(
-        deepest as usize,
-        STEPS.len(),
-        "generation {DEPTH} must have run to its last step"
-    );
+    assert_eq!(deepest as usize, STEPS.len(), "generation {DEPTH} must have run to its last step");
 }
 
 /// Decides the barrier strategy and runs a grace period in each flavour
@@ -395,9 +360,7 @@ fn initialise_both_flavours() {
 
 #[test]
 fn three_generations_of_children_forked_from_a_quiescent_parent_use_every_api() {
-    let _turn = ONE_SCENARIO_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     POLL_ONLY_STEPS.store(false, Ordering::Relaxed);
     PENDING_AT_FORK.store(false, Ordering::Relaxed);
     initialise_both_flavours();
@@ -409,9 +372,7 @@ fn three_generations_of_children_forked_from_a_quiescent_parent_use_every_api() 
             (or INIT_LOCK) held by a parent thread and the reclaim thread's `started` flag without \
             the thread, so its synchronize_rcu or poll_state waits forever; run with --ignored"]
 fn three_generations_of_children_forked_while_grace_periods_run_and_polls_are_pending() {
-    let _turn = ONE_SCENARIO_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     POLL_ONLY_STEPS.store(true, Ordering::Relaxed);
     PENDING_AT_FORK.store(true, Ordering::Relaxed);
     fork_three_generations(|stop| {

@@ -11,43 +11,23 @@ use std::process::{Command, Output};
 
 fn torture(args: &[&str]) -> (Output, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rcu-torture"))
-        .args([
-            "--duration",
-            "1",
-            "--readers",
-            "2",
-            "--updaters",
-            "1",
-            "--seed",
-            "17",
-        ])
+        .args(["--duration", "1", "--readers", "2", "--updaters", "1", "--seed", "17"])
         .args(args)
         .env_remove("RCU_FORCE_FENCES")
         .output()
         .expect("the rcu-torture binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("{text}");
     (out, text)
 }
 
 fn assert_fence_fallback_passes(errno: &str) {
     let (out, text) = torture(&["--deny-membarrier", errno, "--expect-barrier", "fences"]);
-    assert!(
-        text.contains("membarrier(2) denied by seccomp"),
-        "the filter was not installed:\n{text}"
-    );
-    assert!(
-        out.status.success(),
-        "torture under a membarrier filter failed:\n{text}"
-    );
+    assert!(text.contains("membarrier(2) denied by seccomp"), "the filter was not installed:\n{text}");
+    assert!(out.status.success(), "torture under a membarrier filter failed:\n{text}");
     for flavour in ["memb", "qsbr"] {
         assert!(
-            text.contains(&format!("flavour {flavour}, seed 17, "))
-                && text.contains("barrier strategy Fences"),
+            text.contains(&format!("flavour {flavour}, seed 17, ")) && text.contains("barrier strategy Fences"),
             "{flavour} must report the fence fallback:\n{text}"
         );
     }

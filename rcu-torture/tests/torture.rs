@@ -14,14 +14,7 @@ use std::time::Duration;
 static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn short(seed: u64) -> Config {
-    Config {
-        duration: Duration::from_millis(1500),
-        seed,
-        readers: 2,
-        updaters: 1,
-        churners: 1,
-        ..Config::default()
-    }
+    Config { duration: Duration::from_millis(1500), seed, readers: 2, updaters: 1, churners: 1, ..Config::default() }
 }
 
 fn run_alone<F: TortureFlavour>(config: &Config) -> Report {
@@ -35,10 +28,7 @@ fn assert_passes<F: TortureFlavour>() {
     let report = run_alone::<F>(&short(11));
     assert!(report.passed(), "{report}");
     assert!(report.reads > 0 && report.writer_steps > 0, "{report}");
-    assert!(
-        report.path_counts.iter().all(|(_, n)| *n > 0),
-        "every path must run: {report}"
-    );
+    assert!(report.path_counts.iter().all(|(_, n)| *n > 0), "every path must run: {report}");
     assert!(report.churned_threads > 0, "{report}");
 }
 
@@ -53,33 +43,13 @@ fn a_short_qsbr_run_passes_every_check_on_every_path() {
 }
 
 fn assert_sabotage_is_caught<F: TortureFlavour>() {
-    let config = Config {
-        sabotage: true,
-        paths: vec!["sabotage:no-grace-period".into()],
-        ..short(29)
-    };
+    let config = Config { sabotage: true, paths: vec!["sabotage:no-grace-period".into()], ..short(29) };
     let report = run_alone::<F>(&config);
-    assert!(
-        !report.passed(),
-        "a path that frees without a grace period must fail the run:\n{report}"
-    );
-    let first = report
-        .failures
-        .first()
-        .expect("failures are recorded with messages");
-    let tag = format!(
-        "FAIL [flavour={} path=sabotage:no-grace-period seed=29]",
-        F::NAME
-    );
-    assert!(
-        first.starts_with(&tag),
-        "failure message `{first}` must start with `{tag}`"
-    );
-    assert!(
-        report.problems().iter().any(|p| p.contains("seed=29")),
-        "{:?}",
-        report.problems()
-    );
+    assert!(!report.passed(), "a path that frees without a grace period must fail the run:\n{report}");
+    let first = report.failures.first().expect("failures are recorded with messages");
+    let tag = format!("FAIL [flavour={} path=sabotage:no-grace-period seed=29]", F::NAME);
+    assert!(first.starts_with(&tag), "failure message `{first}` must start with `{tag}`");
+    assert!(report.problems().iter().any(|p| p.contains("seed=29")), "{:?}", report.problems());
 }
 
 #[test]
@@ -94,19 +64,8 @@ fn a_qsbr_path_that_frees_without_a_grace_period_is_caught() {
 
 #[test]
 fn an_unknown_path_or_a_tiny_pool_is_refused_with_the_reason() {
-    let err = run::<Memb>(&Config {
-        paths: vec!["nope".into()],
-        ..short(1)
-    })
-    .unwrap_err();
-    assert!(
-        err.0.contains("unknown retire path `nope`") && err.0.contains("synchronize_rcu"),
-        "{err}"
-    );
-    let err = run::<Memb>(&Config {
-        pool_size: 3,
-        ..short(1)
-    })
-    .unwrap_err();
+    let err = run::<Memb>(&Config { paths: vec!["nope".into()], ..short(1) }).unwrap_err();
+    assert!(err.0.contains("unknown retire path `nope`") && err.0.contains("synchronize_rcu"), "{err}");
+    let err = run::<Memb>(&Config { pool_size: 3, ..short(1) }).unwrap_err();
     assert!(err.0.contains("at least"), "{err}");
 }
