@@ -76,6 +76,11 @@ struct Args {
     /// Rotate through this retire path only (repeatable) [default: all]; see --list-paths.
     #[arg(long = "path", value_name = "NAME")]
     paths: Vec<String>,
+    /// The memory ceiling: a run fails if its RSS (sampled from
+    /// /proc/self/status) grows more than this many MiB above its value at
+    /// the start of the run.
+    #[arg(long, value_name = "MIB", default_value_t = rcu_torture::DEFAULT_RSS_HEADROOM >> 20)]
+    rss_headroom_mib: u64,
     /// Print the retire paths and exit.
     #[arg(long)]
     list_paths: bool,
@@ -111,6 +116,7 @@ impl Args {
             paths: self.paths.clone(),
             sabotage: self.sabotage,
             stuck_reader: self.sabotage_hang,
+            rss_headroom: self.rss_headroom_mib.saturating_mul(1 << 20),
             expect_barrier: self.expect_barrier.map(|b| match b {
                 BarrierArg::Membarrier => BarrierStrategy::Membarrier,
                 BarrierArg::Fences => BarrierStrategy::Fences,

@@ -3,9 +3,11 @@
 
 use crate::board::{Board, RunLabel, IDLE};
 use crate::flavour::TortureFlavour;
+use crate::ledger::Source;
 use crate::paths::{all_paths, sabotage_paths};
-use crate::pool::Pool;
-use crate::report::Report;
+use crate::pool::{Pool, MAX_PATHS};
+use crate::report::{PathTally, Report};
+use crate::rss::RssWatch;
 use crate::threads::{churn, panic_text, reader, stuck_reader, updater};
 use crate::writer::{CellValue, Writer, WriterOutcome};
 use rcu_core::{BarrierStrategy, RcuCell};
@@ -19,6 +21,9 @@ pub const HANG_EXIT_STATUS: i32 = 3;
 /// The smallest pool: the two published elements, a full pipeline of
 /// cooling ones, and slack.
 pub const MIN_POOL: usize = crate::pool::PIPE_LEN as usize + 6;
+
+/// The default memory ceiling above the starting RSS (see `rss.rs`).
+pub const DEFAULT_RSS_HEADROOM: u64 = 256 << 20;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -48,6 +53,9 @@ pub struct Config {
     /// Add a reader that enters a section and never leaves while the run
     /// lasts: grace periods stall, and the watchdog must report the hang.
     pub stuck_reader: bool,
+    /// The memory ceiling: RSS may grow this many bytes above its value
+    /// at the start of the run.
+    pub rss_headroom: u64,
 }
 
 impl Default for Config {
@@ -64,6 +72,7 @@ impl Default for Config {
             expect_barrier: None,
             sabotage: false,
             stuck_reader: false,
+            rss_headroom: DEFAULT_RSS_HEADROOM,
         }
     }
 }
@@ -110,10 +119,12 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         paths.extend(sabotage_paths::<F>());
     }
     let names: Vec<&'static str> = paths.iter().map(|p| p.name).collect();
+    assert!(names.len() <= MAX_PATHS, "torture bug: more than {MAX_PATHS} retire paths");
     let enabled = select_paths(&names, &config.paths)?;
     let label = RunLabel { flavour: F::NAME, seed: config.seed };
-    let pool = Pool::leak(config.pool_size);
-    let board = Board::leak(label, pool, 0, names.clone());
+    let stats_before = F::stats();
+    let pool = Pool::leak(config.pool_size, F::poll);
+    let board = Board::leak(label, pool, 0, names.clone(), RssWatch::starting_now(config.rss_headroom));
     let cell = RcuCell::<CellValue, F>::new(CellValue::new(pool.mint(1)));
     let start = Instant::now();
 
@@ -158,7 +169,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     // Every thread has exited: no reader remains, but the published
     // elements are still formally under RCU. One grace period, then drop.
     F::synchronize_unregistered();
-    let path_counts = match outcome {
+    let path_steps = match outcome {
         Some(WriterOutcome { pointer_token, path_counts }) => {
             drop(pointer_token);
             path_counts
@@ -166,8 +177,12 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         None => vec![0; names.len()],
     };
     drop(cell);
-    // When rcu_barrier lands: call it here, so that tokens still queued in
-    // deferred paths (call_rcu, kvfree_rcu) are dropped before counting.
+    // Tokens and retirees still queued in callbacks or kvfree blocks
+    // (partial ones included) are dropped before this returns. No callback
+    // queues another at this point (the chain path waits for its whole
+    // chain), so one barrier suffices.
+    F::barrier_unregistered();
+    F::set_kvfree_drain_interval(rcu_core::kvfree::DEFAULT_DRAIN_INTERVAL);
 
     let p = &board.progress;
     Ok(Report {
@@ -178,13 +193,29 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         reads: p.reads.load(Ordering::Relaxed),
         writer_steps: p.writer_steps.load(Ordering::Relaxed),
         writer_stalls: p.writer_stalls.load(Ordering::Relaxed),
-        path_counts: enabled.iter().map(|&i| (names[i], path_counts[i])).collect(),
+        paths: enabled
+            .iter()
+            .map(|&i| PathTally { name: names[i], steps: path_steps[i], dropped: pool.dropped_by_path(i) })
+            .collect(),
         updater_synchronizes: p.updater_synchronizes.load(Ordering::Relaxed),
         churned_threads: p.churned_threads.load(Ordering::Relaxed),
+        churn_pending: p.churn_pending.load(Ordering::Relaxed),
         late_reads: p.late_reads.load(Ordering::Relaxed),
+        chain_links: p.chain_links.load(Ordering::Relaxed),
         histogram: board.histogram.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        bad_reads: p.bad_reads.load(Ordering::Relaxed),
+        early_drops: pool.early_drops(),
         created: pool.created(),
         dropped: pool.dropped(),
+        dropped_unretired: pool.dropped_unretired(),
+        ledgers: Source::ALL
+            .iter()
+            .map(|&s| {
+                let l = board.ledgers.of(s);
+                (s.name(), l.created(), l.dropped())
+            })
+            .collect(),
+        stats_before,
         stats: F::stats(),
         expected_barrier: config.expect_barrier,
         failures: board.failures.messages(),
