@@ -26,6 +26,9 @@
 //!   `synchronize_rcu`, so grace periods overlap and are shared; churn
 //!   threads keep registering, exiting (sometimes still registered,
 //!   sometimes reading from a thread-local destructor) and re-registering.
+//! * **The flood** (`flood`): bursts of `call_rcu` and `kvfree_rcu` as fast
+//!   as the engine takes them, under tightened backlog limits, while the RSS
+//!   is sampled against a ceiling (`rss`).
 //! * **The watchdog** (`run`): if no grace period completes, the writer
 //!   makes no progress, or threads do not stop, within a generous bound, it
 //!   prints the flavour's `state_report()` and exits instead of hanging.
@@ -45,6 +48,7 @@ pub mod board;
 pub mod deferred;
 pub mod emergency;
 pub mod flavour;
+pub mod flood;
 pub mod ledger;
 pub mod paths;
 pub mod pool;

@@ -64,6 +64,13 @@ struct Args {
     /// Threads that keep starting short-lived registered threads.
     #[arg(long, value_name = "N", default_value_t = 1)]
     churners: usize,
+    /// Threads that flood call_rcu and kvfree_rcu in bursts (0: no flood).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    flooders: usize,
+    /// Length of one flood burst, in milliseconds (a rest of about four
+    /// times as long follows each).
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    flood_ms: u64,
     /// Elements in the pool readers reach.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pool: usize,
@@ -92,6 +99,11 @@ struct Args {
     /// must then report a hang and exit with status 3).
     #[arg(long)]
     sabotage_hang: bool,
+    /// Flood from inside read-side sections, where the engine may not
+    /// throttle and nothing is reclaimed (the run must then break the
+    /// memory ceiling: shows the ceiling check bites).
+    #[arg(long)]
+    sabotage_flood: bool,
     /// Fail unless the flavours report this barrier strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
     expect_barrier: Option<BarrierArg>,
@@ -117,6 +129,12 @@ impl Args {
             sabotage: self.sabotage,
             stuck_reader: self.sabotage_hang,
             rss_headroom: self.rss_headroom_mib.saturating_mul(1 << 20),
+            flooders: self.flooders,
+            sabotage_flood: self.sabotage_flood,
+            flood: rcu_torture::flood::FloodShape {
+                burst: Duration::from_millis(self.flood_ms),
+                rest: Duration::from_millis(self.flood_ms.saturating_mul(4)),
+            },
             expect_barrier: self.expect_barrier.map(|b| match b {
                 BarrierArg::Membarrier => BarrierStrategy::Membarrier,
                 BarrierArg::Fences => BarrierStrategy::Fences,

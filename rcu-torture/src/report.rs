@@ -6,6 +6,7 @@
 
 use crate::board::Histogram;
 use crate::paths::name;
+use crate::rss::mib;
 use rcu_core::{BarrierStrategy, Stats};
 use std::fmt;
 use std::time::Duration;
@@ -50,6 +51,20 @@ pub struct Report {
     pub late_reads: u64,
     /// Chained callbacks run by the chain path.
     pub chain_links: u64,
+    /// Flood threads, their bursts and calls.
+    pub flooders: usize,
+    /// See `flooders`.
+    pub flood_bursts: u64,
+    /// See `flooders`.
+    pub flood_calls: u64,
+    /// RSS at the start, largest sample, ceiling, number of samples (bytes).
+    pub rss_baseline: u64,
+    /// See `rss_baseline`.
+    pub rss_peak: u64,
+    /// See `rss_baseline`.
+    pub rss_ceiling: u64,
+    /// See `rss_baseline`.
+    pub rss_samples: u64,
     /// Ages seen by readers.
     pub histogram: Histogram,
     /// Read-side sections that found their element freed or aged 2+.
@@ -139,6 +154,17 @@ impl Report {
         }
         self.accounting_problems(&mut out);
         self.counter_problems(&mut out);
+        if self.flooders > 0 && self.flood_calls == 0 {
+            out.push(format!("{} the flood never ran (run too short?)", self.tag(crate::flood::FLOOD_PATH)));
+        }
+        if self.rss_peak > self.rss_ceiling {
+            out.push(format!(
+                "{} peak RSS {:.1} MiB above the ceiling {:.1} MiB",
+                self.tag(crate::flood::FLOOD_PATH),
+                mib(self.rss_peak),
+                mib(self.rss_ceiling)
+            ));
+        }
         for p in &self.paths {
             if p.steps == 0 {
                 out.push(format!("{} the path never ran (run too short?)", self.tag(p.name)));
@@ -258,7 +284,11 @@ impl fmt::Display for Report {
             self.elapsed.as_secs_f64(),
             s.barrier_strategy
         )?;
-        writeln!(f, "  threads: {readers} readers, {updaters} extra updaters, {churners} churn")?;
+        writeln!(
+            f,
+            "  threads: {readers} readers, {updaters} extra updaters, {churners} churn, {} flood",
+            self.flooders
+        )?;
         writeln!(
             f,
             "  reads {}, writer steps {} ({} stalls), updater synchronize_rcu {}, grace periods {}, synchronize calls {}",
@@ -297,6 +327,16 @@ impl fmt::Display for Report {
             s.kvfree_blocks_sealed.thread_exit.saturating_sub(self.stats_before.kvfree_blocks_sealed.thread_exit),
             m.emergency_synchronize,
             m.emergency_reserve
+        )?;
+        writeln!(
+            f,
+            "  flood: {} bursts, {} calls; RSS baseline {:.1} MiB, peak {:.1} MiB, ceiling {:.1} MiB ({} samples)",
+            self.flood_bursts,
+            self.flood_calls,
+            mib(self.rss_baseline),
+            mib(self.rss_peak),
+            mib(self.rss_ceiling),
+            self.rss_samples
         )?;
         write!(f, "  age histogram:")?;
         for (age, n) in self.histogram.0.iter().enumerate() {

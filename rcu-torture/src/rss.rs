@@ -70,6 +70,12 @@ impl RssWatch {
         None
     }
 
+    /// Whether a sample has been above the ceiling.
+    pub fn exceeded(&self) -> bool {
+        // Relaxed: a once-flag polled by the flood.
+        self.exceeded.load(Ordering::Relaxed)
+    }
+
     /// The largest sample.
     pub fn peak(&self) -> u64 {
         // Relaxed: read after the threads join.

@@ -3,6 +3,7 @@
 
 use crate::board::{Board, RunLabel, IDLE};
 use crate::flavour::TortureFlavour;
+use crate::flood::{flooder, FloodShape, FLOOD_LIMITS, FLOOD_PATH};
 use crate::ledger::Source;
 use crate::paths::{all_paths, sabotage_paths};
 use crate::pool::{Pool, MAX_PATHS};
@@ -23,7 +24,10 @@ pub const HANG_EXIT_STATUS: i32 = 3;
 pub const MIN_POOL: usize = crate::pool::PIPE_LEN as usize + 6;
 
 /// The default memory ceiling above the starting RSS (see `rss.rs`).
-pub const DEFAULT_RSS_HEADROOM: u64 = 256 << 20;
+/// The flood under its tightened limits (`flood::FLOOD_LIMITS`) adds a few
+/// MiB (peak 2.4 MiB above a 2.8 MiB baseline in `--quick` runs); a flood
+/// the engine failed to throttle grows by hundreds of MiB per second.
+pub const DEFAULT_RSS_HEADROOM: u64 = 64 << 20;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -56,6 +60,14 @@ pub struct Config {
     /// The memory ceiling: RSS may grow this many bytes above its value
     /// at the start of the run.
     pub rss_headroom: u64,
+    /// Flood threads (0: no flood, and the backlog limits stay as they are).
+    pub flooders: usize,
+    /// How they flood.
+    pub flood: FloodShape,
+    /// Flood from inside read-side sections, where nothing throttles and
+    /// nothing is reclaimed: the run is then expected to break the memory
+    /// ceiling (shows the ceiling check can fail).
+    pub sabotage_flood: bool,
 }
 
 impl Default for Config {
@@ -73,6 +85,9 @@ impl Default for Config {
             sabotage: false,
             stuck_reader: false,
             rss_headroom: DEFAULT_RSS_HEADROOM,
+            flooders: 1,
+            flood: FloodShape { burst: Duration::from_millis(250), rest: Duration::from_secs(1) },
+            sabotage_flood: false,
         }
     }
 }
@@ -126,6 +141,10 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     let pool = Pool::leak(config.pool_size, F::poll);
     let board = Board::leak(label, pool, 0, names.clone(), RssWatch::starting_now(config.rss_headroom));
     let cell = RcuCell::<CellValue, F>::new(CellValue::new(pool.mint(1)));
+    let limits_before = F::callback_limits();
+    if config.flooders > 0 {
+        F::set_callback_limits(FLOOD_LIMITS);
+    }
     let start = Instant::now();
 
     let outcome = std::thread::scope(|s| {
@@ -145,6 +164,10 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         for i in 0..config.churners as u64 {
             let cell = &cell;
             others.push((format!("churn {i}"), s.spawn(move || churn::<F>(board, cell, i))));
+        }
+        for i in 0..config.flooders as u64 {
+            let (flood, unbounded) = (config.flood, config.sabotage_flood);
+            others.push((format!("flood {i}"), s.spawn(move || flooder::<F>(board, i, flood, unbounded))));
         }
         if config.stuck_reader {
             others.push(("stuck reader".to_owned(), s.spawn(move || stuck_reader::<F>(board))));
@@ -183,6 +206,8 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     // chain), so one barrier suffices.
     F::barrier_unregistered();
     F::set_kvfree_drain_interval(rcu_core::kvfree::DEFAULT_DRAIN_INTERVAL);
+    F::set_callback_limits(limits_before);
+    board.sample_rss(FLOOD_PATH, "the end of the run");
 
     let p = &board.progress;
     Ok(Report {
@@ -202,6 +227,13 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         churn_pending: p.churn_pending.load(Ordering::Relaxed),
         late_reads: p.late_reads.load(Ordering::Relaxed),
         chain_links: p.chain_links.load(Ordering::Relaxed),
+        flooders: config.flooders,
+        flood_bursts: p.flood_bursts.load(Ordering::Relaxed),
+        flood_calls: p.flood_calls.load(Ordering::Relaxed),
+        rss_baseline: board.rss.baseline,
+        rss_peak: board.rss.peak(),
+        rss_ceiling: board.rss.ceiling,
+        rss_samples: board.rss.samples(),
         histogram: board.histogram.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         bad_reads: p.bad_reads.load(Ordering::Relaxed),
         early_drops: pool.early_drops(),
@@ -252,6 +284,7 @@ fn watch<F: TortureFlavour>(
         if unfinished.is_empty() {
             return;
         }
+        board.sample_rss(FLOOD_PATH, "the watchdog");
         let gp = F::stats().grace_periods;
         if gp != last_gp.0 {
             last_gp = (gp, now);

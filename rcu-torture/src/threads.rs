@@ -16,6 +16,7 @@ pub(crate) mod role {
     pub const READER: u64 = 2;
     pub const UPDATER: u64 = 3;
     pub const CHURN: u64 = 4;
+    pub const FLOOD: u64 = 5;
 }
 
 /// Reads are added to the shared counter in batches of this many.
