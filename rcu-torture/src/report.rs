@@ -101,6 +101,7 @@ struct Moved {
     emergency_reserve: u64,
     callback_panics: u64,
     drop_panics: u64,
+    thread_exit_seals: u64,
 }
 
 impl Report {
@@ -122,6 +123,7 @@ impl Report {
             emergency_reserve: a.kvfree_emergency_reserve.saturating_sub(b.kvfree_emergency_reserve),
             callback_panics: a.callback_panics.saturating_sub(b.callback_panics),
             drop_panics: a.kvfree_drop_panics.saturating_sub(b.kvfree_drop_panics),
+            thread_exit_seals: a.kvfree_blocks_sealed.thread_exit.saturating_sub(b.kvfree_blocks_sealed.thread_exit),
         }
     }
 
@@ -241,6 +243,12 @@ impl Report {
         need(name::EMERGENCY_SYNCHRONIZE, "kvfree_emergency_synchronize", m.emergency_synchronize, sync);
         let reserve = self.steps(name::EMERGENCY_RESERVE);
         need(name::EMERGENCY_RESERVE, "kvfree_emergency_reserve", m.emergency_reserve, reserve);
+        // A churn thread's partial block is sealed at its exit unless the
+        // drain timer or an rcu_barrier took it in the microseconds before;
+        // over a hundred exits, some must have sealed their own block.
+        if self.churned_threads >= 100 && self.churn_pending > 0 {
+            need(crate::threads::CHURN_PATH, "kvfree_blocks_sealed.thread_exit", m.thread_exit_seals, 1);
+        }
         if m.callback_panics + m.drop_panics > 0 {
             out.push(format!(
                 "{} {} callback(s) and {} kvfree destructor(s) panicked",

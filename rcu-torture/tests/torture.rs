@@ -30,7 +30,7 @@ fn assert_passes<F: TortureFlavour>() {
     assert!(report.passed(), "{report}");
     assert!(report.reads > 0 && report.writer_steps > 0, "{report}");
     assert!(report.paths.iter().all(|p| p.steps > 0), "every path must run: {report}");
-    assert!(report.churned_threads > 0, "{report}");
+    assert!(report.churned_threads > 0 && report.churn_pending > 0, "{report}");
     assert!(report.flood_calls > 0 && report.rss_samples > 0, "{report}");
 }
 
