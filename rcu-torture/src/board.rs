@@ -7,6 +7,7 @@
 use crate::ledger::Ledgers;
 use crate::pool::{Element, Observation, Pool, PIPE_LEN};
 use crate::rss::{mib, RssWatch};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -27,13 +28,16 @@ const KEPT_FAILURES: usize = 32;
 pub struct Failures {
     count: AtomicU64,
     messages: Mutex<Vec<String>>,
+    /// Every path some failure named (all failures, not only those kept).
+    paths: Mutex<BTreeSet<String>>,
 }
 
 impl Failures {
-    /// Records one failure.
-    pub fn record(&self, message: String) {
+    /// Records one failure of `path`.
+    pub fn record(&self, path: &str, message: String) {
         // Relaxed: read after the threads are joined.
         self.count.fetch_add(1, Ordering::Relaxed);
+        self.paths.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_owned());
         let mut m = self.messages.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() < KEPT_FAILURES {
             eprintln!("{message}");
@@ -49,6 +53,11 @@ impl Failures {
     /// The first failure messages.
     pub fn messages(&self) -> Vec<String> {
         self.messages.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every path a failure named.
+    pub fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 }
 
@@ -221,7 +230,7 @@ impl Board {
     /// Records a failure, naming the flavour, path and seed.
     pub fn fail(&self, path: &str, what: impl std::fmt::Display) {
         let RunLabel { flavour, seed } = self.label;
-        self.failures.record(format!("FAIL [flavour={flavour} path={path} seed={seed}] {what}"));
+        self.failures.record(path, format!("FAIL [flavour={flavour} path={path} seed={seed}] {what}"));
     }
 
     /// Judges what a reader (`who`) saw of `element` inside one read-side

@@ -44,7 +44,11 @@ struct FaultStretch;
 
 impl FaultStretch {
     fn begin() -> Self {
-        set_alloc_failure(AllocFailure::Blocks);
+        Self::with(AllocFailure::Blocks)
+    }
+
+    fn with(mode: AllocFailure) -> Self {
+        set_alloc_failure(mode);
         FaultStretch
     }
 }
@@ -126,4 +130,25 @@ pub fn reserve_branch<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) 
              rcu_barrier, moved kvfree_emergency_reserve by {moved} (expected 1)"
         ));
     }
+}
+
+/// A sabotage path: `kvfree_rcu` inside a read-side section with every
+/// block allocation failing, the reserve's included (`BlocksAndReserve`),
+/// until the thread's reserve (if it has one: a reused slot keeps its
+/// previous owner's) is full. The engine must then abort (its documented
+/// answer to memory exhaustion where it may not block), and the torture
+/// binary must say which flavour, path and seed died.
+pub fn out_of_memory_in_a_section<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+    // An empty open block, so the first call looks for a new one.
+    F::barrier(cx.thread);
+    let (board, name) = (cx.board, cx.name);
+    maybe_reading::<F, _>(cx.thread, true, || {
+        let _fault = FaultStretch::with(AllocFailure::BlocksAndReserve);
+        F::kvfree(Box::new(token));
+        // A reserve block holds at most 58 one-word objects.
+        for _ in 0..100 {
+            F::kvfree(Box::new(Retiree::new::<F>(board, Source::Emergency, name)));
+        }
+    });
+    cx.fail("kvfree_rcu returned 101 times with every block allocation failing inside a read-side section (expected an abort)");
 }

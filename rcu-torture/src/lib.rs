@@ -45,6 +45,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod board;
+pub mod crash;
 pub mod deferred;
 pub mod emergency;
 pub mod flavour;

@@ -34,15 +34,20 @@ enum DenyArg {
 
 /// Torture test of the userspace RCU flavours: readers check that nothing
 /// they can reach is reclaimed early while a writer retires elements
-/// through every retire path, extra updaters share grace periods and
-/// threads keep registering and exiting.
+/// through every retire path (synchronous, polled, call_rcu, call_rcu_raw,
+/// chained callbacks with rcu_barrier, kvfree_rcu of boxes and vectors, the
+/// kvfree emergency branches), extra updaters share grace periods, churn
+/// threads exit with objects pending, and a flood tests backpressure under a
+/// memory ceiling.
 ///
-/// Passes (exit 0) when no element was reached while freed, no reader saw
-/// an age of 2 or more, every token created was dropped after the final
-/// grace period and the watchdog saw no hang. Exit 1 on failure, 3 on a
-/// hang (after printing the grace-period state). Every failure message
-/// names the flavour, the retire path and the seed; rerun with the same
-/// --seed to replay the run's random decisions.
+/// Passes (exit 0) when no element was reached while freed, nothing was
+/// dropped before its grace period, no reader saw an age of 2 or more,
+/// everything created was dropped after the final rcu_barrier (per path and
+/// per source), the engine's counters agree, RSS stayed under the ceiling and
+/// the watchdog saw no hang. Exit 1 on failure, 3 on a hang (after printing
+/// the grace-period state). Every failure message names the flavour, the
+/// path and the seed; rerun with the same --seed to replay the run's random
+/// decisions.
 #[derive(Debug, Parser)]
 #[command(name = "rcu-torture", version)]
 struct Args {
@@ -164,8 +169,26 @@ fn deny_membarrier(which: DenyArg) -> Result<(), String> {
     }
 }
 
+/// This run's command line for one flavour with its seed (other options
+/// kept as given).
+fn reproduce_command(flavour: &str, seed: u64) -> String {
+    let mut kept = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--seed" | "--flavour" => {
+                args.next();
+            }
+            _ if a.starts_with("--seed=") || a.starts_with("--flavour=") => {}
+            _ => kept.push(if a.contains(' ') { format!("'{a}'") } else { a }),
+        }
+    }
+    format!("rcu-torture {} --flavour {flavour} --seed {seed}", kept.join(" "))
+}
+
 fn run_one<F: TortureFlavour>(config: &Config) -> Result<Report, String> {
-    let report = run::<F>(config).map_err(|e| e.to_string())?;
+    let report = run::<F>(config)
+        .map_err(|e| format!("FAIL [flavour={} path=- seed={}] cannot run: {e}", F::NAME, config.seed))?;
     println!("{report}");
     Ok(report)
 }
@@ -179,8 +202,8 @@ fn main() -> ExitCode {
         }
     }
     if args.list_paths {
-        for name in rcu_torture::paths::path_names::<Memb>() {
-            println!("{name}");
+        for p in rcu_torture::paths::all_paths::<Memb>() {
+            println!("{}", p.name);
         }
         for p in rcu_torture::paths::sabotage_paths::<Memb>() {
             println!("{} (with --sabotage only; must fail)", p.name);
@@ -193,29 +216,33 @@ fn main() -> ExitCode {
         "rcu-torture: seed {seed}, {:.1} s per flavour (rerun with --seed {seed} to replay the random decisions)",
         config.duration.as_secs_f64()
     );
-    let mut reports = Vec::new();
+    let mut outcomes = Vec::new();
     if matches!(args.flavour, FlavourArg::Memb | FlavourArg::Both) {
-        reports.push(run_one::<Memb>(&config));
+        outcomes.push(("memb", run_one::<Memb>(&config)));
     }
     if matches!(args.flavour, FlavourArg::Qsbr | FlavourArg::Both) {
-        reports.push(run_one::<Qsbr>(&config));
+        outcomes.push(("qsbr", run_one::<Qsbr>(&config)));
     }
-    let mut passed = true;
-    for r in &reports {
-        match r {
-            Ok(report) => passed &= report.passed(),
-            Err(e) => {
-                eprintln!("rcu-torture: {e}");
-                passed = false;
-            }
+    let mut failed = Vec::new();
+    for (flavour, outcome) in &outcomes {
+        match outcome {
+            Ok(report) if report.passed() => {}
+            Ok(report) => failed.push(format!(
+                "rcu-torture: FAIL [flavour={flavour} paths={} seed={seed}] reproduce: {}",
+                report.failing_paths().join(","),
+                reproduce_command(flavour, seed)
+            )),
+            Err(e) => failed.push(format!("rcu-torture: {e}")),
         }
     }
-    let flavours: Vec<&str> = reports.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.flavour).collect();
-    if passed {
+    let flavours: Vec<&str> = outcomes.iter().map(|(f, _)| *f).collect();
+    if failed.is_empty() {
         println!("rcu-torture: PASS ({})", flavours.join(", "));
         ExitCode::SUCCESS
     } else {
-        println!("rcu-torture: FAIL ({}); seed {seed}", flavours.join(", "));
+        for line in failed {
+            println!("{line}");
+        }
         ExitCode::FAILURE
     }
 }

@@ -157,7 +157,14 @@ pub fn all_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
 /// show that the torture test catches what it is meant to catch (its tests
 /// and `--sabotage` run them and expect a failure).
 pub fn sabotage_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
-    vec![RetirePath { name: "sabotage:no-grace-period", weight: 1, retire: Retire::Token(drop_at_once::<F>) }]
+    vec![
+        RetirePath { name: "sabotage:no-grace-period", weight: 1, retire: Retire::Token(drop_at_once::<F>) },
+        RetirePath {
+            name: "sabotage:kvfree-out-of-memory",
+            weight: 1,
+            retire: Retire::Token(emergency::out_of_memory_in_a_section::<F>),
+        },
+    ]
 }
 
 /// Reclaims without waiting for a grace period: the early free RCU exists

@@ -90,6 +90,8 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Number of failures recorded.
     pub failure_count: u64,
+    /// Every path a failure during the run named.
+    pub failed_paths: Vec<String>,
 }
 
 /// Engine counters that moved during the run.
@@ -107,6 +109,26 @@ struct Moved {
 impl Report {
     fn tag(&self, path: &str) -> String {
         format!("FAIL [flavour={} path={path} seed={}]", self.flavour, self.seed)
+    }
+
+    /// The path a line made with [`Report::tag`] names.
+    fn path_of(line: &str) -> Option<&str> {
+        let rest = &line[line.find(" path=")? + " path=".len()..];
+        Some(&rest[..rest.find(" seed=")?])
+    }
+
+    /// Every path named by a failure during the run or a problem found
+    /// after it (`-` for problems no single path owns), sorted.
+    pub fn failing_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.failed_paths.clone();
+        for p in self.problems() {
+            if let Some(path) = Self::path_of(&p) {
+                paths.push(path.to_owned());
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        paths
     }
 
     fn steps(&self, path: &str) -> u64 {

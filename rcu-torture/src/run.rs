@@ -141,6 +141,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     let pool = Pool::leak(config.pool_size, F::poll);
     let board = Board::leak(label, pool, 0, names.clone(), RssWatch::starting_now(config.rss_headroom));
     let cell = RcuCell::<CellValue, F>::new(CellValue::new(pool.mint(1)));
+    crate::crash::arm(board);
     let limits_before = F::callback_limits();
     if config.flooders > 0 {
         F::set_callback_limits(FLOOD_LIMITS);
@@ -207,6 +208,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     F::barrier_unregistered();
     F::set_kvfree_drain_interval(rcu_core::kvfree::DEFAULT_DRAIN_INTERVAL);
     F::set_callback_limits(limits_before);
+    crate::crash::disarm();
     board.sample_rss(FLOOD_PATH, "the end of the run");
 
     let p = &board.progress;
@@ -252,6 +254,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         expected_barrier: config.expect_barrier,
         failures: board.failures.messages(),
         failure_count: board.failures.count(),
+        failed_paths: board.failures.paths(),
     })
 }
 
