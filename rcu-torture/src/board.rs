@@ -80,6 +80,8 @@ pub struct Progress {
     pub writer_stalls: AtomicU64,
     /// Read-side sections that found their element freed or aged 2+.
     pub bad_reads: AtomicU64,
+    /// Bit `p` set once retire path `p` has completed a step.
+    pub paths_ran: AtomicU64,
     /// Links run by the chained callbacks of the `rcu_barrier` path.
     pub chain_links: AtomicU64,
     /// Objects churn threads left pending when they exited.

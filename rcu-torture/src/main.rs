@@ -54,7 +54,8 @@ struct Args {
     /// Which flavour to torture (`both`: memb, then qsbr).
     #[arg(long, value_enum, default_value_t = FlavourArg::Both)]
     flavour: FlavourArg,
-    /// Seconds per flavour [default: 10, or 3 with --quick].
+    /// Seconds per flavour, at least: a run goes on until every selected
+    /// path has run once [default: 10, or 3 with --quick].
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
     /// Seeds every random decision [default: from the clock, printed].

@@ -32,7 +32,8 @@ pub const DEFAULT_RSS_HEADROOM: u64 = 64 << 20;
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// How long the threads run.
+    /// How long the threads run, at least: the run goes on until every
+    /// enabled path has completed a step (bounded by the watchdog).
     pub duration: Duration,
     /// Seeds every random decision.
     pub seed: u64,
@@ -173,7 +174,8 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         if config.stuck_reader {
             others.push(("stuck reader".to_owned(), s.spawn(move || stuck_reader::<F>(board))));
         }
-        watch::<F>(board, config, start, &writer, &others);
+        let every_path = enabled.iter().fold(0u64, |mask, &p| mask | 1 << p);
+        watch::<F>(board, config, start, every_path, &writer, &others);
         for (name, handle) in others {
             if let Err(panic) = handle.join() {
                 board.fail("-", format_args!("{name} panicked: {}", panic_text(&*panic)));
@@ -258,12 +260,13 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     })
 }
 
-/// The watchdog: stops the run when its time is up, and turns a hang into
-/// a report and an exit instead of waiting forever.
+/// The watchdog: stops the run when its time is up and every path has run,
+/// and turns a hang into a report and an exit instead of waiting forever.
 fn watch<F: TortureFlavour>(
     board: &Board,
     config: &Config,
     start: Instant,
+    every_path: u64,
     writer: &ScopedJoinHandle<'_, WriterOutcome>,
     others: &[(String, ScopedJoinHandle<'_, ()>)],
 ) {
@@ -274,7 +277,11 @@ fn watch<F: TortureFlavour>(
     loop {
         std::thread::sleep(tick);
         let now = Instant::now();
-        if stopped_at.is_none() && now.duration_since(start) >= config.duration {
+        // The duration is a minimum: the run goes on until every enabled
+        // path has run once (a slow machine, a sanitizer), the watchdog
+        // bounding a writer that makes no progress at all.
+        let all_ran = board.progress.paths_ran.load(Ordering::Relaxed) & every_path == every_path;
+        if stopped_at.is_none() && now.duration_since(start) >= config.duration && all_ran {
             // Relaxed: threads poll the flag; see `Board::stopping`.
             board.stop.store(true, Ordering::Relaxed);
             stopped_at = Some(now);

@@ -149,6 +149,8 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
             Retire::CellReplace => self.step_cell_lane(path, new),
         }
         self.path_counts[path] += 1;
+        // Relaxed: read by the watchdog to decide when the run may stop.
+        self.board.progress.paths_ran.fetch_or(1 << path, Ordering::Relaxed);
         self.board.progress.writer_path.store(IDLE, Ordering::Relaxed);
         self.advance_pipeline();
         self.board.progress.writer_steps.fetch_add(1, Ordering::Relaxed);
