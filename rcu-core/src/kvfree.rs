@@ -43,7 +43,10 @@
 //!    with no other block), freed after a grace period, and returns to the
 //!    slot as its reserve.
 //! 3. The reserve is in use and full too: abort, with a message like Rust's
-//!    own out-of-memory abort. Nothing is freed early, nothing leaks.
+//!    own out-of-memory abort. Nothing is freed early, nothing leaks. (An
+//!    `rcu_barrier` from another thread collects a reserve in use, as it
+//!    must; if allocation still fails, the owner's next kvfree in the same
+//!    section finds no reserve and aborts. Known limitation.)
 //!
 //! We do not attach a small per-object head when a block cannot be
 //! allocated (proposed in the original design discussion). The kernel

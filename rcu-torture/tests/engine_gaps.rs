@@ -1,7 +1,11 @@
-//! Engine behaviour the torture test found at odds with the engine's own
-//! documentation, each reproduced in a child process (the failure mode is
-//! an abort). Ignored until the engine changes; run with
-//! `cargo test -p rcu-torture --test engine_gaps -- --ignored`.
+//! Regression tests for two engine gaps the torture test found, each
+//! reproduced in a child process (the failure mode was an abort or a hang).
+//! Both are fixed: the drain timer leaves an emergency reserve in place and
+//! the owner hands it back once it may block again; the one-time set-up uses
+//! fork-safe locks that the fork handlers (registered first) take. An
+//! `rcu_barrier` from another thread still collects a reserve in use; if
+//! allocation keeps failing, the owner's next kvfree in the same section then
+//! aborts (documented in `rcu-core/src/kvfree.rs`).
 //!
 //! # The kvfree reserve is lost to a drain (or rcu_barrier) steal
 //!
