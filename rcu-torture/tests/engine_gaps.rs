@@ -45,7 +45,7 @@ const CHILD: &str = "RCU_TORTURE_ENGINE_GAP_CHILD";
 /// returns (exit status, stderr).
 fn in_child(name: &str) -> (std::process::ExitStatus, String) {
     let out = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads", "1"])
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
         .env(CHILD, "1")
         .output()
         .expect("the test binary runs");
@@ -70,8 +70,6 @@ fn two_kvfrees_in_one_section_with_a_drain_in_between() {
 }
 
 #[test]
-#[ignore = "engine gap (see the module docs): the second kvfree_rcu aborts the process; \
-            run with --ignored"]
 fn a_reserve_stolen_by_the_drain_timer_does_not_abort_the_next_kvfree_in_the_same_section() {
     if std::env::var_os(CHILD).is_some() {
         two_kvfrees_in_one_section_with_a_drain_in_between();
@@ -110,8 +108,6 @@ fn fork_while_another_thread_initialises(delay: Duration) -> ! {
 }
 
 #[test]
-#[ignore = "engine gap (see the module docs): the forked child's first RCU call waits on the \
-            engine's half-run Once forever; run with --ignored"]
 fn a_fork_while_another_thread_sets_up_the_engine_leaves_a_usable_child() {
     if let Some(us) = std::env::var_os(CHILD) {
         let us: u64 = us.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -121,7 +117,7 @@ fn a_fork_while_another_thread_sets_up_the_engine_leaves_a_usable_child() {
     for us in [0u64, 200, 1_000, 3_000, 10_000, 30_000] {
         let out = Command::new(std::env::current_exe().expect("the test binary"))
             .args(["--exact", "a_fork_while_another_thread_sets_up_the_engine_leaves_a_usable_child"])
-            .args(["--ignored", "--nocapture", "--test-threads", "1"])
+            .args(["--nocapture", "--test-threads", "1"])
             .env(CHILD, us.to_string())
             .output()
             .expect("the test binary runs");
