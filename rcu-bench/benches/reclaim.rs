@@ -20,18 +20,15 @@
 //!
 //! Peak RSS is not a criterion figure: `rcu-bench flood` reports it.
 //!
-//! This workspace's `kvfree_rcu` entries are compiled with the `kvfree-api`
-//! feature until `kvfree_rcu` lands (see `src/reclaim.rs`).
-//!
 //! liburcu threads stay registered but offline while they queue: liburcu's
 //! `call_rcu` accepts that, and its reclaim thread's grace periods then do
 //! not wait for the benchmark thread (an online QSBR thread that never
 //! announces a quiescent state would stall them). liburcu's `rcu_barrier`
 //! silently returns when called from an online QSBR thread, another reason
 //! to be offline.
-// Without both features some groups have no entries left, which leaves
-// their ids, `mut` bindings and helpers unused.
-#![cfg_attr(not(all(feature = "liburcu", feature = "kvfree-api")), allow(unused_mut, unused_variables, dead_code))]
+// Without the liburcu feature some groups have no entries left, which
+// leaves their ids, `mut` bindings and helpers unused.
+#![cfg_attr(not(feature = "liburcu"), allow(unused_mut, unused_variables, dead_code))]
 
 mod common;
 
@@ -119,12 +116,8 @@ fn kvfree_rcu_enqueue(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "kvfree-api")]
             Implementation::Memb => ours::kvfree_rcu_enqueue::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "kvfree-api")]
             Implementation::Qsbr => ours::kvfree_rcu_enqueue::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "kvfree-api"))]
-            Implementation::Memb | Implementation::Qsbr => {}
             Implementation::Epoch => {
                 let handle = crossbeam_epoch::default_collector().register();
                 g.bench_function(id, |b| {
@@ -205,12 +198,8 @@ fn kvfree_flood(c: &mut Criterion) {
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
         match imp {
-            #[cfg(feature = "kvfree-api")]
             Implementation::Memb => ours::kvfree_flood::<rcu_memb::Memb>(&mut g, id),
-            #[cfg(feature = "kvfree-api")]
             Implementation::Qsbr => ours::kvfree_flood::<rcu_qsbr::Qsbr>(&mut g, id),
-            #[cfg(not(feature = "kvfree-api"))]
-            Implementation::Memb | Implementation::Qsbr => {}
             Implementation::Epoch => {
                 let handle = crossbeam_epoch::default_collector().register();
                 g.bench_function(id, |b| {
@@ -325,13 +314,10 @@ mod liburcu {
     }
 }
 
-/// This workspace's entries (`kvfree_rcu` ones with the `kvfree-api`
-/// feature, see `src/reclaim.rs`).
+/// This workspace's entries, generic over the flavour (`src/reclaim.rs`).
 mod ours {
     use super::{time_over_nodes, Group, FLOOD_CALLBACKS};
     use criterion::BenchmarkId;
-    #[cfg(feature = "kvfree-api")]
-    use rcu_bench::reclaim::OurKvfree;
     use rcu_bench::reclaim::{call_rcu_raw_free, OurReclaim, RawNode};
     use rcu_bench::workload::Node;
     use std::time::Instant;
@@ -361,8 +347,7 @@ mod ours {
         });
     }
 
-    #[cfg(feature = "kvfree-api")]
-    pub fn kvfree_rcu_enqueue<F: OurKvfree>(g: &mut Group<'_>, id: BenchmarkId) {
+    pub fn kvfree_rcu_enqueue<F: OurReclaim>(g: &mut Group<'_>, id: BenchmarkId) {
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let t = time_over_nodes(iters, F::kvfree_rcu);
@@ -398,8 +383,7 @@ mod ours {
         });
     }
 
-    #[cfg(feature = "kvfree-api")]
-    pub fn kvfree_flood<F: OurKvfree>(g: &mut Group<'_>, id: BenchmarkId) {
+    pub fn kvfree_flood<F: OurReclaim>(g: &mut Group<'_>, id: BenchmarkId) {
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();

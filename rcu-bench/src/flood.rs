@@ -28,7 +28,7 @@ pub enum FloodKind {
     Plain,
     /// crossbeam-epoch: `pin()` then `defer_destroy` per object.
     Epoch,
-    /// This workspace's `kvfree_rcu` (feature `kvfree-api`) or `call_rcu`.
+    /// This workspace's `kvfree_rcu` or `call_rcu`.
     Ours {
         /// `Memb` or `Qsbr`.
         flavour: Implementation,
@@ -49,9 +49,7 @@ impl FloodKind {
     pub fn all() -> Vec<FloodKind> {
         let mut kinds = Vec::new();
         for flavour in [Implementation::Memb, Implementation::Qsbr] {
-            if cfg!(feature = "kvfree-api") {
-                kinds.push(FloodKind::Ours { flavour, kvfree: true });
-            }
+            kinds.push(FloodKind::Ours { flavour, kvfree: true });
             kinds.push(FloodKind::Ours { flavour, kvfree: false });
         }
         kinds.push(FloodKind::Epoch);
@@ -90,11 +88,7 @@ impl FloodKind {
             _ => Err(format!(
                 "unknown or ambiguous flood kind `{name}`; known: {}{}",
                 all.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
-                if cfg!(all(feature = "kvfree-api", feature = "liburcu")) {
-                    ""
-                } else {
-                    " (rcu-memb/rcu-qsbr kvfree_rcu kinds need the `kvfree-api` feature, liburcu kinds the `liburcu` feature)"
-                }
+                if cfg!(feature = "liburcu") { "" } else { " (liburcu kinds need the `liburcu` feature)" }
             )),
         }
     }
@@ -227,32 +221,24 @@ fn flood_thread(kind: FloodKind, n: u64) {
                 unsafe { guard.defer_destroy(node) };
             }
         }
-        FloodKind::Ours { flavour, kvfree: false } => {
+        FloodKind::Ours { flavour, kvfree } => {
             use crate::reclaim::OurReclaim;
-            fn ours<F: OurReclaim>(n: u64) {
-                for _ in 0..n {
-                    let node = Node::new_boxed();
-                    F::call_rcu(move || drop(node));
+            fn ours<F: OurReclaim>(n: u64, kvfree: bool) {
+                if kvfree {
+                    for _ in 0..n {
+                        F::kvfree_rcu(Node::new_boxed());
+                    }
+                } else {
+                    for _ in 0..n {
+                        let node = Node::new_boxed();
+                        F::call_rcu(move || drop(node));
+                    }
                 }
             }
             if flavour == Implementation::Memb {
-                ours::<rcu_memb::Memb>(n)
+                ours::<rcu_memb::Memb>(n, kvfree)
             } else {
-                ours::<rcu_qsbr::Qsbr>(n)
-            }
-        }
-        #[cfg(feature = "kvfree-api")]
-        FloodKind::Ours { flavour, kvfree: true } => {
-            use crate::reclaim::OurKvfree;
-            fn ours<F: OurKvfree>(n: u64) {
-                for _ in 0..n {
-                    F::kvfree_rcu(Node::new_boxed());
-                }
-            }
-            if flavour == Implementation::Memb {
-                ours::<rcu_memb::Memb>(n)
-            } else {
-                ours::<rcu_qsbr::Qsbr>(n)
+                ours::<rcu_qsbr::Qsbr>(n, kvfree)
             }
         }
         #[cfg(feature = "liburcu")]
@@ -442,6 +428,34 @@ mod tests {
             assert_eq!(FloodKind::from_name(&k.name()).unwrap(), k);
         }
         assert!(FloodKind::from_name("no-such-kind").is_err());
+    }
+
+    /// Objects freed so far by this workspace's flavour of `kind`, through
+    /// kvfree_rcu or callbacks.
+    fn freed(kind: FloodKind) -> u64 {
+        let stats = match kind {
+            FloodKind::Ours { flavour: Implementation::Memb, .. } => rcu_memb::stats(),
+            _ => rcu_qsbr::stats(),
+        };
+        match kind {
+            FloodKind::Ours { kvfree: true, .. } => stats.kvfree_objects_freed,
+            _ => stats.callbacks_invoked,
+        }
+    }
+
+    #[test]
+    fn our_floods_free_every_object_before_reporting() {
+        for flavour in [Implementation::Memb, Implementation::Qsbr] {
+            for kvfree in [true, false] {
+                let kind = FloodKind::Ours { flavour, kvfree };
+                let before = freed(kind);
+                let r = run_flood_here(kind, &FloodConfig { threads: 2, objects_per_thread: 10_000, pin: false });
+                // Other tests in this process may free objects too, hence
+                // at least: the drain must have freed all of this flood's.
+                assert!(freed(kind) - before >= r.objects, "{}: not every object freed by the drain", r.kind);
+                assert!(r.grace_periods.is_some_and(|g| g > 0), "{}: no grace period counted", r.kind);
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! * [`implementation`]: the implementations under test, their read-side
 //!   sections and reader loops, busy readers, grace-period waits;
 //! * [`pin`]: pinning threads to CPUs;
-//! * [`reclaim`]: this workspace's deferred frees (`kvfree_rcu` behind the
-//!   `kvfree-api` feature until it lands);
+//! * [`reclaim`]: this workspace's deferred frees (`call_rcu`,
+//!   `call_rcu_raw`, `kvfree_rcu`, `rcu_barrier`) behind one trait;
 //! * [`hist`]: the grace-period latency histogram; [`rss`]: peak RSS;
 //! * [`run`], [`flood`], [`compare`], [`chart`]: the `rcu-bench`
 //!   subcommands.

@@ -1,10 +1,8 @@
 //! Deferred reclamation of this workspace's flavours, for generic
-//! benchmark code: `call_rcu`, `call_rcu_raw`, `rcu_barrier` and the callback
-//! statistics always; `kvfree_rcu` behind the `kvfree-api` feature until it
-//! lands in rcu-memb and rcu-qsbr (issue 4; name from shared/API.md). After
-//! `git merge main` brings it, make the feature default (or drop the `cfg`s):
-//! this module is the only place that names it, so the benches,
-//! `rcu-bench run -m kvfree` and the `flood` kinds pick it up from here.
+//! benchmark code: `call_rcu`, `call_rcu_raw`, `kvfree_rcu`, `rcu_barrier`
+//! and the reclamation statistics, behind one trait so the benches,
+//! `rcu-bench run -m call|kvfree` and the `flood` kinds are written once
+//! for both flavours.
 
 use rcu_core::{CallbackFn, RcuHead};
 use std::ptr::NonNull;
@@ -21,6 +19,8 @@ pub trait OurReclaim: 'static {
     /// As the flavour's `call_rcu_raw`: `head` stays valid and in place
     /// until `func` runs, and is not queued twice.
     unsafe fn call_rcu_raw(head: NonNull<RcuHead>, func: CallbackFn);
+    /// `kvfree_rcu(b)`: headless deferred drop of a box.
+    fn kvfree_rcu<T: Send + 'static>(b: Box<T>);
     /// `rcu_barrier()`.
     fn rcu_barrier();
     /// Grace periods completed so far (`stats().grace_periods`).
@@ -40,6 +40,9 @@ macro_rules! impl_our_reclaim {
                 // SAFETY: forwarded precondition.
                 unsafe { $krate::call_rcu_raw(head, func) }
             }
+            fn kvfree_rcu<T: Send + 'static>(b: Box<T>) {
+                $krate::kvfree_rcu(b)
+            }
             fn rcu_barrier() {
                 $krate::rcu_barrier()
             }
@@ -55,27 +58,6 @@ macro_rules! impl_our_reclaim {
 
 impl_our_reclaim!(rcu_memb::Memb, rcu_memb, "rcu-memb");
 impl_our_reclaim!(rcu_qsbr::Qsbr, rcu_qsbr, "rcu-qsbr");
-
-/// `kvfree_rcu` of one of this workspace's flavours (feature `kvfree-api`).
-#[cfg(feature = "kvfree-api")]
-pub trait OurKvfree: OurReclaim {
-    /// `kvfree_rcu(b)`.
-    fn kvfree_rcu<T: Send + 'static>(b: Box<T>);
-}
-
-#[cfg(feature = "kvfree-api")]
-impl OurKvfree for rcu_memb::Memb {
-    fn kvfree_rcu<T: Send + 'static>(b: Box<T>) {
-        rcu_memb::kvfree_rcu(b)
-    }
-}
-
-#[cfg(feature = "kvfree-api")]
-impl OurKvfree for rcu_qsbr::Qsbr {
-    fn kvfree_rcu<T: Send + 'static>(b: Box<T>) {
-        rcu_qsbr::kvfree_rcu(b)
-    }
-}
 
 /// A node with an intrusive head, for `call_rcu_raw`.
 #[repr(C)]

@@ -109,16 +109,6 @@ impl RunConfig {
                  or -m kvfree (Guard::defer_destroy)"
                 .into());
         }
-        if matches!(self.imp, Implementation::Memb | Implementation::Qsbr)
-            && self.mode == RetireMode::Kvfree
-            && !cfg!(feature = "kvfree-api")
-        {
-            return Err(format!(
-                "-m kvfree for {} needs kvfree_rcu in rcu-memb and rcu-qsbr; this binary was built without \
-                 the `kvfree-api` feature (rebuild with --features kvfree-api once kvfree_rcu has landed)",
-                self.imp
-            ));
-        }
         Ok(())
     }
 }
@@ -295,14 +285,8 @@ impl Retirer {
             (I::Epoch, RetireMode::Kvfree) => Retirer::EpochDestroy(crossbeam_epoch::default_collector().register()),
             (I::Memb, RetireMode::Call) => Retirer::Ours(|node| rcu_memb::call_rcu(move || drop(node))),
             (I::Qsbr, RetireMode::Call) => Retirer::Ours(|node| rcu_qsbr::call_rcu(move || drop(node))),
-            #[cfg(feature = "kvfree-api")]
-            (I::Memb, RetireMode::Kvfree) => Retirer::Ours(rcu_memb::kvfree_rcu::<Node>),
-            #[cfg(feature = "kvfree-api")]
-            (I::Qsbr, RetireMode::Kvfree) => Retirer::Ours(rcu_qsbr::kvfree_rcu::<Node>),
-            #[cfg(not(feature = "kvfree-api"))]
-            (I::Memb | I::Qsbr, RetireMode::Kvfree) => {
-                unreachable!("RunConfig::validate rejects -m kvfree without the kvfree-api feature")
-            }
+            (I::Memb, RetireMode::Kvfree) => Retirer::Ours(rcu_memb::kvfree_rcu::<Box<Node>>),
+            (I::Qsbr, RetireMode::Kvfree) => Retirer::Ours(rcu_qsbr::kvfree_rcu::<Box<Node>>),
             #[cfg(feature = "liburcu")]
             (I::LiburcuMemb, RetireMode::Call) => Retirer::LibCallMemb(crate::liburcu::UrcuThread::register()),
             #[cfg(feature = "liburcu")]
