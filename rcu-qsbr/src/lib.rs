@@ -35,8 +35,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::reader::qsbr::OFFLINE;
 use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, SlotPtr, ThreadState};
+use std::cell::Cell;
 use std::marker::PhantomData;
 
 rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register_thread());");
@@ -84,6 +84,10 @@ unsafe impl Flavour for Qsbr {
 /// thread panics.
 pub struct QsbrThread {
     slot: &'static ReaderSlot,
+    /// Mirrors "the slot's word is not offline", kept here so `read_lock`'s
+    /// check is one load of the handle (hoisted out of a reader's loop),
+    /// not a load through the slot pointer.
+    online: Cell<bool>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -129,7 +133,7 @@ pub fn register_thread() -> QsbrThread {
     }
     let slot = ENGINE.register_current();
     ENGINE.set_handle_alive(true);
-    let mut thread = QsbrThread { slot, _not_send: PhantomData };
+    let mut thread = QsbrThread { slot, online: Cell::new(false), _not_send: PhantomData };
     thread.online();
     thread
 }
@@ -150,9 +154,10 @@ fn already_registered() -> ! {
 }
 
 impl QsbrThread {
-    /// Enters a read-side section. Costs one load and a predictable branch
-    /// (the check that the thread is online, which soundness needs: an
-    /// offline thread is not waited for).
+    /// Enters a read-side section. Costs one load of the handle and a
+    /// predictable branch (the check that the thread is online, which
+    /// soundness needs: an offline thread is not waited for); in a reader's
+    /// loop the compiler hoists it.
     ///
     /// # Panics
     ///
@@ -179,6 +184,7 @@ impl QsbrThread {
     /// Enters an extended quiescent state (e.g. before blocking). Grace
     /// periods do not wait for an offline thread.
     pub fn offline(&mut self) {
+        self.online.set(false);
         // SAFETY: as in `quiescent_state`.
         unsafe { self.slot.qsbr_offline(ENGINE.counter().waker()) };
     }
@@ -187,11 +193,12 @@ impl QsbrThread {
     pub fn online(&mut self) {
         // SAFETY: the handle is !Send, so this is the owner thread.
         unsafe { self.slot.qsbr_online(ENGINE.counter().ctr()) };
+        self.online.set(true);
     }
 
     /// Whether the thread is online.
     pub fn is_online(&self) -> bool {
-        self.slot.word() != OFFLINE
+        self.online.get()
     }
 
     /// Runs `f` offline (for blocking calls), then comes back online, also
