@@ -230,7 +230,7 @@ impl std::fmt::Debug for Reclaimer {
 }
 
 /// Producers compare the backlog with the limits once per this many
-/// enqueues (see `enqueue`).
+/// enqueues (see `enqueue`). A power of two.
 const BACKLOG_CHECK_EVERY: u64 = 32;
 
 /// An `rcu_barrier` caller's marker, on its stack.
@@ -339,7 +339,7 @@ impl Reclaimer {
         // any thread): reading `invoked`, which the reclaim thread writes,
         // on every enqueue cost a cache-line transfer each time. Overshoot
         // past a limit is bounded by that many callbacks.
-        if queued % BACKLOG_CHECK_EVERY == 0 {
+        if queued & (BACKLOG_CHECK_EVERY - 1) == 0 {
             let backlog = queued.saturating_sub(self.invoked.load(Ordering::Relaxed));
             if backlog > self.limit_soft.load(Ordering::Relaxed) {
                 self.over_soft_limit(engine, backlog);
