@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Smoke test of the descriptor-table resize stress, for .ci/run:
+# Smoke test of the descriptor-table resize stress, for .ci/run
+# (`bash scripts/smoke_resize.sh`; about a minute on the 2-core CI machine
+# once the release build is cached).
 #
-#  1. a small configuration (512 resizes, both flavours, every strategy),
-#     which verifies lookups, early frees and leaks and exits non-zero on any,
-#     and the same for call-rcu with injected wrapper-allocation failures;
-#  2. the same binary under valgrind memcheck on a tiny configuration: no
-#     invalid read or write (a reader touching a freed array), no definite
-#     leak. Valgrind runs one thread at a time, so the configuration is small
-#     (one reader, 600 resizes; about 10-30 s) and the resizer yields after
+#  1. Natively: a small configuration (512 resizes, both flavours, every
+#     strategy: sync, call-rcu, kvfree, leak), which verifies lookups, early
+#     frees and leaks and exits non-zero on any; then call-rcu with injected
+#     wrapper-allocation failures (its synchronize-then-free fallback), and
+#     kvfree with no block to be had (kvfree_rcu's emergency path:
+#     synchronize, then free inline).
+#  2. Under valgrind memcheck: no invalid read or write (a reader touching a
+#     freed array), no definite leak. Valgrind runs one thread at a time, so
+#     the configurations are small (one reader) and the resizer yields after
 #     every resize so that the reader runs, and is switched out inside its
-#     read-side sections, between resizes: with the grace period removed from
-#     sync, or call_rcu_raw replaced by an immediate free, this run reports
-#     invalid reads and early frees. Every 5th call-rcu wrapper allocation
-#     fails, so the fallback's frees are checked too.
+#     read-side sections, between resizes.
+#       a. every strategy on both flavours, 600 resizes, 1 in 5 call-rcu
+#          wrapper allocations failing. kvfree blocks are sealed by the drain
+#          timer here (valgrind is slow), taken from the live resizer;
+#       b. kvfree with a 60 s drain interval and 1,536 resizes, so blocks
+#          fill up and are sealed full (512 arrays each), the last one by
+#          rcu_barrier;
+#       c. kvfree with no block to be had (the emergency path), 300 resizes.
+#     With the grace period removed from sync, call_rcu_raw replaced by an
+#     immediate free, or kvfree_rcu replaced by an immediate drop, these runs
+#     report invalid reads and the binary reports early frees.
 #
 # Installs valgrind with apt-get if it is missing.
 set -euo pipefail
@@ -24,8 +35,11 @@ bin=target/release/examples/resize_stress
 echo "--- resize_stress: 512 resizes, both flavours, every strategy"
 "$bin" --resizes 512
 
-echo "--- resize_stress: call-rcu with every 7th wrapper allocation failing (fallback path)"
+echo "--- resize_stress: call-rcu with 1 in 7 wrapper allocations failing (fallback path)"
 "$bin" --resizes 512 --strategies call-rcu --fail-wrapper-every 7
+
+echo "--- resize_stress: kvfree with no block to be had (emergency path)"
+"$bin" --resizes 512 --strategies kvfree --fail-kvfree-blocks
 
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "--- installing valgrind"
@@ -33,12 +47,24 @@ if ! command -v valgrind >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
 
-echo "--- resize_stress under valgrind memcheck (small configuration)"
 # --fair-sched=yes: spinning readers and a waiting resizer take turns
 # instead of one starving the other under valgrind's big lock.
 # --errors-for-leak-kinds=definite: a definite leak fails the run; memory
 # still reachable at exit (the flavours' static engines, the reclaim
 # thread's state) does not.
-timeout 240 valgrind --quiet --error-exitcode=1 --fair-sched=yes \
-    --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
-    "$bin" --resizes 600 --readers 1 --section-len 4 --qs-interval 64 --yield-every 1 --fail-wrapper-every 5
+memcheck() {
+    timeout 240 valgrind --quiet --error-exitcode=1 --fair-sched=yes \
+        --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+        "$bin" --readers 1 --section-len 4 --qs-interval 64 --yield-every 1 "$@"
+}
+
+echo "--- memcheck: every strategy, 600 resizes"
+memcheck --resizes 600 --fail-wrapper-every 5
+
+echo "--- memcheck: kvfree, full blocks (1,536 resizes, 60 s drain interval)"
+memcheck --resizes 1536 --strategies kvfree --kvfree-drain-ms 60000
+
+echo "--- memcheck: kvfree emergency path (no block to be had), 300 resizes"
+memcheck --resizes 300 --strategies kvfree --fail-kvfree-blocks
+
+echo "--- resize_stress smoke test passed"

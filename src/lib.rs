@@ -1,10 +1,7 @@
-//! Userspace RCU for Rust: this facade re-exports the two flavours.
-//!
-//! * [`memb`] (`rcu-memb`): readers announce themselves with a plain store and
-//!   a compiler fence; writers pay `membarrier(2)`. Any thread can read.
-//! * [`qsbr`] (`rcu-qsbr`): readers pay nothing; registered threads announce
-//!   quiescent states.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+/// The membarrier flavour (see [`rcu_memb`]).
 pub use rcu_memb as memb;
+/// The QSBR flavour (see [`rcu_qsbr`]).
 pub use rcu_qsbr as qsbr;

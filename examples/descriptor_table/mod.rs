@@ -42,6 +42,10 @@
 //! * `call-rcu`: allocate a wrapper holding an `RcuHead` and the array
 //!   (fallibly: a failed allocation falls back to `sync`), queue it with
 //!   `call_rcu_raw`; the reclaim thread frees it after a grace period.
+//! * `kvfree`: hand the old array's box to the flavour's headless
+//!   `kvfree_rcu`: its pointer goes into the resizer's per-thread bulk
+//!   block; one grace period frees a whole block. No head, no allocation
+//!   and no wait per resize.
 //! * `leak`: keep every old array until the table drops (the floor).
 //!
 //! # Contexts
@@ -51,7 +55,10 @@
 //! `sync`, and with `call-rcu` when its wrapper cannot be allocated, so it
 //! must then be called outside any read-side section of that flavour (memb)
 //! and from a thread that is not an online QSBR reader; it panics with the
-//! core's message otherwise, before changing anything.
+//! core's message otherwise, before changing anything. With `kvfree` and
+//! `leak` it may be called anywhere: `kvfree_rcu` itself decides whether it
+//! may wait (only when memory is exhausted or its backlog is past the hard
+//! limit, and only where waiting is allowed; elsewhere it uses its reserve).
 
 use rcu_core::RcuHead;
 use rcu_core::{Flavour, ReadSection};
@@ -80,6 +87,10 @@ pub enum Strategy {
     /// cannot be allocated, `synchronize_rcu()` then free (the interim ext4
     /// helper).
     CallRcu,
+    /// Headless `kvfree_rcu` of the old array's box: per-thread bulk
+    /// blocks, one grace period per block, no head and no allocation per
+    /// resize (the general facility that came out of the ext4 discussion).
+    Kvfree,
     /// Never free while the table lives: retired arrays are kept and freed
     /// with the table. The cost floor, paid for in memory.
     Leak,
@@ -87,23 +98,25 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy, in the order the stress binary reports them.
-    pub const ALL: [Strategy; 3] = [Strategy::Sync, Strategy::CallRcu, Strategy::Leak];
+    pub const ALL: [Strategy; 4] = [Strategy::Sync, Strategy::CallRcu, Strategy::Kvfree, Strategy::Leak];
 
     /// The strategy's name on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Sync => "sync",
             Strategy::CallRcu => "call-rcu",
+            Strategy::Kvfree => "kvfree",
             Strategy::Leak => "leak",
         }
     }
 
     /// Whether `grow` may block for a grace period with this strategy
-    /// (`call-rcu` does when its wrapper cannot be allocated).
+    /// (`call-rcu` does when its wrapper cannot be allocated). `kvfree`
+    /// does not: `kvfree_rcu` never waits where waiting is not allowed.
     pub fn may_block(self) -> bool {
         match self {
             Strategy::Sync | Strategy::CallRcu => true,
-            Strategy::Leak => false,
+            Strategy::Kvfree | Strategy::Leak => false,
         }
     }
 }
@@ -370,7 +383,10 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
     /// copies, publishes it and retires the old array with the table's
     /// strategy. Writers are serialised.
     ///
-    /// May block for a grace period (`sync`).
+    /// May block for a grace period (`sync`; `call-rcu` when its wrapper
+    /// cannot be allocated). Never blocks with `leak`, nor with `kvfree`
+    /// unless `kvfree_rcu` must (memory exhausted, or its backlog past the
+    /// hard limit) and the caller may block.
     ///
     /// # Panics
     ///
@@ -417,6 +433,11 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
                     Self::synchronize_then_free(old);
                 }
             },
+            // The box (the array's owner, which frees the slots and marks
+            // the view `FREED` when dropped) goes into this thread's bulk
+            // block and is dropped on the reclaim thread after a grace
+            // period; `PointerArray<D>` is `Send` because `D: Send + Sync`.
+            Strategy::Kvfree => F::engine().kvfree(old),
             Strategy::Leak => writer.kept.push(*old),
         }
     }
@@ -627,7 +648,7 @@ mod tests {
     /// leaves its section.
     #[test]
     fn no_strategy_frees_an_array_a_reader_still_holds() {
-        for strategy in [Strategy::Sync, Strategy::CallRcu] {
+        for strategy in [Strategy::Sync, Strategy::CallRcu, Strategy::Kvfree] {
             let table: Arc<DescriptorTable<Desc, Memb>> = Arc::new(DescriptorTable::new(strategy));
             table.grow(Desc(0));
             let guard = rcu::memb::read_lock();
@@ -661,6 +682,59 @@ mod tests {
         Memb::engine().barrier();
         assert_eq!(generations.alive(), 1);
         assert_eq!(table.fallbacks(), 0);
+        drop(table);
+        assert_eq!(generations.created(), generations.dropped());
+    }
+
+    #[test]
+    fn kvfree_frees_every_old_array_by_the_next_barrier() {
+        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Kvfree);
+        let generations = table.generations();
+        for i in 0..50 {
+            table.grow(Desc(i));
+        }
+        Memb::engine().barrier();
+        assert_eq!(generations.alive(), 1);
+        drop(table);
+        assert_eq!(generations.created(), generations.dropped());
+    }
+
+    /// `kvfree` never waits for a grace period, so a reader may grow the
+    /// table inside its own section; the arrays it retired stay allocated
+    /// at least until the section ends.
+    #[test]
+    fn a_kvfree_grow_inside_a_read_section_defers_the_free_past_it() {
+        let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Kvfree);
+        let generations = table.generations();
+        table.grow(Desc(0));
+        {
+            let guard = rcu::memb::read_lock();
+            let held = table.array(&guard);
+            table.grow(Desc(1));
+            table.grow(Desc(2));
+            assert_eq!(held.view.state.load(Ordering::Acquire), RETIRED);
+            assert!(matches!(held.get_checked(0), Lookup::Found(Desc(0))));
+        }
+        Memb::engine().barrier();
+        assert_eq!(generations.alive(), 1);
+    }
+
+    #[test]
+    fn an_online_qsbr_thread_may_grow_with_kvfree() {
+        let table: DescriptorTable<Desc, Qsbr> = DescriptorTable::new(Strategy::Kvfree);
+        let generations = table.generations();
+        {
+            let mut thread = rcu::qsbr::register_thread();
+            for i in 0..20 {
+                let guard = thread.read_lock();
+                table.grow(Desc(i));
+                assert_eq!(table.get(i, &guard), Some(&Desc(i)));
+                drop(guard);
+                thread.quiescent_state();
+            }
+        }
+        Qsbr::engine().barrier();
+        assert_eq!(generations.alive(), 1);
         drop(table);
         assert_eq!(generations.created(), generations.dropped());
     }

@@ -31,6 +31,7 @@ use clap::{Parser, ValueEnum};
 use descriptor_table::{DescriptorTable, Lookup, Strategy};
 use rcu::memb::Memb;
 use rcu::qsbr::Qsbr;
+use rcu_core::fault::AllocFailure;
 use rcu_core::{Flavour, ReadSection};
 use serde_json::json;
 use std::process::ExitCode;
@@ -79,6 +80,16 @@ struct Args {
     /// exhausted (0: never), exercising the synchronize-then-free fallback.
     #[arg(long, default_value_t = 0)]
     fail_wrapper_every: u64,
+    /// kvfree: the resizer runs as if no kvfree block could be allocated,
+    /// so every retirement takes kvfree_rcu's emergency path
+    /// (synchronize_rcu(), then free inline).
+    #[arg(long)]
+    fail_kvfree_blocks: bool,
+    /// kvfree: how long a partial block may wait before the reclaim thread
+    /// seals it, in milliseconds [default: the engine's, 20 ms]. Long
+    /// intervals make blocks fill up (under valgrind, for example).
+    #[arg(long)]
+    kvfree_drain_ms: Option<u64>,
     /// Seed of the readers' random lookups.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -109,6 +120,9 @@ enum StrategyArg {
     /// A wrapper with an RcuHead per resize, call_rcu_raw; sync if the
     /// wrapper cannot be allocated.
     CallRcu,
+    /// Headless kvfree_rcu of the old array: per-thread bulk blocks, one
+    /// grace period per block.
+    Kvfree,
     /// Never free during the run (the floor; memory grows).
     Leak,
 }
@@ -118,6 +132,7 @@ impl StrategyArg {
         match self {
             StrategyArg::Sync => Strategy::Sync,
             StrategyArg::CallRcu => Strategy::CallRcu,
+            StrategyArg::Kvfree => Strategy::Kvfree,
             StrategyArg::Leak => Strategy::Leak,
         }
     }
@@ -133,6 +148,8 @@ struct RunConfig {
     qs_interval: u64,
     yield_every: u64,
     fail_wrapper_every: u64,
+    fail_kvfree_blocks: bool,
+    kvfree_drain: Option<Duration>,
     seed: u64,
     label: String,
 }
@@ -309,6 +326,9 @@ struct RunResult {
     flavour: &'static str,
     strategy: Strategy,
     resize_time: Duration,
+    /// The resizer's own CPU time for the resizes (user and system): the
+    /// wall time less what it lost waiting or sharing a core with readers.
+    resize_cpu: Option<Duration>,
     /// The barrier after the resizes: deferred frees still pending.
     drain_time: Duration,
     resizes: u64,
@@ -316,6 +336,12 @@ struct RunResult {
     grace_periods: u64,
     /// call-rcu retirements that fell back to synchronize-then-free.
     fallbacks: u64,
+    /// kvfree_rcu calls that found no block and synchronized, then freed
+    /// inline (the engine's count over the resizes and the barrier).
+    kvfree_emergencies: u64,
+    /// kvfree blocks sealed by any thread: full, by the drain timer, by the
+    /// barrier.
+    kvfree_blocks: [u64; 3],
     readers: usize,
     /// Every lookup checked, from the readers' start to their stop.
     reader: ReaderTally,
@@ -380,6 +406,9 @@ impl RunResult {
 /// Runs one configuration on flavour `F`.
 fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResult {
     memory::reset_peak();
+    if let Some(interval) = config.kvfree_drain {
+        F::engine().set_kvfree_drain_interval(interval);
+    }
     let mut table = DescriptorTable::new(config.strategy);
     table.inject_wrapper_failures(config.fail_wrapper_every);
     let table: Arc<Table<F>> = Arc::new(table);
@@ -400,9 +429,13 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         std::thread::yield_now();
     }
 
-    let gp_before = F::engine().stats().grace_periods;
+    let stats_before = F::engine().stats();
     let lookups_before = control.total_lookups();
+    if config.fail_kvfree_blocks {
+        rcu_core::fault::set_alloc_failure(AllocFailure::Blocks);
+    }
     let start = Instant::now();
+    let cpu_start = thread_cpu_time();
     let mut max_arrays_alive = 0;
     for i in 0..config.resizes {
         let index = i as usize;
@@ -416,6 +449,8 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         }
     }
     let resize_time = start.elapsed();
+    let resize_cpu = cpu_start.zip(thread_cpu_time()).map(|(a, b)| b.saturating_sub(a));
+    rcu_core::fault::set_alloc_failure(AllocFailure::None);
     let lookups_during = control.total_lookups() - lookups_before;
     // Relaxed: a flag; the join below publishes the readers' tallies.
     control.stop.store(true, Ordering::Relaxed);
@@ -428,7 +463,15 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     let drain_start = Instant::now();
     barrier::<F>();
     let drain_time = drain_start.elapsed();
-    let grace_periods = F::engine().stats().grace_periods - gp_before;
+    let stats_after = F::engine().stats();
+    let grace_periods = stats_after.grace_periods - stats_before.grace_periods;
+    let kvfree_emergencies = stats_after.kvfree_emergency_synchronize - stats_before.kvfree_emergency_synchronize;
+    let (sealed_after, sealed_before) = (&stats_after.kvfree_blocks_sealed, &stats_before.kvfree_blocks_sealed);
+    let kvfree_blocks = [
+        sealed_after.full - sealed_before.full,
+        sealed_after.timer - sealed_before.timer,
+        sealed_after.barrier - sealed_before.barrier,
+    ];
     let peak_rss = memory::peak_rss();
 
     let table = Arc::into_inner(table).expect("readers have exited");
@@ -439,10 +482,13 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         flavour: F::NAME,
         strategy: config.strategy,
         resize_time,
+        resize_cpu,
         drain_time,
         resizes: config.resizes,
         grace_periods,
         fallbacks,
+        kvfree_emergencies,
+        kvfree_blocks,
         readers: config.readers,
         reader,
         lookups_during,
@@ -456,7 +502,8 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
 }
 
 /// Waits until every array retired before the call has been dropped
-/// (`call-rcu` frees on the reclaim thread).
+/// (`call-rcu` and `kvfree` free on the reclaim thread; the barrier also
+/// seals the resizer's partial kvfree block).
 fn barrier<F: Flavour>() {
     F::engine().barrier();
 }
@@ -523,6 +570,14 @@ mod memory {
     }
 }
 
+/// The calling thread's CPU time so far (user and system).
+fn thread_cpu_time() -> Option<Duration> {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    (rc == 0).then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
+}
+
 /// A small, fast generator for the readers' random indices.
 struct SplitMix64(u64);
 
@@ -558,6 +613,8 @@ struct Summary {
     flavour: &'static str,
     strategy: Strategy,
     resize_secs: f64,
+    /// Median resizer CPU time, where the clock was available.
+    resizer_cpu_secs: Option<f64>,
     resizes_per_sec: f64,
     grace_periods: f64,
     lookups_per_sec: f64,
@@ -578,6 +635,10 @@ fn summarise(results: &[RunResult], flavours: &[FlavourArg], strategies: &[Strat
                 flavour: flavour.name(),
                 strategy: strategy.strategy(),
                 resize_secs: med(&|r| r.resize_time.as_secs_f64()),
+                resizer_cpu_secs: {
+                    let mut cpu: Vec<f64> = runs.iter().filter_map(|r| r.resize_cpu).map(|d| d.as_secs_f64()).collect();
+                    (!cpu.is_empty()).then(|| median(&mut cpu))
+                },
                 resizes_per_sec: med(&|r| r.resizes_per_sec()),
                 grace_periods: med(&|r| r.grace_periods as f64),
                 lookups_per_sec: med(&|r| r.lookups_per_sec()),
@@ -630,8 +691,15 @@ fn run_json(r: &RunResult, repeat: u64) -> serde_json::Value {
         "resizes": r.resizes,
         "readers": r.readers,
         "resize_seconds": r.resize_time.as_secs_f64(),
+        "resizer_cpu_seconds": r.resize_cpu.map(|d| d.as_secs_f64()),
         "drain_seconds": r.drain_time.as_secs_f64(),
         "call_rcu_fallbacks": r.fallbacks,
+        "kvfree_emergency_synchronize": r.kvfree_emergencies,
+        "kvfree_blocks_sealed": {
+            "full": r.kvfree_blocks[0],
+            "timer": r.kvfree_blocks[1],
+            "barrier": r.kvfree_blocks[2],
+        },
         "resizes_per_second": r.resizes_per_sec(),
         "grace_periods": r.grace_periods,
         "lookups_checked": r.reader.lookups,
@@ -654,6 +722,7 @@ fn summary_json(s: &Summary) -> serde_json::Value {
         "flavour": s.flavour,
         "strategy": s.strategy.name(),
         "resize_seconds": s.resize_secs,
+        "resizer_cpu_seconds": s.resizer_cpu_secs,
         "resizes_per_second": s.resizes_per_sec,
         "grace_periods": s.grace_periods,
         "lookups_per_second": s.lookups_per_sec,
@@ -683,6 +752,8 @@ fn main() -> ExitCode {
                     qs_interval: args.qs_interval,
                     yield_every: args.yield_every,
                     fail_wrapper_every: args.fail_wrapper_every,
+                    fail_kvfree_blocks: args.fail_kvfree_blocks,
+                    kvfree_drain: args.kvfree_drain_ms.map(Duration::from_millis),
                     seed: args.seed.wrapping_add(repeat),
                     label: format!("[{run_number}/{total_runs}] {} {}", flavour.name(), strategy.strategy().name()),
                 };
@@ -708,6 +779,8 @@ fn main() -> ExitCode {
                 "qs_interval": args.qs_interval,
                 "yield_every": args.yield_every,
                 "fail_wrapper_every": args.fail_wrapper_every,
+                "fail_kvfree_blocks": args.fail_kvfree_blocks,
+                "kvfree_drain_ms": args.kvfree_drain_ms,
                 "repeat": args.repeat,
                 "seed": args.seed,
                 "barrier_strategy": format!("{:?}", rcu::memb::stats().barrier_strategy),
@@ -728,6 +801,15 @@ fn main() -> ExitCode {
             args.seed,
             rcu::memb::stats().barrier_strategy
         );
+        if args.fail_wrapper_every != 0 {
+            println!(
+                "  call-rcu: 1 in {} wrapper allocations fails (fallback: synchronize, then free)",
+                args.fail_wrapper_every
+            );
+        }
+        if args.fail_kvfree_blocks {
+            println!("  kvfree: no block can be allocated (emergency path: synchronize, then free inline)");
+        }
         print_table(&rows);
     }
     if failures.is_empty() {
@@ -749,10 +831,13 @@ mod tests {
             flavour: "memb",
             strategy: Strategy::Sync,
             resize_time: Duration::from_millis(1),
+            resize_cpu: None,
             drain_time: Duration::ZERO,
             resizes: 10,
             grace_periods: 10,
             fallbacks: 0,
+            kvfree_emergencies: 0,
+            kvfree_blocks: [0; 3],
             readers: 1,
             reader: ReaderTally { lookups: 100, early_frees: 0, corrupt: 0 },
             lookups_during: 100,
@@ -800,6 +885,8 @@ mod tests {
                 qs_interval: 64,
                 yield_every: 8,
                 fail_wrapper_every: 5,
+                fail_kvfree_blocks: false,
+                kvfree_drain: None,
                 seed: 7,
                 label: String::from("test"),
             };
@@ -812,6 +899,33 @@ mod tests {
                 assert_eq!(result.fallbacks, expected_fallbacks);
             }
         }
+    }
+
+    /// With no kvfree block to be had, every retirement synchronizes and
+    /// frees inline (the resizer may block), and still nothing is freed
+    /// early or leaked.
+    #[test]
+    fn a_kvfree_run_without_blocks_takes_the_emergency_path_and_verifies_clean() {
+        let config = RunConfig {
+            strategy: Strategy::Kvfree,
+            readers: 2,
+            resizes: 64,
+            section_len: 4,
+            qs_interval: 64,
+            yield_every: 8,
+            fail_wrapper_every: 0,
+            fail_kvfree_blocks: true,
+            kvfree_drain: None,
+            seed: 11,
+            label: String::from("test"),
+        };
+        let mut progress = Progress::new(false);
+        for result in [run::<Memb>(&config, &mut progress), run::<Qsbr>(&config, &mut progress)] {
+            assert_eq!(result.failures(), Vec::<String>::new());
+            assert_eq!(result.kvfree_emergencies, 64, "{}", result.flavour);
+            assert_eq!(result.max_arrays_alive, 1, "{}: each array is freed inline", result.flavour);
+        }
+        assert_eq!(rcu_core::fault::alloc_failure(), AllocFailure::None, "the run restores the setting");
     }
 
     #[test]

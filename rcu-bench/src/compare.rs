@@ -462,8 +462,10 @@ mod tests {
         let config = CompareConfig {
             rounds: 1,
             read_time: Duration::from_millis(5),
-            run_time: Duration::from_millis(30),
-            warmup: Duration::from_millis(5),
+            // Long enough for every thread to get CPU time on a loaded
+            // 2-core CI machine: this checks the plumbing, not speed.
+            run_time: Duration::from_millis(300),
+            warmup: Duration::from_millis(50),
             flood: None,
             pin: false,
             implementations: vec![Implementation::Memb, Implementation::Qsbr, Implementation::Epoch],

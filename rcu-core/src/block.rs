@@ -44,6 +44,8 @@ pub(crate) enum SealReason {
     Timer = 1,
     Barrier = 2,
     ThreadExit = 3,
+    /// The emergency reserve, handed back once its owner may block again.
+    ReserveReturn = 4,
 }
 
 #[repr(C)]

@@ -8,14 +8,16 @@ use crate::callback::{CallbackFn, RcuHead};
 use crate::flavour::Flavour;
 use crate::grace_period::GpCounter;
 use crate::kvfree::{Kvfree, KvfreeSlot, RcuFree};
+use crate::lock::ForkSafeMutex;
 use crate::reader::ReaderSlot;
 use crate::reclaim::{CallbackLimits, Reclaimer};
 use crate::registry::Registry;
 use crate::sequence::{GpSequence, GpState};
 use crate::stats::{StatCounters, Stats};
+use crate::thread::SlotPtr;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Everything one flavour shares across threads.
 pub struct Engine<F: Flavour> {
@@ -25,7 +27,13 @@ pub struct Engine<F: Flavour> {
     pub(crate) reclaimer: Reclaimer,
     pub(crate) kvfree: Kvfree,
     pub(crate) stats: StatCounters,
-    init: std::sync::Once,
+    /// One-time set-up done (see `init`).
+    initialized: AtomicBool,
+    /// 0: fork handlers not registered, 1: being registered, 2: registered.
+    fork_handlers: AtomicU8,
+    /// Held during set-up; taken by the fork handlers too, so a child never
+    /// inherits it held.
+    init_lock: ForkSafeMutex<()>,
     _flavour: PhantomData<F>,
 }
 
@@ -36,8 +44,13 @@ impl<F: Flavour> std::fmt::Debug for Engine<F> {
 }
 
 impl<F: Flavour> Engine<F> {
-    /// A fresh engine (for the flavour crate's `static`).
-    pub const fn new() -> Self {
+    /// A fresh engine, for the flavour crate's one `static`.
+    ///
+    /// # Safety
+    ///
+    /// Create exactly one, as the `static` that `F::engine()` returns: the
+    /// engine writes the flavour's thread-locals, which belong to that one.
+    pub const unsafe fn new() -> Self {
         Engine {
             registry: Registry::new(),
             counter: GpCounter::new(F::PROTOCOL),
@@ -45,7 +58,9 @@ impl<F: Flavour> Engine<F> {
             reclaimer: Reclaimer::new(),
             kvfree: Kvfree::new(),
             stats: StatCounters::new(),
-            init: std::sync::Once::new(),
+            initialized: AtomicBool::new(false),
+            fork_handlers: AtomicU8::new(0),
+            init_lock: ForkSafeMutex::new(()),
             _flavour: PhantomData,
         }
     }
@@ -61,14 +76,39 @@ impl<F: Flavour> Engine<F> {
         &self.sequence
     }
 
-    /// One-time set-up: the barrier strategy and the fork handlers.
+    /// One-time set-up: the fork handlers, then the barrier strategy. The
+    /// handlers are registered before anything else is done, so a `fork()`
+    /// racing with the set-up runs them, and they wait for it to finish
+    /// (a `std::sync::Once` caught mid-call would hang the child).
     #[inline]
     pub(crate) fn init(&'static self) {
-        if !self.init.is_completed() {
-            self.init.call_once(|| {
-                crate::sys::init();
+        // Acquire pairs with the Release store in `init_slow`.
+        if !self.initialized.load(Ordering::Acquire) {
+            self.init_slow();
+        }
+    }
+
+    #[cold]
+    fn init_slow(&'static self) {
+        // AcqRel/Acquire: the registering thread publishes "registered"
+        // with Release; latecomers wait for it before taking the lock.
+        match self.fork_handlers.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
                 crate::fork::register_handlers::<F>();
-            });
+                self.fork_handlers.store(2, Ordering::Release);
+            }
+            Err(_) => {
+                let backoff = crossbeam_utils::Backoff::new();
+                while self.fork_handlers.load(Ordering::Acquire) != 2 {
+                    backoff.snooze();
+                }
+            }
+        }
+        let _g = self.init_lock.lock();
+        if !self.initialized.load(Ordering::Relaxed) {
+            crate::sys::init();
+            // Release pairs with the Acquire load in `init`.
+            self.initialized.store(true, Ordering::Release);
         }
     }
 
@@ -77,10 +117,7 @@ impl<F: Flavour> Engine<F> {
     /// The calling thread's slot, if it is registered.
     #[inline]
     pub fn current_slot(&self) -> Option<&'static ReaderSlot> {
-        let p = F::slot_key().with(Cell::get);
-        // SAFETY: a non-null pointer was stored by `register_current` and
-        // points into the registry of a `static` engine (never freed).
-        unsafe { p.as_ref() }
+        F::slot_key().with(SlotPtr::get)
     }
 
     /// Registers the calling thread (idempotent) and returns its slot.
@@ -98,6 +135,11 @@ impl<F: Flavour> Engine<F> {
         // Relaxed: owner-only field.
         slot.transient.store(!permanent, Ordering::Relaxed);
         F::slot_key().with(|c| c.set(slot));
+        // Orders the claim before this thread's first read-side loads; pairs
+        // with the fence before the empty-registry check in
+        // `run_grace_period` (a grace period that saw no claimed slot must
+        // not miss a reader that registered after it looked).
+        crate::sync::atomic::fence(Ordering::SeqCst);
         slot
     }
 
@@ -110,7 +152,7 @@ impl<F: Flavour> Engine<F> {
     pub fn unregister_current(&self) {
         if let Some(slot) = self.current_slot() {
             assert!(
-                F::PROTOCOL.may_block(slot.ctr.load(Ordering::Relaxed)),
+                F::PROTOCOL.may_block(slot.word()),
                 "rcu_{}: unregister_thread() called inside a read-side critical section; \
                  drop every guard (or go offline) before unregistering",
                 F::NAME
@@ -118,18 +160,43 @@ impl<F: Flavour> Engine<F> {
             // The destructor may already be running (then try_with fails,
             // and there is nothing left to mark).
             let _ = F::thread_key().try_with(|st| st.set_registered(false));
-            self.release_current_slot();
+            // SAFETY: checked just above that no section is open; the
+            // flavour's handle (if any) is being dropped by the caller.
+            unsafe { self.release_current_slot() };
         }
     }
 
-    /// Returns the calling thread's slot to the registry: thread exit, or a
-    /// transient slot whose outermost section ended.
-    pub fn release_current_slot(&self) {
-        let p = F::slot_key().with(|c| c.replace(std::ptr::null()));
-        // SAFETY: as in `current_slot`.
-        if let Some(slot) = unsafe { p.as_ref() } {
+    /// Returns the calling thread's slot to the registry (unregistration,
+    /// or a transient slot whose outermost section ended).
+    ///
+    /// # Safety
+    ///
+    /// The calling thread must not be inside a read-side section (memb) or
+    /// online (QSBR), and must not use the slot afterwards (no live guard).
+    pub unsafe fn release_current_slot(&self) {
+        if let Some(slot) = F::slot_key().with(SlotPtr::take) {
             self.registry.release_reader(slot, self.counter.waker());
         }
+    }
+
+    /// Thread exit (the thread state's destructor): release the slot, unless
+    /// a guard or handle stored in another thread-local still uses it; then
+    /// mark it transient for that guard or handle to release.
+    pub(crate) fn thread_exit(&self, handle_alive: bool) {
+        let Some(slot) = self.current_slot() else { return };
+        if handle_alive || !F::PROTOCOL.may_block(slot.word()) {
+            // Relaxed: owner-only field.
+            slot.transient.store(true, Ordering::Relaxed);
+            return;
+        }
+        // SAFETY: quiescent and no handle: nothing uses the slot any more.
+        unsafe { self.release_current_slot() };
+    }
+
+    /// Records that a registration handle (QSBR's `QsbrThread`) owns the
+    /// calling thread's slot (`true`) or has released it (`false`).
+    pub fn set_handle_alive(&self, alive: bool) {
+        let _ = F::thread_key().try_with(|st| st.set_handle_alive(alive));
     }
 
     /// Whether the calling thread may block for a grace period: not inside
@@ -137,7 +204,7 @@ impl<F: Flavour> Engine<F> {
     #[inline]
     pub fn may_block(&self) -> bool {
         // Relaxed: the thread reads its own word.
-        self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.ctr.load(Ordering::Relaxed)))
+        self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.word()))
     }
 
     /// Panics with a message naming `what` if the calling thread may not
@@ -155,7 +222,18 @@ impl<F: Flavour> Engine<F> {
 
     /// Runs one grace period (the caller is the sequence's leader).
     fn run_grace_period(&self) {
-        self.counter.run(F::PROTOCOL, || self.registry.slots());
+        // A registry with no claimed slot has no reader to wait for. The
+        // fences order the check after the caller's unpublish and before
+        // its frees; they pair with the fence at the end of registration
+        // and with the release of a departing reader's slot.
+        crate::sync::atomic::fence(Ordering::SeqCst);
+        if self.registry.in_use() == 0 {
+            crate::sync::atomic::fence(Ordering::SeqCst);
+            return;
+        }
+        // SAFETY: called only by the sequence's leader (`GpSequence::lead`),
+        // so this thread is the counter's only writer.
+        unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots()) };
     }
 
     /// Waits for a grace period: every read-side critical section that began
@@ -270,10 +348,7 @@ impl<F: Flavour> Engine<F> {
     #[inline]
     pub fn kvfree<P: RcuFree>(&'static self, object: P) {
         let entry = object.into_entry();
-        let slot = F::kvfree_key().with(Cell::get);
-        // SAFETY: a non-null pointer was stored by `register_kvfree` and
-        // points into the static engine's kvfree registry.
-        match unsafe { slot.as_ref() } {
+        match F::kvfree_key().with(SlotPtr::get) {
             Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity]),
             None => self.kvfree_unregistered(entry),
         }
@@ -313,9 +388,7 @@ impl<F: Flavour> Engine<F> {
 
     /// Thread exit: seal the partial block and release the kvfree slot.
     pub(crate) fn kvfree_thread_exit(&'static self) {
-        let p = F::kvfree_key().with(|c| c.replace(std::ptr::null()));
-        // SAFETY: as in `kvfree`.
-        if let Some(slot) = unsafe { p.as_ref() } {
+        if let Some(slot) = F::kvfree_key().with(SlotPtr::take) {
             self.kvfree.owner_exit(self, slot);
         }
     }
@@ -335,6 +408,8 @@ impl<F: Flavour> Engine<F> {
     // ----- fork -----------------------------------------------------------
 
     pub(crate) fn fork_prepare(&self) {
+        self.init_lock.raw_lock();
+        self.kvfree.lock_for_fork();
         self.reclaimer.lock_for_fork();
         self.sequence.lock_for_fork();
     }
@@ -342,17 +417,20 @@ impl<F: Flavour> Engine<F> {
     pub(crate) fn fork_parent(&self) {
         self.sequence.unlock_after_fork_parent();
         self.reclaimer.unlock_after_fork_parent();
+        self.kvfree.unlock_after_fork_parent();
+        // SAFETY: taken by `fork_prepare` on this thread; no guard exists.
+        unsafe { self.init_lock.raw_unlock() };
     }
 
     pub(crate) fn fork_child(&self) {
+        // SAFETY: taken by `fork_prepare` before the fork, by this thread.
+        unsafe { self.init_lock.raw_unlock() };
         crate::sys::reregister_after_fork();
         self.counter.waker().reset_after_fork_child();
         self.sequence.reset_after_fork_child();
-        self.reclaimer.reset_after_fork_child();
+        let pending_blocks = self.reclaimer.reset_after_fork_child();
         self.registry.release_all_except(self.current_slot());
-        let kv = F::kvfree_key().with(Cell::get);
-        // SAFETY: as in `kvfree`.
-        self.kvfree.reset_after_fork_child(unsafe { kv.as_ref() });
+        self.kvfree.reset_after_fork_child(F::kvfree_key().with(SlotPtr::get), pending_blocks);
     }
 
     // ----- reporting ----------------------------------------------------
@@ -378,7 +456,7 @@ impl<F: Flavour> Engine<F> {
             self.sequence.in_progress()
         );
         for (i, slot) in self.registry.slots().enumerate() {
-            let v = slot.ctr.load(Ordering::Relaxed);
+            let v = slot.word();
             let state = F::PROTOCOL.reader_state(v, gp);
             if state != crate::reader::ReaderState::Inactive {
                 let _ = writeln!(out, "  slot {i}: thread {} word {v:#x} {state:?}", slot.tid());
@@ -387,14 +465,6 @@ impl<F: Flavour> Engine<F> {
         out
     }
 }
-
-impl<F: Flavour> Default for Engine<F> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-use std::cell::Cell;
 
 #[cold]
 #[inline(never)]

@@ -10,24 +10,31 @@
 use crate::engine::Engine;
 use crate::kvfree::KvfreeSlot;
 use crate::reader::{Protocol, ReaderSlot};
-use crate::thread::ThreadState;
-use std::cell::Cell;
+use crate::thread::{SlotPtr, ThreadState};
 use std::thread::LocalKey;
 
 /// A flavour of RCU: its counter protocol and its per-process state.
-pub trait Flavour: Sized + Send + Sync + 'static {
+///
+/// # Safety
+///
+/// `engine()` must return the one `static` engine created for this flavour
+/// (`Engine::new` is unsafe for that reason), and the three keys must be
+/// thread-locals declared for this flavour alone, used by nothing else.
+/// The flavour's reader fast path must follow `PROTOCOL` with the
+/// `ReaderSlot` methods.
+pub unsafe trait Flavour: Sized + Send + Sync + 'static {
     /// The flavour's name in messages and statistics (`"memb"`, `"qsbr"`).
     const NAME: &'static str;
     /// The counter protocol its readers and grace periods follow.
     const PROTOCOL: Protocol;
     /// The flavour's engine (a `static` in the flavour crate).
     fn engine() -> &'static Engine<Self>;
-    /// The calling thread's reader slot, null while unregistered.
-    fn slot_key() -> &'static LocalKey<Cell<*const ReaderSlot>>;
+    /// The calling thread's reader slot, if registered.
+    fn slot_key() -> &'static LocalKey<SlotPtr<ReaderSlot>>;
     /// The calling thread's state with the thread-exit destructor.
     fn thread_key() -> &'static LocalKey<ThreadState<Self>>;
-    /// The calling thread's kvfree slot, null until its first `kvfree_rcu`.
-    fn kvfree_key() -> &'static LocalKey<Cell<*const KvfreeSlot>>;
+    /// The calling thread's kvfree slot, if it has called `kvfree_rcu`.
+    fn kvfree_key() -> &'static LocalKey<SlotPtr<KvfreeSlot>>;
 }
 
 /// Proof that the calling thread is inside a read-side critical section of

@@ -4,7 +4,8 @@
 //! first used. Only the forking thread exists in the child, so:
 //!
 //! * **prepare** (parent, before fork): take the engine's locks (reclaim
-//!   start lock, pending-segments lock, grace-period leadership lock) so the
+//!   start lock, pending-segments lock, grace-period leadership lock, kvfree
+//!   steal lock) so the
 //!   child does not inherit one held by a thread that will not exist;
 //! * **parent** (after fork): release them;
 //! * **child**: re-register for membarrier; release every reader slot but

@@ -89,8 +89,14 @@ impl GpCounter {
         &self.waker
     }
 
-    /// Runs one grace period. The caller holds the grace-period lock.
-    pub fn run<'s, I>(&self, protocol: Protocol, slots: impl Fn() -> I)
+    /// Runs one grace period.
+    ///
+    /// # Safety
+    ///
+    /// The caller must be the counter's only writer (it holds the
+    /// grace-period leadership): two concurrent flips would let the second
+    /// scan take old-phase readers for current ones.
+    pub unsafe fn run<'s, I>(&self, protocol: Protocol, slots: impl Fn() -> I)
     where
         I: Iterator<Item = &'s ReaderSlot>,
     {

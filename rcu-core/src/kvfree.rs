@@ -37,10 +37,16 @@
 //!    thread): `synchronize_rcu()`, then drop the object inline, as the
 //!    kernel does.
 //! 2. It may not block: the thread's preallocated reserve block becomes its
-//!    open block; it is sealed and freed like any block, after a grace
-//!    period, and returns to the slot as its reserve.
+//!    open block. At the thread's first `kvfree_rcu` that may block again it
+//!    is sealed (or earlier: full, `rcu_barrier`, thread exit; the drain
+//!    timer leaves it alone, since its owner may still be in the section
+//!    with no other block), freed after a grace period, and returns to the
+//!    slot as its reserve.
 //! 3. The reserve is in use and full too: abort, with a message like Rust's
-//!    own out-of-memory abort. Nothing is freed early, nothing leaks.
+//!    own out-of-memory abort. Nothing is freed early, nothing leaks. (An
+//!    `rcu_barrier` from another thread collects a reserve in use, as it
+//!    must; if allocation still fails, the owner's next kvfree in the same
+//!    section finds no reserve and aborts. Known limitation.)
 //!
 //! We do not attach a small per-object head when a block cannot be
 //! allocated (proposed in the original design discussion). The kernel
@@ -51,6 +57,7 @@ pub use crate::block::DropFn;
 use crate::block::{drop_box, drop_vec, Block, SealReason, SealedBlock, BLOCK_BYTES, MAX_ARITY, RESERVE_BYTES};
 use crate::engine::Engine;
 use crate::flavour::Flavour;
+use crate::lock::ForkSafeMutex;
 use crate::registry::{Registry, Slot};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -101,7 +108,7 @@ impl Slot for KvfreeSlot {
 pub(crate) struct KvfreeCounters {
     pub(crate) objects_sealed: AtomicU64,
     pub(crate) objects_freed: AtomicU64,
-    pub(crate) blocks_sealed: [AtomicU64; 4],
+    pub(crate) blocks_sealed: [AtomicU64; 5],
     pub(crate) blocks_freed: AtomicU64,
     pub(crate) emergency_synchronize: AtomicU64,
     pub(crate) emergency_reserve: AtomicU64,
@@ -123,6 +130,8 @@ pub struct Kvfree {
     /// Sealed blocks for the reclaim thread (a stack; it sorts them).
     inbox: AtomicPtr<Block>,
     drain_interval_ns: AtomicU64,
+    /// Serialises steals (see `steal_partial_blocks`).
+    steal_lock: ForkSafeMutex<()>,
     pub(crate) counters: KvfreeCounters,
 }
 
@@ -138,10 +147,11 @@ impl Kvfree {
             slots: Registry::new(),
             inbox: AtomicPtr::new(std::ptr::null_mut()),
             drain_interval_ns: AtomicU64::new(DEFAULT_DRAIN_INTERVAL.as_nanos() as u64),
+            steal_lock: ForkSafeMutex::new(()),
             counters: KvfreeCounters {
                 objects_sealed: AtomicU64::new(0),
                 objects_freed: AtomicU64::new(0),
-                blocks_sealed: [const { AtomicU64::new(0) }; 4],
+                blocks_sealed: [const { AtomicU64::new(0) }; 5],
                 blocks_freed: AtomicU64::new(0),
                 emergency_synchronize: AtomicU64::new(0),
                 emergency_reserve: AtomicU64::new(0),
@@ -201,7 +211,13 @@ impl Kvfree {
             // that swapped it out waits for our even `seq` before using it).
             // The first object of a block goes through the slow path, which
             // marks the slot dirty for the drain timer.
-            Some(b) if unsafe { b.as_ref().objects() > 0 && Block::append(b, drop, entry) } => AfterAppend::Done,
+            // So does every object while the reserve is the open block, so
+            // that it is handed back as soon as the caller may block again.
+            Some(b)
+                if unsafe { b.as_ref().objects() > 0 && !b.as_ref().is_reserve && Block::append(b, drop, entry) } =>
+            {
+                AfterAppend::Done
+            }
             _ => self.append_slow(engine, slot, drop, entry),
         };
         // Release pairs with the stealer's Acquire load of `seq`: the
@@ -232,14 +248,20 @@ impl Kvfree {
         // Relaxed: a non-null value was stored by this thread.
         if let Some(b) = NonNull::new(slot.block.load(Ordering::Relaxed)) {
             // SAFETY: ours while `seq` is odd (see `append`).
-            if unsafe { Block::append(b, drop, entry) } {
+            let reserve_done = unsafe { b.as_ref().is_reserve } && engine.may_block();
+            // SAFETY: as above.
+            if !reserve_done && unsafe { Block::append(b, drop, entry) } {
                 self.mark_dirty(engine, slot, b);
                 return after;
             }
-            // Full. A stealer may have taken it meanwhile (then it seals it).
+            // Full, or the reserve in use while the caller may block again
+            // (emergency over: hand the reserve back through a grace period).
+            // A stealer may have taken it meanwhile (then it seals it).
             // AcqRel: pairs with the stealer's swap.
-            if let Some(full) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
-                if self.seal(engine, full, SealReason::Full) {
+            if let Some(old) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
+                slot.dirty_since.store(0, Ordering::Relaxed);
+                let reason = if reserve_done { SealReason::ReserveReturn } else { SealReason::Full };
+                if self.seal(engine, old, reason) {
                     after = AfterAppend::Throttle;
                 }
             }
@@ -254,9 +276,10 @@ impl Kvfree {
         // SAFETY: a fresh or cached block is empty and ours.
         let stored = unsafe { Block::append(fresh, drop, entry) };
         debug_assert!(stored, "an empty block takes any single object");
-        // Relaxed: the block is published to stealers by their heavy barrier
-        // pairing (see "steal"), and read by this thread.
-        slot.block.store(fresh.as_ptr(), Ordering::Relaxed);
+        // Release: a timer stealer reads the block's (immutable) reserve
+        // flag after an Acquire load of this pointer; the block's entries are
+        // published to stealers by the `seq` protocol (see "steal").
+        slot.block.store(fresh.as_ptr(), Ordering::Release);
         self.mark_dirty(engine, slot, fresh);
         after
     }
@@ -285,10 +308,11 @@ impl Kvfree {
 
     /// Marks the slot dirty when `b` just received its first object, and
     /// makes sure the reclaim thread's drain timer is armed.
+    /// An emergency reserve does not arm the timer (see `steal_partial_blocks`).
     #[inline]
     fn mark_dirty<F: Flavour>(&self, engine: &'static Engine<F>, slot: &KvfreeSlot, b: NonNull<Block>) {
         // SAFETY: ours while `seq` is odd.
-        if unsafe { b.as_ref().objects() } == 1 {
+        if unsafe { b.as_ref().objects() == 1 && !b.as_ref().is_reserve } {
             // SeqCst: see `earliest_dirty`.
             slot.dirty_since.store(crate::sys::monotonic_ns().max(1), Ordering::SeqCst);
             engine.reclaimer.wake_for_timer(engine);
@@ -390,24 +414,34 @@ impl Kvfree {
         }
     }
 
-    /// Seals the partial blocks of every thread, idle or not, without
-    /// racing with their owners (see "steal"). `only_older_than`: skip
-    /// blocks dirty for less than this many ns (drain timer).
+    /// Seals partial blocks of other threads, idle or not, without racing
+    /// with their owners (see "steal"). `only_older_than`: the drain timer's
+    /// mode, taking only blocks dirty for at least that many ns (never an
+    /// emergency reserve, which does not arm the timer). Otherwise
+    /// (`rcu_barrier`) every open block is taken, and every append in
+    /// progress anywhere is waited out, so that a block its owner is sealing
+    /// right now is in the inbox before the barrier's marker is queued.
+    /// Steals are serialised: a barrier never overtakes a steal in progress.
     pub(crate) fn steal_partial_blocks<F: Flavour>(
         &self,
         engine: &'static Engine<F>,
         reason: SealReason,
         only_older_than: Option<u64>,
     ) -> usize {
+        let _serial = self.steal_lock.lock();
         let now = crate::sys::monotonic_ns();
         let mut stolen: *mut Block = std::ptr::null_mut();
+        let mut any_slot = false;
         // Every slot, claimed or not: a forked child's slots of vanished
         // threads are released with their partial block still in place.
         for slot in self.slots.slots() {
-            let since = slot.dirty_since.load(Ordering::SeqCst);
-            let due = since != 0 && only_older_than.is_none_or(|age| now.saturating_sub(since) >= age);
-            if !due {
-                continue;
+            any_slot |= slot.in_use.load(Ordering::Relaxed);
+            if let Some(age) = only_older_than {
+                // SeqCst: see `earliest_dirty`.
+                let since = slot.dirty_since.load(Ordering::SeqCst);
+                if since == 0 || now.saturating_sub(since) < age {
+                    continue;
+                }
             }
             // AcqRel: pairs with the owner's swap in `append_slow`/`owner_exit`.
             if let Some(b) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
@@ -418,11 +452,15 @@ impl Kvfree {
                 stolen = b.as_ptr();
             }
         }
-        if stolen.is_null() {
+        let barrier_mode = only_older_than.is_none();
+        if stolen.is_null() && !(barrier_mode && any_slot) {
             return 0;
         }
         // Pairs with the owners' light barrier after their odd `seq`.
         crate::sys::heavy_barrier();
+        if barrier_mode {
+            self.slots.slots().for_each(wait_for_append_to_finish);
+        }
         let mut n = 0;
         while let Some(b) = NonNull::new(stolen) {
             // SAFETY: stolen above; home is the slot it was taken from.
@@ -514,11 +552,42 @@ impl Kvfree {
 }
 
 impl Kvfree {
+    /// `fork()` support: hold the steal lock across the fork.
+    pub(crate) fn lock_for_fork(&self) {
+        self.steal_lock.raw_lock();
+    }
+
+    /// `fork()` support, parent side.
+    pub(crate) fn unlock_after_fork_parent(&self) {
+        // SAFETY: taken by `lock_for_fork` on this thread; no guard exists.
+        unsafe { self.steal_lock.raw_unlock() };
+    }
+
     /// `fork()` support, child side: the slots of threads that do not
     /// exist here are released; an append they were in the middle of is
     /// abandoned (its object leaks in the child's copy), and their partial
     /// blocks stay in place for the next drain or `rcu_barrier`.
-    pub(crate) fn reset_after_fork_child(&self, keep: Option<&KvfreeSlot>) {
+    /// `pending` is what the reclaim thread's list still holds (blocks,
+    /// objects); the counters are recomputed from it and the inbox, since a
+    /// block the parent was freeing at the fork is lost to the child.
+    pub(crate) fn reset_after_fork_child(&self, keep: Option<&KvfreeSlot>, pending: (u64, u64)) {
+        let (mut blocks, mut objects) = pending;
+        // Relaxed: the child is single-threaded here.
+        let mut b = self.inbox.load(Ordering::Relaxed);
+        while let Some(block) = NonNull::new(b) {
+            // SAFETY: inbox blocks are sealed and stay allocated.
+            let block = unsafe { block.as_ref() };
+            blocks += 1;
+            objects += block.objects() as u64;
+            b = block.next;
+        }
+        // SAFETY: taken by `lock_for_fork` before the fork, by this thread.
+        unsafe { self.steal_lock.raw_unlock() };
+        let c = &self.counters;
+        let sealed_objects = c.objects_sealed.load(Ordering::Relaxed);
+        c.objects_freed.store(sealed_objects.saturating_sub(objects), Ordering::Relaxed);
+        let sealed_blocks: u64 = c.blocks_sealed.iter().map(|n| n.load(Ordering::Relaxed)).sum();
+        c.blocks_freed.store(sealed_blocks.saturating_sub(blocks), Ordering::Relaxed);
         for slot in self.slots.slots() {
             if keep.is_some_and(|k| std::ptr::eq(k, slot)) {
                 continue;

@@ -46,7 +46,7 @@ pub mod reader;
 #[cfg(not(loom))]
 mod reclaim;
 #[cfg(not(loom))]
-pub mod registry;
+mod registry;
 #[cfg(not(loom))]
 mod sequence;
 #[cfg(not(loom))]
@@ -76,4 +76,4 @@ pub use sequence::GpState;
 pub use stats::{BlocksSealed, Stats};
 pub use sys::BarrierStrategy;
 #[cfg(not(loom))]
-pub use thread::ThreadState;
+pub use thread::{SlotPtr, ThreadState};

@@ -104,27 +104,33 @@ impl CallbackQueue {
 
     /// `fork()` support, child side: a producer that was between its
     /// exchange and its link when the parent forked does not exist in the
-    /// child, so that link will never be written. Cut the list there; the
-    /// heads after the break are lost to the child (their objects leak in
-    /// the child's copy of memory; the parent runs them as usual).
-    pub(crate) fn repair_after_fork_child(&self) {
+    /// child, so that link will never be written: cut the list there (the
+    /// heads after the break are lost to the child; their objects leak in
+    /// the child's copy of memory, the parent runs them as usual). Heads
+    /// for which `drop_head` holds (rcu_barrier markers of threads that do
+    /// not exist here) are unlinked. Returns the heads kept.
+    pub(crate) fn repair_after_fork_child(&self, drop_head: impl Fn(NonNull<RcuHead>) -> bool) -> usize {
         let tail = self.tail.load(Ordering::Relaxed);
         if tail.is_null() || tail == self.stub() {
-            return;
+            return 0;
         }
-        let mut cur = self.stub();
-        loop {
-            // SAFETY: single-threaded child; `cur` is the stub or a queued head.
-            let next = unsafe { (*cur).next.load(Ordering::Relaxed) };
-            if cur == tail {
-                return;
+        let first = NonNull::new(self.stub.next.load(Ordering::Relaxed));
+        // Relaxed: the child is single-threaded here.
+        let (kept, n) = match first {
+            Some(first) => Segment::relink(first, NonNull::new(tail).expect("checked"), drop_head),
+            None => (None, 0),
+        };
+        match kept {
+            Some(seg) => {
+                self.stub.next.store(seg.first.as_ptr(), Ordering::Relaxed);
+                self.tail.store(seg.last.as_ptr(), Ordering::Relaxed);
             }
-            if next.is_null() {
-                self.tail.store(cur, Ordering::Relaxed);
-                return;
+            None => {
+                self.stub.next.store(std::ptr::null_mut(), Ordering::Relaxed);
+                self.tail.store(self.stub(), Ordering::Relaxed);
             }
-            cur = next;
         }
+        n
     }
 }
 
@@ -148,6 +154,44 @@ impl Segment {
         // SAFETY: `last` is a head owned by this segment.
         unsafe { self.last.as_ref().next.store(other.first.as_ptr(), Ordering::Relaxed) };
         self.last = other.last;
+    }
+
+    /// `fork()` support, child side: as `CallbackQueue::repair_after_fork_child`
+    /// for a segment the reclaim thread had taken. Returns the repaired
+    /// segment (`None` if nothing is left) and its length.
+    pub(crate) fn repair_after_fork_child(
+        self,
+        drop_head: impl Fn(NonNull<RcuHead>) -> bool,
+    ) -> (Option<Segment>, usize) {
+        Self::relink(self.first, self.last, drop_head)
+    }
+
+    /// Walks `first ..= last` (single-threaded), stopping at a missing
+    /// link, and relinks the heads for which `drop_head` is false.
+    fn relink(
+        first: NonNull<RcuHead>,
+        last: NonNull<RcuHead>,
+        drop_head: impl Fn(NonNull<RcuHead>) -> bool,
+    ) -> (Option<Segment>, usize) {
+        let mut kept: Option<Segment> = None;
+        let mut n = 0;
+        let mut cur = Some(first);
+        while let Some(c) = cur {
+            // SAFETY: the child is single-threaded; `c` is a queued head.
+            let next = if c == last { None } else { NonNull::new(unsafe { c.as_ref() }.next.load(Ordering::Relaxed)) };
+            if !drop_head(c) {
+                // SAFETY: as above.
+                unsafe { c.as_ref().next.store(std::ptr::null_mut(), Ordering::Relaxed) };
+                let one = Segment { first: c, last: c };
+                match kept.as_mut() {
+                    Some(k) => k.append(one),
+                    None => kept = Some(one),
+                }
+                n += 1;
+            }
+            cur = next;
+        }
+        (kept, n)
     }
 
     /// Calls `each` for every head in order; `each` may free the head (the

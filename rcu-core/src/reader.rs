@@ -113,8 +113,8 @@ impl Protocol {
 /// slot's `ctr` is always inactive (0).
 #[derive(Debug)]
 pub struct ReaderSlot {
-    /// The reader word (see the module docs).
-    pub ctr: AtomicU64,
+    /// The reader word (see the module docs). Written only by the owner.
+    pub(crate) ctr: AtomicU64,
     /// Claimed by a thread. Set by `Registry::claim`, cleared by `release`.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) in_use: AtomicBool,
@@ -149,6 +149,14 @@ impl ReaderSlot {
         }
     }
 
+    /// The reader word, as last written (its owner sees its own writes).
+    #[inline]
+    pub fn word(&self) -> u64 {
+        // Relaxed: a snapshot; callers other than the owner use it only for
+        // reports.
+        self.ctr.load(Ordering::Relaxed)
+    }
+
     /// Whether this slot was claimed after its thread's TLS destructors ran
     /// (owner-only read; `Relaxed` suffices for a value only the owner writes).
     #[inline]
@@ -168,8 +176,13 @@ impl ReaderSlot {
 impl ReaderSlot {
     /// memb `read_lock`: enter a (nested) read-side section. Two plain
     /// accesses and a compiler fence (with membarrier).
+    ///
+    /// # Safety
+    ///
+    /// Only the slot's owner thread may call it, with its flavour's global
+    /// counter.
     #[inline(always)]
-    pub fn memb_enter(&self, gp_ctr: &AtomicU64) {
+    pub unsafe fn memb_enter(&self, gp_ctr: &AtomicU64) {
         // Relaxed: only the owner writes its word.
         let tmp = self.ctr.load(Ordering::Relaxed);
         if tmp & memb::NEST_MASK == 0 {
@@ -188,18 +201,23 @@ impl ReaderSlot {
 
     /// memb `read_unlock`: leave a section. Returns whether it was the
     /// outermost one.
+    ///
+    /// # Safety
+    ///
+    /// Only the owner, matching an earlier `memb_enter` (one per guard).
     #[inline(always)]
-    pub fn memb_exit(&self, waker: &GpWaker) -> bool {
+    pub unsafe fn memb_exit(&self, waker: &GpWaker) -> bool {
         // Relaxed: only the owner writes its word.
         let tmp = self.ctr.load(Ordering::Relaxed);
         if tmp & memb::NEST_MASK == memb::GP_COUNT {
+            let barrier = crate::sys::LightBarrier::current();
             // Orders the section's loads before the inactive word; pairs
             // with the grace period's final heavy barrier (B2).
-            crate::sys::light_barrier();
+            barrier.issue();
             self.ctr.store(tmp - memb::GP_COUNT, Ordering::Relaxed);
             // Orders the inactive word before the waker-flag load; pairs
             // with the writer barrier in wait.rs (store-buffering pair).
-            crate::sys::light_barrier();
+            barrier.issue();
             waker.wake_up_gp();
             true
         } else {
@@ -210,8 +228,12 @@ impl ReaderSlot {
 
     /// QSBR `quiescent_state`: one load and a compare when no grace period
     /// started since the last announcement.
+    ///
+    /// # Safety
+    ///
+    /// Only the owner, holding no reference obtained in a read-side section.
     #[inline(always)]
-    pub fn qsbr_quiescent_state(&self, gp_ctr: &AtomicU64, waker: &GpWaker) {
+    pub unsafe fn qsbr_quiescent_state(&self, gp_ctr: &AtomicU64, waker: &GpWaker) {
         // Relaxed: when equal, no grace period started since this thread's
         // last announcement; one starting right after sees the next one.
         let gp = gp_ctr.load(Ordering::Relaxed);
@@ -241,7 +263,11 @@ impl ReaderSlot {
     }
 
     /// QSBR `offline`: enter an extended quiescent state.
-    pub fn qsbr_offline(&self, waker: &GpWaker) {
+    ///
+    /// # Safety
+    ///
+    /// As [`ReaderSlot::qsbr_quiescent_state`].
+    pub unsafe fn qsbr_offline(&self, waker: &GpWaker) {
         // Orders earlier section reads before the offline word; pairs with
         // the grace period's final fence.
         fence(Ordering::SeqCst);
@@ -253,7 +279,11 @@ impl ReaderSlot {
     }
 
     /// QSBR `online`: leave the extended quiescent state.
-    pub fn qsbr_online(&self, gp_ctr: &AtomicU64) {
+    ///
+    /// # Safety
+    ///
+    /// Only the owner thread.
+    pub unsafe fn qsbr_online(&self, gp_ctr: &AtomicU64) {
         // Already online: storing a newer counter here would be a quiescent
         // state without the fence that must precede it.
         if self.ctr.load(Ordering::Relaxed) != qsbr::OFFLINE {

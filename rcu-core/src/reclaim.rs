@@ -229,6 +229,10 @@ impl std::fmt::Debug for Reclaimer {
     }
 }
 
+/// Producers compare the backlog with the limits once per this many
+/// enqueues (see `enqueue`). A power of two.
+const BACKLOG_CHECK_EVERY: u64 = 32;
+
 /// An `rcu_barrier` caller's marker, on its stack.
 #[repr(C)]
 struct BarrierMarker {
@@ -331,9 +335,15 @@ impl Reclaimer {
         if was_empty {
             self.wake_if_sleeping();
         }
-        let backlog = queued.saturating_sub(self.invoked.load(Ordering::Relaxed));
-        if backlog > self.limit_soft.load(Ordering::Relaxed) {
-            self.over_soft_limit(engine, backlog);
+        // The backlog is checked once per BACKLOG_CHECK_EVERY enqueues (by
+        // any thread): reading `invoked`, which the reclaim thread writes,
+        // on every enqueue cost a cache-line transfer each time. Overshoot
+        // past a limit is bounded by that many callbacks.
+        if queued & (BACKLOG_CHECK_EVERY - 1) == 0 {
+            let backlog = queued.saturating_sub(self.invoked.load(Ordering::Relaxed));
+            if backlog > self.limit_soft.load(Ordering::Relaxed) {
+                self.over_soft_limit(engine, backlog);
+            }
         }
     }
 
@@ -715,10 +725,43 @@ impl Reclaimer {
 
     /// Child side: the reclaim thread does not exist here. Pending callbacks
     /// stay queued and run once the thread is restarted by the next
-    /// `call_rcu`, `rcu_barrier` or polled grace period in the child.
-    pub(crate) fn reset_after_fork_child(&self) {
-        self.queue.repair_after_fork_child();
+    /// `call_rcu`, `rcu_barrier` or polled grace period in the child. Lists
+    /// broken by a producer caught mid-enqueue are cut, rcu_barrier markers
+    /// of threads that do not exist here are unlinked (their stacks are
+    /// gone), and the counters are recomputed from what is actually left.
+    /// Returns the (blocks, objects) of kvfree blocks still pending here.
+    pub(crate) fn reset_after_fork_child(&self) -> (u64, u64) {
+        let is_marker = |h: NonNull<RcuHead>| {
+            // SAFETY: single-threaded child; every queued head has a function.
+            std::ptr::fn_addr_eq(unsafe { h.as_ref().func() }, barrier_marker_ran as CallbackFn)
+        };
+        let mut left = self.queue.repair_after_fork_child(is_marker) as u64;
+        // SAFETY: taken by `lock_for_fork` before the fork, by this thread.
+        let pending = unsafe { &mut *self.pending.value_ptr() };
+        let mut kept = Pending::new();
+        (kept.blocks_head, kept.blocks_tail) = (pending.blocks_head, pending.blocks_tail);
+        for slot in pending.segments.iter_mut().take(pending.len) {
+            let (cookie, seg) = slot.take().expect("len counts filled slots");
+            let (seg, n) = seg.repair_after_fork_child(is_marker);
+            left += n as u64;
+            if let Some(seg) = seg {
+                kept.push(cookie, seg);
+            }
+        }
+        *pending = kept;
+        let (mut blocks, mut objects) = (0, 0);
+        let mut b = pending.blocks_head;
+        while let Some(block) = NonNull::new(b) {
+            // SAFETY: pending blocks are sealed and owned by this list.
+            let block = unsafe { block.as_ref() };
+            blocks += 1;
+            objects += block.objects() as u64;
+            b = block.next;
+        }
         // Relaxed: the child is single-threaded here.
+        let queued = self.queued.load(Ordering::Relaxed);
+        self.invoked.store(queued.saturating_sub(left), Ordering::Relaxed);
+        self.barriers_waiting.store(0, Ordering::Relaxed);
         self.started.store(false, Ordering::Relaxed);
         self.sleeping.store(AWAKE, Ordering::Relaxed);
         self.throttled.store(0, Ordering::Relaxed);
@@ -727,5 +770,6 @@ impl Reclaimer {
             self.pending.raw_unlock();
             self.start_lock.raw_unlock();
         }
+        (blocks, objects)
     }
 }

@@ -98,13 +98,6 @@ impl<S: Slot> Registry<S> {
         self.chunks().flat_map(|c| c.slots.iter().map(|s| &**s))
     }
 
-    /// Claimed slots.
-    pub fn claimed(&self) -> impl Iterator<Item = &S> {
-        // Acquire pairs with the claim: the claimer's set-up of the slot is
-        // visible.
-        self.slots().filter(|s| s.in_use().load(Ordering::Acquire))
-    }
-
     /// Claims a free slot for the calling thread, growing the registry if
     /// every slot is taken. Never blocks.
     pub fn claim(&'static self) -> &'static S {

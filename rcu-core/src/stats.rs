@@ -53,8 +53,13 @@ impl StatCounters {
         // Relaxed everywhere: statistics, not synchronisation.
         let c = &kv.counters;
         let sealed = |i: usize| c.blocks_sealed[i].load(Ordering::Relaxed);
-        let blocks_sealed =
-            BlocksSealed { full: sealed(0), timer: sealed(1), barrier: sealed(2), thread_exit: sealed(3) };
+        let blocks_sealed = BlocksSealed {
+            full: sealed(0),
+            timer: sealed(1),
+            barrier: sealed(2),
+            thread_exit: sealed(3),
+            reserve_return: sealed(4),
+        };
         let blocks_freed = c.blocks_freed.load(Ordering::Relaxed);
         let sync = c.emergency_synchronize.load(Ordering::Relaxed);
         Stats {
@@ -161,11 +166,14 @@ pub struct BlocksSealed {
     pub barrier: u64,
     /// Its thread exited.
     pub thread_exit: u64,
+    /// An emergency reserve block, handed back once its owner could block
+    /// again.
+    pub reserve_return: u64,
 }
 
 impl BlocksSealed {
     /// All blocks sealed.
     pub fn total(&self) -> u64 {
-        self.full + self.timer + self.barrier + self.thread_exit
+        self.full + self.timer + self.barrier + self.thread_exit + self.reserve_return
     }
 }

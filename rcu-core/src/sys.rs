@@ -113,8 +113,8 @@ pub fn init() -> BarrierStrategy {
         FENCES => return BarrierStrategy::Fences,
         _ => {}
     }
-    static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    register_fork_handlers();
+    let _g = INIT_LOCK.lock();
     if STRATEGY.load(Ordering::Acquire) == UNDECIDED {
         let s = match probe_membarrier() {
             BarrierStrategy::Membarrier => MEMBARRIER,
@@ -125,6 +125,32 @@ pub fn init() -> BarrierStrategy {
     }
     drop(_g);
     strategy()
+}
+
+/// Serialises the decision; held across the (millisecond) registration, so
+/// the fork handlers below take it: a child never inherits it held.
+#[cfg(not(loom))]
+static INIT_LOCK: crate::lock::ForkSafeMutex<()> = crate::lock::ForkSafeMutex::new(());
+
+/// Registers, once, fork handlers that hold `INIT_LOCK` across `fork()`.
+#[cfg(not(loom))]
+fn register_fork_handlers() {
+    extern "C" fn prepare() {
+        INIT_LOCK.raw_lock();
+    }
+    extern "C" fn release() {
+        // SAFETY: taken by `prepare` on this thread (parent), or before the
+        // fork by the thread that is the child's only thread.
+        unsafe { INIT_LOCK.raw_unlock() };
+    }
+    static REGISTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    // Relaxed: a second registration would only be redundant, never wrong,
+    // but the swap makes it happen once.
+    if !REGISTERED.swap(true, Ordering::Relaxed) {
+        // SAFETY: plain functions valid for the process's life, which do not
+        // unwind.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release)) };
+    }
 }
 
 /// Under loom the model always uses the fence fallback.
@@ -168,6 +194,38 @@ pub fn light_barrier() {
         }
     }
     fence(Ordering::SeqCst);
+}
+
+/// The light barrier's strategy read once, for paths that issue it twice
+/// (memb's unlock): a compiler fence would force `light_barrier` to reload
+/// the strategy each time.
+#[derive(Copy, Clone, Debug)]
+pub struct LightBarrier {
+    #[cfg(not(loom))]
+    compiler_only: bool,
+}
+
+impl LightBarrier {
+    /// Reads the strategy in force (see [`light_barrier`]).
+    #[inline(always)]
+    pub fn current() -> Self {
+        LightBarrier {
+            // Relaxed: as in `light_barrier`.
+            #[cfg(not(loom))]
+            compiler_only: STRATEGY.load(Ordering::Relaxed) == MEMBARRIER,
+        }
+    }
+
+    /// Issues the barrier: as [`light_barrier`].
+    #[inline(always)]
+    pub fn issue(self) {
+        #[cfg(not(loom))]
+        if self.compiler_only {
+            compiler_fence(Ordering::SeqCst);
+            return;
+        }
+        fence(Ordering::SeqCst);
+    }
 }
 
 /// The writer side of the asymmetric barrier pair: after it returns, every

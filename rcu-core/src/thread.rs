@@ -6,6 +6,13 @@
 //! that reads after its destructors ran (from another thread-local's
 //! destructor) gets a *transient* slot that the flavour releases when its
 //! outermost read-side section ends; nothing is left claimed by a dead thread.
+//!
+//! Destructors run in reverse order of registration, so a guard or a QSBR
+//! handle stored in another thread-local may outlive this state. Then the
+//! slot is not released here (another thread could claim it while the stale
+//! guard still writes to it): it is marked transient, and the guard's last
+//! unlock or the handle's drop releases it. A guard leaked with `mem::forget`
+//! keeps its slot, and stalls grace periods, for good, as documented.
 //! At exit the thread's partial kvfree block is sealed and handed to the
 //! reclaim thread: an exiting thread strands nothing.
 
@@ -13,17 +20,63 @@ use crate::flavour::Flavour;
 use std::cell::Cell;
 use std::marker::PhantomData;
 
+/// A thread-local pointer to the calling thread's slot (reader or kvfree).
+///
+/// Flavour crates declare one per slot kind as a `const`-initialised
+/// `thread_local!` with no destructor (one `fs:`-relative load on the fast
+/// path). Only rcu-core can set it, and only to a slot of the flavour's
+/// static registry, so reading it is safe.
+pub struct SlotPtr<S: 'static>(Cell<*const S>);
+
+impl<S> SlotPtr<S> {
+    /// No slot.
+    pub const fn new() -> Self {
+        SlotPtr(Cell::new(std::ptr::null()))
+    }
+
+    /// The calling thread's slot, if it has one.
+    #[inline(always)]
+    pub fn get(&self) -> Option<&'static S> {
+        // SAFETY: only `set` writes the cell, with a slot of a static
+        // registry (never freed); null means none.
+        unsafe { self.0.get().as_ref() }
+    }
+
+    pub(crate) fn set(&self, slot: &'static S) {
+        self.0.set(slot);
+    }
+
+    pub(crate) fn take(&self) -> Option<&'static S> {
+        // SAFETY: as in `get`.
+        unsafe { self.0.replace(std::ptr::null()).as_ref() }
+    }
+}
+
+impl<S> Default for SlotPtr<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A thread's registration with flavour `F`; released by its destructor.
 pub struct ThreadState<F: Flavour> {
     registered: Cell<bool>,
     kvfree_registered: Cell<bool>,
+    /// A registration handle (QSBR's `QsbrThread`) is alive: it releases
+    /// the slot itself, possibly later than this destructor runs.
+    handle_alive: Cell<bool>,
     _flavour: PhantomData<F>,
 }
 
 impl<F: Flavour> ThreadState<F> {
     /// An unregistered thread.
     pub const fn new() -> Self {
-        ThreadState { registered: Cell::new(false), kvfree_registered: Cell::new(false), _flavour: PhantomData }
+        ThreadState {
+            registered: Cell::new(false),
+            kvfree_registered: Cell::new(false),
+            handle_alive: Cell::new(false),
+            _flavour: PhantomData,
+        }
     }
 
     pub(crate) fn set_registered(&self, registered: bool) {
@@ -32,6 +85,10 @@ impl<F: Flavour> ThreadState<F> {
 
     pub(crate) fn set_kvfree_registered(&self) {
         self.kvfree_registered.set(true);
+    }
+
+    pub(crate) fn set_handle_alive(&self, alive: bool) {
+        self.handle_alive.set(alive);
     }
 }
 
@@ -47,7 +104,7 @@ impl<F: Flavour> Drop for ThreadState<F> {
             F::engine().kvfree_thread_exit();
         }
         if self.registered.get() {
-            F::engine().release_current_slot();
+            F::engine().thread_exit(self.handle_alive.get());
         }
     }
 }

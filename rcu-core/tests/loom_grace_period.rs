@@ -1,7 +1,8 @@
 //! A loom model of the grace-period core: the reader halves of both
 //! protocols (`ReaderSlot::memb_*`, `qsbr_*`) against the writer halves
 //! (`GpCounter::run`), with fences standing in for membarrier and the futex
-//! emulated so a lost wake-up is a reported deadlock.
+//! emulated so a lost wake-up is a reported deadlock. Each `unsafe` call is
+//! made by the slot's one owner thread (or the counter's one writer).
 //!
 //! Run with: `RUSTFLAGS="--cfg loom" cargo test -p rcu-core --release --test loom_grace_period`
 //! (`LOOM_MAX_PREEMPTIONS` bounds the search; .ci/run uses 3).
@@ -42,7 +43,8 @@ impl World {
     /// Publishes object `next`, waits for a grace period, frees `next - 1`.
     fn replace(&self, p: Protocol, next: usize) {
         self.published.store(next, Ordering::Release);
-        self.gp.run(p, || std::iter::once(&self.slot));
+        // SAFETY: the writer thread is the counter's only writer.
+        unsafe { self.gp.run(p, || std::iter::once(&self.slot)) };
         self.freed[next - 1].store(true, Ordering::Relaxed);
     }
 
@@ -58,10 +60,10 @@ fn memb_reader_never_sees_a_freed_object() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
-                w.slot.memb_enter(w.gp.ctr());
+                unsafe { w.slot.memb_enter(w.gp.ctr()) };
                 w.read_and_check();
                 w.read_and_check();
-                w.slot.memb_exit(w.gp.waker());
+                unsafe { w.slot.memb_exit(w.gp.waker()) };
             })
         };
         w.update(Protocol::PhaseFlip);
@@ -77,11 +79,11 @@ fn memb_nested_and_repeated_sections_are_waited_for() {
             let w = w.clone();
             thread::spawn(move || {
                 for _ in 0..2 {
-                    w.slot.memb_enter(w.gp.ctr());
-                    w.slot.memb_enter(w.gp.ctr());
-                    w.slot.memb_exit(w.gp.waker());
+                    unsafe { w.slot.memb_enter(w.gp.ctr()) };
+                    unsafe { w.slot.memb_enter(w.gp.ctr()) };
+                    unsafe { w.slot.memb_exit(w.gp.waker()) };
                     w.read_and_check();
-                    w.slot.memb_exit(w.gp.waker());
+                    unsafe { w.slot.memb_exit(w.gp.waker()) };
                 }
             })
         };
@@ -100,9 +102,9 @@ fn memb_back_to_back_grace_periods_catch_a_stale_phase() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
-                w.slot.memb_enter(w.gp.ctr());
+                unsafe { w.slot.memb_enter(w.gp.ctr()) };
                 w.read_and_check();
-                w.slot.memb_exit(w.gp.waker());
+                unsafe { w.slot.memb_exit(w.gp.waker()) };
             })
         };
         w.replace(Protocol::PhaseFlip, 1);
@@ -115,14 +117,14 @@ fn memb_back_to_back_grace_periods_catch_a_stale_phase() {
 fn qsbr_reader_never_sees_a_freed_object() {
     loom::model(|| {
         let w = World::new(Protocol::Increment);
-        w.slot.qsbr_online(w.gp.ctr());
+        unsafe { w.slot.qsbr_online(w.gp.ctr()) };
         let r = {
             let w = w.clone();
             thread::spawn(move || {
                 w.read_and_check();
-                w.slot.qsbr_quiescent_state(w.gp.ctr(), w.gp.waker());
+                unsafe { w.slot.qsbr_quiescent_state(w.gp.ctr(), w.gp.waker()) };
                 w.read_and_check();
-                w.slot.qsbr_offline(w.gp.waker());
+                unsafe { w.slot.qsbr_offline(w.gp.waker()) };
             })
         };
         w.update(Protocol::Increment);

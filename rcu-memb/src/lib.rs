@@ -21,8 +21,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ThreadState};
-use std::cell::Cell;
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, SlotPtr, ThreadState};
 use std::marker::PhantomData;
 
 rcu_core::define_flavour_api!(Memb, ENGINE, "rcu_memb", "drop(rcu_memb::read_lock());");
@@ -31,31 +30,35 @@ rcu_core::define_flavour_api!(Memb, ENGINE, "rcu_memb", "drop(rcu_memb::read_loc
 #[derive(Debug)]
 pub struct Memb;
 
-static ENGINE: Engine<Memb> = Engine::new();
+// SAFETY: the one engine of this flavour, returned by `Memb::engine()`.
+static ENGINE: Engine<Memb> = unsafe { Engine::new() };
 
 thread_local! {
     /// This thread's reader slot; null until registered. `const` and
     /// without destructor: one `fs:`-relative load on the fast path.
-    static SLOT: Cell<*const ReaderSlot> = const { Cell::new(std::ptr::null()) };
+    static SLOT: SlotPtr<ReaderSlot> = const { SlotPtr::new() };
     /// Releases the slot at thread exit.
     static THREAD: ThreadState<Memb> = const { ThreadState::new() };
     /// This thread's kvfree slot; null until its first `kvfree_rcu`.
-    static KVFREE: Cell<*const KvfreeSlot> = const { Cell::new(std::ptr::null()) };
+    static KVFREE: SlotPtr<KvfreeSlot> = const { SlotPtr::new() };
 }
 
-impl Flavour for Memb {
+// SAFETY: `engine()` is this crate's one static engine and the keys are
+// this crate's own thread-locals; the reader side follows `PROTOCOL` through
+// the `ReaderSlot` methods.
+unsafe impl Flavour for Memb {
     const NAME: &'static str = "memb";
     const PROTOCOL: Protocol = Protocol::PhaseFlip;
     fn engine() -> &'static Engine<Self> {
         &ENGINE
     }
-    fn slot_key() -> &'static std::thread::LocalKey<Cell<*const ReaderSlot>> {
+    fn slot_key() -> &'static std::thread::LocalKey<SlotPtr<ReaderSlot>> {
         &SLOT
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
         &THREAD
     }
-    fn kvfree_key() -> &'static std::thread::LocalKey<Cell<*const KvfreeSlot>> {
+    fn kvfree_key() -> &'static std::thread::LocalKey<SlotPtr<KvfreeSlot>> {
         &KVFREE
     }
 }
@@ -93,21 +96,25 @@ impl std::fmt::Debug for ReadGuard {
 /// ```
 #[inline]
 pub fn read_lock() -> ReadGuard {
-    let slot = SLOT.with(Cell::get);
-    // SAFETY: a non-null SLOT points into the static engine's registry.
-    let slot = match unsafe { slot.as_ref() } {
+    let slot = match SLOT.with(SlotPtr::get) {
         Some(slot) => slot,
         None => ENGINE.register_current(),
     };
-    slot.memb_enter(ENGINE.counter().ctr());
+    // SAFETY: this thread owns `slot`; the counter is this flavour's.
+    unsafe { slot.memb_enter(ENGINE.counter().ctr()) };
     ReadGuard { slot, _not_send: PhantomData }
 }
 
 impl Drop for ReadGuard {
     #[inline]
     fn drop(&mut self) {
-        if self.slot.memb_exit(ENGINE.counter().waker()) && self.slot.is_transient() {
-            ENGINE.release_current_slot();
+        // SAFETY: the guard is !Send, so this is the owner thread, and it
+        // matches the `memb_enter` of its `read_lock`.
+        if unsafe { self.slot.memb_exit(ENGINE.counter().waker()) } && self.slot.is_transient() {
+            // SAFETY: the outermost section just ended and no other guard
+            // exists (it was the outermost); the slot was kept past the
+            // thread's destructors only for this guard.
+            unsafe { ENGINE.release_current_slot() };
         }
     }
 }

@@ -1,21 +1,3 @@
 //! call_rcu and rcu_barrier: ordering, chains, exited producers, panics.
 
-use rcu_memb::Memb;
-use rcu_testkit::callbacks as cb;
-
-#[test]
-fn barrier_runs_everything_queued_by_exited_threads() {
-    cb::barrier_runs_everything_queued_by_exited_threads::<Memb>();
-}
-
-#[test]
-fn chained_callbacks_need_one_barrier_per_link() {
-    cb::chained_callbacks_need_one_barrier_per_link::<Memb>();
-}
-
-/// One test, so the two panics are counted in turn (the counter is global).
-#[test]
-fn panicking_callbacks_are_contained_and_counted() {
-    cb::a_panicking_callback_does_not_lose_the_others::<Memb>();
-    cb::barrier_inside_a_callback_panics_instead_of_deadlocking::<Memb>();
-}
+rcu_testkit::callback_tests!(rcu_memb::Memb);

@@ -73,10 +73,53 @@ fn unregister_inside_a_read_section_panics() {
     assert!(msg.contains("unregister_thread() called inside a read-side critical section"), "{msg}");
 }
 
+/// A guard kept in a thread-local outlives the thread's own RCU state
+/// (destructors run in reverse order). Its slot must stay this thread's
+/// until the guard drops: here another thread B registers and enters a
+/// section between the two destructors, and must still be protected after
+/// the stale guard drops.
 #[test]
-fn a_forgotten_guard_stalls_nothing_after_its_thread_exits() {
-    std::thread::spawn(|| std::mem::forget(read_lock())).join().unwrap();
-    synchronize_rcu(); // would hang if the dead thread's slot stayed active
+fn a_guard_held_in_a_thread_local_keeps_its_slot_until_it_drops() {
+    use std::sync::mpsc;
+    struct Holder(Option<rcu_memb::ReadGuard>, mpsc::Sender<()>, mpsc::Receiver<()>);
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            self.1.send(()).unwrap(); // the thread's RCU state is gone by now
+            self.2.recv().unwrap(); // B is inside its section
+            drop(self.0.take()); // the stale guard leaves
+        }
+    }
+    thread_local!(static HELD: std::cell::RefCell<Option<Holder>> = const { std::cell::RefCell::new(None) });
+    let (a_tx, a_rx) = mpsc::channel();
+    let (b_tx, b_rx) = mpsc::channel();
+    let a = std::thread::spawn(move || {
+        HELD.with(|h| *h.borrow_mut() = None); // registers HELD's destructor first
+        let guard = read_lock();
+        HELD.with(|h| *h.borrow_mut() = Some(Holder(Some(guard), a_tx, b_rx)));
+    });
+    a_rx.recv().unwrap();
+    let (in_tx, in_rx) = mpsc::channel();
+    let (check_tx, check_rx) = mpsc::channel::<()>();
+    let left = Arc::new(AtomicBool::new(false));
+    let b = {
+        let left = left.clone();
+        std::thread::spawn(move || {
+            let g = read_lock();
+            in_tx.send(()).unwrap();
+            check_rx.recv().unwrap();
+            assert!(rcu_memb::in_read_section(), "another thread's stale guard ended B's section");
+            std::thread::sleep(Duration::from_millis(30));
+            left.store(true, Ordering::SeqCst);
+            drop(g);
+        })
+    };
+    in_rx.recv().unwrap();
+    b_tx.send(()).unwrap();
+    a.join().unwrap();
+    check_tx.send(()).unwrap();
+    synchronize_rcu();
+    assert!(left.load(Ordering::SeqCst), "synchronize_rcu returned while B was inside its section");
+    b.join().unwrap();
 }
 
 #[test]

@@ -1,47 +1,18 @@
 //! Every retire path, checked by readers against the side table: no reader
 //! ever reaches an element after its token was dropped, and nothing leaks.
 
-use rcu_memb::{read_lock, Memb};
-use rcu_testkit::scenario::{replace_while_reading, RetirePath, Shared};
+use rcu_testkit::scenario::Shared;
 
 fn reader(shared: &'static Shared) {
     while !shared.stopped() {
         for _ in 0..1024 {
-            let _outer = read_lock();
+            let _outer = rcu_memb::read_lock();
             shared.read_and_check(4);
-            let _nested = read_lock();
+            let _nested = rcu_memb::read_lock();
             shared.read_and_check(4);
         }
         std::thread::yield_now();
     }
 }
 
-#[test]
-fn synchronize_rcu_never_frees_early() {
-    replace_while_reading::<Memb>(1, reader, RetirePath::Synchronize, 500);
-}
-
-#[test]
-fn call_rcu_never_frees_early() {
-    replace_while_reading::<Memb>(2, reader, RetirePath::CallRcu, 20_000);
-}
-
-#[test]
-fn call_rcu_raw_never_frees_early() {
-    replace_while_reading::<Memb>(2, reader, RetirePath::CallRcuRaw, 20_000);
-}
-
-#[test]
-fn polled_grace_periods_never_free_early() {
-    replace_while_reading::<Memb>(1, reader, RetirePath::Polling, 500);
-}
-
-#[test]
-fn kvfree_box_from_several_threads_never_frees_early() {
-    rcu_testkit::scenario::replace_while_reading_from::<Memb>(2, 2, reader, RetirePath::KvfreeBox, 20_000);
-}
-
-#[test]
-fn kvfree_vec_never_frees_early() {
-    replace_while_reading::<Memb>(2, reader, RetirePath::KvfreeVec, 20_000);
-}
+rcu_testkit::retire_path_tests!(rcu_memb::Memb, reader);

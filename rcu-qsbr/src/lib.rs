@@ -35,11 +35,9 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::reader::qsbr::OFFLINE;
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ThreadState};
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, SlotPtr, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering;
 
 rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register_thread());");
 
@@ -47,30 +45,34 @@ rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register
 #[derive(Debug)]
 pub struct Qsbr;
 
-static ENGINE: Engine<Qsbr> = Engine::new();
+// SAFETY: the one engine of this flavour, returned by `Qsbr::engine()`.
+static ENGINE: Engine<Qsbr> = unsafe { Engine::new() };
 
 thread_local! {
     /// This thread's reader slot; null until registered.
-    static SLOT: Cell<*const ReaderSlot> = const { Cell::new(std::ptr::null()) };
+    static SLOT: SlotPtr<ReaderSlot> = const { SlotPtr::new() };
     /// Releases the slot at thread exit if the `QsbrThread` was forgotten.
     static THREAD: ThreadState<Qsbr> = const { ThreadState::new() };
     /// This thread's kvfree slot; null until its first `kvfree_rcu`.
-    static KVFREE: Cell<*const KvfreeSlot> = const { Cell::new(std::ptr::null()) };
+    static KVFREE: SlotPtr<KvfreeSlot> = const { SlotPtr::new() };
 }
 
-impl Flavour for Qsbr {
+// SAFETY: `engine()` is this crate's one static engine and the keys are
+// this crate's own thread-locals; the reader side follows `PROTOCOL` through
+// the `ReaderSlot` methods.
+unsafe impl Flavour for Qsbr {
     const NAME: &'static str = "qsbr";
     const PROTOCOL: Protocol = Protocol::Increment;
     fn engine() -> &'static Engine<Self> {
         &ENGINE
     }
-    fn slot_key() -> &'static std::thread::LocalKey<Cell<*const ReaderSlot>> {
+    fn slot_key() -> &'static std::thread::LocalKey<SlotPtr<ReaderSlot>> {
         &SLOT
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
         &THREAD
     }
-    fn kvfree_key() -> &'static std::thread::LocalKey<Cell<*const KvfreeSlot>> {
+    fn kvfree_key() -> &'static std::thread::LocalKey<SlotPtr<KvfreeSlot>> {
         &KVFREE
     }
 }
@@ -82,6 +84,10 @@ impl Flavour for Qsbr {
 /// thread panics.
 pub struct QsbrThread {
     slot: &'static ReaderSlot,
+    /// Mirrors "the slot's word is not offline", kept here so `read_lock`'s
+    /// check is one load of the handle (hoisted out of a reader's loop),
+    /// not a load through the slot pointer.
+    online: Cell<bool>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -126,7 +132,8 @@ pub fn register_thread() -> QsbrThread {
         already_registered();
     }
     let slot = ENGINE.register_current();
-    let mut thread = QsbrThread { slot, _not_send: PhantomData };
+    ENGINE.set_handle_alive(true);
+    let mut thread = QsbrThread { slot, online: Cell::new(false), _not_send: PhantomData };
     thread.online();
     thread
 }
@@ -147,9 +154,10 @@ fn already_registered() -> ! {
 }
 
 impl QsbrThread {
-    /// Enters a read-side section. Costs one load and a predictable branch
-    /// (the check that the thread is online, which soundness needs: an
-    /// offline thread is not waited for).
+    /// Enters a read-side section. Costs one load of the handle and a
+    /// predictable branch (the check that the thread is online, which
+    /// soundness needs: an offline thread is not waited for); in a reader's
+    /// loop the compiler hoists it.
     ///
     /// # Panics
     ///
@@ -167,24 +175,30 @@ impl QsbrThread {
     /// when no grace period is waiting; otherwise two fences and a store.
     #[inline]
     pub fn quiescent_state(&mut self) {
-        self.slot.qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker());
+        // SAFETY: `&mut self` proves no guard (hence no reference from a
+        // read-side section) is alive; the handle is !Send, so this is the
+        // owner thread.
+        unsafe { self.slot.qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker()) };
     }
 
     /// Enters an extended quiescent state (e.g. before blocking). Grace
     /// periods do not wait for an offline thread.
     pub fn offline(&mut self) {
-        self.slot.qsbr_offline(ENGINE.counter().waker());
+        self.online.set(false);
+        // SAFETY: as in `quiescent_state`.
+        unsafe { self.slot.qsbr_offline(ENGINE.counter().waker()) };
     }
 
     /// Leaves the extended quiescent state.
     pub fn online(&mut self) {
-        self.slot.qsbr_online(ENGINE.counter().ctr());
+        // SAFETY: the handle is !Send, so this is the owner thread.
+        unsafe { self.slot.qsbr_online(ENGINE.counter().ctr()) };
+        self.online.set(true);
     }
 
     /// Whether the thread is online.
     pub fn is_online(&self) -> bool {
-        // Relaxed: the thread reads its own word.
-        self.slot.ctr.load(Ordering::Relaxed) != OFFLINE
+        self.online.get()
     }
 
     /// Runs `f` offline (for blocking calls), then comes back online, also
@@ -229,6 +243,7 @@ impl Drop for QsbrThread {
     fn drop(&mut self) {
         self.offline();
         ENGINE.unregister_current();
+        ENGINE.set_handle_alive(false);
     }
 }
 

@@ -96,10 +96,51 @@ fn registration_ends_with_the_handle_and_can_start_again() {
     synchronize_rcu();
 }
 
+/// A QsbrThread kept in a thread-local outlives the thread's own RCU state
+/// (destructors run in reverse order); its slot stays its own until it
+/// drops, so a thread registering in between is not disturbed.
 #[test]
-fn a_forgotten_handle_stalls_nothing_after_its_thread_exits() {
-    std::thread::spawn(|| std::mem::forget(register_thread())).join().unwrap();
+fn a_handle_held_in_a_thread_local_keeps_its_slot_until_it_drops() {
+    use std::sync::mpsc;
+    struct Holder(Option<rcu_qsbr::QsbrThread>, mpsc::Sender<()>, mpsc::Receiver<()>);
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            self.1.send(()).unwrap();
+            self.2.recv().unwrap(); // B is online
+            drop(self.0.take()); // the stale handle goes offline and unregisters
+        }
+    }
+    thread_local!(static HELD: std::cell::RefCell<Option<Holder>> = const { std::cell::RefCell::new(None) });
+    let (a_tx, a_rx) = mpsc::channel();
+    let (b_tx, b_rx) = mpsc::channel();
+    let a = std::thread::spawn(move || {
+        HELD.with(|h| *h.borrow_mut() = None);
+        let t = register_thread();
+        HELD.with(|h| *h.borrow_mut() = Some(Holder(Some(t), a_tx, b_rx)));
+    });
+    a_rx.recv().unwrap();
+    let (on_tx, on_rx) = mpsc::channel();
+    let (check_tx, check_rx) = mpsc::channel::<()>();
+    let announced = Arc::new(AtomicBool::new(false));
+    let b = {
+        let announced = announced.clone();
+        std::thread::spawn(move || {
+            let mut t = register_thread();
+            on_tx.send(()).unwrap();
+            check_rx.recv().unwrap();
+            assert!(t.is_online(), "another thread's stale handle took B offline");
+            std::thread::sleep(Duration::from_millis(30));
+            announced.store(true, Ordering::SeqCst);
+            t.quiescent_state();
+        })
+    };
+    on_rx.recv().unwrap();
+    b_tx.send(()).unwrap();
+    a.join().unwrap();
+    check_tx.send(()).unwrap();
     synchronize_rcu();
+    assert!(announced.load(Ordering::SeqCst), "the grace period ended before B's quiescent state");
+    b.join().unwrap();
 }
 
 #[test]
@@ -121,4 +162,32 @@ fn call_rcu_from_an_online_thread_never_blocks() {
     rcu_qsbr::call_rcu(move || r.store(true, Ordering::SeqCst));
     t.offline_scope(rcu_qsbr::rcu_barrier);
     assert!(ran.load(Ordering::SeqCst));
+}
+
+#[test]
+fn read_lock_on_an_offline_thread_panics_instead_of_reading_unprotected() {
+    let r = std::thread::spawn(|| {
+        let mut t = register_thread();
+        t.offline();
+        let _g = t.read_lock();
+    })
+    .join();
+    let msg = *r
+        .unwrap_err()
+        .downcast::<&str>()
+        .map(|s| Box::new(s.to_string()))
+        .or_else(|e| e.downcast::<String>())
+        .unwrap();
+    assert!(msg.contains("read_lock() on an offline thread"), "{msg}");
+}
+
+#[test]
+fn quiescent_state_keeps_an_offline_thread_offline_and_online_is_idempotent() {
+    let mut t = register_thread();
+    t.offline();
+    t.quiescent_state();
+    assert!(!t.is_online());
+    t.online();
+    t.online();
+    assert!(t.is_online());
 }

@@ -113,8 +113,8 @@ pub fn barrier_inside_a_callback_panics_instead_of_deadlocking<F: Flavour>() {
     assert_eq!(F::engine().stats().callback_panics - before, 1);
 }
 
-/// A flood from several threads stays under the hard limit (plus one
-/// in-flight callback per producer): producers wait for reclaim.
+/// A flood from several threads stays under the hard limit (plus the
+/// producers' check interval): producers wait for reclaim.
 /// Reads process-wide statistics and changes the limits.
 pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
     let limits = CallbackLimits { soft: 2_000, hard: 20_000 };
@@ -141,7 +141,10 @@ pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
     assert_eq!(counter.dropped(), threads * per_thread);
     assert!(s.peak_callback_backlog > limits.soft, "the flood never reached the soft limit: {s:?}");
     assert!(
-        s.peak_callback_backlog <= limits.hard + threads,
+        // Producers check the limits once per 32 enqueues counted over all
+        // threads (rcu-core's reclaim.rs): until every producer has drawn a
+        // checking ticket, each can add up to 32 more.
+        s.peak_callback_backlog <= limits.hard + 32 * threads,
         "backlog peaked at {} with a hard limit of {}",
         s.peak_callback_backlog,
         limits.hard

@@ -15,6 +15,8 @@ pub type HoldReader = fn(entered: Arc<Barrier>, release: Arc<AtomicBool>);
 /// callbacks and a new one run after `rcu_barrier`, `synchronize_rcu`
 /// completes (the reader thread does not exist there), polling works. The
 /// parent checks the status and that its own callbacks ran exactly once.
+/// Another parent thread waits in `rcu_barrier` across the fork: the child
+/// must drop that thread's stack marker and still account correctly.
 pub fn child_runs_pending_and_new_callbacks<F: Flavour>(hold_reader: HoldReader) {
     const PENDING: u64 = 100;
     let entered = Arc::new(Barrier::new(2));
@@ -30,6 +32,12 @@ pub fn child_runs_pending_and_new_callbacks<F: Flavour>(hold_reader: HoldReader)
         });
     }
     assert_eq!(RAN.load(Ordering::SeqCst), 0, "callbacks ran while a pre-existing reader was inside");
+    // A thread waits in rcu_barrier across the fork: its marker is queued
+    // on its stack, and that thread does not exist in the child.
+    let barrier_waiter = std::thread::spawn(|| F::engine().barrier());
+    while F::engine().stats().barriers == 0 {
+        std::thread::yield_now();
+    }
     // SAFETY: fork has no memory-safety preconditions; the child only runs
     // the checks below and leaves with _exit (no unwinding into the test
     // harness, no destructors of the parent's threads' state).
@@ -52,6 +60,7 @@ pub fn child_runs_pending_and_new_callbacks<F: Flavour>(hold_reader: HoldReader)
     );
     release.store(true, Ordering::SeqCst);
     reader.join().unwrap();
+    barrier_waiter.join().unwrap();
     F::engine().barrier();
     assert_eq!(RAN.load(Ordering::SeqCst), PENDING, "the parent's callbacks ran a wrong number of times");
 }
@@ -68,6 +77,11 @@ fn child_checks<F: Flavour>() -> bool {
     let ran = RAN.load(Ordering::SeqCst);
     if ran != 1100 {
         eprintln!("rcu_{} child: expected 100 pending + 1 new callback to run, counter is {ran}", F::NAME);
+        return false;
+    }
+    let backlog = e.stats().callback_backlog;
+    if backlog != 0 {
+        eprintln!("rcu_{} child: backlog {backlog} after rcu_barrier (counters not reconciled)", F::NAME);
         return false;
     }
     e.poll(cookie)

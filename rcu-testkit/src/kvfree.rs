@@ -2,6 +2,7 @@
 //! threads, every emergency branch (by fault injection), every object shape.
 
 use crate::callbacks::DropCounter;
+use crate::{Arena, Element, ReaderChecks, Token};
 use rcu_core::fault::{set_alloc_failure, AllocFailure};
 use rcu_core::Flavour;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,8 +100,24 @@ pub fn no_block_inside_a_read_section_uses_the_reserve<F: Flavour>(in_read_secti
             // began may have been freed.
             assert_eq!(counter.dropped(), 0, "freed inside the read-side section that could see it");
         });
+        // The first kvfree that may block again hands the reserve back
+        // (unless a concurrent rcu_barrier collected it first); after a grace
+        // period it is this thread's reserve again, for the next emergency.
+        F::engine().kvfree(Box::new(counter.make()));
+        sent += 1;
         F::engine().barrier();
         assert_eq!(counter.dropped(), sent, "leak on the reserve path");
+        let used = F::engine().stats().kvfree_emergency_reserve;
+        in_read_section(&mut || {
+            set_alloc_failure(AllocFailure::Blocks);
+            while F::engine().stats().kvfree_emergency_reserve == used {
+                F::engine().kvfree(Box::new(counter.make()));
+                sent += 1;
+                assert!(sent < 200_000, "the returned reserve was never used again");
+            }
+            set_alloc_failure(AllocFailure::None);
+        });
+        F::engine().barrier();
     })
     .join()
     .unwrap();
@@ -225,4 +242,70 @@ pub fn block_caches_are_bounded_and_dropped_on_demand<F: Flavour>() {
     F::engine().reclaim_now();
     assert_eq!(F::engine().stats().kvfree_cached_blocks, 0);
     done.store(true, Ordering::Relaxed);
+}
+
+/// A cell value pointing at an arena element; dropping it marks the
+/// element freed.
+#[derive(Debug)]
+pub struct Held {
+    /// The element readers check.
+    pub element: &'static Element,
+    _token: Token,
+}
+
+/// What a cell reader thread gets: the cell, the checks, the stop flag.
+pub type CellReader<F> = fn(&'static rcu_core::RcuCell<Held, F>, &'static ReaderChecks, &'static AtomicBool);
+
+/// RcuCell::replace retires through kvfree_rcu: readers (`cell_reader`,
+/// two threads) never see a value marked freed, nothing leaks, and replace
+/// never waits (it is called here from a read-side section).
+pub fn rcu_cell_replace_never_frees_early_and_never_leaks<F: Flavour>(
+    in_read_section: InReadSection,
+    cell_reader: CellReader<F>,
+) {
+    const REPLACEMENTS: usize = 5_000;
+    let arena = Arena::leak(REPLACEMENTS + 1);
+    let (e, t) = arena.create();
+    let cell: &'static rcu_core::RcuCell<Held, F> =
+        Box::leak(Box::new(rcu_core::RcuCell::new(Held { element: e, _token: t })));
+    let checks: &'static ReaderChecks = Box::leak(Box::default());
+    let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || cell_reader(cell, checks, stop))).collect();
+    in_read_section(&mut || {
+        for _ in 0..REPLACEMENTS {
+            let (e, t) = arena.create();
+            cell.replace(Held { element: e, _token: t });
+        }
+    });
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    F::engine().barrier();
+    assert_eq!(checks.early_frees(), 0, "rcu_{}: readers reached {} freed cell values", F::NAME, checks.early_frees());
+    assert_eq!(arena.dropped(), REPLACEMENTS as u64, "rcu_{}: leak", F::NAME);
+}
+
+/// Partial blocks do not wait forever: with a short drain interval the
+/// timer seals one (a liveness bound, not a speed check); with a long one,
+/// rcu_barrier collects an idle thread's. Changes the drain interval: run in
+/// a test binary of its own.
+pub fn partial_blocks_are_sealed_by_the_timer_and_by_rcu_barrier<F: Flavour>() {
+    F::engine().set_kvfree_drain_interval(std::time::Duration::from_millis(5));
+    let counter = Arc::new(DropCounter::default());
+    let c = counter.clone();
+    std::thread::spawn(move || {
+        F::engine().kvfree(Box::new(c.make()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while c.dropped() == 0 {
+            assert!(std::time::Instant::now() < deadline, "the drain timer never sealed the block");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    })
+    .join()
+    .unwrap();
+    assert!(F::engine().stats().kvfree_blocks_sealed.timer >= 1);
+    assert_eq!(counter.dropped(), 1);
+    F::engine().set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
+    barrier_collects_partial_blocks_of_idle_threads::<F>();
 }

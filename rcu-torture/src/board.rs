@@ -4,7 +4,10 @@
 //! It is leaked (one per run) because some readers run in thread-local
 //! destructors, after the scope that started their thread may have ended.
 
+use crate::ledger::Ledgers;
 use crate::pool::{Element, Observation, Pool, PIPE_LEN};
+use crate::rss::{mib, RssWatch};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -25,13 +28,16 @@ const KEPT_FAILURES: usize = 32;
 pub struct Failures {
     count: AtomicU64,
     messages: Mutex<Vec<String>>,
+    /// Every path some failure named (all failures, not only those kept).
+    paths: Mutex<BTreeSet<String>>,
 }
 
 impl Failures {
-    /// Records one failure.
-    pub fn record(&self, message: String) {
+    /// Records one failure of `path`.
+    pub fn record(&self, path: &str, message: String) {
         // Relaxed: read after the threads are joined.
         self.count.fetch_add(1, Ordering::Relaxed);
+        self.paths.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_owned());
         let mut m = self.messages.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() < KEPT_FAILURES {
             eprintln!("{message}");
@@ -47,6 +53,11 @@ impl Failures {
     /// The first failure messages.
     pub fn messages(&self) -> Vec<String> {
         self.messages.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every path a failure named.
+    pub fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 }
 
@@ -65,8 +76,20 @@ pub struct Progress {
     pub churned_threads: AtomicU64,
     /// Read-side sections run from thread-exit destructors.
     pub late_reads: AtomicU64,
-    /// Times the writer found no reusable element and ran a grace period.
+    /// Times the writer found no reusable element and waited.
     pub writer_stalls: AtomicU64,
+    /// Read-side sections that found their element freed or aged 2+.
+    pub bad_reads: AtomicU64,
+    /// Bit `p` set once retire path `p` has completed a step.
+    pub paths_ran: AtomicU64,
+    /// Links run by the chained callbacks of the `rcu_barrier` path.
+    pub chain_links: AtomicU64,
+    /// Objects churn threads left pending when they exited.
+    pub churn_pending: AtomicU64,
+    /// Flood bursts and the calls they made.
+    pub flood_bursts: AtomicU64,
+    /// See `flood_bursts`.
+    pub flood_calls: AtomicU64,
 }
 
 /// `Progress::writer_path` when the writer is between retire paths.
@@ -116,17 +139,28 @@ pub struct Board {
     pub progress: Progress,
     /// Reader histograms, merged in as threads finish.
     pub histogram: Mutex<Histogram>,
+    /// Accounting of the objects that are not pool tokens.
+    pub ledgers: Ledgers,
+    /// The memory ceiling and its samples.
+    pub rss: RssWatch,
     /// Kernel thread ids of the long-lived torture threads and their names,
     /// so that a hang report can say which thread a reader slot belongs to.
     thread_names: Mutex<Vec<(u64, String)>>,
 }
 
 impl Board {
-    /// A board whose pointer lane publishes `first`, leaked for the run.
-    pub fn leak(label: RunLabel, pool: &'static Pool, first: usize, path_names: Vec<&'static str>) -> &'static Board {
+    /// A board whose pointer lane publishes `first`, leaked for the run;
+    /// `pool` reports early drops to it from now on.
+    pub fn leak(
+        label: RunLabel,
+        pool: &'static Pool,
+        first: usize,
+        path_names: Vec<&'static str>,
+        rss: RssWatch,
+    ) -> &'static Board {
         let pointer = AtomicPtr::new(pool.element(first) as *const Element as *mut Element);
         let progress = Progress { writer_path: AtomicUsize::new(IDLE), ..Progress::default() };
-        Box::leak(Box::new(Board {
+        let board: &'static Board = Box::leak(Box::new(Board {
             label,
             pool,
             pointer,
@@ -135,8 +169,28 @@ impl Board {
             failures: Failures::default(),
             progress,
             histogram: Mutex::new(Histogram::default()),
+            ledgers: Ledgers::default(),
+            rss,
             thread_names: Mutex::new(Vec::new()),
-        }))
+        }));
+        pool.attach(board);
+        board
+    }
+
+    /// Samples the RSS (see `rss.rs`); the first sample above the ceiling
+    /// is a failure of `path`, found by `who`.
+    pub fn sample_rss(&self, path: &str, who: &str) {
+        if let Some(over) = self.rss.sample() {
+            self.fail(
+                path,
+                format_args!(
+                    "RSS {:.1} MiB (sampled by {who}) exceeds the memory ceiling {:.1} MiB (baseline {:.1} MiB + headroom): the reclaim backlog is not bounded",
+                    mib(over.rss),
+                    mib(self.rss.ceiling),
+                    mib(self.rss.baseline)
+                ),
+            );
+        }
     }
 
     /// Whether the run's time is up.
@@ -178,7 +232,7 @@ impl Board {
     /// Records a failure, naming the flavour, path and seed.
     pub fn fail(&self, path: &str, what: impl std::fmt::Display) {
         let RunLabel { flavour, seed } = self.label;
-        self.failures.record(format!("FAIL [flavour={flavour} path={path} seed={seed}] {what}"));
+        self.failures.record(path, format!("FAIL [flavour={flavour} path={path} seed={seed}] {what}"));
     }
 
     /// Judges what a reader (`who`) saw of `element` inside one read-side
@@ -195,6 +249,8 @@ impl Board {
         let age = first.age.max(last.age);
         histogram.count(age);
         if first.freed || last.freed || age >= 2 {
+            // Relaxed: a count read after the threads join.
+            self.progress.bad_reads.fetch_add(1, Ordering::Relaxed);
             let path = self.path_name(element.retired_by());
             let what = if first.freed || last.freed { "marked freed" } else { "after its grace period ended" };
             self.fail(

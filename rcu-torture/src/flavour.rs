@@ -11,14 +11,15 @@
 //! * QSBR: the thread handle is the `QsbrThread`; read-side sections borrow
 //!   it; quiescent states need `&mut`; blocking calls go offline first.
 //!
-//! Adding an API to the torture test (call_rcu, kvfree_rcu, rcu_barrier)
-//! means one method here and one line in each impl.
+//! Adding an API to the torture test means one method here and one line in
+//! each impl.
 
 use crate::rng::Rng;
-use rcu_core::{Flavour, GpState, ReadSection, Stats};
+use rcu_core::{CallbackFn, CallbackLimits, Flavour, GpState, RcuFree, RcuHead, ReadSection, Stats};
 use rcu_memb::Memb;
 use rcu_qsbr::{Qsbr, QsbrThread};
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 /// A flavour's public API, as the torture test uses it.
 pub trait TortureFlavour: Flavour {
@@ -57,6 +58,31 @@ pub trait TortureFlavour: Flavour {
     fn cond_synchronize(cookie: GpState);
     /// `get_state_synchronize_rcu`.
     fn get_state() -> GpState;
+    /// `call_rcu` (never waits for a grace period).
+    fn call_rcu(callback: impl FnOnce() + Send + 'static);
+    /// `call_rcu_raw`.
+    ///
+    /// # Safety
+    ///
+    /// As the flavour's `call_rcu_raw`: `head` valid, not queued, kept in
+    /// place until `func` runs; `func(head)` sound on another thread.
+    unsafe fn call_rcu_raw(head: NonNull<RcuHead>, func: CallbackFn);
+    /// `kvfree_rcu` (a `Box<T>` for any `T: ?Sized`, or a `Vec<T>`).
+    fn kvfree<P: RcuFree>(object: P);
+    /// `kvfree_rcu_vec`.
+    fn kvfree_vec<T: Send + 'static>(v: Vec<T>);
+    /// `rcu_barrier` from a registered thread (QSBR: offline meanwhile).
+    fn barrier(thread: &mut Self::Thread);
+    /// `rcu_barrier` from a thread that is not a registered reader.
+    fn barrier_unregistered();
+    /// `callback_limits`.
+    fn callback_limits() -> CallbackLimits;
+    /// `set_callback_limits`.
+    fn set_callback_limits(limits: CallbackLimits);
+    /// `reclaim_now`.
+    fn reclaim_now() -> usize;
+    /// `set_kvfree_drain_interval`.
+    fn set_kvfree_drain_interval(interval: std::time::Duration);
     /// `stats`.
     fn stats() -> Stats;
     /// `state_report`.
@@ -114,6 +140,37 @@ impl TortureFlavour for Memb {
     fn get_state() -> GpState {
         rcu_memb::get_state_synchronize_rcu()
     }
+    fn call_rcu(callback: impl FnOnce() + Send + 'static) {
+        rcu_memb::call_rcu(callback);
+    }
+    unsafe fn call_rcu_raw(head: NonNull<RcuHead>, func: CallbackFn) {
+        // SAFETY: forwarded contract.
+        unsafe { rcu_memb::call_rcu_raw(head, func) }
+    }
+    fn kvfree<P: RcuFree>(object: P) {
+        rcu_memb::kvfree_rcu(object);
+    }
+    fn kvfree_vec<T: Send + 'static>(v: Vec<T>) {
+        rcu_memb::kvfree_rcu_vec(v);
+    }
+    fn barrier(_thread: &mut MembThread) {
+        rcu_memb::rcu_barrier();
+    }
+    fn barrier_unregistered() {
+        rcu_memb::rcu_barrier();
+    }
+    fn callback_limits() -> CallbackLimits {
+        rcu_memb::callback_limits()
+    }
+    fn set_callback_limits(limits: CallbackLimits) {
+        rcu_memb::set_callback_limits(limits);
+    }
+    fn reclaim_now() -> usize {
+        rcu_memb::reclaim_now()
+    }
+    fn set_kvfree_drain_interval(interval: std::time::Duration) {
+        rcu_memb::set_kvfree_drain_interval(interval);
+    }
     fn stats() -> Stats {
         rcu_memb::stats()
     }
@@ -133,9 +190,14 @@ impl TortureFlavour for Qsbr {
         drop(thread);
     }
     fn exit_registered(thread: QsbrThread) {
-        // Still online: grace periods wait for this thread until its
-        // thread-exit destructor releases the slot.
-        std::mem::forget(thread);
+        // Still online; the handle goes into a thread-local, dropped at
+        // thread exit. Whichever destructor runs first, the slot must be
+        // released exactly when the handle is dropped: if the engine's own
+        // thread state goes first it keeps the slot for the handle. (A handle
+        // leaked with mem::forget keeps its slot online for good, by design:
+        // guards borrowing a leaked handle could still exist.)
+        thread_local!(static LATE: std::cell::RefCell<Option<QsbrThread>> = const { std::cell::RefCell::new(None) });
+        LATE.with(|l| *l.borrow_mut() = Some(thread));
     }
     fn read_lock(thread: &QsbrThread) -> rcu_qsbr::ReadGuard<'_> {
         thread.read_lock()
@@ -175,6 +237,37 @@ impl TortureFlavour for Qsbr {
     }
     fn get_state() -> GpState {
         rcu_qsbr::get_state_synchronize_rcu()
+    }
+    fn call_rcu(callback: impl FnOnce() + Send + 'static) {
+        rcu_qsbr::call_rcu(callback);
+    }
+    unsafe fn call_rcu_raw(head: NonNull<RcuHead>, func: CallbackFn) {
+        // SAFETY: forwarded contract.
+        unsafe { rcu_qsbr::call_rcu_raw(head, func) }
+    }
+    fn kvfree<P: RcuFree>(object: P) {
+        rcu_qsbr::kvfree_rcu(object);
+    }
+    fn kvfree_vec<T: Send + 'static>(v: Vec<T>) {
+        rcu_qsbr::kvfree_rcu_vec(v);
+    }
+    fn barrier(thread: &mut QsbrThread) {
+        thread.offline_scope(rcu_qsbr::rcu_barrier);
+    }
+    fn barrier_unregistered() {
+        rcu_qsbr::rcu_barrier();
+    }
+    fn callback_limits() -> CallbackLimits {
+        rcu_qsbr::callback_limits()
+    }
+    fn set_callback_limits(limits: CallbackLimits) {
+        rcu_qsbr::set_callback_limits(limits);
+    }
+    fn reclaim_now() -> usize {
+        rcu_qsbr::reclaim_now()
+    }
+    fn set_kvfree_drain_interval(interval: std::time::Duration) {
+        rcu_qsbr::set_kvfree_drain_interval(interval);
     }
     fn stats() -> Stats {
         rcu_qsbr::stats()

@@ -34,22 +34,28 @@ enum DenyArg {
 
 /// Torture test of the userspace RCU flavours: readers check that nothing
 /// they can reach is reclaimed early while a writer retires elements
-/// through every retire path, extra updaters share grace periods and
-/// threads keep registering and exiting.
+/// through every retire path (synchronous, polled, call_rcu, call_rcu_raw,
+/// chained callbacks with rcu_barrier, kvfree_rcu of boxes and vectors, the
+/// kvfree emergency branches), extra updaters share grace periods, churn
+/// threads exit with objects pending, and a flood tests backpressure under a
+/// memory ceiling.
 ///
-/// Passes (exit 0) when no element was reached while freed, no reader saw
-/// an age of 2 or more, every token created was dropped after the final
-/// grace period and the watchdog saw no hang. Exit 1 on failure, 3 on a
-/// hang (after printing the grace-period state). Every failure message
-/// names the flavour, the retire path and the seed; rerun with the same
-/// --seed to replay the run's random decisions.
+/// Passes (exit 0) when no element was reached while freed, nothing was
+/// dropped before its grace period, no reader saw an age of 2 or more,
+/// everything created was dropped after the final rcu_barrier (per path and
+/// per source), the engine's counters agree, RSS stayed under the ceiling and
+/// the watchdog saw no hang. Exit 1 on failure, 3 on a hang (after printing
+/// the grace-period state). Every failure message names the flavour, the
+/// path and the seed; rerun with the same --seed to replay the run's random
+/// decisions.
 #[derive(Debug, Parser)]
 #[command(name = "rcu-torture", version)]
 struct Args {
     /// Which flavour to torture (`both`: memb, then qsbr).
     #[arg(long, value_enum, default_value_t = FlavourArg::Both)]
     flavour: FlavourArg,
-    /// Seconds per flavour [default: 10, or 3 with --quick].
+    /// Seconds per flavour, at least: a run goes on until every selected
+    /// path has run once [default: 10, or 3 with --quick].
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
     /// Seeds every random decision [default: from the clock, printed].
@@ -64,6 +70,13 @@ struct Args {
     /// Threads that keep starting short-lived registered threads.
     #[arg(long, value_name = "N", default_value_t = 1)]
     churners: usize,
+    /// Threads that flood call_rcu and kvfree_rcu in bursts (0: no flood).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    flooders: usize,
+    /// Length of one flood burst, in milliseconds (a rest of about four
+    /// times as long follows each).
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    flood_ms: u64,
     /// Elements in the pool readers reach.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pool: usize,
@@ -76,6 +89,11 @@ struct Args {
     /// Rotate through this retire path only (repeatable) [default: all]; see --list-paths.
     #[arg(long = "path", value_name = "NAME")]
     paths: Vec<String>,
+    /// The memory ceiling: a run fails if its RSS (sampled from
+    /// /proc/self/status) grows more than this many MiB above its value at
+    /// the start of the run.
+    #[arg(long, value_name = "MIB", default_value_t = rcu_torture::DEFAULT_RSS_HEADROOM >> 20)]
+    rss_headroom_mib: u64,
     /// Print the retire paths and exit.
     #[arg(long)]
     list_paths: bool,
@@ -87,6 +105,11 @@ struct Args {
     /// must then report a hang and exit with status 3).
     #[arg(long)]
     sabotage_hang: bool,
+    /// Flood from inside read-side sections, where the engine may not
+    /// throttle and nothing is reclaimed (the run must then break the
+    /// memory ceiling: shows the ceiling check bites).
+    #[arg(long)]
+    sabotage_flood: bool,
     /// Fail unless the flavours report this barrier strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
     expect_barrier: Option<BarrierArg>,
@@ -111,6 +134,13 @@ impl Args {
             paths: self.paths.clone(),
             sabotage: self.sabotage,
             stuck_reader: self.sabotage_hang,
+            rss_headroom: self.rss_headroom_mib.saturating_mul(1 << 20),
+            flooders: self.flooders,
+            sabotage_flood: self.sabotage_flood,
+            flood: rcu_torture::flood::FloodShape {
+                burst: Duration::from_millis(self.flood_ms),
+                rest: Duration::from_millis(self.flood_ms.saturating_mul(4)),
+            },
             expect_barrier: self.expect_barrier.map(|b| match b {
                 BarrierArg::Membarrier => BarrierStrategy::Membarrier,
                 BarrierArg::Fences => BarrierStrategy::Fences,
@@ -140,8 +170,26 @@ fn deny_membarrier(which: DenyArg) -> Result<(), String> {
     }
 }
 
+/// This run's command line for one flavour with its seed (other options
+/// kept as given).
+fn reproduce_command(flavour: &str, seed: u64) -> String {
+    let mut kept = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--seed" | "--flavour" => {
+                args.next();
+            }
+            _ if a.starts_with("--seed=") || a.starts_with("--flavour=") => {}
+            _ => kept.push(if a.contains(' ') { format!("'{a}'") } else { a }),
+        }
+    }
+    format!("rcu-torture {} --flavour {flavour} --seed {seed}", kept.join(" "))
+}
+
 fn run_one<F: TortureFlavour>(config: &Config) -> Result<Report, String> {
-    let report = run::<F>(config).map_err(|e| e.to_string())?;
+    let report = run::<F>(config)
+        .map_err(|e| format!("FAIL [flavour={} path=- seed={}] cannot run: {e}", F::NAME, config.seed))?;
     println!("{report}");
     Ok(report)
 }
@@ -155,8 +203,8 @@ fn main() -> ExitCode {
         }
     }
     if args.list_paths {
-        for name in rcu_torture::paths::path_names::<Memb>() {
-            println!("{name}");
+        for p in rcu_torture::paths::all_paths::<Memb>() {
+            println!("{}", p.name);
         }
         for p in rcu_torture::paths::sabotage_paths::<Memb>() {
             println!("{} (with --sabotage only; must fail)", p.name);
@@ -169,29 +217,33 @@ fn main() -> ExitCode {
         "rcu-torture: seed {seed}, {:.1} s per flavour (rerun with --seed {seed} to replay the random decisions)",
         config.duration.as_secs_f64()
     );
-    let mut reports = Vec::new();
+    let mut outcomes = Vec::new();
     if matches!(args.flavour, FlavourArg::Memb | FlavourArg::Both) {
-        reports.push(run_one::<Memb>(&config));
+        outcomes.push(("memb", run_one::<Memb>(&config)));
     }
     if matches!(args.flavour, FlavourArg::Qsbr | FlavourArg::Both) {
-        reports.push(run_one::<Qsbr>(&config));
+        outcomes.push(("qsbr", run_one::<Qsbr>(&config)));
     }
-    let mut passed = true;
-    for r in &reports {
-        match r {
-            Ok(report) => passed &= report.passed(),
-            Err(e) => {
-                eprintln!("rcu-torture: {e}");
-                passed = false;
-            }
+    let mut failed = Vec::new();
+    for (flavour, outcome) in &outcomes {
+        match outcome {
+            Ok(report) if report.passed() => {}
+            Ok(report) => failed.push(format!(
+                "rcu-torture: FAIL [flavour={flavour} paths={} seed={seed}] reproduce: {}",
+                report.failing_paths().join(","),
+                reproduce_command(flavour, seed)
+            )),
+            Err(e) => failed.push(format!("rcu-torture: {e}")),
         }
     }
-    let flavours: Vec<&str> = reports.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.flavour).collect();
-    if passed {
+    let flavours: Vec<&str> = outcomes.iter().map(|(f, _)| *f).collect();
+    if failed.is_empty() {
         println!("rcu-torture: PASS ({})", flavours.join(", "));
         ExitCode::SUCCESS
     } else {
-        println!("rcu-torture: FAIL ({}); seed {seed}", flavours.join(", "));
+        for line in failed {
+            println!("{line}");
+        }
         ExitCode::FAILURE
     }
 }

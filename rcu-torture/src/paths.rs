@@ -12,14 +12,22 @@
 //! * [`Retire::CellReplace`]: the cell lane publishes through
 //!   `RcuCell::replace`, which retires the old value itself.
 //!
-//! Paths still to come plug in with a line each in [`all_paths`] (and one
-//! method in `TortureFlavour`): `call_rcu` (drop the token in the closure),
-//! `call_rcu_raw` (a box with an `RcuHead` and the token), `kvfree_rcu`
-//! (`Box<Token>`), `kvfree_rcu_vec` (`vec![token]`), and the kvfree emergency
-//! branches (the same two with the fault-injection hook making block or head
-//! allocation fail, from inside and outside a read-side section).
+//! Every path keeps both checks meaningful: a token is dropped only by
+//! the mechanism under test, after the grace period it promises (so a
+//! reader that finds its element freed, or aged 2, saw a real early free),
+//! and the token's drop polls the cookie the writer took at the retire
+//! (see `pool.rs`). Synchronous and polled paths live here; the deferred
+//! ones (`call_rcu`, `call_rcu_raw`, chained callbacks with `rcu_barrier`,
+//! `kvfree_rcu` of every shape) in `deferred.rs`; the kvfree emergency
+//! branches, driven by the fault-injection hook, in `emergency.rs`.
+//!
+//! The deferred paths never wait for a grace period, so they run from
+//! inside a read-side section (memb) or online (QSBR) half of the time, and
+//! outside (offline) otherwise ([`maybe_reading`]).
 
 use crate::board::Board;
+use crate::deferred;
+use crate::emergency;
 use crate::flavour::TortureFlavour;
 use crate::pool::Token;
 use crate::rng::Rng;
@@ -39,8 +47,23 @@ pub struct PathCtx<'a, F: TortureFlavour> {
 }
 
 impl<F: TortureFlavour> PathCtx<'_, F> {
-    fn fail(&self, what: impl std::fmt::Display) {
+    /// Records a failure of this path.
+    pub fn fail(&self, what: impl std::fmt::Display) {
         self.board.fail(self.name, what);
+    }
+}
+
+/// Runs `f` as a reader (`reading`: memb inside a read-side section, QSBR
+/// online) or as a thread that may block (memb outside any section, QSBR
+/// offline): the two contexts the engine treats differently.
+pub fn maybe_reading<F: TortureFlavour, R>(thread: &mut F::Thread, reading: bool, f: impl FnOnce() -> R) -> R {
+    if reading {
+        let guard = F::read_lock(thread);
+        let r = f();
+        drop(guard);
+        r
+    } else {
+        F::blocking(thread, f)
     }
 }
 
@@ -56,18 +79,77 @@ pub enum Retire<F: TortureFlavour> {
 pub struct RetirePath<F: TortureFlavour> {
     /// Shown in reports and failure messages, and accepted by `--path`.
     pub name: &'static str,
+    /// Steps through it per round of the rotation.
+    pub weight: u32,
     /// What it does.
     pub retire: Retire<F>,
 }
 
-/// Every retire path that exists today.
+/// Names of the paths the report checks engine counters for.
+pub mod name {
+    /// `call_rcu` with a closure.
+    pub const CALL_RCU: &str = "call_rcu";
+    /// `call_rcu_raw` with an intrusive head.
+    pub const CALL_RCU_RAW: &str = "call_rcu_raw";
+    /// Chained callbacks, one `rcu_barrier` per link.
+    pub const CHAIN: &str = "call_rcu chain+rcu_barrier";
+    /// `kvfree_rcu` of a `Box` (sized, slice or trait object).
+    pub const KVFREE_BOX: &str = "kvfree_rcu(Box)";
+    /// `kvfree_rcu_vec` / `kvfree_rcu(Vec)`.
+    pub const KVFREE_VEC: &str = "kvfree_rcu_vec";
+    /// No block, the caller may block: synchronize then free inline.
+    pub const EMERGENCY_SYNCHRONIZE: &str = "kvfree emergency: synchronize";
+    /// No block, the caller may not block: the per-thread reserve.
+    pub const EMERGENCY_RESERVE: &str = "kvfree emergency: reserve";
+    /// `RcuCell::replace` (retires through kvfree_rcu).
+    pub const CELL_REPLACE: &str = "RcuCell::replace";
+}
+
+/// Weight of the paths that wait for a grace period in the writer.
+const SYNCHRONOUS: u32 = 2;
+/// Weight of the deferred paths that never wait: they are cheap, and they
+/// feed the kvfree blocks that the drain timer and full-block sealing need.
+const DEFERRED: u32 = 6;
+/// Weight of the paths that call `rcu_barrier`, which seals every thread's
+/// partial kvfree block: run often, they would leave the drain timer
+/// (20 ms) nothing to seal.
+const BARRIER: u32 = 1;
+
+/// Every retire path.
 pub fn all_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
     vec![
-        RetirePath { name: "synchronize_rcu", retire: Retire::Token(synchronize::<F>) },
-        RetirePath { name: "start_poll+poll_state", retire: Retire::Token(start_poll_then_poll::<F>) },
-        RetirePath { name: "start_poll+cond_synchronize", retire: Retire::Token(start_poll_then_cond::<F>) },
-        RetirePath { name: "get_state+cond_synchronize", retire: Retire::Token(get_state_then_cond::<F>) },
-        RetirePath { name: "RcuCell::replace", retire: Retire::CellReplace },
+        RetirePath { name: "synchronize_rcu", weight: SYNCHRONOUS, retire: Retire::Token(synchronize::<F>) },
+        RetirePath {
+            name: "start_poll+poll_state",
+            weight: SYNCHRONOUS,
+            retire: Retire::Token(start_poll_then_poll::<F>),
+        },
+        RetirePath {
+            name: "start_poll+cond_synchronize",
+            weight: SYNCHRONOUS,
+            retire: Retire::Token(start_poll_then_cond::<F>),
+        },
+        RetirePath {
+            name: "get_state+cond_synchronize",
+            weight: SYNCHRONOUS,
+            retire: Retire::Token(get_state_then_cond::<F>),
+        },
+        RetirePath { name: name::CELL_REPLACE, weight: DEFERRED, retire: Retire::CellReplace },
+        RetirePath { name: name::CALL_RCU, weight: DEFERRED, retire: Retire::Token(deferred::call_rcu::<F>) },
+        RetirePath { name: name::CALL_RCU_RAW, weight: DEFERRED, retire: Retire::Token(deferred::call_rcu_raw::<F>) },
+        RetirePath { name: name::CHAIN, weight: BARRIER, retire: Retire::Token(deferred::chain_and_barrier::<F>) },
+        RetirePath { name: name::KVFREE_BOX, weight: DEFERRED, retire: Retire::Token(deferred::kvfree_box::<F>) },
+        RetirePath { name: name::KVFREE_VEC, weight: DEFERRED, retire: Retire::Token(deferred::kvfree_vec::<F>) },
+        RetirePath {
+            name: name::EMERGENCY_SYNCHRONIZE,
+            weight: BARRIER,
+            retire: Retire::Token(emergency::synchronize_branch::<F>),
+        },
+        RetirePath {
+            name: name::EMERGENCY_RESERVE,
+            weight: BARRIER,
+            retire: Retire::Token(emergency::reserve_branch::<F>),
+        },
     ]
 }
 
@@ -75,7 +157,14 @@ pub fn all_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
 /// show that the torture test catches what it is meant to catch (its tests
 /// and `--sabotage` run them and expect a failure).
 pub fn sabotage_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
-    vec![RetirePath { name: "sabotage:no-grace-period", retire: Retire::Token(drop_at_once::<F>) }]
+    vec![
+        RetirePath { name: "sabotage:no-grace-period", weight: 1, retire: Retire::Token(drop_at_once::<F>) },
+        RetirePath {
+            name: "sabotage:kvfree-out-of-memory",
+            weight: 1,
+            retire: Retire::Token(emergency::out_of_memory_in_a_section::<F>),
+        },
+    ]
 }
 
 /// Reclaims without waiting for a grace period: the early free RCU exists

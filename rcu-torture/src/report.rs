@@ -1,9 +1,26 @@
 //! The result of one run and its pass condition.
+//!
+//! Every problem is one line starting `FAIL [flavour=… path=… seed=…]`:
+//! the path is the retire path (or thread kind) at fault, or `-` where no
+//! single path is (a leak spread over several, a reader slot left claimed).
 
 use crate::board::Histogram;
+use crate::paths::name;
+use crate::rss::mib;
 use rcu_core::{BarrierStrategy, Stats};
 use std::fmt;
 use std::time::Duration;
+
+/// One retire path's tally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathTally {
+    /// The path.
+    pub name: &'static str,
+    /// Writer steps through it (each retired one token).
+    pub steps: u64,
+    /// Tokens it retired that were dropped by the end of the run.
+    pub dropped: u64,
+}
 
 /// Everything a run measured.
 #[derive(Clone, Debug)]
@@ -22,21 +39,50 @@ pub struct Report {
     pub writer_steps: u64,
     /// Times the writer had to wait for an element to become reusable.
     pub writer_stalls: u64,
-    /// Steps per retire path: name, count (only the enabled paths).
-    pub path_counts: Vec<(&'static str, u64)>,
+    /// The enabled retire paths, in table order.
+    pub paths: Vec<PathTally>,
     /// `synchronize_rcu` calls by the extra updaters.
     pub updater_synchronizes: u64,
     /// Short-lived threads started by churn threads.
     pub churned_threads: u64,
+    /// Objects churn threads left pending (kvfree blocks, callbacks) at exit.
+    pub churn_pending: u64,
     /// Read-side sections run from thread-exit destructors.
     pub late_reads: u64,
+    /// Chained callbacks run by the chain path.
+    pub chain_links: u64,
+    /// Flood threads, their bursts and calls.
+    pub flooders: usize,
+    /// See `flooders`.
+    pub flood_bursts: u64,
+    /// See `flooders`.
+    pub flood_calls: u64,
+    /// RSS at the start, largest sample, ceiling, number of samples (bytes).
+    pub rss_baseline: u64,
+    /// See `rss_baseline`.
+    pub rss_peak: u64,
+    /// See `rss_baseline`.
+    pub rss_ceiling: u64,
+    /// See `rss_baseline`.
+    pub rss_samples: u64,
     /// Ages seen by readers.
     pub histogram: Histogram,
-    /// Tokens created and dropped, after the final grace period.
+    /// Read-side sections that found their element freed or aged 2+.
+    pub bad_reads: u64,
+    /// Tokens dropped before the cookie of their retire completed.
+    pub early_drops: u64,
+    /// Tokens created, after the final `rcu_barrier`.
     pub created: u64,
-    /// See `created`.
+    /// Tokens dropped, after the final `rcu_barrier`.
     pub dropped: u64,
-    /// The flavour's statistics after the run.
+    /// Of `dropped`: tokens never retired (still published at the end).
+    pub dropped_unretired: u64,
+    /// Other objects (see `ledger.rs`): source, created, dropped.
+    pub ledgers: Vec<(&'static str, u64, u64)>,
+    /// The flavour's statistics before the run (its counters are
+    /// process-wide; the checks use the difference).
+    pub stats_before: Stats,
+    /// The flavour's statistics after the final `rcu_barrier`.
     pub stats: Stats,
     /// The barrier strategy the run was required to find, if any.
     pub expected_barrier: Option<BarrierStrategy>,
@@ -44,45 +90,209 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Number of failures recorded.
     pub failure_count: u64,
+    /// Every path a failure during the run named.
+    pub failed_paths: Vec<String>,
+}
+
+/// Engine counters that moved during the run.
+struct Moved {
+    callbacks_invoked: u64,
+    barriers: u64,
+    kvfree_freed: u64,
+    emergency_synchronize: u64,
+    emergency_reserve: u64,
+    callback_panics: u64,
+    drop_panics: u64,
+    thread_exit_seals: u64,
 }
 
 impl Report {
+    fn tag(&self, path: &str) -> String {
+        format!("FAIL [flavour={} path={path} seed={}]", self.flavour, self.seed)
+    }
+
+    /// The path a line made with [`Report::tag`] names.
+    fn path_of(line: &str) -> Option<&str> {
+        let rest = &line[line.find(" path=")? + " path=".len()..];
+        Some(&rest[..rest.find(" seed=")?])
+    }
+
+    /// Every path named by a failure during the run or a problem found
+    /// after it (`-` for problems no single path owns), sorted.
+    pub fn failing_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.failed_paths.clone();
+        for p in self.problems() {
+            if let Some(path) = Self::path_of(&p) {
+                paths.push(path.to_owned());
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    fn steps(&self, path: &str) -> u64 {
+        self.paths.iter().filter(|p| p.name == path).map(|p| p.steps).sum()
+    }
+
+    fn moved(&self) -> Moved {
+        let (a, b) = (&self.stats, &self.stats_before);
+        Moved {
+            callbacks_invoked: a.callbacks_invoked.saturating_sub(b.callbacks_invoked),
+            barriers: a.barriers.saturating_sub(b.barriers),
+            kvfree_freed: a.kvfree_objects_freed.saturating_sub(b.kvfree_objects_freed),
+            emergency_synchronize: a.kvfree_emergency_synchronize.saturating_sub(b.kvfree_emergency_synchronize),
+            emergency_reserve: a.kvfree_emergency_reserve.saturating_sub(b.kvfree_emergency_reserve),
+            callback_panics: a.callback_panics.saturating_sub(b.callback_panics),
+            drop_panics: a.kvfree_drop_panics.saturating_sub(b.kvfree_drop_panics),
+            thread_exit_seals: a.kvfree_blocks_sealed.thread_exit.saturating_sub(b.kvfree_blocks_sealed.thread_exit),
+        }
+    }
+
     /// Every reason the run failed; empty means it passed.
     pub fn problems(&self) -> Vec<String> {
-        let tag = format!("[flavour={} seed={}]", self.flavour, self.seed);
         let mut out = Vec::new();
         if self.failure_count > 0 {
-            out.push(format!("{tag} {} failure(s) during the run (first ones printed above)", self.failure_count));
-        }
-        if self.histogram.late() > 0 {
-            out.push(format!("{tag} {} read(s) saw an age of 2 or more", self.histogram.late()));
-        }
-        if self.created != self.dropped {
             out.push(format!(
-                "{tag} {} tokens created but {} dropped after the final grace period (leak or double drop)",
-                self.created, self.dropped
+                "{} {} failure(s) during the run (the first ones, each naming its path, are printed above)",
+                self.tag("-"),
+                self.failure_count
             ));
         }
-        for (name, count) in &self.path_counts {
-            if *count == 0 {
-                out.push(format!(
-                    "FAIL [flavour={} path={name} seed={}] the path never ran (run too short?)",
-                    self.flavour, self.seed
-                ));
+        if self.bad_reads > 0 {
+            out.push(format!(
+                "{} {} read-side section(s) reached an element marked freed or aged 2+ (paths named above)",
+                self.tag("-"),
+                self.bad_reads
+            ));
+        }
+        if self.early_drops > 0 {
+            out.push(format!(
+                "{} {} token(s) dropped before the grace period of their retire (paths named above)",
+                self.tag("-"),
+                self.early_drops
+            ));
+        }
+        if self.histogram.late() > 0 {
+            out.push(format!("{} {} read(s) saw an age of 2 or more", self.tag("-"), self.histogram.late()));
+        }
+        self.accounting_problems(&mut out);
+        self.counter_problems(&mut out);
+        if self.flooders > 0 && self.flood_calls == 0 {
+            out.push(format!("{} the flood never ran (run too short?)", self.tag(crate::flood::FLOOD_PATH)));
+        }
+        if self.rss_peak > self.rss_ceiling {
+            out.push(format!(
+                "{} peak RSS {:.1} MiB above the ceiling {:.1} MiB",
+                self.tag(crate::flood::FLOOD_PATH),
+                mib(self.rss_peak),
+                mib(self.rss_ceiling)
+            ));
+        }
+        for p in &self.paths {
+            if p.steps == 0 {
+                out.push(format!("{} the path never ran (run too short?)", self.tag(p.name)));
             }
         }
         if self.stats.registered_threads != 0 {
             out.push(format!(
-                "{tag} {} reader slot(s) still claimed after every torture thread exited",
+                "{} {} reader slot(s) still claimed after every torture thread exited",
+                self.tag("-"),
                 self.stats.registered_threads
             ));
         }
         if let Some(expected) = self.expected_barrier {
             if self.stats.barrier_strategy != expected {
-                out.push(format!("{tag} barrier strategy {:?}, expected {expected:?}", self.stats.barrier_strategy));
+                out.push(format!(
+                    "{} barrier strategy {:?}, expected {expected:?}",
+                    self.tag("-"),
+                    self.stats.barrier_strategy
+                ));
             }
         }
         out
+    }
+
+    /// created == dropped, per path and per source, after rcu_barrier.
+    fn accounting_problems(&self, out: &mut Vec<String>) {
+        for p in &self.paths {
+            if p.dropped != p.steps {
+                out.push(format!(
+                    "{} retired {} token(s) but {} were dropped after the final rcu_barrier ({})",
+                    self.tag(p.name),
+                    p.steps,
+                    p.dropped,
+                    if p.dropped < p.steps { "leak" } else { "double drop" }
+                ));
+            }
+        }
+        if self.created != self.dropped {
+            out.push(format!(
+                "{} {} tokens created but {} dropped after the final rcu_barrier ({} of them never retired)",
+                self.tag("-"),
+                self.created,
+                self.dropped,
+                self.dropped_unretired
+            ));
+        }
+        for &(source, created, dropped) in &self.ledgers {
+            if created != dropped {
+                out.push(format!(
+                    "{} {created} {source} object(s) created but {dropped} dropped after the final rcu_barrier",
+                    self.tag(source)
+                ));
+            }
+        }
+    }
+
+    /// The engine's counters agree with what the paths did.
+    fn counter_problems(&self, out: &mut Vec<String>) {
+        let m = self.moved();
+        let mut need = |path: &str, what: &str, moved: u64, at_least: u64| {
+            if moved < at_least {
+                out.push(format!("{} stats().{what} moved by {moved}, expected at least {at_least}", self.tag(path)));
+            }
+        };
+        let callbacks = self.steps(name::CALL_RCU) + self.steps(name::CALL_RCU_RAW) + self.chain_links;
+        need(name::CALL_RCU, "callbacks_invoked", m.callbacks_invoked, callbacks);
+        need(name::CHAIN, "barriers", m.barriers, self.chain_links);
+        let kvfreed = [name::KVFREE_BOX, name::KVFREE_VEC, name::CELL_REPLACE, name::EMERGENCY_RESERVE]
+            .iter()
+            .map(|p| self.steps(p))
+            .sum::<u64>();
+        need(name::KVFREE_BOX, "kvfree_objects_freed", m.kvfree_freed, kvfreed);
+        let sync = self.steps(name::EMERGENCY_SYNCHRONIZE);
+        need(name::EMERGENCY_SYNCHRONIZE, "kvfree_emergency_synchronize", m.emergency_synchronize, sync);
+        let reserve = self.steps(name::EMERGENCY_RESERVE);
+        need(name::EMERGENCY_RESERVE, "kvfree_emergency_reserve", m.emergency_reserve, reserve);
+        // A churn thread's partial block is sealed at its exit unless the
+        // drain timer or an rcu_barrier took it in the microseconds before;
+        // over a hundred exits, some must have sealed their own block.
+        if self.churned_threads >= 100 && self.churn_pending > 0 {
+            need(crate::threads::CHURN_PATH, "kvfree_blocks_sealed.thread_exit", m.thread_exit_seals, 1);
+        }
+        if m.callback_panics + m.drop_panics > 0 {
+            out.push(format!(
+                "{} {} callback(s) and {} kvfree destructor(s) panicked",
+                self.tag("-"),
+                m.callback_panics,
+                m.drop_panics
+            ));
+        }
+        let s = &self.stats;
+        if s.callback_backlog != 0
+            || s.kvfree_blocks_in_flight != 0
+            || s.kvfree_objects_queued != s.kvfree_objects_freed
+        {
+            out.push(format!(
+                "{} after the final rcu_barrier: callback backlog {}, kvfree blocks in flight {}, kvfree objects queued {} freed {} (all must be settled)",
+                self.tag("rcu_barrier"),
+                s.callback_backlog,
+                s.kvfree_blocks_in_flight,
+                s.kvfree_objects_queued,
+                s.kvfree_objects_freed
+            ));
+        }
     }
 
     /// Whether the run passed.
@@ -94,15 +304,21 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (readers, updaters, churners) = self.threads;
+        let s = &self.stats;
+        let m = self.moved();
         writeln!(
             f,
             "rcu-torture: flavour {}, seed {}, {:.1} s, barrier strategy {:?}",
             self.flavour,
             self.seed,
             self.elapsed.as_secs_f64(),
-            self.stats.barrier_strategy
+            s.barrier_strategy
         )?;
-        writeln!(f, "  threads: {readers} readers, {updaters} extra updaters, {churners} churn")?;
+        writeln!(
+            f,
+            "  threads: {readers} readers, {updaters} extra updaters, {churners} churn, {} flood",
+            self.flooders
+        )?;
         writeln!(
             f,
             "  reads {}, writer steps {} ({} stalls), updater synchronize_rcu {}, grace periods {}, synchronize calls {}",
@@ -110,28 +326,65 @@ impl fmt::Display for Report {
             self.writer_steps,
             self.writer_stalls,
             self.updater_synchronizes,
-            self.stats.grace_periods,
-            self.stats.synchronize_calls
+            s.grace_periods.saturating_sub(self.stats_before.grace_periods),
+            s.synchronize_calls.saturating_sub(self.stats_before.synchronize_calls)
         )?;
         writeln!(
             f,
-            "  threads churned {}, reads from thread-exit destructors {}",
-            self.churned_threads, self.late_reads
+            "  threads churned {} (objects left pending at exit {}), reads from thread-exit destructors {}",
+            self.churned_threads, self.churn_pending, self.late_reads
         )?;
-        write!(f, "  retire paths:")?;
-        for (name, count) in &self.path_counts {
-            write!(f, " {name}={count}")?;
+        writeln!(f, "  {:<32} {:>10} {:>10}", "retire path", "steps", "dropped")?;
+        for p in &self.paths {
+            writeln!(f, "  {:<32} {:>10} {:>10}", p.name, p.steps, p.dropped)?;
         }
-        writeln!(f)?;
+        writeln!(f, "  {:<32} {:>10} {:>10}", "other objects", "created", "dropped")?;
+        for (source, created, dropped) in &self.ledgers {
+            writeln!(f, "  {source:<32} {created:>10} {dropped:>10}")?;
+        }
+        writeln!(
+            f,
+            "  engine: callbacks invoked {} (peak backlog {}), rcu_barrier {} (chained links {}), kvfree freed {} \
+             (blocks sealed: full {} timer {} barrier {} thread exit {}), emergency synchronize {} reserve {}",
+            m.callbacks_invoked,
+            s.peak_callback_backlog,
+            m.barriers,
+            self.chain_links,
+            m.kvfree_freed,
+            s.kvfree_blocks_sealed.full.saturating_sub(self.stats_before.kvfree_blocks_sealed.full),
+            s.kvfree_blocks_sealed.timer.saturating_sub(self.stats_before.kvfree_blocks_sealed.timer),
+            s.kvfree_blocks_sealed.barrier.saturating_sub(self.stats_before.kvfree_blocks_sealed.barrier),
+            s.kvfree_blocks_sealed.thread_exit.saturating_sub(self.stats_before.kvfree_blocks_sealed.thread_exit),
+            m.emergency_synchronize,
+            m.emergency_reserve
+        )?;
+        writeln!(
+            f,
+            "  flood: {} bursts, {} calls; RSS baseline {:.1} MiB, peak {:.1} MiB, ceiling {:.1} MiB ({} samples)",
+            self.flood_bursts,
+            self.flood_calls,
+            mib(self.rss_baseline),
+            mib(self.rss_peak),
+            mib(self.rss_ceiling),
+            self.rss_samples
+        )?;
         write!(f, "  age histogram:")?;
         for (age, n) in self.histogram.0.iter().enumerate() {
             write!(f, " {age}:{n}")?;
         }
         writeln!(f)?;
-        writeln!(f, "  tokens created {}, dropped {}", self.created, self.dropped)?;
+        writeln!(
+            f,
+            "  tokens created {}, dropped {} ({} never retired), dropped early {}; reads that found a freed or aged element {}",
+            self.created, self.dropped, self.dropped_unretired, self.early_drops, self.bad_reads
+        )?;
         let problems = self.problems();
         if problems.is_empty() {
-            write!(f, "  PASS: no element reached while freed, no age >= 2, created == dropped, no watchdog report")
+            write!(
+                f,
+                "  PASS: no element reached while freed, no early drop, no age >= 2, created == dropped after rcu_barrier \
+                 (every path and source), engine counters agree, no watchdog report"
+            )
         } else {
             write!(f, "  FAIL:")?;
             for p in problems {

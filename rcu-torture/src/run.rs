@@ -3,9 +3,12 @@
 
 use crate::board::{Board, RunLabel, IDLE};
 use crate::flavour::TortureFlavour;
+use crate::flood::{flooder, FloodShape, FLOOD_LIMITS, FLOOD_PATH};
+use crate::ledger::Source;
 use crate::paths::{all_paths, sabotage_paths};
-use crate::pool::Pool;
-use crate::report::Report;
+use crate::pool::{Pool, MAX_PATHS};
+use crate::report::{PathTally, Report};
+use crate::rss::RssWatch;
 use crate::threads::{churn, panic_text, reader, stuck_reader, updater};
 use crate::writer::{CellValue, Writer, WriterOutcome};
 use rcu_core::{BarrierStrategy, RcuCell};
@@ -20,10 +23,17 @@ pub const HANG_EXIT_STATUS: i32 = 3;
 /// cooling ones, and slack.
 pub const MIN_POOL: usize = crate::pool::PIPE_LEN as usize + 6;
 
+/// The default memory ceiling above the starting RSS (see `rss.rs`).
+/// The flood under its tightened limits (`flood::FLOOD_LIMITS`) adds a few
+/// MiB (peak 2.4 MiB above a 2.8 MiB baseline in `--quick` runs); a flood
+/// the engine failed to throttle grows by hundreds of MiB per second.
+pub const DEFAULT_RSS_HEADROOM: u64 = 64 << 20;
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// How long the threads run.
+    /// How long the threads run, at least: the run goes on until every
+    /// enabled path has completed a step (bounded by the watchdog).
     pub duration: Duration,
     /// Seeds every random decision.
     pub seed: u64,
@@ -48,6 +58,17 @@ pub struct Config {
     /// Add a reader that enters a section and never leaves while the run
     /// lasts: grace periods stall, and the watchdog must report the hang.
     pub stuck_reader: bool,
+    /// The memory ceiling: RSS may grow this many bytes above its value
+    /// at the start of the run.
+    pub rss_headroom: u64,
+    /// Flood threads (0: no flood, and the backlog limits stay as they are).
+    pub flooders: usize,
+    /// How they flood.
+    pub flood: FloodShape,
+    /// Flood from inside read-side sections, where nothing throttles and
+    /// nothing is reclaimed: the run is then expected to break the memory
+    /// ceiling (shows the ceiling check can fail).
+    pub sabotage_flood: bool,
 }
 
 impl Default for Config {
@@ -64,6 +85,10 @@ impl Default for Config {
             expect_barrier: None,
             sabotage: false,
             stuck_reader: false,
+            rss_headroom: DEFAULT_RSS_HEADROOM,
+            flooders: 1,
+            flood: FloodShape { burst: Duration::from_millis(250), rest: Duration::from_secs(1) },
+            sabotage_flood: false,
         }
     }
 }
@@ -110,11 +135,18 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         paths.extend(sabotage_paths::<F>());
     }
     let names: Vec<&'static str> = paths.iter().map(|p| p.name).collect();
+    assert!(names.len() <= MAX_PATHS, "torture bug: more than {MAX_PATHS} retire paths");
     let enabled = select_paths(&names, &config.paths)?;
     let label = RunLabel { flavour: F::NAME, seed: config.seed };
-    let pool = Pool::leak(config.pool_size);
-    let board = Board::leak(label, pool, 0, names.clone());
+    let stats_before = F::stats();
+    let pool = Pool::leak(config.pool_size, F::poll);
+    let board = Board::leak(label, pool, 0, names.clone(), RssWatch::starting_now(config.rss_headroom));
     let cell = RcuCell::<CellValue, F>::new(CellValue::new(pool.mint(1)));
+    crate::crash::arm(board);
+    let limits_before = F::callback_limits();
+    if config.flooders > 0 {
+        F::set_callback_limits(FLOOD_LIMITS);
+    }
     let start = Instant::now();
 
     let outcome = std::thread::scope(|s| {
@@ -135,10 +167,15 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
             let cell = &cell;
             others.push((format!("churn {i}"), s.spawn(move || churn::<F>(board, cell, i))));
         }
+        for i in 0..config.flooders as u64 {
+            let (flood, unbounded) = (config.flood, config.sabotage_flood);
+            others.push((format!("flood {i}"), s.spawn(move || flooder::<F>(board, i, flood, unbounded))));
+        }
         if config.stuck_reader {
             others.push(("stuck reader".to_owned(), s.spawn(move || stuck_reader::<F>(board))));
         }
-        watch::<F>(board, config, start, &writer, &others);
+        let every_path = enabled.iter().fold(0u64, |mask, &p| mask | 1 << p);
+        watch::<F>(board, config, start, every_path, &writer, &others);
         for (name, handle) in others {
             if let Err(panic) = handle.join() {
                 board.fail("-", format_args!("{name} panicked: {}", panic_text(&*panic)));
@@ -158,7 +195,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     // Every thread has exited: no reader remains, but the published
     // elements are still formally under RCU. One grace period, then drop.
     F::synchronize_unregistered();
-    let path_counts = match outcome {
+    let path_steps = match outcome {
         Some(WriterOutcome { pointer_token, path_counts }) => {
             drop(pointer_token);
             path_counts
@@ -166,8 +203,15 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         None => vec![0; names.len()],
     };
     drop(cell);
-    // When rcu_barrier lands: call it here, so that tokens still queued in
-    // deferred paths (call_rcu, kvfree_rcu) are dropped before counting.
+    // Tokens and retirees still queued in callbacks or kvfree blocks
+    // (partial ones included) are dropped before this returns. No callback
+    // queues another at this point (the chain path waits for its whole
+    // chain), so one barrier suffices.
+    F::barrier_unregistered();
+    F::set_kvfree_drain_interval(rcu_core::kvfree::DEFAULT_DRAIN_INTERVAL);
+    F::set_callback_limits(limits_before);
+    crate::crash::disarm();
+    board.sample_rss(FLOOD_PATH, "the end of the run");
 
     let p = &board.progress;
     Ok(Report {
@@ -178,26 +222,51 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         reads: p.reads.load(Ordering::Relaxed),
         writer_steps: p.writer_steps.load(Ordering::Relaxed),
         writer_stalls: p.writer_stalls.load(Ordering::Relaxed),
-        path_counts: enabled.iter().map(|&i| (names[i], path_counts[i])).collect(),
+        paths: enabled
+            .iter()
+            .map(|&i| PathTally { name: names[i], steps: path_steps[i], dropped: pool.dropped_by_path(i) })
+            .collect(),
         updater_synchronizes: p.updater_synchronizes.load(Ordering::Relaxed),
         churned_threads: p.churned_threads.load(Ordering::Relaxed),
+        churn_pending: p.churn_pending.load(Ordering::Relaxed),
         late_reads: p.late_reads.load(Ordering::Relaxed),
+        chain_links: p.chain_links.load(Ordering::Relaxed),
+        flooders: config.flooders,
+        flood_bursts: p.flood_bursts.load(Ordering::Relaxed),
+        flood_calls: p.flood_calls.load(Ordering::Relaxed),
+        rss_baseline: board.rss.baseline,
+        rss_peak: board.rss.peak(),
+        rss_ceiling: board.rss.ceiling,
+        rss_samples: board.rss.samples(),
         histogram: board.histogram.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        bad_reads: p.bad_reads.load(Ordering::Relaxed),
+        early_drops: pool.early_drops(),
         created: pool.created(),
         dropped: pool.dropped(),
+        dropped_unretired: pool.dropped_unretired(),
+        ledgers: Source::ALL
+            .iter()
+            .map(|&s| {
+                let l = board.ledgers.of(s);
+                (s.name(), l.created(), l.dropped())
+            })
+            .collect(),
+        stats_before,
         stats: F::stats(),
         expected_barrier: config.expect_barrier,
         failures: board.failures.messages(),
         failure_count: board.failures.count(),
+        failed_paths: board.failures.paths(),
     })
 }
 
-/// The watchdog: stops the run when its time is up, and turns a hang into
-/// a report and an exit instead of waiting forever.
+/// The watchdog: stops the run when its time is up and every path has run,
+/// and turns a hang into a report and an exit instead of waiting forever.
 fn watch<F: TortureFlavour>(
     board: &Board,
     config: &Config,
     start: Instant,
+    every_path: u64,
     writer: &ScopedJoinHandle<'_, WriterOutcome>,
     others: &[(String, ScopedJoinHandle<'_, ()>)],
 ) {
@@ -208,7 +277,11 @@ fn watch<F: TortureFlavour>(
     loop {
         std::thread::sleep(tick);
         let now = Instant::now();
-        if stopped_at.is_none() && now.duration_since(start) >= config.duration {
+        // The duration is a minimum: the run goes on until every enabled
+        // path has run once (a slow machine, a sanitizer), the watchdog
+        // bounding a writer that makes no progress at all.
+        let all_ran = board.progress.paths_ran.load(Ordering::Relaxed) & every_path == every_path;
+        if stopped_at.is_none() && now.duration_since(start) >= config.duration && all_ran {
             // Relaxed: threads poll the flag; see `Board::stopping`.
             board.stop.store(true, Ordering::Relaxed);
             stopped_at = Some(now);
@@ -221,6 +294,7 @@ fn watch<F: TortureFlavour>(
         if unfinished.is_empty() {
             return;
         }
+        board.sample_rss(FLOOD_PATH, "the watchdog");
         let gp = F::stats().grace_periods;
         if gp != last_gp.0 {
             last_gp = (gp, now);

@@ -3,6 +3,7 @@
 
 use crate::board::{Board, Histogram};
 use crate::flavour::TortureFlavour;
+use crate::ledger::{Retiree, Source};
 use crate::rng::Rng;
 use crate::writer::CellValue;
 use rcu_core::RcuCell;
@@ -16,6 +17,7 @@ pub(crate) mod role {
     pub const READER: u64 = 2;
     pub const UPDATER: u64 = 3;
     pub const CHURN: u64 = 4;
+    pub const FLOOD: u64 = 5;
 }
 
 /// Reads are added to the shared counter in batches of this many.
@@ -173,9 +175,12 @@ pub fn stuck_reader<F: TortureFlavour>(board: &Board) {
 
 /// A churn thread: starts short-lived threads one after the other until the
 /// run stops. Each registers, reads a little (sometimes unregistering and
-/// registering again midway) and exits in one of three ways: unregistered,
-/// still registered (the thread-exit destructor must release it), or with
-/// one more read-side section to run from a thread-local destructor.
+/// registering again midway), leaves a few objects pending (a partial
+/// kvfree block, sometimes a callback) and exits in one of three ways:
+/// unregistered, still registered (the thread-exit destructor must release
+/// it and seal the block), or with one more read-side section and one more
+/// `kvfree_rcu` to run from a thread-local destructor. The next child
+/// registers again, often in the slots just released.
 pub fn churn<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValue, F>, index: u64) {
     let mut rng = Rng::for_thread(board.label.seed, role::CHURN, index);
     board.name_this_thread(&format!("churn {index}"));
@@ -207,6 +212,7 @@ fn churn_child<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValu
         }
     }
     board.merge_histogram(&histogram);
+    leave_objects_pending::<F>(board, &mut thread, &mut rng);
     match rng.below(3) {
         0 => F::unregister(thread),
         1 => F::exit_registered(thread),
@@ -217,6 +223,34 @@ fn churn_child<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValu
             arm_late_read::<F>(board);
         }
     }
+}
+
+/// The path name of what churn threads leave pending.
+pub const CHURN_PATH: &str = "churn";
+
+/// Right before a churn thread exits: a few objects into its kvfree block
+/// (which stays partial, to be sealed by the thread's exit unless the drain
+/// timer or an `rcu_barrier` gets there first) and sometimes a callback,
+/// as a reader or not.
+fn leave_objects_pending<F: TortureFlavour>(board: &'static Board, thread: &mut F::Thread, rng: &mut Rng) {
+    let objects = 1 + rng.below(6);
+    let reading = rng.one_in(2);
+    let retiree = || Retiree::new::<F>(board, Source::Churn, CHURN_PATH);
+    crate::paths::maybe_reading::<F, _>(thread, reading, || {
+        for _ in 0..objects {
+            match rng.below(4) {
+                0 => F::kvfree(Box::new(retiree())),
+                1 => F::kvfree_vec(vec![retiree(), retiree()]),
+                2 => F::kvfree(Box::new(retiree()) as Box<dyn Send>),
+                _ => {
+                    let r = retiree();
+                    F::call_rcu(move || drop(r));
+                }
+            }
+        }
+    });
+    // Relaxed: a statistic.
+    board.progress.churn_pending.fetch_add(objects, Ordering::Relaxed);
 }
 
 /// A section to run from a thread-local destructor, when the flavour's own
@@ -251,6 +285,9 @@ fn late_read<F: TortureFlavour>(board: &'static Board) {
     // The pointer lane only: the cell belongs to a scope that may be over.
     check_one_section::<F>(board, None, &thread, &mut rng, "thread-exit destructor", &mut histogram);
     F::unregister(thread);
+    // kvfree_rcu from a thread-local destructor: the thread's kvfree state
+    // may be gone already (then the engine takes its allocating path).
+    F::kvfree(Box::new(Retiree::new::<F>(board, Source::ThreadExit, CHURN_PATH)));
     board.merge_histogram(&histogram);
     // Relaxed: a statistic.
     board.progress.late_reads.fetch_add(1, Ordering::Relaxed);

@@ -20,13 +20,24 @@
 
 use crate::board::{Board, Histogram, IDLE};
 use crate::flavour::TortureFlavour;
-use crate::paths::{PathCtx, Retire, RetirePath};
+use crate::paths::{maybe_reading, PathCtx, Retire, RetirePath};
 use crate::pool::Token;
 use crate::rng::Rng;
 use crate::threads::{check_one_section, role};
 use rcu_core::{GpState, RcuCell};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// The kvfree drain intervals a round picks from (the engine's default
+/// last): the writer's steps are fast and the barrier paths seal every
+/// partial block, so only short intervals let the drain timer seal blocks
+/// often; the default is tested too. The run restores the default.
+const DRAIN_INTERVALS: [Duration; 3] =
+    [Duration::from_micros(500), Duration::from_millis(2), rcu_core::kvfree::DEFAULT_DRAIN_INTERVAL];
+
+/// How long the writer sleeps when every element waits for a deferred free.
+const STALL_SLEEP: Duration = Duration::from_micros(200);
 
 /// The value the cell lane publishes: an element index and the token that
 /// frees the element when the cell drops the value.
@@ -109,9 +120,13 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
 
     /// Runs rounds of the rotation until the run stops.
     pub fn run(mut self) -> WriterOutcome {
-        let mut order = self.enabled.clone();
+        let paths = self.paths;
+        let mut order: Vec<usize> =
+            self.enabled.iter().flat_map(|&p| std::iter::repeat_n(p, paths[p].weight as usize)).collect();
         'rounds: loop {
             self.rng.shuffle(&mut order);
+            let drain = DRAIN_INTERVALS[self.rng.below(DRAIN_INTERVALS.len() as u64) as usize];
+            F::set_kvfree_drain_interval(drain);
             for &path in &order {
                 if self.board.stopping() {
                     break 'rounds;
@@ -134,6 +149,8 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
             Retire::CellReplace => self.step_cell_lane(path, new),
         }
         self.path_counts[path] += 1;
+        // Relaxed: read by the watchdog to decide when the run may stop.
+        self.board.progress.paths_ran.fetch_or(1 << path, Ordering::Relaxed);
         self.board.progress.writer_path.store(IDLE, Ordering::Relaxed);
         self.advance_pipeline();
         self.board.progress.writer_steps.fetch_add(1, Ordering::Relaxed);
@@ -148,6 +165,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         // Taken after the unpublish (its fence orders the swap first): once
         // it completes, no reader can still hold `old`.
         let cookie = F::get_state();
+        old.set_retire_cookie(cookie);
         self.in_flight.push_back(InFlight { index: old.index, cookie: Some(cookie) });
         let old_token = std::mem::replace(&mut self.pointer_token, token);
         assert_eq!(old_token.index(), old.index, "torture bug: the pointer lane's token does not match its element");
@@ -158,19 +176,31 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
 
     fn step_cell_lane(&mut self, path: usize, new: usize) {
         let old = self.cell_current;
+        let element = self.board.pool.element(old);
         // Before the unpublish: a reader may see age 1 on the current
         // element for a moment, which is allowed.
-        self.board.pool.element(old).mark_unpublished(path);
+        element.mark_unpublished(path);
+        // The token's drop check needs a cookie no later than the retire;
+        // `replace` unpublishes and retires in one call, so this one is
+        // taken just before it (weaker than after the unpublish, never
+        // wrong).
+        element.set_retire_cookie(F::get_state());
         let value = CellValue::new(self.board.pool.mint(new));
         let cell = self.cell;
-        F::blocking(&mut self.thread, || cell.replace(value));
+        // `replace` never waits for a grace period: half of the time it is
+        // called as a reader (inside a section, or online).
+        let reading = self.rng.one_in(2);
+        maybe_reading::<F, _>(&mut self.thread, reading, || cell.replace(value));
         // `replace` has unpublished the old value, so a cookie taken now
         // covers every reader that can hold it (later than needed: safe).
         self.in_flight.push_back(InFlight { index: old, cookie: Some(F::get_state()) });
         self.cell_current = new;
     }
 
-    /// A reusable element, recycled. Runs grace periods while none is.
+    /// A reusable element, recycled. While none is: runs a grace period
+    /// if some retired element still waits for one, otherwise (every
+    /// element waits for a deferred free: a callback batch, a kvfree
+    /// block's drain interval) sleeps a little.
     fn take_reusable(&mut self) -> usize {
         loop {
             if let Some(index) = self.free.pop_front() {
@@ -179,7 +209,11 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
             }
             // Relaxed: a statistic.
             self.board.progress.writer_stalls.fetch_add(1, Ordering::Relaxed);
-            F::synchronize(&mut self.thread);
+            if self.in_flight.iter().any(|e| e.cookie.is_some()) {
+                F::synchronize(&mut self.thread);
+            } else {
+                F::blocking(&mut self.thread, || std::thread::sleep(STALL_SLEEP));
+            }
             self.advance_pipeline();
         }
     }

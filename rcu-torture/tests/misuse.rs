@@ -2,9 +2,14 @@
 //! the misuse and the fix, instead of deadlocking; and the thread is usable
 //! again once the panic has unwound (its guards dropped).
 //!
-//! (rcu_barrier inside a read-side section joins this list when it lands.)
+//! What is *not* misuse is pinned down too: `RcuCell::replace` retires the
+//! old value through `kvfree_rcu` and never waits for a grace period, so it
+//! works inside a read-side section (memb) and from an online QSBR thread,
+//! and the old value is still dropped after a grace period.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 /// Runs `f`, which must panic, and returns the panic message.
 fn panic_message(f: impl FnOnce()) -> String {
@@ -15,6 +20,34 @@ fn panic_message(f: impl FnOnce()) -> String {
 fn assert_mentions(message: &str, parts: &[&str]) {
     for p in parts {
         assert!(message.contains(p), "panic message `{message}` should mention `{p}`");
+    }
+}
+
+/// A value (its number, then the counter of its drops).
+struct CountsDrop(u32, &'static AtomicUsize);
+
+impl Drop for CountsDrop {
+    fn drop(&mut self) {
+        // Relaxed: read by the test thread after rcu_barrier, which orders
+        // every callback (and kvfree drop) before its return.
+        self.1.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Queues a callback (with `call_rcu`) that calls `barrier` and sends the
+/// panic message back; returns that message. `barrier_outside` is the
+/// flavour's `rcu_barrier`, called from the test thread to make the
+/// callback run.
+fn barrier_message_from_a_callback(call_rcu: fn(Box<dyn FnOnce() + Send>), barrier: fn()) -> String {
+    let (tx, rx) = mpsc::channel();
+    call_rcu(Box::new(move || {
+        let outcome = catch_unwind(barrier);
+        let _ = tx.send(outcome.map_err(|p| rcu_torture::threads::panic_text(&*p)));
+    }));
+    barrier();
+    match rx.recv().expect("the callback ran before rcu_barrier returned") {
+        Ok(()) => panic!("rcu_barrier() from a callback must panic"),
+        Err(message) => message,
     }
 }
 
@@ -56,16 +89,40 @@ mod memb {
     }
 
     #[test]
-    fn rcu_cell_replace_inside_a_section_panics() {
-        let cell = RcuCell::new(1u32);
-        let msg = panic_message(|| {
+    fn rcu_cell_replace_inside_a_section_works_and_frees_the_old_value_after_a_grace_period() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let cell = RcuCell::new(CountsDrop(1, &DROPS));
+        {
             let guard = read_lock();
-            assert_eq!(*cell.load(&guard), 1);
-            cell.replace(2);
+            let old = cell.load(&guard);
+            cell.replace(CountsDrop(2, &DROPS));
+            // The old value stays valid for this section: it is retired,
+            // not dropped (and the new one is published).
+            assert_eq!(old.0, 1);
+            assert_eq!(cell.load(&guard).0, 2);
+            assert_eq!(DROPS.load(Ordering::Relaxed), 0);
+        }
+        rcu_memb::rcu_barrier();
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1, "the old value is dropped");
+        drop(cell);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn rcu_barrier_inside_a_read_side_section_panics_naming_the_misuse() {
+        let msg = panic_message(|| {
+            let _guard = read_lock();
+            rcu_memb::rcu_barrier();
         });
-        assert_mentions(&msg, &["RcuCell::replace()", "inside a read-side critical section"]);
-        cell.replace(3);
-        assert_eq!(*cell.load(&read_lock()), 3);
+        assert_mentions(&msg, &["rcu_memb", "rcu_barrier()", "inside a read-side critical section", "ReadGuard"]);
+        assert!(!rcu_memb::in_read_section(), "unwinding dropped the guard");
+        rcu_memb::rcu_barrier();
+    }
+
+    #[test]
+    fn rcu_barrier_from_a_callback_panics_naming_the_misuse() {
+        let msg = barrier_message_from_a_callback(|f| rcu_memb::call_rcu(f), rcu_memb::rcu_barrier);
+        assert_mentions(&msg, &["rcu_memb", "rcu_barrier()", "from an RCU callback"]);
     }
 
     #[test]
@@ -121,13 +178,38 @@ mod qsbr {
     }
 
     #[test]
-    fn rcu_cell_replace_from_an_online_thread_panics() {
-        let cell = RcuCell::new(1u32);
+    fn rcu_cell_replace_from_an_online_thread_works_and_frees_the_old_value_after_a_grace_period() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let cell = RcuCell::new(CountsDrop(1, &DROPS));
+        let mut t = register_thread();
+        {
+            let guard = t.read_lock();
+            let old = cell.load(&guard);
+            cell.replace(CountsDrop(2, &DROPS));
+            assert_eq!(old.0, 1);
+            assert_eq!(DROPS.load(Ordering::Relaxed), 0);
+        }
+        t.quiescent_state();
+        t.offline_scope(rcu_qsbr::rcu_barrier);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1, "the old value is dropped");
+        drop(cell);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn rcu_barrier_from_an_online_thread_panics_naming_the_fix() {
         let msg = panic_message(|| {
-            let t = register_thread();
-            assert_eq!(*cell.load(&t.read_lock()), 1);
-            cell.replace(2);
+            let _t = register_thread();
+            rcu_qsbr::rcu_barrier();
         });
-        assert_mentions(&msg, &["RcuCell::replace()", "online QSBR thread"]);
+        assert_mentions(&msg, &["rcu_qsbr", "rcu_barrier()", "online QSBR thread", "offline_scope"]);
+        let mut t = register_thread();
+        t.offline_scope(rcu_qsbr::rcu_barrier);
+    }
+
+    #[test]
+    fn rcu_barrier_from_a_callback_panics_naming_the_misuse() {
+        let msg = barrier_message_from_a_callback(|f| rcu_qsbr::call_rcu(f), rcu_qsbr::rcu_barrier);
+        assert_mentions(&msg, &["rcu_qsbr", "rcu_barrier()", "from an RCU callback"]);
     }
 }

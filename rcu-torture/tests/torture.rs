@@ -7,6 +7,7 @@
 
 use rcu_memb::Memb;
 use rcu_qsbr::Qsbr;
+use rcu_torture::flood::FloodShape;
 use rcu_torture::{run, Config, Report, TortureFlavour};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,8 +29,9 @@ fn assert_passes<F: TortureFlavour>() {
     let report = run_alone::<F>(&short(11));
     assert!(report.passed(), "{report}");
     assert!(report.reads > 0 && report.writer_steps > 0, "{report}");
-    assert!(report.path_counts.iter().all(|(_, n)| *n > 0), "every path must run: {report}");
-    assert!(report.churned_threads > 0, "{report}");
+    assert!(report.paths.iter().all(|p| p.steps > 0), "every path must run: {report}");
+    assert!(report.churned_threads > 0 && report.churn_pending > 0, "{report}");
+    assert!(report.flood_calls > 0 && report.rss_samples > 0, "{report}");
 }
 
 #[test]
@@ -60,6 +62,33 @@ fn a_memb_path_that_frees_without_a_grace_period_is_caught() {
 #[test]
 fn a_qsbr_path_that_frees_without_a_grace_period_is_caught() {
     assert_sabotage_is_caught::<Qsbr>();
+}
+
+fn assert_unbounded_flood_breaks_the_ceiling<F: TortureFlavour>() {
+    let config = Config {
+        sabotage_flood: true,
+        rss_headroom: 4 << 20,
+        flood: FloodShape { burst: Duration::from_millis(600), rest: Duration::from_millis(100) },
+        paths: vec!["synchronize_rcu".into()],
+        ..short(31)
+    };
+    let report = run_alone::<F>(&config);
+    assert!(report.rss_peak > report.rss_ceiling, "{report}");
+    let tag = format!("FAIL [flavour={} path=flood seed=31]", F::NAME);
+    assert!(
+        report.failures.iter().any(|m| m.starts_with(&tag) && m.contains("exceeds the memory ceiling")),
+        "the first sample above the ceiling must fail the run with `{tag}`:\n{report}"
+    );
+}
+
+#[test]
+fn a_memb_flood_the_engine_may_not_throttle_breaks_the_memory_ceiling() {
+    assert_unbounded_flood_breaks_the_ceiling::<Memb>();
+}
+
+#[test]
+fn a_qsbr_flood_the_engine_may_not_throttle_breaks_the_memory_ceiling() {
+    assert_unbounded_flood_breaks_the_ceiling::<Qsbr>();
 }
 
 #[test]

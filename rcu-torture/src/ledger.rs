@@ -1,0 +1,124 @@
+//! Objects that go through the deferred APIs without being published to
+//! readers: the extra objects of the emergency stretches, what churn
+//! threads leave pending when they exit, and the flood.
+//!
+//! Each is a [`Retiree`]: it takes a grace-period cookie when it is made
+//! (right before it is handed to `call_rcu` or `kvfree_rcu`) and its drop
+//! polls that cookie, so an engine that frees it before a grace period that
+//! started at the hand-off is caught even though no reader can reach it.
+//! Every retiree is counted in the [`Ledger`] of its [`Source`] when made
+//! and when dropped; after the final `rcu_barrier` both counts must match.
+
+use crate::board::Board;
+use crate::flavour::TortureFlavour;
+use rcu_core::GpState;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Who made a retiree (one ledger each).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Extra objects the writer frees during a kvfree emergency stretch.
+    Emergency,
+    /// Objects a churn thread leaves pending (in its partial kvfree block,
+    /// or in the callback queue) when it exits.
+    Churn,
+    /// Objects freed from a thread-local destructor at thread exit.
+    ThreadExit,
+    /// The flood's `call_rcu` callbacks.
+    FloodCallRcu,
+    /// The flood's `kvfree_rcu` objects.
+    FloodKvfree,
+}
+
+impl Source {
+    /// Every source, in ledger order.
+    pub const ALL: [Source; 5] =
+        [Source::Emergency, Source::Churn, Source::ThreadExit, Source::FloodCallRcu, Source::FloodKvfree];
+
+    /// Shown in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Emergency => "emergency stretch",
+            Source::Churn => "churn exit",
+            Source::ThreadExit => "thread-exit destructor",
+            Source::FloodCallRcu => "flood call_rcu",
+            Source::FloodKvfree => "flood kvfree_rcu",
+        }
+    }
+}
+
+/// Made and dropped counts of one source.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    created: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Ledger {
+    /// Retirees made.
+    pub fn created(&self) -> u64 {
+        // Relaxed: read after the final rcu_barrier, which orders every
+        // drop before its return.
+        self.created.load(Ordering::Relaxed)
+    }
+
+    /// Retirees dropped.
+    pub fn dropped(&self) -> u64 {
+        // Relaxed: as in `created`.
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The ledgers of every source.
+#[derive(Debug, Default)]
+pub struct Ledgers([Ledger; Source::ALL.len()]);
+
+impl Ledgers {
+    /// The ledger of `source`.
+    pub fn of(&self, source: Source) -> &Ledger {
+        &self.0[source as usize]
+    }
+}
+
+/// An object handed to `call_rcu` or `kvfree_rcu` that checks, when it is
+/// dropped, that a grace period has elapsed since it was made.
+#[derive(Debug)]
+pub struct Retiree {
+    board: &'static Board,
+    source: Source,
+    /// The path or thread that retired it, for failure messages.
+    path: &'static str,
+    cookie: GpState,
+    poll: fn(GpState) -> bool,
+}
+
+impl Retiree {
+    /// A retiree about to be handed over by `path`; its cookie is taken now.
+    pub fn new<F: TortureFlavour>(board: &'static Board, source: Source, path: &'static str) -> Self {
+        // Relaxed: a count read after the final rcu_barrier.
+        board.ledgers.of(source).created.fetch_add(1, Ordering::Relaxed);
+        Retiree { board, source, path, cookie: F::get_state(), poll: F::poll }
+    }
+
+    /// `n` retirees (for `Vec` and boxed-slice hand-offs).
+    pub fn many<F: TortureFlavour>(board: &'static Board, source: Source, path: &'static str, n: usize) -> Vec<Self> {
+        (0..n).map(|_| Self::new::<F>(board, source, path)).collect()
+    }
+}
+
+impl Drop for Retiree {
+    fn drop(&mut self) {
+        if !(self.poll)(self.cookie) {
+            self.board.fail(
+                self.path,
+                format_args!(
+                    "a {} object was dropped before the grace period of its hand-off completed (cookie {:?} not reached): an early free",
+                    self.source.name(),
+                    self.cookie
+                ),
+            );
+        }
+        // Relaxed: as in `Ledger::created`.
+        self.board.ledgers.of(self.source).dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
