@@ -28,12 +28,12 @@ pub enum FloodKind {
     Plain,
     /// crossbeam-epoch: `pin()` then `defer_destroy` per object.
     Epoch,
-    /// This workspace's `kvfree_rcu` or `call_rcu`.
+    /// This workspace's `kvfree_rcu`, `call_rcu` or `call_rcu_raw`.
     Ours {
         /// `Memb` or `Qsbr`.
         flavour: Implementation,
-        /// `kvfree_rcu` if true, else `call_rcu`.
-        kvfree: bool,
+        /// How each object is retired.
+        retire: OurRetire,
     },
     /// liburcu `call_rcu` (intrusive head) or `defer_rcu` (feature `liburcu`).
     Liburcu {
@@ -49,8 +49,9 @@ impl FloodKind {
     pub fn all() -> Vec<FloodKind> {
         let mut kinds = Vec::new();
         for flavour in [Implementation::Memb, Implementation::Qsbr] {
-            kinds.push(FloodKind::Ours { flavour, kvfree: true });
-            kinds.push(FloodKind::Ours { flavour, kvfree: false });
+            for retire in OurRetire::ALL {
+                kinds.push(FloodKind::Ours { flavour, retire });
+            }
         }
         kinds.push(FloodKind::Epoch);
         #[cfg(feature = "liburcu")]
@@ -67,9 +68,7 @@ impl FloodKind {
         match self {
             FloodKind::Plain => "plain-alloc-free".into(),
             FloodKind::Epoch => "crossbeam-epoch-defer_destroy".into(),
-            FloodKind::Ours { flavour, kvfree } => {
-                format!("{}-{}", flavour.name(), if kvfree { "kvfree_rcu" } else { "call_rcu" })
-            }
+            FloodKind::Ours { flavour, retire } => format!("{}-{}", flavour.name(), retire.name()),
             FloodKind::Liburcu { flavour, defer } => {
                 format!("{}-{}", flavour.name(), if defer { "defer_rcu" } else { "call_rcu" })
             }
@@ -99,6 +98,33 @@ impl FloodKind {
             FloodKind::Plain => None,
             FloodKind::Epoch => Some(Implementation::Epoch),
             FloodKind::Ours { flavour, .. } | FloodKind::Liburcu { flavour, .. } => Some(flavour),
+        }
+    }
+}
+
+/// How this workspace's flavours retire flood objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OurRetire {
+    /// `kvfree_rcu(Box<Node>)`: headless, into the thread's bulk block.
+    KvfreeRcu,
+    /// `call_rcu(move || drop(node))`: the closure is boxed (a second
+    /// allocation per object).
+    CallRcu,
+    /// `call_rcu_raw` on a node with an intrusive head: liburcu
+    /// `call_rcu`'s shape, one allocation per object.
+    CallRcuRaw,
+}
+
+impl OurRetire {
+    /// Every way, in report order.
+    pub const ALL: [OurRetire; 3] = [OurRetire::KvfreeRcu, OurRetire::CallRcu, OurRetire::CallRcuRaw];
+
+    /// The suffix of the kind's name (the API's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            OurRetire::KvfreeRcu => "kvfree_rcu",
+            OurRetire::CallRcu => "call_rcu",
+            OurRetire::CallRcuRaw => "call_rcu_raw",
         }
     }
 }
@@ -221,24 +247,32 @@ fn flood_thread(kind: FloodKind, n: u64) {
                 unsafe { guard.defer_destroy(node) };
             }
         }
-        FloodKind::Ours { flavour, kvfree } => {
-            use crate::reclaim::OurReclaim;
-            fn ours<F: OurReclaim>(n: u64, kvfree: bool) {
-                if kvfree {
-                    for _ in 0..n {
-                        F::kvfree_rcu(Node::new_boxed());
+        FloodKind::Ours { flavour, retire } => {
+            use crate::reclaim::{call_rcu_raw_free, OurReclaim, RawNode};
+            fn ours<F: OurReclaim>(n: u64, retire: OurRetire) {
+                match retire {
+                    OurRetire::KvfreeRcu => {
+                        for _ in 0..n {
+                            F::kvfree_rcu(Node::new_boxed());
+                        }
                     }
-                } else {
-                    for _ in 0..n {
-                        let node = Node::new_boxed();
-                        F::call_rcu(move || drop(node));
+                    OurRetire::CallRcu => {
+                        for _ in 0..n {
+                            let node = Node::new_boxed();
+                            F::call_rcu(move || drop(node));
+                        }
+                    }
+                    OurRetire::CallRcuRaw => {
+                        for _ in 0..n {
+                            call_rcu_raw_free::<F>(RawNode::new_boxed());
+                        }
                     }
                 }
             }
             if flavour == Implementation::Memb {
-                ours::<rcu_memb::Memb>(n, kvfree)
+                ours::<rcu_memb::Memb>(n, retire)
             } else {
-                ours::<rcu_qsbr::Qsbr>(n, kvfree)
+                ours::<rcu_qsbr::Qsbr>(n, retire)
             }
         }
         #[cfg(feature = "liburcu")]
@@ -438,7 +472,7 @@ mod tests {
             _ => rcu_qsbr::stats(),
         };
         match kind {
-            FloodKind::Ours { kvfree: true, .. } => stats.kvfree_objects_freed,
+            FloodKind::Ours { retire: OurRetire::KvfreeRcu, .. } => stats.kvfree_objects_freed,
             _ => stats.callbacks_invoked,
         }
     }
@@ -446,8 +480,8 @@ mod tests {
     #[test]
     fn our_floods_free_every_object_before_reporting() {
         for flavour in [Implementation::Memb, Implementation::Qsbr] {
-            for kvfree in [true, false] {
-                let kind = FloodKind::Ours { flavour, kvfree };
+            for retire in OurRetire::ALL {
+                let kind = FloodKind::Ours { flavour, retire };
                 let before = freed(kind);
                 let r = run_flood_here(kind, &FloodConfig { threads: 2, objects_per_thread: 10_000, pin: false });
                 // Other tests in this process may free objects too, hence
