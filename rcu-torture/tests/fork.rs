@@ -141,6 +141,10 @@ fn check(generation: u32, ok: bool) {
 /// Drops counted by [`Counted`] in this process.
 static OWN_DROPS: AtomicU64 = AtomicU64::new(0);
 
+/// [`Counted`] objects made in this process (a child's copy starts with
+/// its parent's count; only the parent compares it with [`OWN_DROPS`]).
+static OWN_MADE: AtomicU64 = AtomicU64::new(0);
+
 /// An object for the deferred APIs that counts its drop in [`OWN_DROPS`]
 /// only in the process that made it: a forked child may also drop the
 /// copies of its parent's pending objects, which must not count as its own.
@@ -150,6 +154,10 @@ struct Counted {
 
 impl Counted {
     fn new() -> Self {
+        // Relaxed: compared with OWN_DROPS after rcu_barrier, which orders
+        // every drop before its return; made on this thread or before the
+        // spawning thread's join.
+        OWN_MADE.fetch_add(1, Ordering::Relaxed);
         Counted { owner: std::process::id() }
     }
 }
@@ -518,9 +526,14 @@ fn three_generations_of_children_forked_while_grace_periods_run_and_callbacks_an
             leave_work_pending();
         }
     });
-    // The parent's own pending work completes too.
-    let before = OWN_DROPS.load(Ordering::Relaxed);
+    // The parent's own pending work completes too: after both barriers,
+    // every object the parent made has been dropped exactly once (the
+    // background thread has been joined by the scope).
     rcu_memb::rcu_barrier();
     rcu_qsbr::rcu_barrier();
-    assert!(OWN_DROPS.load(Ordering::Relaxed) > before, "the parent's pending objects are dropped in the parent");
+    assert_eq!(
+        OWN_DROPS.load(Ordering::Relaxed),
+        OWN_MADE.load(Ordering::Relaxed),
+        "every object the parent queued is dropped in the parent, once"
+    );
 }
