@@ -26,12 +26,27 @@
 //!
 //! # Backpressure
 //!
-//! `backlog = queued - invoked`. Past [`CallbackLimits::soft`] the producer
+//! `backlog = queued - invoked` (see "Counting"). Past [`CallbackLimits::soft`] the producer
 //! kicks the reclaim thread (wakes it even if it was not idle-empty). Past
 //! [`CallbackLimits::hard`], a producer that may block (not in a read-side
 //! section, not an online QSBR thread, not the reclaim thread itself) waits
 //! until the backlog is back under the soft limit. Producers that may not
 //! block never wait; their callbacks are queued regardless.
+//!
+//! # Counting
+//!
+//! `queued` is shared by every producer; a `fetch_add` on it per enqueue
+//! doubled the cost of `call_rcu_raw`. Each thread counts its enqueues in a
+//! thread-local residual instead and adds it to `queued` once per
+//! `BACKLOG_CHECK_EVERY` (32) enqueues, when it checks the backlog; also
+//! when it switches flavour, at thread exit (the residual's destructor) and
+//! before `fork()`. So `queued` lags the truth by at most 31 per live
+//! thread (never leads it), and the backlog seen by producers and the
+//! reclaim thread is low by as much: the limits may be overshot by 32 per
+//! producing thread. `stats()` reports `max(queued, invoked)` as queued:
+//! after `rcu_barrier` (no enqueue racing it) every callback queued has
+//! been invoked and counted, so the figures are exact and the backlog 0
+//! even while idle threads hold residuals.
 //!
 //! # fork() and exit
 //!
@@ -233,6 +248,66 @@ impl std::fmt::Debug for Reclaimer {
 /// enqueues (see `enqueue`). A power of two.
 const BACKLOG_CHECK_EVERY: u64 = 32;
 
+/// A thread's enqueues not yet added to its reclaimer's shared `queued`
+/// counter (see "Counting" in the module docs). One per thread, for the
+/// reclaimer it last queued to; switching flavours flushes.
+struct QueuedResidual {
+    reclaimer: Cell<Option<&'static Reclaimer>>,
+    count: Cell<u32>,
+}
+
+impl QueuedResidual {
+    /// Counts one enqueue to `reclaimer`; returns the shared total when it
+    /// flushed.
+    #[inline]
+    fn count(&self, reclaimer: &'static Reclaimer) -> Option<u64> {
+        let n = match self.reclaimer.get() {
+            Some(r) if std::ptr::eq(r, reclaimer) => self.count.get() + 1,
+            _ => {
+                self.flush();
+                self.reclaimer.set(Some(reclaimer));
+                1
+            }
+        };
+        if n as u64 == BACKLOG_CHECK_EVERY {
+            self.count.set(0);
+            // Relaxed: see `flush`.
+            Some(reclaimer.queued.fetch_add(BACKLOG_CHECK_EVERY, Ordering::Relaxed) + BACKLOG_CHECK_EVERY)
+        } else {
+            self.count.set(n);
+            None
+        }
+    }
+
+    /// Adds the residual to its reclaimer's counter.
+    fn flush(&self) {
+        let n = self.count.replace(0);
+        if let (Some(r), true) = (self.reclaimer.get(), n > 0) {
+            // Relaxed: a statistic and a backlog estimate; the queue itself
+            // carries the synchronisation, and `stats()` never reports fewer
+            // queued than invoked.
+            r.queued.fetch_add(u64::from(n), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for QueuedResidual {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+thread_local! {
+    static QUEUED_RESIDUAL: QueuedResidual =
+        const { QueuedResidual { reclaimer: Cell::new(None), count: Cell::new(0) } };
+}
+
+/// Flushes the calling thread's residual count (before `fork()`, so the
+/// child's reconciliation sees it).
+fn flush_queued_residual() {
+    let _ = QUEUED_RESIDUAL.try_with(QueuedResidual::flush);
+}
+
 /// An `rcu_barrier` caller's marker, on its stack.
 #[repr(C)]
 struct BarrierMarker {
@@ -321,7 +396,7 @@ impl Reclaimer {
     /// As `CallbackQueue::push`.
     #[inline]
     pub(crate) unsafe fn enqueue<F: Flavour>(
-        &self,
+        &'static self,
         engine: &'static Engine<F>,
         head: NonNull<RcuHead>,
         func: CallbackFn,
@@ -329,21 +404,32 @@ impl Reclaimer {
         self.ensure_started(engine);
         // SAFETY: forwarded contract.
         let was_empty = unsafe { self.queue.push(head, func) };
-        // Relaxed: a statistic and a backlog estimate; the queue itself
-        // carries the synchronisation.
-        let queued = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
         if was_empty {
             self.wake_if_sleeping();
         }
-        // The backlog is checked once per BACKLOG_CHECK_EVERY enqueues (by
-        // any thread): reading `invoked`, which the reclaim thread writes,
-        // on every enqueue cost a cache-line transfer each time. Overshoot
-        // past a limit is bounded by that many callbacks.
-        if queued & (BACKLOG_CHECK_EVERY - 1) == 0 {
+        // The backlog is checked when this thread's count is flushed (once
+        // per BACKLOG_CHECK_EVERY of its enqueues): reading `invoked`, which
+        // the reclaim thread writes, on every enqueue cost a cache-line
+        // transfer each time. Overshoot past a limit is bounded by that many
+        // callbacks per producing thread.
+        if let Some(queued) = self.count_enqueue() {
             let backlog = queued.saturating_sub(self.invoked.load(Ordering::Relaxed));
             if backlog > self.limit_soft.load(Ordering::Relaxed) {
                 self.over_soft_limit(engine, backlog);
             }
+        }
+    }
+
+    /// Counts one enqueue in the calling thread's residual; every
+    /// BACKLOG_CHECK_EVERY enqueues the residual is added to `queued` and
+    /// the new total returned (see "Counting" in the module docs).
+    #[inline]
+    fn count_enqueue(&'static self) -> Option<u64> {
+        match QUEUED_RESIDUAL.try_with(|r| r.count(self)) {
+            Ok(flushed) => flushed,
+            // This thread's thread-locals are being destroyed: count directly.
+            // Relaxed: see `QueuedResidual::flush`.
+            Err(_) => Some(self.queued.fetch_add(1, Ordering::Relaxed) + 1),
         }
     }
 
@@ -499,7 +585,7 @@ impl Reclaimer {
     // ----- rcu_barrier ----------------------------------------------------
 
     /// Waits until every callback queued before the call has run.
-    pub(crate) fn barrier<F: Flavour>(&self, engine: &'static Engine<F>) {
+    pub(crate) fn barrier<F: Flavour>(&'static self, engine: &'static Engine<F>) {
         // Partial kvfree blocks of every thread, idle or not, are sealed
         // first; the marker, queued after, runs after they are freed (see
         // `next_step`: the queue is taken before the inbox, and ready blocks
@@ -710,6 +796,7 @@ impl Reclaimer {
 
     /// Takes the locks a forked child would otherwise inherit held.
     pub(crate) fn lock_for_fork(&self) {
+        flush_queued_residual();
         self.start_lock.raw_lock();
         self.pending.raw_lock();
     }
@@ -759,8 +846,11 @@ impl Reclaimer {
             b = block.next;
         }
         // Relaxed: the child is single-threaded here.
-        let queued = self.queued.load(Ordering::Relaxed);
-        self.invoked.store(queued.saturating_sub(left), Ordering::Relaxed);
+        // Residuals of threads that do not exist here are lost with them:
+        // `queued` may be short of what `left` holds, so raise it.
+        let queued = self.queued.load(Ordering::Relaxed).max(left);
+        self.queued.store(queued, Ordering::Relaxed);
+        self.invoked.store(queued - left, Ordering::Relaxed);
         self.barriers_waiting.store(0, Ordering::Relaxed);
         self.started.store(false, Ordering::Relaxed);
         self.sleeping.store(AWAKE, Ordering::Relaxed);
@@ -771,5 +861,36 @@ impl Reclaimer {
             self.start_lock.raw_unlock();
         }
         (blocks, objects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static FIRST: Reclaimer = Reclaimer::new();
+    static SECOND: Reclaimer = Reclaimer::new();
+
+    fn count_on(r: &'static Reclaimer, n: u64) {
+        for _ in 0..n {
+            QUEUED_RESIDUAL.with(|res| res.count(r));
+        }
+    }
+
+    #[test]
+    fn residual_counts_flush_per_batch_on_flavour_switch_and_at_thread_exit() {
+        std::thread::spawn(|| {
+            count_on(&FIRST, 2 * BACKLOG_CHECK_EVERY + 13);
+            // Relaxed: same thread.
+            assert_eq!(FIRST.queued.load(Ordering::Relaxed), 2 * BACKLOG_CHECK_EVERY, "one flush per batch");
+            count_on(&SECOND, 3);
+            assert_eq!(FIRST.queued.load(Ordering::Relaxed), 2 * BACKLOG_CHECK_EVERY + 13, "switching flushes");
+            assert_eq!(SECOND.queued.load(Ordering::Relaxed), 0);
+        })
+        .join()
+        .unwrap();
+        // Relaxed: the join orders the exiting thread's destructor before.
+        assert_eq!(SECOND.queued.load(Ordering::Relaxed), 3, "thread exit flushes");
+        assert_eq!(FIRST.queued.load(Ordering::Relaxed), 2 * BACKLOG_CHECK_EVERY + 13);
     }
 }

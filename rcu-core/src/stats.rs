@@ -19,9 +19,12 @@ impl StatCounters {
     fn callbacks(r: &crate::reclaim::Reclaimer) -> Stats {
         // Relaxed everywhere: statistics, not synchronisation. rcu_barrier
         // markers travel through the queue too; they are not counted.
+        // `queued` lags behind by the producers' residuals (reclaim.rs,
+        // "Counting"): a callback invoked was queued.
         let barriers = r.barriers.load(Ordering::Relaxed);
-        let queued = r.queued.load(Ordering::Relaxed).saturating_sub(barriers);
-        let invoked = r.invoked.load(Ordering::Relaxed).saturating_sub(barriers).min(queued);
+        let invoked = r.invoked.load(Ordering::Relaxed);
+        let queued = r.queued.load(Ordering::Relaxed).max(invoked).saturating_sub(barriers);
+        let invoked = invoked.saturating_sub(barriers).min(queued);
         Stats {
             flavour: "",
             barrier_strategy: BarrierStrategy::Fences,

@@ -141,12 +141,58 @@ pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
     assert_eq!(counter.dropped(), threads * per_thread);
     assert!(s.peak_callback_backlog > limits.soft, "the flood never reached the soft limit: {s:?}");
     assert!(
-        // Producers check the limits once per 32 enqueues counted over all
-        // threads (rcu-core's reclaim.rs): until every producer has drawn a
-        // checking ticket, each can add up to 32 more.
+        // Producers check the limits once per 32 of their own enqueues
+        // (rcu-core's reclaim.rs, "Counting"): each can add up to 32 more
+        // before it notices.
         s.peak_callback_backlog <= limits.hard + 32 * threads,
         "backlog peaked at {} with a hard limit of {}",
         s.peak_callback_backlog,
         limits.hard
     );
+}
+
+/// `stats()` callback counts are exact after `rcu_barrier` although
+/// producers count their enqueues in per-thread batches (rcu-core's
+/// reclaim.rs, "Counting"): with the producers alive and idle, holding
+/// partial batches, and again after they exited. Reads process-wide
+/// statistics.
+pub fn callback_counts_are_exact_after_barrier<F: Flavour>() {
+    let e = F::engine();
+    e.barrier();
+    let before = e.stats();
+    let threads = 4u64;
+    // Not a multiple of the batch (32): every producer keeps a residual.
+    let per_thread = 1_013u64;
+    let counter = Arc::new(DropCounter::default());
+    let queued = Arc::new(std::sync::Barrier::new(threads as usize + 1));
+    let release = Arc::new(std::sync::Barrier::new(threads as usize + 1));
+    let producers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (counter, queued, release) = (counter.clone(), queued.clone(), release.clone());
+            std::thread::spawn(move || {
+                for _ in 0..per_thread {
+                    let payload = counter.make();
+                    F::engine().call_rcu(move || drop(payload));
+                }
+                queued.wait();
+                release.wait();
+            })
+        })
+        .collect();
+    let check = |when: &str| {
+        e.barrier();
+        let s = e.stats();
+        let total = threads * per_thread;
+        assert_eq!(counter.dropped(), total, "rcu_{} {when}: callbacks not run", F::NAME);
+        assert_eq!(s.callbacks_queued - before.callbacks_queued, total, "rcu_{} {when}: queued {s:?}", F::NAME);
+        assert_eq!(s.callbacks_invoked - before.callbacks_invoked, total, "rcu_{} {when}: invoked {s:?}", F::NAME);
+        assert_eq!(s.callback_backlog, 0, "rcu_{} {when}: backlog {s:?}", F::NAME);
+    };
+    queued.wait();
+    check("with the producers alive");
+    release.wait();
+    for p in producers {
+        p.join().unwrap();
+    }
+    check("after the producers exited");
 }
