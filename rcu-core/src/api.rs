@@ -143,7 +143,9 @@ assert_eq!(", $krate, "::stats().kvfree_objects_freed, 2);
 
         /// Drops every cached empty kvfree block now (call under memory
         /// pressure; blocks are also not cached while the reclaim backlog is
-        /// past the soft limit). Returns how many blocks were freed.
+        /// past the soft limit), and the spare slots of small `call_rcu`
+        /// closures beyond a few thousand (kept for reuse after a flood).
+        /// Returns how many kvfree blocks were freed.
         #[doc = concat!("```
 let freed = ", $krate, "::reclaim_now();
 assert_eq!(", $krate, "::stats().kvfree_cached_blocks, 0);

@@ -196,7 +196,10 @@ pub(crate) unsafe fn invoke(head: NonNull<RcuHead>, flavour: &str) -> bool {
 ///   the list onto the pool with a CAS (pushing is ABA-safe);
 /// * the pool is capped at about `POOL_CAP` slots (`pooled` is an
 ///   estimate, off by at most a batch per concurrent push, reset by every
-///   take); past it released batches are deallocated. A thread's own list
+///   take); past it released batches are deallocated. The pool keeps what
+///   a flood left (as glibc would keep the freed boxes: the process's
+///   footprint is the same) until `reclaim_now()` trims it to `POOL_IDLE`
+///   slots. A thread's own list
 ///   goes back to the pool (or is deallocated) at thread exit; during
 ///   thread-local destruction slots are allocated and freed directly.
 pub(crate) mod slot_pool {
@@ -211,8 +214,14 @@ pub(crate) mod slot_pool {
     const SLOT_ALIGN: usize = 16;
     /// Slots a releasing thread gathers before pushing them to the pool.
     const BATCH: usize = 64;
-    /// About how many free slots the pool keeps (256 KiB).
-    const POOL_CAP: usize = 4096;
+    /// About how many free slots the pool keeps while callbacks flow (16
+    /// MiB): enough for a flood held at the default hard backlog limit, so
+    /// the slots of a drained batch are reused rather than freed and
+    /// allocated again (capping at a few thousand halved the throughput of
+    /// `callbacks_2m_then_barrier`).
+    const POOL_CAP: usize = 1 << 18;
+    /// Free slots the pool keeps after [`trim`] (256 KiB).
+    const POOL_IDLE: usize = 4096;
 
     /// A free slot: a link in a list of free slots.
     struct FreeSlot {
@@ -348,6 +357,37 @@ pub(crate) mod slot_pool {
         }
         // Relaxed: an estimate.
         POOLED.fetch_add(len, Ordering::Relaxed);
+    }
+
+    /// Frees the pool's slots beyond `POOL_IDLE` (`reclaim_now()`: memory
+    /// pressure). Not done when a reclaim thread goes idle: a throttled
+    /// flood lets it drain and idle once per cycle, and trimming there
+    /// freed every slot the next cycle needed (throughput fell by half).
+    pub(crate) fn trim() {
+        // Relaxed: an estimate; a stale value only delays the trim.
+        if POOLED.load(Ordering::Relaxed) <= POOL_IDLE {
+            return;
+        }
+        // Acquire: as in `take`.
+        let mut head = POOL.swap(std::ptr::null_mut(), Ordering::Acquire);
+        // Relaxed: an estimate (see the module docs).
+        POOLED.store(0, Ordering::Relaxed);
+        let kept = head;
+        let mut len = 0;
+        // SAFETY: the list taken from the pool is owned here, null-terminated.
+        unsafe {
+            while !head.is_null() && len < POOL_IDLE {
+                len += 1;
+                if len == POOL_IDLE {
+                    let rest = (*head).next;
+                    (*head).next = std::ptr::null_mut();
+                    free_list(rest);
+                    break;
+                }
+                head = (*head).next;
+            }
+        }
+        give_back(kept, len);
     }
 
     fn free_list(mut p: *mut FreeSlot) {

@@ -399,9 +399,11 @@ impl<F: Flavour> Engine<F> {
         self.kvfree.set_drain_interval(interval);
     }
 
-    /// Drops every cached empty kvfree block now (memory pressure). Returns
+    /// Drops every cached empty kvfree block and the spare `call_rcu`
+    /// slots now (memory pressure). Returns
     /// how many blocks were freed.
     pub fn reclaim_now(&self) -> usize {
+        crate::callback::slot_pool::trim();
         self.kvfree.drop_caches()
     }
 
