@@ -437,6 +437,34 @@ pub(crate) mod slot_pool {
                 // SAFETY: taken above (by a thread that exited), released once.
                 unsafe { release(NonNull::new(s as *mut u8).unwrap()) };
             }
+
+            // A flood's worth of slots goes to the pool; `trim` keeps POOL_IDLE.
+            std::thread::spawn(|| {
+                let slots: Vec<NonNull<u8>> = (0..3 * POOL_IDLE).map(|_| take()).collect();
+                for s in slots {
+                    // SAFETY: taken above, released once.
+                    unsafe { release(s) };
+                }
+            })
+            .join()
+            .unwrap();
+            assert!(pool_len() >= 3 * POOL_IDLE - BATCH, "released batches are pooled");
+            trim();
+            assert_eq!(pool_len(), POOL_IDLE, "trim keeps POOL_IDLE slots");
+        }
+
+        /// Slots in the pool (test only: no other thread may use the pool).
+        fn pool_len() -> usize {
+            let head = POOL.swap(std::ptr::null_mut(), Ordering::Acquire);
+            let mut n = 0;
+            let mut p = head;
+            while !p.is_null() {
+                n += 1;
+                // SAFETY: the list is owned here until given back.
+                p = unsafe { (*p).next };
+            }
+            give_back(head, n);
+            n
         }
     }
 }

@@ -196,3 +196,48 @@ pub fn callback_counts_are_exact_after_barrier<F: Flavour>() {
     }
     check("after the producers exited");
 }
+
+/// Runs of the capture-free callback in
+/// `callbacks_of_every_size_run_once_and_drop_their_captures` (one test per
+/// process uses it).
+static NO_CAPTURE_RAN: AtomicU64 = AtomicU64::new(0);
+
+/// Boxed callbacks of every size run once and drop what they captured:
+/// closures with no captures, small ones (kept in rcu-core's recycled
+/// slots) and large ones (boxed).
+pub fn callbacks_of_every_size_run_once_and_drop_their_captures<F: Flavour>() {
+    let counter = Arc::new(DropCounter::default());
+    let ran = Arc::new(AtomicU64::new(0));
+    for i in 0..1_000u64 {
+        let (payload, ran) = (counter.make(), ran.clone());
+        match i % 3 {
+            0 => F::engine().call_rcu(move || {
+                drop(payload);
+                ran.fetch_add(1, Ordering::Relaxed);
+            }),
+            1 => {
+                let big = [i; 16];
+                F::engine().call_rcu(move || {
+                    drop(payload);
+                    ran.fetch_add(big[15] - i + 1, Ordering::Relaxed);
+                })
+            }
+            _ => {
+                drop(payload);
+                // No captures: a zero-sized closure.
+                F::engine().call_rcu(|| {
+                    NO_CAPTURE_RAN.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+        }
+    }
+    F::engine().barrier();
+    let no_capture = NO_CAPTURE_RAN.load(Ordering::Relaxed);
+    assert_eq!(
+        ran.load(Ordering::Relaxed) + no_capture,
+        1_000,
+        "rcu_{}: a callback ran a wrong number of times",
+        F::NAME
+    );
+    assert_eq!(counter.dropped(), counter.created(), "rcu_{}: a capture was not dropped", F::NAME);
+}

@@ -100,6 +100,11 @@ macro_rules! callback_tests {
         }
 
         #[test]
+        fn callbacks_of_every_size_run_once_and_drop_their_captures() {
+            cb::callbacks_of_every_size_run_once_and_drop_their_captures::<$f>();
+        }
+
+        #[test]
         fn chained_callbacks_need_one_barrier_per_link() {
             cb::chained_callbacks_need_one_barrier_per_link::<$f>();
         }
