@@ -53,8 +53,9 @@ macro_rules! define_flavour_api {
 
         /// Runs `callback` on this flavour's reclaim thread after a grace
         /// period. Callable from any thread, registered or not, inside a
-        /// read-side section or not. One allocation; never waits for a grace
-        /// period, except that past the hard backlog limit
+        /// read-side section or not. A closure capturing up to five words
+        /// reuses a recycled slot (usually no allocation), a larger one is
+        /// boxed (one allocation); never waits for a grace period, except that past the hard backlog limit
         /// ([`set_callback_limits`]) a caller that may block waits for
         /// reclaim to catch up. A panicking callback is reported and counted
         /// ([`Stats::callback_panics`]); the others still run.

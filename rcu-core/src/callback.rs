@@ -5,7 +5,7 @@
 //! takes a head embedded in the user's object (no allocation, liburcu and
 //! kernel style). `call_rcu` boxes the closure together with a head and the
 //! caller's source location, so a panic can name where the callback was
-//! queued.
+//! queued; a small closure's box is a recycled slot ([`slot_pool`]).
 //!
 //! # Panics in callbacks
 //!

@@ -282,8 +282,8 @@ impl<F: Flavour> Engine<F> {
 
     // ----- deferred callbacks -------------------------------------------
 
-    /// Runs `callback` on the reclaim thread after a grace period. One
-    /// allocation; never waits for a grace period (past the hard backlog
+    /// Runs `callback` on the reclaim thread after a grace period. A
+    /// recycled slot or one allocation (see `callback.rs`); never waits for a grace period (past the hard backlog
     /// limit, a caller that may block waits for reclaim: see
     /// [`CallbackLimits`]).
     #[inline]
