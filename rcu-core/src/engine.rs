@@ -175,7 +175,7 @@ impl<F: Flavour> Engine<F> {
     /// online (QSBR), and must not use the slot afterwards (no live guard).
     pub unsafe fn release_current_slot(&self) {
         if let Some(slot) = F::slot_key().with(SlotPtr::take) {
-            self.registry.release_reader(slot, self.counter.waker());
+            self.registry.release_reader(slot);
         }
     }
 
@@ -426,7 +426,6 @@ impl<F: Flavour> Engine<F> {
         // SAFETY: taken by `fork_prepare` before the fork, by this thread.
         unsafe { self.init_lock.raw_unlock() };
         crate::sys::reregister_after_fork();
-        self.counter.waker().reset_after_fork_child();
         self.sequence.reset_after_fork_child();
         let pending_blocks = self.reclaimer.reset_after_fork_child();
         self.registry.release_all_except(self.current_slot());

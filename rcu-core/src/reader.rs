@@ -124,6 +124,12 @@ pub struct ReaderSlot {
     pub(crate) transient: AtomicBool,
     /// Kernel thread id of the owner, for the hang report.
     pub(crate) tid: AtomicU64,
+    /// The futex word a grace-period writer waiting for this reader sleeps
+    /// on. Per slot, on the reader's own cache line: only the awaited reader
+    /// wakes the writer (a shared word let every other reader's unlock wake
+    /// it, and each re-sleep cost the writer another heavy barrier), and the
+    /// unlock's check reads a line it owns already.
+    pub(crate) waker: GpWaker,
 }
 
 impl ReaderSlot {
@@ -135,6 +141,7 @@ impl ReaderSlot {
             in_use: AtomicBool::new(false),
             transient: AtomicBool::new(false),
             tid: AtomicU64::new(0),
+            waker: GpWaker::new(),
         }
     }
 
@@ -146,6 +153,7 @@ impl ReaderSlot {
             in_use: AtomicBool::new(false),
             transient: AtomicBool::new(false),
             tid: AtomicU64::new(0),
+            waker: GpWaker::new(),
         }
     }
 
@@ -167,6 +175,12 @@ impl ReaderSlot {
     /// The owner's kernel thread id (0 when unclaimed).
     pub fn tid(&self) -> u64 {
         self.tid.load(Ordering::Relaxed)
+    }
+
+    /// The futex word a writer waiting for this reader sleeps on.
+    #[inline]
+    pub(crate) fn waker(&self) -> &GpWaker {
+        &self.waker
     }
 }
 
@@ -206,7 +220,7 @@ impl ReaderSlot {
     ///
     /// Only the owner, matching an earlier `memb_enter` (one per guard).
     #[inline(always)]
-    pub unsafe fn memb_exit(&self, waker: &GpWaker) -> bool {
+    pub unsafe fn memb_exit(&self) -> bool {
         // Relaxed: only the owner writes its word.
         let tmp = self.ctr.load(Ordering::Relaxed);
         if tmp & memb::NEST_MASK == memb::GP_COUNT {
@@ -218,7 +232,7 @@ impl ReaderSlot {
             // Orders the inactive word before the waker-flag load; pairs
             // with the writer barrier in wait.rs (store-buffering pair).
             barrier.issue();
-            waker.wake_up_gp();
+            self.waker.wake_up_gp();
             true
         } else {
             self.ctr.store(tmp - memb::GP_COUNT, Ordering::Relaxed);
@@ -233,18 +247,18 @@ impl ReaderSlot {
     ///
     /// Only the owner, holding no reference obtained in a read-side section.
     #[inline(always)]
-    pub unsafe fn qsbr_quiescent_state(&self, gp_ctr: &AtomicU64, waker: &GpWaker) {
+    pub unsafe fn qsbr_quiescent_state(&self, gp_ctr: &AtomicU64) {
         // Relaxed: when equal, no grace period started since this thread's
         // last announcement; one starting right after sees the next one.
         let gp = gp_ctr.load(Ordering::Relaxed);
         if gp != self.ctr.load(Ordering::Relaxed) {
-            self.qsbr_announce(gp, waker);
+            self.qsbr_announce(gp);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn qsbr_announce(&self, gp: u64, waker: &GpWaker) {
+    fn qsbr_announce(&self, gp: u64) {
         // Offline stays offline: a quiescent state must not bring the
         // thread online behind its back (0 never equals the odd counter, so
         // offline threads always come here).
@@ -259,7 +273,7 @@ impl ReaderSlot {
         // load; pairs with the fence after the increment and with the
         // writer barrier in wait.rs.
         fence(Ordering::SeqCst);
-        waker.wake_up_gp();
+        self.waker.wake_up_gp();
     }
 
     /// QSBR `offline`: enter an extended quiescent state.
@@ -267,7 +281,7 @@ impl ReaderSlot {
     /// # Safety
     ///
     /// As [`ReaderSlot::qsbr_quiescent_state`].
-    pub unsafe fn qsbr_offline(&self, waker: &GpWaker) {
+    pub unsafe fn qsbr_offline(&self) {
         // Orders earlier section reads before the offline word; pairs with
         // the grace period's final fence.
         fence(Ordering::SeqCst);
@@ -275,7 +289,7 @@ impl ReaderSlot {
         // Orders the offline word before the waker-flag load (store-buffering
         // pair with the writer barrier in wait.rs).
         fence(Ordering::SeqCst);
-        waker.wake_up_gp();
+        self.waker.wake_up_gp();
     }
 
     /// QSBR `online`: leave the extended quiescent state.

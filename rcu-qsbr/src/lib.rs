@@ -178,7 +178,7 @@ impl QsbrThread {
         // SAFETY: `&mut self` proves no guard (hence no reference from a
         // read-side section) is alive; the handle is !Send, so this is the
         // owner thread.
-        unsafe { self.slot.qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker()) };
+        unsafe { self.slot.qsbr_quiescent_state(ENGINE.counter().ctr()) };
     }
 
     /// Enters an extended quiescent state (e.g. before blocking). Grace
@@ -186,7 +186,7 @@ impl QsbrThread {
     pub fn offline(&mut self) {
         self.online.set(false);
         // SAFETY: as in `quiescent_state`.
-        unsafe { self.slot.qsbr_offline(ENGINE.counter().waker()) };
+        unsafe { self.slot.qsbr_offline() };
     }
 
     /// Leaves the extended quiescent state.
