@@ -14,7 +14,7 @@ use crate::reclaim::{CallbackLimits, Reclaimer};
 use crate::registry::Registry;
 use crate::sequence::{GpSequence, GpState};
 use crate::stats::{StatCounters, Stats};
-use crate::thread::SlotPtr;
+use crate::thread::{ReaderSlotPtr, SlotPtr};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -117,7 +117,7 @@ impl<F: Flavour> Engine<F> {
     /// The calling thread's slot, if it is registered.
     #[inline]
     pub fn current_slot(&self) -> Option<&'static ReaderSlot> {
-        F::slot_key().with(SlotPtr::get)
+        F::slot_key().with(ReaderSlotPtr::get)
     }
 
     /// Registers the calling thread (idempotent) and returns its slot.
@@ -174,7 +174,7 @@ impl<F: Flavour> Engine<F> {
     /// The calling thread must not be inside a read-side section (memb) or
     /// online (QSBR), and must not use the slot afterwards (no live guard).
     pub unsafe fn release_current_slot(&self) {
-        if let Some(slot) = F::slot_key().with(SlotPtr::take) {
+        if let Some(slot) = F::slot_key().with(ReaderSlotPtr::take) {
             self.registry.release_reader(slot);
         }
     }

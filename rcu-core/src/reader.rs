@@ -157,6 +157,21 @@ impl ReaderSlot {
         }
     }
 
+    /// The stand-in slot of a thread with no slot (see
+    /// `thread::ReaderSlotPtr`): its word reads as saturated nesting, so the
+    /// memb fast path's nested-overflow check also catches "not registered",
+    /// and no test for null is needed. Never written, never scanned.
+    #[cfg(not(loom))]
+    pub(crate) const fn vacant() -> Self {
+        ReaderSlot {
+            ctr: AtomicU64::new(memb::NEST_MASK),
+            in_use: AtomicBool::new(true),
+            transient: AtomicBool::new(false),
+            tid: AtomicU64::new(0),
+            waker: GpWaker::new(),
+        }
+    }
+
     /// The reader word, as last written (its owner sees its own writes).
     #[inline]
     pub fn word(&self) -> u64 {
@@ -189,28 +204,36 @@ impl ReaderSlot {
 /// flavours inline into their fast paths.
 impl ReaderSlot {
     /// memb `read_lock`: enter a (nested) read-side section. Two plain
-    /// accesses and a compiler fence (with membarrier).
+    /// accesses and a compiler fence (with membarrier). Returns `false`,
+    /// having written nothing, when the nesting count is saturated: the
+    /// vacant slot (the thread must register) or 2^32 - 1 nested sections.
     ///
     /// # Safety
     ///
-    /// Only the slot's owner thread may call it, with its flavour's global
-    /// counter.
+    /// Only the slot's owner thread may call it (any thread for the vacant
+    /// slot), with its flavour's global counter.
     #[inline(always)]
-    pub unsafe fn memb_enter(&self, gp_ctr: &AtomicU64) {
+    #[must_use]
+    pub unsafe fn memb_enter(&self, gp_ctr: &AtomicU64) -> bool {
         // Relaxed: only the owner writes its word.
         let tmp = self.ctr.load(Ordering::Relaxed);
-        if tmp & memb::NEST_MASK == 0 {
-            // Outermost: copy the global counter (phase + one nesting level).
-            // Relaxed load and store; the light barrier orders the store
-            // before the section's loads and pairs with the grace period's
-            // first heavy barrier (B1 in grace_period.rs).
-            let gp = gp_ctr.load(Ordering::Relaxed);
-            self.ctr.store(gp, Ordering::Relaxed);
-            crate::sys::light_barrier();
-        } else {
+        let nesting = tmp & memb::NEST_MASK;
+        if nesting != 0 {
+            if nesting == memb::NEST_MASK {
+                return false;
+            }
             // Nested: the outermost store already announced the section.
             self.ctr.store(tmp + memb::GP_COUNT, Ordering::Relaxed);
+            return true;
         }
+        // Outermost: copy the global counter (phase + one nesting level).
+        // Relaxed load and store; the light barrier orders the store before
+        // the section's loads and pairs with the grace period's first heavy
+        // barrier (B1 in grace_period.rs).
+        let gp = gp_ctr.load(Ordering::Relaxed);
+        self.ctr.store(gp, Ordering::Relaxed);
+        crate::sys::light_barrier();
+        true
     }
 
     /// memb `read_unlock`: leave a section. Returns whether it was the

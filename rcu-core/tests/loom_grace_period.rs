@@ -60,7 +60,7 @@ fn memb_reader_never_sees_a_freed_object() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
-                unsafe { w.slot.memb_enter(w.gp.ctr()) };
+                assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
                 w.read_and_check();
                 w.read_and_check();
                 unsafe { w.slot.memb_exit() };
@@ -79,8 +79,8 @@ fn memb_nested_and_repeated_sections_are_waited_for() {
             let w = w.clone();
             thread::spawn(move || {
                 for _ in 0..2 {
-                    unsafe { w.slot.memb_enter(w.gp.ctr()) };
-                    unsafe { w.slot.memb_enter(w.gp.ctr()) };
+                    assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
+                    assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
                     unsafe { w.slot.memb_exit() };
                     w.read_and_check();
                     unsafe { w.slot.memb_exit() };
@@ -102,7 +102,7 @@ fn memb_back_to_back_grace_periods_catch_a_stale_phase() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
-                unsafe { w.slot.memb_enter(w.gp.ctr()) };
+                assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
                 w.read_and_check();
                 unsafe { w.slot.memb_exit() };
             })

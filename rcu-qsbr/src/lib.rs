@@ -35,7 +35,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, SlotPtr, ThreadState};
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ReaderSlotPtr, SlotPtr, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
 
@@ -50,7 +50,7 @@ static ENGINE: Engine<Qsbr> = unsafe { Engine::new() };
 
 thread_local! {
     /// This thread's reader slot; null until registered.
-    static SLOT: SlotPtr<ReaderSlot> = const { SlotPtr::new() };
+    static SLOT: ReaderSlotPtr = const { ReaderSlotPtr::new() };
     /// Releases the slot at thread exit if the `QsbrThread` was forgotten.
     static THREAD: ThreadState<Qsbr> = const { ThreadState::new() };
     /// This thread's kvfree slot; null until its first `kvfree_rcu`.
@@ -66,7 +66,7 @@ unsafe impl Flavour for Qsbr {
     fn engine() -> &'static Engine<Self> {
         &ENGINE
     }
-    fn slot_key() -> &'static std::thread::LocalKey<SlotPtr<ReaderSlot>> {
+    fn slot_key() -> &'static std::thread::LocalKey<ReaderSlotPtr> {
         &SLOT
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
