@@ -54,7 +54,12 @@ impl<F: Flavour> Engine<F> {
         Engine {
             registry: Registry::new(),
             counter: GpCounter::new(F::PROTOCOL),
-            sequence: GpSequence::new(),
+            // Followers spin only where grace periods send no IPIs (see
+            // `GpSequence::spin_while_led`).
+            sequence: GpSequence::new(match F::PROTOCOL {
+                crate::reader::Protocol::Increment => crate::sequence::FOLLOWER_SPINS,
+                crate::reader::Protocol::PhaseFlip => 0,
+            }),
             reclaimer: Reclaimer::new(),
             kvfree: Kvfree::new(),
             stats: StatCounters::new(),
