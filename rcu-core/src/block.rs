@@ -12,6 +12,15 @@
 //! of one type holds about 500 objects at one word each, as the kernel's
 //! pointer pages do, and freeing it is one tight loop per run.
 //!
+//! The common append ([`Block::try_append_fast`]) compares the drop
+//! function and arity with copies in the header (`fast_drop`,
+//! `fast_arity`), checks room, stores the entry and bumps two counters: it
+//! never touches the run header. A run's count is therefore written when the
+//! run is closed (a new run starts), and the open run's count is derived
+//! from `used` when the block is freed. `fast_drop` is 0 in an empty block
+//! and in a reserve block, so their appends take the slow path (which arms
+//! the drain timer, or hands the reserve back).
+//!
 //! # States
 //!
 //! open (its owner appends; see `kvfree.rs`) → sealed with a cookie
@@ -61,6 +70,11 @@ pub(crate) struct Block {
     used: u32,
     /// Index of the current run header, or `NO_RUN`.
     run: u32,
+    /// The current run's drop function when plain appends may join it
+    /// (see the module docs), else 0.
+    fast_drop: usize,
+    /// The current run's arity (words per entry).
+    fast_arity: u32,
     /// Objects stored.
     objects: u32,
     /// Allocation size in bytes (for deallocation).
@@ -98,6 +112,8 @@ impl Block {
                 cap,
                 used: 0,
                 run: NO_RUN,
+                fast_drop: 0,
+                fast_arity: 0,
                 objects: 0,
                 bytes: bytes as u32,
                 is_reserve,
@@ -130,13 +146,37 @@ impl Block {
         self.objects as usize
     }
 
-    /// Appends one object. Returns false when the block is full. Owner only.
+    /// Appends one object to the current run: same drop function and
+    /// arity, and room left. Returns false otherwise (then use
+    /// [`Block::append`]). Owner only.
+    ///
+    /// # Safety
+    ///
+    /// As [`Block::append`].
+    #[inline(always)]
+    pub(crate) unsafe fn try_append_fast(b: NonNull<Block>, drop: DropFn, entry: &[usize]) -> bool {
+        // SAFETY: per the contract, the caller has exclusive access.
+        let h = unsafe { &mut *b.as_ptr() };
+        let arity = entry.len();
+        let at = h.used as usize;
+        if h.fast_drop != drop as usize || h.fast_arity as usize != arity || at + arity > h.cap as usize {
+            return false;
+        }
+        // SAFETY: `at + arity <= cap`, inside the allocation; the current
+        // run (same function and arity) ends at `used`.
+        unsafe { std::ptr::copy_nonoverlapping(entry.as_ptr(), Self::words(b).add(at), arity) };
+        h.used = (at + arity) as u32;
+        h.objects += 1;
+        true
+    }
+
+    /// Appends one object, starting a run if needed. Returns false when the
+    /// block is full. Owner only.
     ///
     /// # Safety
     ///
     /// `b` is an open block owned by the caller; `entry` holds `arity`
     /// words that `drop` consumes exactly once.
-    #[inline]
     pub(crate) unsafe fn append(b: NonNull<Block>, drop: DropFn, entry: &[usize]) -> bool {
         // SAFETY: per the contract, the caller has exclusive access.
         let h = unsafe { &mut *b.as_ptr() };
@@ -152,19 +192,29 @@ impl Block {
         if at + needed > h.cap as usize {
             return false;
         }
-        // SAFETY: `at + needed <= cap`, inside the allocation.
+        // SAFETY: `at + needed <= cap`, inside the allocation; a closed
+        // run's header is inside the used words.
         unsafe {
             if !same_run {
+                if h.run != NO_RUN {
+                    // Close the current run: record its count.
+                    let run = h.run as usize;
+                    let count = (at - run - RUN_HEADER_WORDS) / (*words.add(run + 1) & 0xff);
+                    *words.add(run + 1) |= count << 8;
+                }
                 h.run = at as u32;
                 *words.add(at) = drop as usize;
                 *words.add(at + 1) = arity;
                 at += RUN_HEADER_WORDS;
             }
             std::ptr::copy_nonoverlapping(entry.as_ptr(), words.add(at), arity);
-            *words.add(h.run as usize + 1) += 1 << 8;
         }
         h.used = (at + arity) as u32;
         h.objects += 1;
+        if !h.is_reserve {
+            h.fast_drop = drop as usize;
+            h.fast_arity = arity as u32;
+        }
         true
     }
 
@@ -187,7 +237,9 @@ impl Block {
             let (f, meta) = unsafe { (*words.add(at), *words.add(at + 1)) };
             // SAFETY: only `append` wrote run headers, from a `DropFn`.
             let drop: DropFn = unsafe { std::mem::transmute::<usize, DropFn>(f) };
-            let (arity, count) = (meta & 0xff, meta >> 8);
+            let arity = meta & 0xff;
+            // The open (last) run's count was never written: it ends at `used`.
+            let count = if at == h.run as usize { (end - at - RUN_HEADER_WORDS) / arity } else { meta >> 8 };
             at += RUN_HEADER_WORDS;
             let run_end = at + arity * count;
             while at < run_end {
@@ -211,6 +263,8 @@ impl Block {
         let n = h.objects as usize;
         h.used = 0;
         h.run = NO_RUN;
+        h.fast_drop = 0;
+        h.fast_arity = 0;
         h.objects = 0;
         h.next = std::ptr::null_mut();
         n

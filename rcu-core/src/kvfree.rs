@@ -19,6 +19,35 @@
 //! per run of same-type objects) → **cached** in its home slot (at most
 //! [`CACHED_BLOCKS_PER_THREAD`]) or deallocated.
 //!
+//! # Producer-side freeing
+//!
+//! A thread that may block (not in a read-side section, not an online QSBR
+//! thread, not the reclaim thread) keeps the blocks it seals when full on
+//! its slot's own `sealed` list, oldest first, instead of handing them to
+//! the reclaim thread. After each such seal, once its append section has
+//! ended, it frees the blocks at the head of that list whose grace period
+//! has completed (one load per block), as the kernel drains its per-CPU
+//! blocks and crossbeam-epoch collects on `pin`: the objects return to the
+//! allocator on the thread that allocated them (glibc's thread cache reuses
+//! them at once; a cross-thread free is several times slower), and memory
+//! does not pile up behind one reclaim thread. The reclaim thread is asked
+//! for the grace period (`wanted`) and rides its gather window as usual.
+//! When the list holds [`OWNER_SEALED_BLOCKS`] blocks, the thread waits for
+//! its oldest block's grace period itself (leading one or riding one in
+//! flight), so its backlog is bounded whatever the allocation rate.
+//!
+//! The list is under a small per-slot lock: the owner takes it once per
+//! sealed block (never per object) and never while holding another lock;
+//! stealers take it briefly. Blocks leave the list only whole and in cookie
+//! order, so cookie order is kept. Destructors run outside the append
+//! section and outside the lock (they may call `kvfree_rcu` again; such a
+//! nested call does not collect). While the owner frees blocks it took off
+//! the list, `collect_seq` is odd: `rcu_barrier`, after taking the list,
+//! waits for it to move, so every object sealed before the barrier has been
+//! dropped when it returns. An idle owner's list is taken by the drain timer
+//! once the owner has not touched it for the drain interval, and at thread
+//! exit the list goes to the reclaim thread.
+//!
 //! # Taking a block from a live owner ("steal")
 //!
 //! The drain timer and `rcu_barrier` seal partial blocks of threads that are
@@ -59,12 +88,26 @@ use crate::engine::Engine;
 use crate::flavour::Flavour;
 use crate::lock::ForkSafeMutex;
 use crate::registry::{Registry, Slot};
+use crate::sequence::GpState;
+use crate::thread::SlotPtr;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Empty blocks a slot keeps for reuse (the kernel keeps 5 pages per CPU).
 pub const CACHED_BLOCKS_PER_THREAD: u32 = 5;
+
+/// Sealed blocks a thread keeps waiting for their grace period before it
+/// waits for the oldest one itself (see "Producer-side freeing"). 8 blocks
+/// hold about 4,000 small objects: enough that a flooding thread rarely
+/// waits (a grace period completes while it fills them), few enough that
+/// its backlog stays a few hundred KiB.
+pub const OWNER_SEALED_BLOCKS: u32 = 32;
+
+/// Empty blocks a slot's cache keeps when its owner freed them itself
+/// (see `Kvfree::recycle`): as many as its list may hold, so a flooding
+/// thread cycles through the same blocks and never allocates one.
+pub const OWNER_CACHED_BLOCKS: u32 = OWNER_SEALED_BLOCKS;
 
 /// Default drain interval: the kernel's `KFREE_DRAIN_JIFFIES` (HZ / 50).
 /// A partial block waits at most this long plus a grace period; shorter
@@ -86,6 +129,94 @@ pub struct KvfreeSlot {
     /// Empty blocks: a stack the reclaim thread pushes and the owner pops.
     cache: AtomicPtr<Block>,
     cache_len: AtomicU32,
+    /// Blocks the owner sealed and frees itself (see "Producer-side freeing").
+    sealed: ForkSafeMutex<SealedList>,
+    /// Monotonic time (ns) the owner last left `sealed` non-empty; 0 when
+    /// empty. The drain timer takes the list of an owner idle that long.
+    sealed_since: AtomicU64,
+    /// Odd while the owner frees blocks it took off `sealed`.
+    collect_seq: AtomicU32,
+}
+
+/// A slot's own sealed blocks, oldest (smallest cookie) first, linked
+/// through their headers.
+pub(crate) struct SealedList {
+    head: *mut Block,
+    tail: *mut Block,
+    len: u32,
+}
+
+// SAFETY: the blocks are sealed and owned by the list; only the holder of
+// the slot's lock touches them.
+unsafe impl Send for SealedList {}
+
+impl SealedList {
+    const fn new() -> Self {
+        SealedList { head: std::ptr::null_mut(), tail: std::ptr::null_mut(), len: 0 }
+    }
+
+    /// Appends the newest block (the owner's cookies never decrease).
+    fn push(&mut self, sealed: SealedBlock) {
+        let b = sealed.into_raw().as_ptr();
+        // SAFETY: the block is ours; every listed block is owned by the list.
+        unsafe {
+            (*b).next = std::ptr::null_mut();
+            match NonNull::new(self.tail) {
+                Some(t) => (*t.as_ptr()).next = b,
+                None => self.head = b,
+            }
+        }
+        self.tail = b;
+        self.len += 1;
+    }
+
+    /// Detaches the leading blocks whose grace period has completed.
+    fn take_ready(&mut self, is_done: impl Fn(GpState) -> bool) -> *mut Block {
+        let first = self.head;
+        let mut last: *mut Block = std::ptr::null_mut();
+        // SAFETY: every listed block is sealed and owned by the list.
+        unsafe {
+            while !self.head.is_null() && is_done((*self.head).cookie) {
+                last = self.head;
+                self.head = (*last).next;
+                self.len -= 1;
+            }
+            if last.is_null() {
+                return std::ptr::null_mut();
+            }
+            (*last).next = std::ptr::null_mut();
+        }
+        if self.head.is_null() {
+            self.tail = std::ptr::null_mut();
+        }
+        first
+    }
+
+    /// Detaches every block.
+    fn take_all(&mut self) -> *mut Block {
+        let first = self.head;
+        *self = SealedList::new();
+        first
+    }
+
+    fn oldest_cookie(&self) -> Option<GpState> {
+        // SAFETY: as in `take_ready`.
+        NonNull::new(self.head).map(|b| unsafe { b.as_ref().cookie })
+    }
+
+    /// (blocks, objects) listed.
+    fn count(&self) -> (u64, u64) {
+        let (mut blocks, mut objects) = (0, 0);
+        let mut b = self.head;
+        while let Some(block) = NonNull::new(b) {
+            // SAFETY: as in `take_ready`.
+            let block = unsafe { block.as_ref() };
+            blocks += 1;
+            objects += block.objects() as u64;
+            b = block.next;
+        }
+        (blocks, objects)
+    }
 }
 
 impl Slot for KvfreeSlot {
@@ -97,6 +228,9 @@ impl Slot for KvfreeSlot {
         reserve: AtomicPtr::new(std::ptr::null_mut()),
         cache: AtomicPtr::new(std::ptr::null_mut()),
         cache_len: AtomicU32::new(0),
+        sealed: ForkSafeMutex::new(SealedList::new()),
+        sealed_since: AtomicU64::new(0),
+        collect_seq: AtomicU32::new(0),
     };
     fn in_use(&self) -> &AtomicBool {
         &self.in_use
@@ -120,6 +254,8 @@ pub(crate) enum AfterAppend {
     Done,
     /// Backlog past the hard limit: wait for reclaim if allowed.
     Throttle,
+    /// A block went to the slot's own list: free the ready ones.
+    Collect,
     /// No block: synchronize then drop this entry inline.
     DropAfterGracePeriod(DropFn, [usize; MAX_ARITY]),
 }
@@ -130,6 +266,9 @@ pub struct Kvfree {
     /// Sealed blocks for the reclaim thread (a stack; it sorts them).
     inbox: AtomicPtr<Block>,
     drain_interval_ns: AtomicU64,
+    /// The newest cookie of a block on some slot's own list: the reclaim
+    /// thread completes it (see "Producer-side freeing").
+    wanted: AtomicU64,
     /// Serialises steals (see `steal_partial_blocks`).
     steal_lock: ForkSafeMutex<()>,
     pub(crate) counters: KvfreeCounters,
@@ -147,6 +286,7 @@ impl Kvfree {
             slots: Registry::new(),
             inbox: AtomicPtr::new(std::ptr::null_mut()),
             drain_interval_ns: AtomicU64::new(DEFAULT_DRAIN_INTERVAL.as_nanos() as u64),
+            wanted: AtomicU64::new(0),
             steal_lock: ForkSafeMutex::new(()),
             counters: KvfreeCounters {
                 objects_sealed: AtomicU64::new(0),
@@ -180,11 +320,24 @@ impl Kvfree {
         self.slots.slots().map(|s| u64::from(s.cache_len.load(Ordering::Relaxed))).sum()
     }
 
-    /// The earliest `dirty_since` among open blocks, if any.
+    /// The earliest `dirty_since` among open blocks or `sealed_since`
+    /// among own lists, if any.
     pub(crate) fn earliest_dirty(&self) -> Option<u64> {
-        // SeqCst: pairs with the owner's SeqCst store in `mark_dirty` and
-        // the reclaim thread's `sleeping` store (store-buffering pair).
-        self.slots.slots().map(|s| s.dirty_since.load(Ordering::SeqCst)).filter(|&t| t != 0).min()
+        // SeqCst: pairs with the owner's SeqCst stores in `mark_dirty` and
+        // `seal_to_own_list` and the reclaim thread's `sleeping` store
+        // (store-buffering pair).
+        self.slots
+            .slots()
+            .flat_map(|s| [s.dirty_since.load(Ordering::SeqCst), s.sealed_since.load(Ordering::SeqCst)])
+            .filter(|&t| t != 0)
+            .min()
+    }
+
+    /// The newest cookie some owner's list waits for.
+    pub(crate) fn wanted(&self) -> GpState {
+        // SeqCst: pairs with the `fetch_max` in `seal_to_own_list`; with the
+        // `sleeping` store and load, a store-buffering pair (see `idle`).
+        GpState::from_seq(self.wanted.load(Ordering::SeqCst))
     }
 
     // ----- the owner's side -------------------------------------------------
@@ -213,11 +366,8 @@ impl Kvfree {
             // marks the slot dirty for the drain timer.
             // So does every object while the reserve is the open block, so
             // that it is handed back as soon as the caller may block again.
-            Some(b)
-                if unsafe { b.as_ref().objects() > 0 && !b.as_ref().is_reserve && Block::append(b, drop, entry) } =>
-            {
-                AfterAppend::Done
-            }
+            // (`try_append_fast` refuses both: see `block.rs`.)
+            Some(b) if unsafe { Block::try_append_fast(b, drop, entry) } => AfterAppend::Done,
             _ => self.append_slow(engine, slot, drop, entry),
         };
         // Release pairs with the stealer's Acquire load of `seq`: the
@@ -226,6 +376,7 @@ impl Kvfree {
         match after {
             AfterAppend::Done => {}
             AfterAppend::Throttle => engine.reclaimer.throttle_if_allowed(engine),
+            AfterAppend::Collect => self.collect_own(engine, slot),
             AfterAppend::DropAfterGracePeriod(drop, entry) => {
                 engine.synchronize();
                 // SAFETY: the entry was never stored; a grace period has
@@ -260,8 +411,14 @@ impl Kvfree {
             // AcqRel: pairs with the stealer's swap.
             if let Some(old) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
                 slot.dirty_since.store(0, Ordering::Relaxed);
-                let reason = if reserve_done { SealReason::ReserveReturn } else { SealReason::Full };
-                if self.seal(engine, old, reason) {
+                if reserve_done {
+                    if self.seal(engine, old, SealReason::ReserveReturn) {
+                        after = AfterAppend::Throttle;
+                    }
+                } else if engine.may_block() && !crate::reclaim::in_reclaim_thread() {
+                    self.seal_to_own_list(engine, slot, old);
+                    after = AfterAppend::Collect;
+                } else if self.seal(engine, old, SealReason::Full) {
                     after = AfterAppend::Throttle;
                 }
             }
@@ -363,6 +520,87 @@ impl Kvfree {
         engine.reclaimer.note_sealed(engine)
     }
 
+    /// Seals a full block onto the owner's own list (see "Producer-side
+    /// freeing"). Inside the append section, so that `rcu_barrier` finds it.
+    fn seal_to_own_list<F: Flavour>(&self, engine: &'static Engine<F>, slot: &KvfreeSlot, b: NonNull<Block>) {
+        // The cookie as in `seal`.
+        // SAFETY: the caller owns the open block and never appends again.
+        let sealed = unsafe { SealedBlock::seal(b, engine.sequence().snapshot()) };
+        let cookie = sealed.cookie();
+        self.counters.objects_sealed.fetch_add(sealed.objects() as u64, Ordering::Relaxed);
+        self.counters.blocks_sealed[SealReason::Full as usize].fetch_add(1, Ordering::Relaxed);
+        slot.sealed.lock().push(sealed);
+        // SeqCst: see `earliest_dirty` and `wanted`; `note_sealed` then
+        // reads `sleeping` (store-buffering pair with `Reclaimer::idle`).
+        slot.sealed_since.store(crate::sys::monotonic_ns().max(1), Ordering::SeqCst);
+        self.wanted.fetch_max(cookie.seq(), Ordering::SeqCst);
+        // The per-thread bound (`collect_own`) replaces the global hard
+        // limit for this thread's own blocks.
+        let _ = engine.reclaimer.note_sealed(engine);
+    }
+
+    /// Frees the owner's ready blocks, after its append section (see
+    /// "Producer-side freeing"); waits for the oldest block's grace period
+    /// while the list holds [`OWNER_SEALED_BLOCKS`] or more.
+    #[cold]
+    #[inline(never)]
+    fn collect_own<F: Flavour>(&self, engine: &'static Engine<F>, slot: &'static KvfreeSlot) {
+        // Relaxed: only the owner writes `collect_seq`.
+        let seq = slot.collect_seq.load(Ordering::Relaxed);
+        if seq & 1 == 1 {
+            return; // called from a destructor the outer call runs
+        }
+        loop {
+            let (ready, oldest_if_full) = {
+                let mut list = slot.sealed.lock();
+                let ready = list.take_ready(|c| engine.poll(c));
+                if !ready.is_null() {
+                    // Relaxed: published by the unlock (Release) to a
+                    // stealer that takes the lock after (Acquire).
+                    slot.collect_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+                }
+                let since = if list.len == 0 { 0 } else { crate::sys::monotonic_ns().max(1) };
+                // SeqCst: see `earliest_dirty`.
+                slot.sealed_since.store(since, Ordering::SeqCst);
+                (ready, list.oldest_cookie().filter(|_| list.len >= OWNER_SEALED_BLOCKS))
+            };
+            if !ready.is_null() {
+                self.free_list(engine, ready);
+                // Release pairs with the Acquire load in `wait_for_collect`:
+                // every drop above happens-before a barrier's return.
+                slot.collect_seq.store(seq.wrapping_add(2), Ordering::Release);
+                engine.reclaimer.wake_throttled();
+            }
+            match oldest_if_full {
+                Some(cookie) => engine.wait_for(cookie),
+                None => return,
+            }
+        }
+    }
+
+    /// Frees a detached list of sealed blocks whose grace period completed.
+    fn free_list<F: Flavour>(&self, engine: &'static Engine<F>, first: *mut Block) {
+        let mut next = first;
+        while let Some(b) = NonNull::new(next) {
+            // SAFETY: detached from a list, so owned here; the link is read
+            // before the block is recycled.
+            next = unsafe { b.as_ref().next };
+            // SAFETY: every listed block is sealed.
+            self.free_block_by(engine, unsafe { SealedBlock::from_raw(b) }, true);
+        }
+    }
+
+    /// Hands a detached list of sealed blocks to the reclaim thread.
+    fn push_inbox_list(&self, first: *mut Block) {
+        let mut next = first;
+        while let Some(b) = NonNull::new(next) {
+            // SAFETY: detached, so owned here; read before the push relinks it.
+            next = unsafe { b.as_ref().next };
+            // SAFETY: every listed block is sealed.
+            self.push_inbox(unsafe { SealedBlock::from_raw(b) });
+        }
+    }
+
     fn push_inbox(&self, sealed: SealedBlock) {
         let b = sealed.into_raw();
         let mut head = self.inbox.load(Ordering::Relaxed);
@@ -402,6 +640,12 @@ impl Kvfree {
             slot.dirty_since.store(0, Ordering::Relaxed);
             self.seal_or_recycle(engine, b, SealReason::ThreadExit);
         }
+        let own = slot.sealed.lock().take_all();
+        if !own.is_null() {
+            slot.sealed_since.store(0, Ordering::Relaxed);
+            self.push_inbox_list(own);
+            let _ = engine.reclaimer.note_sealed(engine);
+        }
         self.slots.release(slot);
     }
 
@@ -410,18 +654,21 @@ impl Kvfree {
         if unsafe { b.as_ref().objects() } > 0 {
             self.seal(engine, b, reason);
         } else {
-            self.recycle(engine, b);
+            self.recycle(engine, b, false);
         }
     }
 
     /// Seals partial blocks of other threads, idle or not, without racing
-    /// with their owners (see "steal"). `only_older_than`: the drain timer's
-    /// mode, taking only blocks dirty for at least that many ns (never an
-    /// emergency reserve, which does not arm the timer). Otherwise
-    /// (`rcu_barrier`) every open block is taken, and every append in
-    /// progress anywhere is waited out, so that a block its owner is sealing
-    /// right now is in the inbox before the barrier's marker is queued.
-    /// Steals are serialised: a barrier never overtakes a steal in progress.
+    /// with their owners (see "steal"), and takes their own lists of sealed
+    /// blocks. `only_older_than`: the drain timer's mode, taking only blocks
+    /// dirty (lists untouched) for at least that many ns (never an emergency
+    /// reserve, which does not arm the timer). Otherwise (`rcu_barrier`)
+    /// every open block and list is taken, every append in progress anywhere
+    /// is waited out first (so that a block its owner is sealing right now is
+    /// taken too), then every owner's free in progress (see "Producer-side
+    /// freeing"), so that all is in the inbox or freed before the barrier's
+    /// marker is queued. Steals are serialised: a barrier never overtakes a
+    /// steal in progress.
     pub(crate) fn steal_partial_blocks<F: Flavour>(
         &self,
         engine: &'static Engine<F>,
@@ -430,18 +677,16 @@ impl Kvfree {
     ) -> usize {
         let _serial = self.steal_lock.lock();
         let now = crate::sys::monotonic_ns();
+        let is_old = |since: u64| only_older_than.is_none_or(|age| since != 0 && now.saturating_sub(since) >= age);
         let mut stolen: *mut Block = std::ptr::null_mut();
         let mut any_slot = false;
         // Every slot, claimed or not: a forked child's slots of vanished
         // threads are released with their partial block still in place.
         for slot in self.slots.slots() {
             any_slot |= slot.in_use.load(Ordering::Relaxed);
-            if let Some(age) = only_older_than {
-                // SeqCst: see `earliest_dirty`.
-                let since = slot.dirty_since.load(Ordering::SeqCst);
-                if since == 0 || now.saturating_sub(since) < age {
-                    continue;
-                }
+            // SeqCst: see `earliest_dirty`.
+            if !is_old(slot.dirty_since.load(Ordering::SeqCst)) {
+                continue;
             }
             // AcqRel: pairs with the owner's swap in `append_slow`/`owner_exit`.
             if let Some(b) = NonNull::new(slot.block.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
@@ -453,14 +698,14 @@ impl Kvfree {
             }
         }
         let barrier_mode = only_older_than.is_none();
-        if stolen.is_null() && !(barrier_mode && any_slot) {
-            return 0;
+        if barrier_mode && any_slot || !stolen.is_null() {
+            // Pairs with the owners' light barrier after their odd `seq`.
+            crate::sys::heavy_barrier();
+            if barrier_mode {
+                self.slots.slots().for_each(wait_for_append_to_finish);
+            }
         }
-        // Pairs with the owners' light barrier after their odd `seq`.
-        crate::sys::heavy_barrier();
-        if barrier_mode {
-            self.slots.slots().for_each(wait_for_append_to_finish);
-        }
+        let own_lists = self.take_own_lists::<F>(&is_old, barrier_mode);
         let mut n = 0;
         while let Some(b) = NonNull::new(stolen) {
             // SAFETY: stolen above; home is the slot it was taken from.
@@ -470,7 +715,42 @@ impl Kvfree {
             self.seal_or_recycle(engine, b, reason);
             n += 1;
         }
+        if !own_lists.is_null() {
+            self.push_inbox_list(own_lists);
+            let _ = engine.reclaimer.note_sealed(engine);
+        }
         n
+    }
+
+    /// Takes the own lists that `is_old` selects (by `sealed_since`), as one
+    /// detached list; in barrier mode also waits out owners' frees in
+    /// progress (except the caller's own: it may be inside one).
+    fn take_own_lists<F: Flavour>(&self, is_old: &impl Fn(u64) -> bool, barrier_mode: bool) -> *mut Block {
+        let caller = F::kvfree_key().try_with(SlotPtr::get).ok().flatten();
+        let mut taken: *mut Block = std::ptr::null_mut();
+        for slot in self.slots.slots() {
+            // SeqCst: see `earliest_dirty`.
+            if !is_old(slot.sealed_since.load(Ordering::SeqCst)) {
+                continue;
+            }
+            let first = slot.sealed.lock().take_all();
+            slot.sealed_since.store(0, Ordering::Relaxed);
+            let mut last = first;
+            // SAFETY: the detached blocks are ours.
+            unsafe {
+                while let Some(b) = NonNull::new(last).filter(|b| !b.as_ref().next.is_null()) {
+                    last = b.as_ref().next;
+                }
+                if let Some(l) = NonNull::new(last) {
+                    (*l.as_ptr()).next = taken;
+                    taken = first;
+                }
+            }
+            if barrier_mode && !caller.is_some_and(|c| std::ptr::eq(c, slot)) {
+                wait_for_collect(slot);
+            }
+        }
+        taken
     }
 
     // ----- the reclaim thread's side ------------------------------------------
@@ -478,6 +758,12 @@ impl Kvfree {
     /// Frees the objects of a block whose grace period completed, then
     /// recycles the block.
     pub(crate) fn free_block<F: Flavour>(&self, engine: &'static Engine<F>, sealed: SealedBlock) {
+        self.free_block_by(engine, sealed, false);
+    }
+
+    /// [`Self::free_block`]; `by_owner`: the block's home thread frees it
+    /// (see `recycle`).
+    fn free_block_by<F: Flavour>(&self, engine: &'static Engine<F>, sealed: SealedBlock, by_owner: bool) {
         debug_assert!(
             engine.poll(sealed.cookie()),
             "rcu_{}: kvfree block freed before its grace period (cookie {:?})",
@@ -493,12 +779,17 @@ impl Kvfree {
         if panics > 0 {
             self.counters.drop_panics.fetch_add(panics, Ordering::Relaxed);
         }
-        self.recycle(engine, b);
+        self.recycle(engine, b, by_owner);
     }
 
     /// An empty block goes back to its home slot (reserve, or cache if
     /// there is room and memory is not under pressure), or is deallocated.
-    fn recycle<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>) {
+    /// A block its owner freed (`by_owner`) is cached up to
+    /// [`OWNER_CACHED_BLOCKS`] whatever the backlog: the owner is producing
+    /// and takes it again within a few hundred objects, while deallocating
+    /// and allocating a page-sized block costs far more than its page (in
+    /// glibc a large request first consolidates every small free chunk).
+    fn recycle<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>, by_owner: bool) {
         // SAFETY: the caller owns the empty block; `home` is a slot of a
         // static registry (never freed).
         let (home, is_reserve) = unsafe { (&*b.as_ref().home, b.as_ref().is_reserve) };
@@ -511,8 +802,9 @@ impl Kvfree {
             {
                 return;
             }
-        } else if !engine.reclaimer.under_pressure(engine)
-            && home.cache_len.load(Ordering::Relaxed) < CACHED_BLOCKS_PER_THREAD
+        } else if by_owner && home.cache_len.load(Ordering::Relaxed) < OWNER_CACHED_BLOCKS
+            || !engine.reclaimer.under_pressure(engine)
+                && home.cache_len.load(Ordering::Relaxed) < CACHED_BLOCKS_PER_THREAD
         {
             home.cache_len.fetch_add(1, Ordering::Relaxed);
             let mut head = home.cache.load(Ordering::Relaxed);
@@ -552,21 +844,28 @@ impl Kvfree {
 }
 
 impl Kvfree {
-    /// `fork()` support: hold the steal lock across the fork.
+    /// `fork()` support: hold the steal lock and every own-list lock
+    /// across the fork (in that order, as stealers take them; an owner
+    /// holds its list lock only briefly and with no other lock).
     pub(crate) fn lock_for_fork(&self) {
         self.steal_lock.raw_lock();
+        self.slots.slots().for_each(|s| s.sealed.raw_lock());
     }
 
     /// `fork()` support, parent side.
     pub(crate) fn unlock_after_fork_parent(&self) {
         // SAFETY: taken by `lock_for_fork` on this thread; no guard exists.
-        unsafe { self.steal_lock.raw_unlock() };
+        unsafe {
+            self.slots.slots().for_each(|s| s.sealed.raw_unlock());
+            self.steal_lock.raw_unlock();
+        }
     }
 
     /// `fork()` support, child side: the slots of threads that do not
-    /// exist here are released; an append they were in the middle of is
-    /// abandoned (its object leaks in the child's copy), and their partial
-    /// blocks stay in place for the next drain or `rcu_barrier`.
+    /// exist here are released; an append or a free of own blocks they were
+    /// in the middle of is abandoned (its objects leak in the child's copy),
+    /// and their partial blocks and own lists stay in place for the next
+    /// drain or `rcu_barrier`.
     /// `pending` is what the reclaim thread's list still holds (blocks,
     /// objects); the counters are recomputed from it and the inbox, since a
     /// block the parent was freeing at the fork is lost to the child.
@@ -580,6 +879,15 @@ impl Kvfree {
             blocks += 1;
             objects += block.objects() as u64;
             b = block.next;
+        }
+        for slot in self.slots.slots() {
+            // SAFETY: taken by `lock_for_fork` before the fork, by this
+            // thread; the child is single-threaded here.
+            let (b, o) = unsafe { (*slot.sealed.value_ptr()).count() };
+            blocks += b;
+            objects += o;
+            // SAFETY: as above.
+            unsafe { slot.sealed.raw_unlock() };
         }
         // SAFETY: taken by `lock_for_fork` before the fork, by this thread.
         unsafe { self.steal_lock.raw_unlock() };
@@ -595,6 +903,8 @@ impl Kvfree {
             // Relaxed: the child is single-threaded here.
             let seq = slot.seq.load(Ordering::Relaxed);
             slot.seq.store(seq & !1, Ordering::Relaxed);
+            let seq = slot.collect_seq.load(Ordering::Relaxed);
+            slot.collect_seq.store(seq & !1, Ordering::Relaxed);
             slot.in_use.store(false, Ordering::Relaxed);
         }
     }
@@ -654,6 +964,21 @@ pub(crate) fn claim_slot(kv: &'static Kvfree) -> &'static KvfreeSlot {
         }
     }
     slot
+}
+
+/// Waits until the owner of `slot` is not freeing blocks it took off its
+/// own list before the caller took the list's lock.
+fn wait_for_collect(slot: &KvfreeSlot) {
+    // Acquire pairs with the owner's Release store of an even
+    // `collect_seq` (an odd value was published by the list lock).
+    let seq = slot.collect_seq.load(Ordering::Acquire);
+    if seq & 1 == 0 {
+        return;
+    }
+    let backoff = crossbeam_utils::Backoff::new();
+    while slot.collect_seq.load(Ordering::Acquire) == seq {
+        backoff.snooze();
+    }
 }
 
 /// Waits until the owner of `slot` is not inside an append that began
