@@ -244,6 +244,8 @@ pub(crate) struct KvfreeCounters {
     pub(crate) objects_freed: AtomicU64,
     pub(crate) blocks_sealed: [AtomicU64; 5],
     pub(crate) blocks_freed: AtomicU64,
+    pub(crate) blocks_freed_by_owner: AtomicU64,
+    pub(crate) owner_waits: AtomicU64,
     pub(crate) emergency_synchronize: AtomicU64,
     pub(crate) emergency_reserve: AtomicU64,
     pub(crate) drop_panics: AtomicU64,
@@ -293,6 +295,8 @@ impl Kvfree {
                 objects_freed: AtomicU64::new(0),
                 blocks_sealed: [const { AtomicU64::new(0) }; 5],
                 blocks_freed: AtomicU64::new(0),
+                blocks_freed_by_owner: AtomicU64::new(0),
+                owner_waits: AtomicU64::new(0),
                 emergency_synchronize: AtomicU64::new(0),
                 emergency_reserve: AtomicU64::new(0),
                 drop_panics: AtomicU64::new(0),
@@ -572,7 +576,10 @@ impl Kvfree {
                 engine.reclaimer.wake_throttled();
             }
             match oldest_if_full {
-                Some(cookie) => engine.wait_for(cookie),
+                Some(cookie) => {
+                    self.counters.owner_waits.fetch_add(1, Ordering::Relaxed);
+                    engine.wait_for(cookie);
+                }
                 None => return,
             }
         }
@@ -776,6 +783,9 @@ impl Kvfree {
         let n = unsafe { Block::drop_all(b, F::NAME, &mut panics) };
         self.counters.objects_freed.fetch_add(n as u64, Ordering::SeqCst);
         self.counters.blocks_freed.fetch_add(1, Ordering::Relaxed);
+        if by_owner {
+            self.counters.blocks_freed_by_owner.fetch_add(1, Ordering::Relaxed);
+        }
         if panics > 0 {
             self.counters.drop_panics.fetch_add(panics, Ordering::Relaxed);
         }
