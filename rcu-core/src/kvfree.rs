@@ -102,7 +102,7 @@ pub const CACHED_BLOCKS_PER_THREAD: u32 = 5;
 /// hold about 4,000 small objects: enough that a flooding thread rarely
 /// waits (a grace period completes while it fills them), few enough that
 /// its backlog stays a few hundred KiB.
-pub const OWNER_SEALED_BLOCKS: u32 = 32;
+pub const OWNER_SEALED_BLOCKS: u32 = 16;
 
 /// Empty blocks a slot's cache keeps when its owner freed them itself
 /// (see `Kvfree::recycle`): as many as its list may hold, so a flooding
