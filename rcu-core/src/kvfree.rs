@@ -91,7 +91,7 @@ use crate::registry::{Registry, Slot};
 use crate::sequence::GpState;
 use crate::thread::SlotPtr;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
 /// Empty blocks a slot keeps for reuse (the kernel keeps 5 pages per CPU).
@@ -108,6 +108,23 @@ pub const OWNER_SEALED_BLOCKS: u32 = 16;
 /// (see `Kvfree::recycle`): as many as its list may hold, so a flooding
 /// thread cycles through the same blocks and never allocates one.
 pub const OWNER_CACHED_BLOCKS: u32 = OWNER_SEALED_BLOCKS;
+
+/// Objects a thread frees from its ready blocks per step of interleaved
+/// freeing, and words it appends between steps (see "Interleaved
+/// freeing"): glibc's thread cache keeps 7 chunks per size class, so freed
+/// objects are allocated again from it.
+const DRAIN_STEP: usize = 7;
+/// Words appended between checks while the owner's sealed blocks all still
+/// wait for their grace period.
+const DRAIN_POLL_WORDS: usize = 64;
+
+/// `drain_mode`: no sealed block of the owner's waits (the open block's
+/// fast appends run to its capacity).
+const DRAIN_IDLE: u8 = 0;
+/// Sealed blocks wait, none ready: check every `DRAIN_POLL_WORDS`.
+const DRAIN_WAITING: u8 = 1;
+/// A ready block is being freed: a step every `DRAIN_STEP` words.
+const DRAIN_ACTIVE: u8 = 2;
 
 /// Default drain interval: the kernel's `KFREE_DRAIN_JIFFIES` (HZ / 50).
 /// A partial block waits at most this long plus a grace period; shorter
@@ -134,8 +151,13 @@ pub struct KvfreeSlot {
     /// Monotonic time (ns) the owner last left `sealed` non-empty; 0 when
     /// empty. The drain timer takes the list of an owner idle that long.
     sealed_since: AtomicU64,
-    /// Odd while the owner frees blocks it took off `sealed`.
+    /// Odd while the owner frees blocks it took off `sealed`, or objects
+    /// it claimed in its draining block.
     collect_seq: AtomicU32,
+    /// How often the owner's appends stop to free (see "Interleaved
+    /// freeing"): `DRAIN_IDLE`, `DRAIN_WAITING` or `DRAIN_ACTIVE`. Written
+    /// and read by the owner only.
+    drain_mode: AtomicU8,
 }
 
 /// A slot's own sealed blocks, oldest (smallest cookie) first, linked
@@ -144,6 +166,9 @@ pub(crate) struct SealedList {
     head: *mut Block,
     tail: *mut Block,
     len: u32,
+    /// A ready block its owner is freeing a few objects at a time (not
+    /// counted in `len`; older than every listed block).
+    draining: *mut Block,
 }
 
 // SAFETY: the blocks are sealed and owned by the list; only the holder of
@@ -152,7 +177,7 @@ unsafe impl Send for SealedList {}
 
 impl SealedList {
     const fn new() -> Self {
-        SealedList { head: std::ptr::null_mut(), tail: std::ptr::null_mut(), len: 0 }
+        SealedList { head: std::ptr::null_mut(), tail: std::ptr::null_mut(), len: 0, draining: std::ptr::null_mut() }
     }
 
     /// Appends the newest block (the owner's cookies never decrease).
@@ -192,9 +217,32 @@ impl SealedList {
         first
     }
 
-    /// Detaches every block.
+    /// Detaches the oldest block if its grace period has completed.
+    fn take_one_ready(&mut self, is_done: impl Fn(GpState) -> bool) -> Option<NonNull<Block>> {
+        let head = NonNull::new(self.head)?;
+        // SAFETY: every listed block is sealed and owned by the list.
+        unsafe {
+            if !is_done(head.as_ref().cookie) {
+                return None;
+            }
+            self.head = head.as_ref().next;
+            (*head.as_ptr()).next = std::ptr::null_mut();
+        }
+        self.len -= 1;
+        if self.head.is_null() {
+            self.tail = std::ptr::null_mut();
+        }
+        Some(head)
+    }
+
+    /// Detaches every block, the draining one first.
     fn take_all(&mut self) -> *mut Block {
-        let first = self.head;
+        let mut first = self.head;
+        if let Some(d) = NonNull::new(self.draining) {
+            // SAFETY: the draining block is owned by the list.
+            unsafe { (*d.as_ptr()).next = first };
+            first = d.as_ptr();
+        }
         *self = SealedList::new();
         first
     }
@@ -204,9 +252,14 @@ impl SealedList {
         NonNull::new(self.head).map(|b| unsafe { b.as_ref().cookie })
     }
 
-    /// (blocks, objects) listed.
+    /// (blocks, objects not yet dropped) listed or draining.
     fn count(&self) -> (u64, u64) {
         let (mut blocks, mut objects) = (0, 0);
+        if let Some(d) = NonNull::new(self.draining) {
+            blocks += 1;
+            // SAFETY: the draining block is owned by the list.
+            objects += unsafe { d.as_ref().unclaimed() } as u64;
+        }
         let mut b = self.head;
         while let Some(block) = NonNull::new(b) {
             // SAFETY: as in `take_ready`.
@@ -231,6 +284,7 @@ impl Slot for KvfreeSlot {
         sealed: ForkSafeMutex::new(SealedList::new()),
         sealed_since: AtomicU64::new(0),
         collect_seq: AtomicU32::new(0),
+        drain_mode: AtomicU8::new(DRAIN_IDLE),
     };
     fn in_use(&self) -> &AtomicBool {
         &self.in_use
@@ -258,6 +312,8 @@ pub(crate) enum AfterAppend {
     Throttle,
     /// A block went to the slot's own list: free the ready ones.
     Collect,
+    /// Free a few objects of the owner's ready blocks.
+    DrainStep,
     /// No block: synchronize then drop this entry inline.
     DropAfterGracePeriod(DropFn, [usize; MAX_ARITY]),
 }
@@ -381,6 +437,7 @@ impl Kvfree {
             AfterAppend::Done => {}
             AfterAppend::Throttle => engine.reclaimer.throttle_if_allowed(engine),
             AfterAppend::Collect => self.collect_own(engine, slot),
+            AfterAppend::DrainStep => self.drain_step(engine, slot),
             AfterAppend::DropAfterGracePeriod(drop, entry) => {
                 engine.synchronize();
                 // SAFETY: the entry was never stored; a grace period has
@@ -407,7 +464,7 @@ impl Kvfree {
             // SAFETY: as above.
             if !reserve_done && unsafe { Block::append(b, drop, entry) } {
                 self.mark_dirty(engine, slot, b);
-                return after;
+                return Self::checkpoint(slot, b, after);
             }
             // Full, or the reserve in use while the caller may block again
             // (emergency over: hand the reserve back through a grace period).
@@ -442,7 +499,27 @@ impl Kvfree {
         // published to stealers by the `seq` protocol (see "steal").
         slot.block.store(fresh.as_ptr(), Ordering::Release);
         self.mark_dirty(engine, slot, fresh);
-        after
+        Self::checkpoint(slot, fresh, after)
+    }
+
+    /// Sets the open block's fast-append bound: a few objects ahead while
+    /// the owner has ready objects to free (see "Interleaved freeing"),
+    /// else its capacity.
+    fn checkpoint(slot: &KvfreeSlot, b: NonNull<Block>, after: AfterAppend) -> AfterAppend {
+        // Relaxed: owner-only.
+        let words = match slot.drain_mode.load(Ordering::Relaxed) {
+            DRAIN_IDLE => None,
+            DRAIN_WAITING => Some(DRAIN_POLL_WORDS),
+            // This append and `DRAIN_STEP - 1` more per step: as many
+            // objects allocated as freed, all through the thread cache.
+            _ => Some(DRAIN_STEP - 1),
+        };
+        // SAFETY: the open block is ours while `seq` is odd.
+        unsafe { Block::set_limit(b, words) };
+        match after {
+            AfterAppend::Done if words.is_some() => AfterAppend::DrainStep,
+            other => other,
+        }
     }
 
     /// No cached, fresh or reserve block: emergency branches 1 and 3.
@@ -534,6 +611,10 @@ impl Kvfree {
         self.counters.objects_sealed.fetch_add(sealed.objects() as u64, Ordering::Relaxed);
         self.counters.blocks_sealed[SealReason::Full as usize].fetch_add(1, Ordering::Relaxed);
         slot.sealed.lock().push(sealed);
+        // Relaxed: owner-only; at least check from now on.
+        if slot.drain_mode.load(Ordering::Relaxed) == DRAIN_IDLE {
+            slot.drain_mode.store(DRAIN_WAITING, Ordering::Relaxed);
+        }
         // SeqCst: see `earliest_dirty` and `wanted`; `note_sealed` then
         // reads `sleeping` (store-buffering pair with `Reclaimer::idle`).
         slot.sealed_since.store(crate::sys::monotonic_ns().max(1), Ordering::SeqCst);
@@ -554,10 +635,19 @@ impl Kvfree {
         if seq & 1 == 1 {
             return; // called from a destructor the outer call runs
         }
+        if slot.sealed.lock().len < OWNER_SEALED_BLOCKS {
+            return self.drain_step(engine, slot);
+        }
         loop {
             let (ready, oldest_if_full) = {
                 let mut list = slot.sealed.lock();
-                let ready = list.take_ready(|c| engine.poll(c));
+                let mut ready = list.take_ready(|c| engine.poll(c));
+                if let Some(d) = NonNull::new(std::mem::replace(&mut list.draining, std::ptr::null_mut())) {
+                    // No claim of ours is outstanding (`collect_seq` even).
+                    // SAFETY: the draining block was owned by the list.
+                    unsafe { (*d.as_ptr()).next = ready };
+                    ready = d.as_ptr();
+                }
                 if !ready.is_null() {
                     // Relaxed: published by the unlock (Release) to a
                     // stealer that takes the lock after (Acquire).
@@ -583,6 +673,82 @@ impl Kvfree {
                 None => return,
             }
         }
+    }
+
+    /// Frees up to [`DRAIN_STEP`] objects of the owner's ready blocks, after
+    /// its append section (see "Interleaved freeing").
+    #[cold]
+    #[inline(never)]
+    fn drain_step<F: Flavour>(&self, engine: &'static Engine<F>, slot: &'static KvfreeSlot) {
+        // Relaxed: only the owner writes `collect_seq`.
+        let seq = slot.collect_seq.load(Ordering::Relaxed);
+        if seq & 1 == 1 {
+            return; // called from a destructor the outer call runs
+        }
+        let mut list = slot.sealed.lock();
+        let (d, claim) = loop {
+            let d = match NonNull::new(list.draining) {
+                Some(d) => d,
+                None => match list.take_one_ready(|c| engine.poll(c)) {
+                    Some(d) => {
+                        list.draining = d.as_ptr();
+                        d
+                    }
+                    None => {
+                        let mode = if list.head.is_null() { DRAIN_IDLE } else { DRAIN_WAITING };
+                        // Relaxed: owner-only.
+                        slot.drain_mode.store(mode, Ordering::Relaxed);
+                        return;
+                    }
+                },
+            };
+            // SAFETY: the draining block is ready; its cursor is guarded by
+            // the list lock we hold.
+            match unsafe { Block::claim(d, DRAIN_STEP) } {
+                Some(claim) => {
+                    // Relaxed: owner-only.
+                    slot.drain_mode.store(DRAIN_ACTIVE, Ordering::Relaxed);
+                    break (d, claim);
+                }
+                None => {
+                    // Every object claimed and dropped (no claim of ours is
+                    // outstanding): the block is ours.
+                    list.draining = std::ptr::null_mut();
+                    self.finish_drained(engine, d);
+                }
+            }
+        };
+        // Relaxed: published by the unlock (Release) to a stealer that takes
+        // the lock after (Acquire), as in `collect_own`.
+        slot.collect_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        drop(list);
+        debug_assert!(
+            // SAFETY: a stealer that takes the block waits for our even
+            // `collect_seq` before handing it on, so it stays allocated.
+            engine.poll(unsafe { d.as_ref().cookie }),
+            "rcu_{}: kvfree object freed before its grace period",
+            F::NAME
+        );
+        let mut panics = 0;
+        // SAFETY: claimed above from a ready block that stays allocated (as
+        // above); dropped once.
+        let n = unsafe { Block::drop_claim(d, claim, F::NAME, &mut panics) };
+        // SeqCst: as in `free_block_by` (the throttle's pair).
+        self.counters.objects_freed.fetch_add(n as u64, Ordering::SeqCst);
+        if panics > 0 {
+            self.counters.drop_panics.fetch_add(panics, Ordering::Relaxed);
+        }
+        // Release pairs with the Acquire load in `wait_for_collect`.
+        slot.collect_seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// A draining block whose objects were all dropped by its owner.
+    fn finish_drained<F: Flavour>(&self, engine: &'static Engine<F>, d: NonNull<Block>) {
+        // SAFETY: owned by the caller, every object dropped.
+        unsafe { Block::reset(d) };
+        self.counters.blocks_freed.fetch_add(1, Ordering::Relaxed);
+        self.counters.blocks_freed_by_owner.fetch_add(1, Ordering::Relaxed);
+        self.recycle(engine, d, true);
     }
 
     /// Frees a detached list of sealed blocks whose grace period completed.
@@ -740,8 +906,27 @@ impl Kvfree {
             if !is_old(slot.sealed_since.load(Ordering::SeqCst)) {
                 continue;
             }
-            let first = slot.sealed.lock().take_all();
-            slot.sealed_since.store(0, Ordering::Relaxed);
+            let is_caller = caller.is_some_and(|c| std::ptr::eq(c, slot));
+            let first = {
+                let mut list = slot.sealed.lock();
+                // Relaxed: the owner sets it odd under this lock.
+                let claiming = slot.collect_seq.load(Ordering::Relaxed) & 1 == 1;
+                if claiming && (!barrier_mode || is_caller) {
+                    // The owner is dropping objects it claimed in its
+                    // draining block, which must stay allocated: leave that
+                    // block (the timer retries; see "Interleaved freeing").
+                    let draining = std::mem::replace(&mut list.draining, std::ptr::null_mut());
+                    let first = list.take_all();
+                    list.draining = draining;
+                    let since = if draining.is_null() { 0 } else { crate::sys::monotonic_ns().max(1) };
+                    // SeqCst: see `earliest_dirty`.
+                    slot.sealed_since.store(since, Ordering::SeqCst);
+                    first
+                } else {
+                    slot.sealed_since.store(0, Ordering::Relaxed);
+                    list.take_all()
+                }
+            };
             let mut last = first;
             // SAFETY: the detached blocks are ours.
             unsafe {
@@ -753,7 +938,7 @@ impl Kvfree {
                     taken = first;
                 }
             }
-            if barrier_mode && !caller.is_some_and(|c| std::ptr::eq(c, slot)) {
+            if barrier_mode && !is_caller {
                 wait_for_collect(slot);
             }
         }
