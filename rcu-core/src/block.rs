@@ -483,6 +483,52 @@ mod tests {
     }
 
     #[test]
+    fn claims_drop_in_order_across_runs_and_drop_all_takes_the_rest() {
+        // Its own counter: tests run in parallel.
+        static CLAIM_DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Claimed;
+        impl Drop for Claimed {
+            fn drop(&mut self) {
+                CLAIM_DROPS.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
+        let before = CLAIM_DROPS.load(Ordering::Relaxed);
+        // SAFETY: the block is ours; entries are fresh boxes; no readers.
+        unsafe {
+            for i in 0..20 {
+                // Two runs of boxes (same type, then a slice run), alternating.
+                if i == 10 {
+                    assert!(Block::append(
+                        b,
+                        drop_box::<[u8]>,
+                        &boxed_entry::<[u8]>(vec![1u8].into_boxed_slice())[..2]
+                    ));
+                }
+                let entry = boxed_entry(Box::new(Claimed));
+                if !Block::try_append_fast(b, drop_box::<Claimed>, &entry[..1]) {
+                    assert!(Block::append(b, drop_box::<Claimed>, &entry[..1]));
+                }
+            }
+            assert_eq!(b.as_ref().objects(), 21);
+            let mut panics = 0;
+            let c = Block::claim(b, 7).unwrap();
+            assert_eq!(Block::drop_claim(b, c, "test", &mut panics), 7);
+            assert_eq!(CLAIM_DROPS.load(Ordering::Relaxed) - before, 7);
+            // The first run has 3 left: a claim never spans runs.
+            let c = Block::claim(b, 7).unwrap();
+            assert_eq!(Block::drop_claim(b, c, "test", &mut panics), 3);
+            assert_eq!(b.as_ref().unclaimed(), 11);
+            assert_eq!(Block::drop_all(b, "test", &mut panics), 11);
+            assert_eq!(CLAIM_DROPS.load(Ordering::Relaxed) - before, 20);
+            assert_eq!(panics, 0);
+            assert_eq!(b.as_ref().objects(), 0);
+            assert!(Block::claim(b, 7).is_none(), "an emptied block has nothing to claim");
+            Block::dealloc(b);
+        }
+    }
+
+    #[test]
     fn runs_change_with_the_drop_function_and_arity() {
         let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
         // SAFETY: as above.
