@@ -141,6 +141,11 @@ pub const OWNER_CACHED_BLOCKS: u32 = OWNER_SEALED_BLOCKS;
 /// freeing"): glibc's thread cache keeps 7 chunks per size class, so freed
 /// objects are allocated again from it.
 const DRAIN_STEP: usize = 7;
+/// Drain steps' freed objects are added to the shared counter in batches
+/// of about this many (and by `rcu_barrier`, thread exit, and when the
+/// owner runs out of ready blocks).
+const FLUSH_FREED_OBJECTS: u64 = 256;
+
 /// Words appended between checks while the owner's sealed blocks all still
 /// wait for their grace period.
 const DRAIN_POLL_WORDS: usize = 64;
@@ -181,6 +186,8 @@ pub struct KvfreeSlot {
     /// Odd while the owner frees blocks it took off `sealed`, or objects
     /// it claimed in its draining block.
     collect_seq: AtomicU32,
+    /// Objects freed in drain steps not yet added to the shared counter.
+    freed_unflushed: AtomicU64,
     /// How often the owner's appends stop to free (see "Interleaved
     /// freeing"): `DRAIN_IDLE`, `DRAIN_WAITING` or `DRAIN_ACTIVE`. Written
     /// and read by the owner only.
@@ -312,6 +319,7 @@ impl Slot for KvfreeSlot {
         sealed_since: AtomicU64::new(0),
         collect_seq: AtomicU32::new(0),
         drain_mode: AtomicU8::new(DRAIN_IDLE),
+        freed_unflushed: AtomicU64::new(0),
     };
     fn in_use(&self) -> &AtomicBool {
         &self.in_use
@@ -725,6 +733,8 @@ impl Kvfree {
                         let mode = if list.head.is_null() { DRAIN_IDLE } else { DRAIN_WAITING };
                         // Relaxed: owner-only.
                         slot.drain_mode.store(mode, Ordering::Relaxed);
+                        drop(list);
+                        self.flush_freed(engine, slot);
                         return;
                     }
                 },
@@ -763,13 +773,31 @@ impl Kvfree {
         // SAFETY: claimed above from a ready block that stays allocated (as
         // above); dropped once.
         let n = unsafe { Block::drop_claim(d, claim, F::NAME, &mut panics) };
-        // SeqCst: as in `free_block_by` (the throttle's pair).
-        self.counters.objects_freed.fetch_add(n as u64, Ordering::SeqCst);
+        // Counted on the slot's own line and flushed to the shared counter
+        // now and then: a shared read-modify-write every few objects made
+        // that line bounce between flooding threads. Relaxed: ordered
+        // before the Release store below, which a barrier's flush follows.
+        let unflushed = slot.freed_unflushed.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
         if panics > 0 {
             self.counters.drop_panics.fetch_add(panics, Ordering::Relaxed);
         }
         // Release pairs with the Acquire load in `wait_for_collect`.
         slot.collect_seq.store(seq.wrapping_add(2), Ordering::Release);
+        if unflushed >= FLUSH_FREED_OBJECTS {
+            self.flush_freed(engine, slot);
+        }
+    }
+
+    /// Adds the objects `slot`'s owner freed since the last flush to the
+    /// shared counter (the backlog and statistics).
+    fn flush_freed<F: Flavour>(&self, engine: &'static Engine<F>, slot: &KvfreeSlot) {
+        // Relaxed: the count is ordered by the callers (see `drain_step`).
+        let n = slot.freed_unflushed.swap(0, Ordering::Relaxed);
+        if n > 0 {
+            // SeqCst: as in `free_block_by` (the throttle's pair).
+            self.counters.objects_freed.fetch_add(n, Ordering::SeqCst);
+            engine.reclaimer.wake_throttled();
+        }
     }
 
     /// A draining block whose objects were all dropped by its owner.
@@ -843,6 +871,7 @@ impl Kvfree {
             slot.dirty_since.store(0, Ordering::Relaxed);
             self.seal_or_recycle(engine, b, SealReason::ThreadExit);
         }
+        self.flush_freed(engine, slot);
         let own = slot.sealed.lock().take_all();
         if !own.is_null() {
             slot.sealed_since.store(0, Ordering::Relaxed);
@@ -908,7 +937,7 @@ impl Kvfree {
                 self.slots.slots().for_each(wait_for_append_to_finish);
             }
         }
-        let own_lists = self.take_own_lists::<F>(&is_old, barrier_mode);
+        let own_lists = self.take_own_lists(engine, &is_old, barrier_mode);
         let mut n = 0;
         while let Some(b) = NonNull::new(stolen) {
             // SAFETY: stolen above; home is the slot it was taken from.
@@ -928,7 +957,12 @@ impl Kvfree {
     /// Takes the own lists that `is_old` selects (by `sealed_since`), as one
     /// detached list; in barrier mode also waits out owners' frees in
     /// progress (except the caller's own: it may be inside one).
-    fn take_own_lists<F: Flavour>(&self, is_old: &impl Fn(u64) -> bool, barrier_mode: bool) -> *mut Block {
+    fn take_own_lists<F: Flavour>(
+        &self,
+        engine: &'static Engine<F>,
+        is_old: &impl Fn(u64) -> bool,
+        barrier_mode: bool,
+    ) -> *mut Block {
         let caller = F::kvfree_key().try_with(SlotPtr::get).ok().flatten();
         let mut taken: *mut Block = std::ptr::null_mut();
         for slot in self.slots.slots() {
@@ -970,6 +1004,11 @@ impl Kvfree {
             }
             if barrier_mode && !is_caller {
                 wait_for_collect(slot);
+            }
+            if barrier_mode {
+                // After the wait: every drop of the owner's finished steps is
+                // counted when the barrier returns.
+                self.flush_freed(engine, slot);
             }
         }
         taken
@@ -1122,6 +1161,8 @@ impl Kvfree {
         let sealed_blocks: u64 = c.blocks_sealed.iter().map(|n| n.load(Ordering::Relaxed)).sum();
         c.blocks_freed.store(sealed_blocks.saturating_sub(blocks), Ordering::Relaxed);
         for slot in self.slots.slots() {
+            // Counted in the recomputation above (or lost with their thread).
+            slot.freed_unflushed.store(0, Ordering::Relaxed);
             if keep.is_some_and(|k| std::ptr::eq(k, slot)) {
                 continue;
             }
