@@ -14,7 +14,7 @@ use crate::reclaim::{CallbackLimits, Reclaimer};
 use crate::registry::Registry;
 use crate::sequence::{GpSequence, GpState};
 use crate::stats::{StatCounters, Stats};
-use crate::thread::SlotPtr;
+use crate::thread::{ReaderSlotPtr, SlotPtr};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -54,7 +54,12 @@ impl<F: Flavour> Engine<F> {
         Engine {
             registry: Registry::new(),
             counter: GpCounter::new(F::PROTOCOL),
-            sequence: GpSequence::new(),
+            // Followers spin only where grace periods send no IPIs (see
+            // `GpSequence::spin_while_led`).
+            sequence: GpSequence::new(match F::PROTOCOL {
+                crate::reader::Protocol::Increment => crate::sequence::FOLLOWER_SPINS,
+                crate::reader::Protocol::PhaseFlip => 0,
+            }),
             reclaimer: Reclaimer::new(),
             kvfree: Kvfree::new(),
             stats: StatCounters::new(),
@@ -117,7 +122,7 @@ impl<F: Flavour> Engine<F> {
     /// The calling thread's slot, if it is registered.
     #[inline]
     pub fn current_slot(&self) -> Option<&'static ReaderSlot> {
-        F::slot_key().with(SlotPtr::get)
+        F::slot_key().with(ReaderSlotPtr::get)
     }
 
     /// Registers the calling thread (idempotent) and returns its slot.
@@ -174,8 +179,8 @@ impl<F: Flavour> Engine<F> {
     /// The calling thread must not be inside a read-side section (memb) or
     /// online (QSBR), and must not use the slot afterwards (no live guard).
     pub unsafe fn release_current_slot(&self) {
-        if let Some(slot) = F::slot_key().with(SlotPtr::take) {
-            self.registry.release_reader(slot, self.counter.waker());
+        if let Some(slot) = F::slot_key().with(ReaderSlotPtr::take) {
+            self.registry.release_reader(slot);
         }
     }
 
@@ -426,7 +431,6 @@ impl<F: Flavour> Engine<F> {
         // SAFETY: taken by `fork_prepare` before the fork, by this thread.
         unsafe { self.init_lock.raw_unlock() };
         crate::sys::reregister_after_fork();
-        self.counter.waker().reset_after_fork_child();
         self.sequence.reset_after_fork_child();
         let pending_blocks = self.reclaimer.reset_after_fork_child();
         self.registry.release_all_except(self.current_slot());

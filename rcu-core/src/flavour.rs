@@ -9,8 +9,8 @@
 
 use crate::engine::Engine;
 use crate::kvfree::KvfreeSlot;
-use crate::reader::{Protocol, ReaderSlot};
-use crate::thread::{SlotPtr, ThreadState};
+use crate::reader::Protocol;
+use crate::thread::{ReaderSlotPtr, SlotPtr, ThreadState};
 use std::thread::LocalKey;
 
 /// A flavour of RCU: its counter protocol and its per-process state.
@@ -30,7 +30,7 @@ pub unsafe trait Flavour: Sized + Send + Sync + 'static {
     /// The flavour's engine (a `static` in the flavour crate).
     fn engine() -> &'static Engine<Self>;
     /// The calling thread's reader slot, if registered.
-    fn slot_key() -> &'static LocalKey<SlotPtr<ReaderSlot>>;
+    fn slot_key() -> &'static LocalKey<ReaderSlotPtr>;
     /// The calling thread's state with the thread-exit destructor.
     fn thread_key() -> &'static LocalKey<ThreadState<Self>>;
     /// The calling thread's kvfree slot, if it has called `kvfree_rcu`.

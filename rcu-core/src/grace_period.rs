@@ -47,33 +47,26 @@
 
 use crate::reader::{memb, qsbr, Protocol, ReaderSlot, ReaderState};
 use crate::sync::atomic::{fence, AtomicU64, Ordering};
-use crate::wait::GpWaker;
 use crossbeam_utils::CachePadded;
 
-/// The reader-visible global counter and the futex word its writer sleeps on.
+/// The reader-visible global counter. (The futex word a writer sleeps on
+/// is per reader: `ReaderSlot::waker`.)
 #[derive(Debug)]
 pub struct GpCounter {
     ctr: CachePadded<AtomicU64>,
-    waker: CachePadded<GpWaker>,
 }
 
 impl GpCounter {
     /// A counter at its initial value for `protocol`.
     #[cfg(not(loom))]
     pub const fn new(protocol: Protocol) -> Self {
-        GpCounter {
-            ctr: CachePadded::new(AtomicU64::new(protocol.initial_gp_ctr())),
-            waker: CachePadded::new(GpWaker::new()),
-        }
+        GpCounter { ctr: CachePadded::new(AtomicU64::new(protocol.initial_gp_ctr())) }
     }
 
     /// A counter at its initial value for `protocol`.
     #[cfg(loom)]
     pub fn new(protocol: Protocol) -> Self {
-        GpCounter {
-            ctr: CachePadded::new(AtomicU64::new(protocol.initial_gp_ctr())),
-            waker: CachePadded::new(GpWaker::new()),
-        }
+        GpCounter { ctr: CachePadded::new(AtomicU64::new(protocol.initial_gp_ctr())) }
     }
 
     /// The global counter, for reader fast paths. Readers load it `Relaxed`:
@@ -81,12 +74,6 @@ impl GpCounter {
     #[inline]
     pub fn ctr(&self) -> &AtomicU64 {
         &self.ctr
-    }
-
-    /// The futex word readers check after leaving a section.
-    #[inline]
-    pub fn waker(&self) -> &GpWaker {
-        &self.waker
     }
 
     /// Runs one grace period.
@@ -161,7 +148,7 @@ impl GpCounter {
             // barriers bracketing the scan (see the module docs).
             let is_settled = || p.reader_state(slot.ctr.load(Ordering::Relaxed), gp) != ReaderState::ActiveOld;
             if !is_settled() {
-                self.waker.wait_until(is_settled, writer_barrier);
+                slot.waker().wait_until(is_settled, writer_barrier);
             }
         }
     }

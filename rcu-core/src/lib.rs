@@ -76,4 +76,4 @@ pub use sequence::GpState;
 pub use stats::{BlocksSealed, Stats};
 pub use sys::BarrierStrategy;
 #[cfg(not(loom))]
-pub use thread::{SlotPtr, ThreadState};
+pub use thread::{ReaderSlotPtr, SlotPtr, ThreadState};

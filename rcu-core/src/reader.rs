@@ -124,6 +124,12 @@ pub struct ReaderSlot {
     pub(crate) transient: AtomicBool,
     /// Kernel thread id of the owner, for the hang report.
     pub(crate) tid: AtomicU64,
+    /// The futex word a grace-period writer waiting for this reader sleeps
+    /// on. Per slot, on the reader's own cache line: only the awaited reader
+    /// wakes the writer (a shared word let every other reader's unlock wake
+    /// it, and each re-sleep cost the writer another heavy barrier), and the
+    /// unlock's check reads a line it owns already.
+    pub(crate) waker: GpWaker,
 }
 
 impl ReaderSlot {
@@ -135,6 +141,7 @@ impl ReaderSlot {
             in_use: AtomicBool::new(false),
             transient: AtomicBool::new(false),
             tid: AtomicU64::new(0),
+            waker: GpWaker::new(),
         }
     }
 
@@ -146,6 +153,22 @@ impl ReaderSlot {
             in_use: AtomicBool::new(false),
             transient: AtomicBool::new(false),
             tid: AtomicU64::new(0),
+            waker: GpWaker::new(),
+        }
+    }
+
+    /// The stand-in slot of a thread with no slot (see
+    /// `thread::ReaderSlotPtr`): its word reads as saturated nesting, so the
+    /// memb fast path's nested-overflow check also catches "not registered",
+    /// and no test for null is needed. Never written, never scanned.
+    #[cfg(not(loom))]
+    pub(crate) const fn vacant() -> Self {
+        ReaderSlot {
+            ctr: AtomicU64::new(memb::NEST_MASK),
+            in_use: AtomicBool::new(true),
+            transient: AtomicBool::new(false),
+            tid: AtomicU64::new(0),
+            waker: GpWaker::new(),
         }
     }
 
@@ -168,6 +191,12 @@ impl ReaderSlot {
     pub fn tid(&self) -> u64 {
         self.tid.load(Ordering::Relaxed)
     }
+
+    /// The futex word a writer waiting for this reader sleeps on.
+    #[inline]
+    pub(crate) fn waker(&self) -> &GpWaker {
+        &self.waker
+    }
 }
 
 /// The reader halves of the two protocols. They live here, beside the
@@ -175,28 +204,36 @@ impl ReaderSlot {
 /// flavours inline into their fast paths.
 impl ReaderSlot {
     /// memb `read_lock`: enter a (nested) read-side section. Two plain
-    /// accesses and a compiler fence (with membarrier).
+    /// accesses and a compiler fence (with membarrier). Returns `false`,
+    /// having written nothing, when the nesting count is saturated: the
+    /// vacant slot (the thread must register) or 2^32 - 1 nested sections.
     ///
     /// # Safety
     ///
-    /// Only the slot's owner thread may call it, with its flavour's global
-    /// counter.
+    /// Only the slot's owner thread may call it (any thread for the vacant
+    /// slot), with its flavour's global counter.
     #[inline(always)]
-    pub unsafe fn memb_enter(&self, gp_ctr: &AtomicU64) {
+    #[must_use]
+    pub unsafe fn memb_enter(&self, gp_ctr: &AtomicU64) -> bool {
         // Relaxed: only the owner writes its word.
         let tmp = self.ctr.load(Ordering::Relaxed);
-        if tmp & memb::NEST_MASK == 0 {
-            // Outermost: copy the global counter (phase + one nesting level).
-            // Relaxed load and store; the light barrier orders the store
-            // before the section's loads and pairs with the grace period's
-            // first heavy barrier (B1 in grace_period.rs).
-            let gp = gp_ctr.load(Ordering::Relaxed);
-            self.ctr.store(gp, Ordering::Relaxed);
-            crate::sys::light_barrier();
-        } else {
+        let nesting = tmp & memb::NEST_MASK;
+        if nesting != 0 {
+            if nesting == memb::NEST_MASK {
+                return false;
+            }
             // Nested: the outermost store already announced the section.
             self.ctr.store(tmp + memb::GP_COUNT, Ordering::Relaxed);
+            return true;
         }
+        // Outermost: copy the global counter (phase + one nesting level).
+        // Relaxed load and store; the light barrier orders the store before
+        // the section's loads and pairs with the grace period's first heavy
+        // barrier (B1 in grace_period.rs).
+        let gp = gp_ctr.load(Ordering::Relaxed);
+        self.ctr.store(gp, Ordering::Relaxed);
+        crate::sys::light_barrier();
+        true
     }
 
     /// memb `read_unlock`: leave a section. Returns whether it was the
@@ -206,7 +243,7 @@ impl ReaderSlot {
     ///
     /// Only the owner, matching an earlier `memb_enter` (one per guard).
     #[inline(always)]
-    pub unsafe fn memb_exit(&self, waker: &GpWaker) -> bool {
+    pub unsafe fn memb_exit(&self) -> bool {
         // Relaxed: only the owner writes its word.
         let tmp = self.ctr.load(Ordering::Relaxed);
         if tmp & memb::NEST_MASK == memb::GP_COUNT {
@@ -218,7 +255,7 @@ impl ReaderSlot {
             // Orders the inactive word before the waker-flag load; pairs
             // with the writer barrier in wait.rs (store-buffering pair).
             barrier.issue();
-            waker.wake_up_gp();
+            self.waker.wake_up_gp();
             true
         } else {
             self.ctr.store(tmp - memb::GP_COUNT, Ordering::Relaxed);
@@ -233,18 +270,18 @@ impl ReaderSlot {
     ///
     /// Only the owner, holding no reference obtained in a read-side section.
     #[inline(always)]
-    pub unsafe fn qsbr_quiescent_state(&self, gp_ctr: &AtomicU64, waker: &GpWaker) {
+    pub unsafe fn qsbr_quiescent_state(&self, gp_ctr: &AtomicU64) {
         // Relaxed: when equal, no grace period started since this thread's
         // last announcement; one starting right after sees the next one.
         let gp = gp_ctr.load(Ordering::Relaxed);
         if gp != self.ctr.load(Ordering::Relaxed) {
-            self.qsbr_announce(gp, waker);
+            self.qsbr_announce(gp);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn qsbr_announce(&self, gp: u64, waker: &GpWaker) {
+    fn qsbr_announce(&self, gp: u64) {
         // Offline stays offline: a quiescent state must not bring the
         // thread online behind its back (0 never equals the odd counter, so
         // offline threads always come here).
@@ -259,7 +296,7 @@ impl ReaderSlot {
         // load; pairs with the fence after the increment and with the
         // writer barrier in wait.rs.
         fence(Ordering::SeqCst);
-        waker.wake_up_gp();
+        self.waker.wake_up_gp();
     }
 
     /// QSBR `offline`: enter an extended quiescent state.
@@ -267,7 +304,7 @@ impl ReaderSlot {
     /// # Safety
     ///
     /// As [`ReaderSlot::qsbr_quiescent_state`].
-    pub unsafe fn qsbr_offline(&self, waker: &GpWaker) {
+    pub unsafe fn qsbr_offline(&self) {
         // Orders earlier section reads before the offline word; pairs with
         // the grace period's final fence.
         fence(Ordering::SeqCst);
@@ -275,7 +312,7 @@ impl ReaderSlot {
         // Orders the offline word before the waker-flag load (store-buffering
         // pair with the writer barrier in wait.rs).
         fence(Ordering::SeqCst);
-        waker.wake_up_gp();
+        self.waker.wake_up_gp();
     }
 
     /// QSBR `online`: leave the extended quiescent state.

@@ -155,7 +155,7 @@ impl Registry<ReaderSlot> {
     /// Returns a reader slot to the registry. The owner must be outside any
     /// read-side critical section (or be exiting: the thread can no longer
     /// read). Wakes a grace period that may be waiting for this slot.
-    pub fn release_reader(&self, slot: &ReaderSlot, waker: &crate::wait::GpWaker) {
+    pub fn release_reader(&self, slot: &ReaderSlot) {
         // Orders every read of the departing thread before the inactive
         // word; pairs with the writer's final barrier after its scan.
         fence(Ordering::SeqCst);
@@ -166,14 +166,16 @@ impl Registry<ReaderSlot> {
         // Orders the inactive word before the waker-flag load (store-buffering
         // pair with the writer's barrier in `GpWaker::wait_until`).
         fence(Ordering::SeqCst);
-        waker.wake_up_gp();
+        slot.waker().wake_up_gp();
         self.release(slot);
     }
 
     /// `fork()` support, child side: releases every slot but `keep` (the
     /// forking thread's); their threads do not exist in the child.
+    /// Every slot's futex word is reset too: no writer sleeps in the child.
     pub(crate) fn release_all_except(&self, keep: Option<&ReaderSlot>) {
         for slot in self.slots() {
+            slot.waker().reset_after_fork_child();
             let kept = keep.is_some_and(|k| std::ptr::eq(k, slot));
             // Relaxed: the child is single-threaded here.
             if !kept && slot.in_use.load(Ordering::Relaxed) {
@@ -210,10 +212,9 @@ mod tests {
     #[test]
     fn released_slots_are_reused_so_the_registry_does_not_grow() {
         let reg = leaked();
-        let waker = crate::wait::GpWaker::new();
         for _ in 0..10 * CHUNK_SLOTS {
             let s = reg.claim();
-            reg.release_reader(s, &waker);
+            reg.release_reader(s);
         }
         assert_eq!(reg.capacity(), CHUNK_SLOTS);
         assert_eq!(reg.in_use(), 0);

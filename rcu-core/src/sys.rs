@@ -188,11 +188,21 @@ pub fn light_barrier() {
     {
         // Relaxed: the value was fixed before this thread registered (see
         // `STRATEGY`); this load is a plain `mov` of a read-mostly line.
-        if STRATEGY.load(Ordering::Relaxed) == MEMBARRIER {
-            compiler_fence(Ordering::SeqCst);
-            return;
+        if STRATEGY.load(Ordering::Relaxed) != MEMBARRIER {
+            fallback_fence();
         }
+        compiler_fence(Ordering::SeqCst);
     }
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}
+
+/// The fence of the `Fences` strategy, out of line: inline, its block and
+/// the jump around it sat in the middle of every reader fast path.
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn fallback_fence() {
     fence(Ordering::SeqCst);
 }
 
@@ -220,10 +230,13 @@ impl LightBarrier {
     #[inline(always)]
     pub fn issue(self) {
         #[cfg(not(loom))]
-        if self.compiler_only {
+        {
+            if !self.compiler_only {
+                fallback_fence();
+            }
             compiler_fence(Ordering::SeqCst);
-            return;
         }
+        #[cfg(loom)]
         fence(Ordering::SeqCst);
     }
 }

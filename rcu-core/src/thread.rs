@@ -17,10 +17,11 @@
 //! reclaim thread: an exiting thread strands nothing.
 
 use crate::flavour::Flavour;
+use crate::reader::ReaderSlot;
 use std::cell::Cell;
 use std::marker::PhantomData;
 
-/// A thread-local pointer to the calling thread's slot (reader or kvfree).
+/// A thread-local pointer to the calling thread's kvfree slot, or null.
 ///
 /// Flavour crates declare one per slot kind as a `const`-initialised
 /// `thread_local!` with no destructor (one `fs:`-relative load on the fast
@@ -53,6 +54,56 @@ impl<S> SlotPtr<S> {
 }
 
 impl<S> Default for SlotPtr<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The stand-in every [`ReaderSlotPtr`] points to while its thread has no
+/// slot.
+static VACANT_READER: ReaderSlot = ReaderSlot::vacant();
+
+/// A thread-local pointer to the calling thread's reader slot; never null:
+/// it points to a vacant stand-in slot while the thread has none, whose
+/// word makes `ReaderSlot::memb_enter` fail, so the memb fast path needs no
+/// separate "registered?" test (see `reader.rs`).
+///
+/// Declared by flavour crates as a `const`-initialised `thread_local!` with
+/// no destructor. Only rcu-core sets it, to the vacant slot or a slot of the
+/// flavour's static registry.
+pub struct ReaderSlotPtr(Cell<&'static ReaderSlot>);
+
+impl ReaderSlotPtr {
+    /// No slot: the vacant stand-in.
+    pub const fn new() -> Self {
+        ReaderSlotPtr(Cell::new(&VACANT_READER))
+    }
+
+    /// The calling thread's slot, or the vacant stand-in; for
+    /// `ReaderSlot::memb_enter`, which fails on the latter.
+    #[inline(always)]
+    pub fn current(&self) -> &'static ReaderSlot {
+        self.0.get()
+    }
+
+    /// The calling thread's slot, if it has one.
+    #[inline]
+    pub fn get(&self) -> Option<&'static ReaderSlot> {
+        let slot = self.0.get();
+        (!std::ptr::eq(slot, &VACANT_READER)).then_some(slot)
+    }
+
+    pub(crate) fn set(&self, slot: &'static ReaderSlot) {
+        self.0.set(slot);
+    }
+
+    pub(crate) fn take(&self) -> Option<&'static ReaderSlot> {
+        let slot = self.0.replace(&VACANT_READER);
+        (!std::ptr::eq(slot, &VACANT_READER)).then_some(slot)
+    }
+}
+
+impl Default for ReaderSlotPtr {
     fn default() -> Self {
         Self::new()
     }

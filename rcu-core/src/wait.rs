@@ -1,6 +1,13 @@
 //! Waiting for one reader: adaptive spin, then a futex sleep that the reader
 //! wakes when it leaves its critical section.
 //!
+//! Each reader slot has its own futex word (`ReaderSlot::waker`), so only
+//! the reader the writer waits for wakes it. With one shared word (liburcu's
+//! `rcu_gp.futex`), every other reader's unlock woke the writer too, and
+//! each re-sleep issued another heavy barrier: 25-37 membarriers per memb
+//! grace period with a busy reader per CPU (`perf stat -e
+//! syscalls:sys_enter_membarrier`), each an IPI to every reader's CPU.
+//!
 //! The writer (one at a time: it holds the grace-period lock) and a reader
 //! form a store-buffering pair:
 //!
@@ -31,7 +38,8 @@ const ACTIVE_ATTEMPTS: u32 = 100;
 #[cfg(loom)]
 const ACTIVE_ATTEMPTS: u32 = 1;
 
-/// The futex word a grace-period writer sleeps on.
+/// The futex word a grace-period writer sleeps on while it waits for one
+/// reader.
 #[derive(Debug)]
 pub struct GpWaker {
     flag: AtomicI32,
@@ -69,8 +77,8 @@ impl GpWaker {
     #[cold]
     #[inline(never)]
     fn wake_cold(&self) {
-        // Relaxed: the writer re-reads reader words after any wake-up, so
-        // this store only has to prevent repeated syscalls by other readers.
+        // Relaxed: the writer re-reads the reader word after any wake-up, so
+        // this store only has to prevent repeated syscalls by later unlocks.
         self.flag.store(AWAKE, Ordering::Relaxed);
         #[cfg(not(loom))]
         crate::sys::futex_wake(&self.flag, 1);

@@ -60,10 +60,10 @@ fn memb_reader_never_sees_a_freed_object() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
-                unsafe { w.slot.memb_enter(w.gp.ctr()) };
+                assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
                 w.read_and_check();
                 w.read_and_check();
-                unsafe { w.slot.memb_exit(w.gp.waker()) };
+                unsafe { w.slot.memb_exit() };
             })
         };
         w.update(Protocol::PhaseFlip);
@@ -79,11 +79,11 @@ fn memb_nested_and_repeated_sections_are_waited_for() {
             let w = w.clone();
             thread::spawn(move || {
                 for _ in 0..2 {
-                    unsafe { w.slot.memb_enter(w.gp.ctr()) };
-                    unsafe { w.slot.memb_enter(w.gp.ctr()) };
-                    unsafe { w.slot.memb_exit(w.gp.waker()) };
+                    assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
+                    assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
+                    unsafe { w.slot.memb_exit() };
                     w.read_and_check();
-                    unsafe { w.slot.memb_exit(w.gp.waker()) };
+                    unsafe { w.slot.memb_exit() };
                 }
             })
         };
@@ -102,9 +102,9 @@ fn memb_back_to_back_grace_periods_catch_a_stale_phase() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
-                unsafe { w.slot.memb_enter(w.gp.ctr()) };
+                assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
                 w.read_and_check();
-                unsafe { w.slot.memb_exit(w.gp.waker()) };
+                unsafe { w.slot.memb_exit() };
             })
         };
         w.replace(Protocol::PhaseFlip, 1);
@@ -122,9 +122,9 @@ fn qsbr_reader_never_sees_a_freed_object() {
             let w = w.clone();
             thread::spawn(move || {
                 w.read_and_check();
-                unsafe { w.slot.qsbr_quiescent_state(w.gp.ctr(), w.gp.waker()) };
+                unsafe { w.slot.qsbr_quiescent_state(w.gp.ctr()) };
                 w.read_and_check();
-                unsafe { w.slot.qsbr_offline(w.gp.waker()) };
+                unsafe { w.slot.qsbr_offline() };
             })
         };
         w.update(Protocol::Increment);

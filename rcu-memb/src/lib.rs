@@ -21,7 +21,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, SlotPtr, ThreadState};
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ReaderSlotPtr, SlotPtr, ThreadState};
 use std::marker::PhantomData;
 
 rcu_core::define_flavour_api!(Memb, ENGINE, "rcu_memb", "drop(rcu_memb::read_lock());");
@@ -36,7 +36,7 @@ static ENGINE: Engine<Memb> = unsafe { Engine::new() };
 thread_local! {
     /// This thread's reader slot; null until registered. `const` and
     /// without destructor: one `fs:`-relative load on the fast path.
-    static SLOT: SlotPtr<ReaderSlot> = const { SlotPtr::new() };
+    static SLOT: ReaderSlotPtr = const { ReaderSlotPtr::new() };
     /// Releases the slot at thread exit.
     static THREAD: ThreadState<Memb> = const { ThreadState::new() };
     /// This thread's kvfree slot; null until its first `kvfree_rcu`.
@@ -52,7 +52,7 @@ unsafe impl Flavour for Memb {
     fn engine() -> &'static Engine<Self> {
         &ENGINE
     }
-    fn slot_key() -> &'static std::thread::LocalKey<SlotPtr<ReaderSlot>> {
+    fn slot_key() -> &'static std::thread::LocalKey<ReaderSlotPtr> {
         &SLOT
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
@@ -96,12 +96,30 @@ impl std::fmt::Debug for ReadGuard {
 /// ```
 #[inline]
 pub fn read_lock() -> ReadGuard {
-    let slot = match SLOT.with(SlotPtr::get) {
-        Some(slot) => slot,
-        None => ENGINE.register_current(),
-    };
-    // SAFETY: this thread owns `slot`; the counter is this flavour's.
-    unsafe { slot.memb_enter(ENGINE.counter().ctr()) };
+    let slot = SLOT.with(ReaderSlotPtr::current);
+    // SAFETY: this thread owns `slot` (or it is the vacant stand-in, which
+    // `memb_enter` never writes); the counter is this flavour's.
+    if unsafe { slot.memb_enter(ENGINE.counter().ctr()) } {
+        ReadGuard { slot, _not_send: PhantomData }
+    } else {
+        read_lock_saturated()
+    }
+}
+
+/// `read_lock` on a saturated word: the thread has no slot yet (register
+/// it), or sections are nested 2^32 - 1 deep.
+#[cold]
+#[inline(never)]
+fn read_lock_saturated() -> ReadGuard {
+    assert!(
+        SLOT.with(ReaderSlotPtr::get).is_none(),
+        "rcu_memb::read_lock: read-side sections nested 4294967295 deep (a guard leaked in a loop?); \
+         drop guards when their section ends"
+    );
+    let slot = ENGINE.register_current();
+    // SAFETY: `slot` is this thread's own fresh slot (nesting 0).
+    let entered = unsafe { slot.memb_enter(ENGINE.counter().ctr()) };
+    debug_assert!(entered, "a fresh slot is not saturated");
     ReadGuard { slot, _not_send: PhantomData }
 }
 
@@ -110,13 +128,25 @@ impl Drop for ReadGuard {
     fn drop(&mut self) {
         // SAFETY: the guard is !Send, so this is the owner thread, and it
         // matches the `memb_enter` of its `read_lock`.
-        if unsafe { self.slot.memb_exit(ENGINE.counter().waker()) } && self.slot.is_transient() {
+        if unsafe { self.slot.memb_exit() } && self.slot.is_transient() {
             // SAFETY: the outermost section just ended and no other guard
             // exists (it was the outermost); the slot was kept past the
             // thread's destructors only for this guard.
-            unsafe { ENGINE.release_current_slot() };
+            unsafe { release_transient_slot() };
         }
     }
+}
+
+/// Out of line: only a thread whose destructors already ran gets here.
+///
+/// # Safety
+///
+/// As `Engine::release_current_slot`.
+#[cold]
+#[inline(never)]
+unsafe fn release_transient_slot() {
+    // SAFETY: forwarded contract.
+    unsafe { ENGINE.release_current_slot() };
 }
 
 /// Registers the calling thread now, so that the first [`read_lock`] does

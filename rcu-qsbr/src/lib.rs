@@ -35,7 +35,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, SlotPtr, ThreadState};
+use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ReaderSlotPtr, SlotPtr, ThreadState};
 use std::cell::Cell;
 use std::marker::PhantomData;
 
@@ -50,7 +50,7 @@ static ENGINE: Engine<Qsbr> = unsafe { Engine::new() };
 
 thread_local! {
     /// This thread's reader slot; null until registered.
-    static SLOT: SlotPtr<ReaderSlot> = const { SlotPtr::new() };
+    static SLOT: ReaderSlotPtr = const { ReaderSlotPtr::new() };
     /// Releases the slot at thread exit if the `QsbrThread` was forgotten.
     static THREAD: ThreadState<Qsbr> = const { ThreadState::new() };
     /// This thread's kvfree slot; null until its first `kvfree_rcu`.
@@ -66,7 +66,7 @@ unsafe impl Flavour for Qsbr {
     fn engine() -> &'static Engine<Self> {
         &ENGINE
     }
-    fn slot_key() -> &'static std::thread::LocalKey<SlotPtr<ReaderSlot>> {
+    fn slot_key() -> &'static std::thread::LocalKey<ReaderSlotPtr> {
         &SLOT
     }
     fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
@@ -178,7 +178,7 @@ impl QsbrThread {
         // SAFETY: `&mut self` proves no guard (hence no reference from a
         // read-side section) is alive; the handle is !Send, so this is the
         // owner thread.
-        unsafe { self.slot.qsbr_quiescent_state(ENGINE.counter().ctr(), ENGINE.counter().waker()) };
+        unsafe { self.slot.qsbr_quiescent_state(ENGINE.counter().ctr()) };
     }
 
     /// Enters an extended quiescent state (e.g. before blocking). Grace
@@ -186,7 +186,7 @@ impl QsbrThread {
     pub fn offline(&mut self) {
         self.online.set(false);
         // SAFETY: as in `quiescent_state`.
-        unsafe { self.slot.qsbr_offline(ENGINE.counter().waker()) };
+        unsafe { self.slot.qsbr_offline() };
     }
 
     /// Leaves the extended quiescent state.
