@@ -313,3 +313,73 @@ pub fn partial_blocks_are_sealed_by_the_timer_and_by_rcu_barrier<F: Flavour>() {
     F::engine().set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
     barrier_collects_partial_blocks_of_idle_threads::<F>();
 }
+
+/// A payload whose destructor sometimes takes a while, so that a barrier
+/// often finds an owner in the middle of freeing its blocks.
+struct SlowDrop {
+    /// Counts the drop (its own destructor).
+    _counted: crate::callbacks::Counted,
+    index: u64,
+}
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        if self.index.is_multiple_of(256) {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}
+
+/// `rcu_barrier` covers blocks their owners keep on their own lists or are
+/// freeing right now (producer-side freeing): a thread floods kvfree_rcu
+/// and publishes how many objects it has handed over; every barrier called
+/// meanwhile returns only once at least that many were dropped.
+pub fn barrier_covers_blocks_their_owners_hold_or_are_freeing<F: Flavour>() {
+    const OBJECTS: u64 = 60_000;
+    let counter = Arc::new(DropCounter::default());
+    let handed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (c, h) = (counter.clone(), handed.clone());
+    let flooder = std::thread::spawn(move || {
+        for i in 1..=OBJECTS {
+            F::engine().kvfree(Box::new(SlowDrop { _counted: c.make(), index: i }));
+            // Release pairs with the Acquire load below: the object was
+            // handed over before the count says so.
+            h.store(i, Ordering::Release);
+        }
+    });
+    let mut barriers = 0;
+    while handed.load(Ordering::Acquire) < OBJECTS || barriers == 0 {
+        let before = handed.load(Ordering::Acquire);
+        F::engine().barrier();
+        barriers += 1;
+        let dropped = counter.dropped();
+        assert!(dropped >= before, "rcu_{}: barrier returned with {dropped} of {before} objects dropped", F::NAME);
+    }
+    flooder.join().unwrap();
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), OBJECTS, "rcu_{}: leak or double drop", F::NAME);
+}
+
+/// Threads that may block free their own full blocks (producer-side
+/// freeing), never before the grace period, and leak nothing; enough
+/// objects per writer that each also waits for its oldest block at least
+/// once. Reads process-wide statistics: the counters only grow, so a
+/// concurrent test cannot make this pass wrongly.
+pub fn owners_free_their_own_blocks_never_early<F: Flavour>(reader_loop: fn(&'static crate::scenario::Shared)) {
+    let before = F::engine().stats();
+    // About twice as many full blocks as a thread keeps waiting.
+    let per_writer = 2 * 512 * rcu_core::kvfree::OWNER_SEALED_BLOCKS as usize;
+    crate::scenario::replace_while_reading_from::<F>(
+        2,
+        2,
+        reader_loop,
+        crate::scenario::RetirePath::KvfreeBox,
+        per_writer,
+    );
+    let after = F::engine().stats();
+    assert!(
+        after.kvfree_blocks_freed_by_owner > before.kvfree_blocks_freed_by_owner,
+        "rcu_{}: no thread freed its own blocks",
+        F::NAME
+    );
+}
