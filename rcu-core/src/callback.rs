@@ -364,10 +364,9 @@ pub(crate) mod slot_pool {
     /// flood lets it drain and idle once per cycle, and trimming there
     /// freed every slot the next cycle needed (throughput fell by half).
     pub(crate) fn trim() {
-        // Relaxed: an estimate; a stale value only delays the trim.
-        if POOLED.load(Ordering::Relaxed) <= POOL_IDLE {
-            return;
-        }
+        // No early return on the `POOLED` estimate: it under-counts lists
+        // that went through a thread's hands (see `take`), and a trim must
+        // not keep megabytes because of that.
         // Acquire: as in `take`.
         let mut head = POOL.swap(std::ptr::null_mut(), Ordering::Acquire);
         // Relaxed: an estimate (see the module docs).
