@@ -201,21 +201,13 @@ impl GpSequence {
     fn lead(&self, cookie: GpState, run_gp: &impl Fn()) {
         // Resign leadership even if `run_gp` panics, or every later caller
         // would sleep forever.
-        struct Resign<'a>(&'a GpSequence);
-        impl Drop for Resign<'_> {
+        struct ResignOnUnwind<'a>(&'a GpSequence);
+        impl Drop for ResignOnUnwind<'_> {
             fn drop(&mut self) {
-                let mut lead = self.0.leadership.lock();
-                lead.leader_active = false;
-                // Relaxed: a hint (see the field).
-                self.0.leader_active_hint.store(false, Ordering::Relaxed);
-                if lead.sleepers > 0 {
-                    // Relaxed: under the lock (see `wait_for`).
-                    self.0.resigned.fetch_add(1, Ordering::Relaxed);
-                    crate::sys::futex_wake(&self.0.resigned, i32::MAX);
-                }
+                self.0.resign(self.0.leadership.lock());
             }
         }
-        let _resign = Resign(self);
+        let unwind = ResignOnUnwind(self);
         let mut target = cookie;
         let mut extra = 0;
         loop {
@@ -227,17 +219,30 @@ impl GpSequence {
             // one of them would wake them all now (most to sleep again) and
             // once more when it is done; running it here wakes them once,
             // done. Bounded, so that this caller's own wait stays bounded.
-            let wanted = {
-                let lead = self.leadership.lock();
-                (lead.sleepers > 0).then_some(lead.wanted)
-            };
-            match wanted {
-                Some(w) if extra < MAX_EXTRA_FOR_SLEEPERS && !self.poll(w) => {
-                    target = w;
-                    extra += 1;
-                }
-                _ => return,
+            // One lock acquisition decides and, if nothing is left, resigns.
+            let lead = self.leadership.lock();
+            let wanted = lead.wanted;
+            if lead.sleepers > 0 && extra < MAX_EXTRA_FOR_SLEEPERS && !self.poll(wanted) {
+                drop(lead);
+                target = wanted;
+                extra += 1;
+                continue;
             }
+            std::mem::forget(unwind);
+            self.resign(lead);
+            return;
+        }
+    }
+
+    /// Ends the calling leader's term and wakes the sleepers.
+    fn resign(&self, mut lead: crate::lock::Guard<'_, Leadership>) {
+        lead.leader_active = false;
+        // Relaxed: a hint (see the field).
+        self.leader_active_hint.store(false, Ordering::Relaxed);
+        if lead.sleepers > 0 {
+            // Relaxed: under the lock (see `wait_for`).
+            self.resigned.fetch_add(1, Ordering::Relaxed);
+            crate::sys::futex_wake(&self.resigned, i32::MAX);
         }
     }
 
