@@ -137,8 +137,7 @@ impl<F: Flavour> Engine<F> {
         // Relaxed: owner-only diagnostics, published with the claim.
         slot.tid.store(crate::sys::gettid(), Ordering::Relaxed);
         let permanent = F::thread_key().try_with(|st| st.set_registered(true)).is_ok();
-        // Relaxed: owner-only field.
-        slot.transient.store(!permanent, Ordering::Relaxed);
+        slot.set_transient(!permanent);
         F::slot_key().with(|c| c.set(slot));
         // Orders the claim before this thread's first read-side loads; pairs
         // with the fence before the empty-registry check in
@@ -190,8 +189,7 @@ impl<F: Flavour> Engine<F> {
     pub(crate) fn thread_exit(&self, handle_alive: bool) {
         let Some(slot) = self.current_slot() else { return };
         if handle_alive || !F::PROTOCOL.may_block(slot.word()) {
-            // Relaxed: owner-only field.
-            slot.transient.store(true, Ordering::Relaxed);
+            slot.set_transient(true);
             return;
         }
         // SAFETY: quiescent and no handle: nothing uses the slot any more.

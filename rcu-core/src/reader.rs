@@ -118,10 +118,6 @@ pub struct ReaderSlot {
     /// Claimed by a thread. Set by `Registry::claim`, cleared by `release`.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) in_use: AtomicBool,
-    /// Owner-only: claimed after the thread's TLS destructors ran, so no
-    /// destructor will release it; the flavour releases it when the
-    /// outermost read-side section ends.
-    pub(crate) transient: AtomicBool,
     /// Kernel thread id of the owner, for the hang report.
     pub(crate) tid: AtomicU64,
     /// The futex word a grace-period writer waiting for this reader sleeps
@@ -139,7 +135,6 @@ impl ReaderSlot {
         ReaderSlot {
             ctr: AtomicU64::new(0),
             in_use: AtomicBool::new(false),
-            transient: AtomicBool::new(false),
             tid: AtomicU64::new(0),
             waker: GpWaker::new(),
         }
@@ -151,7 +146,6 @@ impl ReaderSlot {
         ReaderSlot {
             ctr: AtomicU64::new(0),
             in_use: AtomicBool::new(false),
-            transient: AtomicBool::new(false),
             tid: AtomicU64::new(0),
             waker: GpWaker::new(),
         }
@@ -166,7 +160,6 @@ impl ReaderSlot {
         ReaderSlot {
             ctr: AtomicU64::new(memb::NEST_MASK),
             in_use: AtomicBool::new(true),
-            transient: AtomicBool::new(false),
             tid: AtomicU64::new(0),
             waker: GpWaker::new(),
         }
@@ -180,11 +173,20 @@ impl ReaderSlot {
         self.ctr.load(Ordering::Relaxed)
     }
 
-    /// Whether this slot was claimed after its thread's TLS destructors ran
-    /// (owner-only read; `Relaxed` suffices for a value only the owner writes).
+    /// Whether this slot was claimed after its thread's TLS destructors ran,
+    /// so no destructor will release it: the flavour releases it when the
+    /// outermost read-side section ends. Owner-only; a bit of the futex word
+    /// (see `wait.rs`), so that memb's unlock tests one word.
+    #[cfg(not(loom))]
     #[inline]
     pub fn is_transient(&self) -> bool {
-        self.transient.load(Ordering::Relaxed)
+        self.waker.is_transient()
+    }
+
+    /// Owner-only: see [`ReaderSlot::is_transient`].
+    #[cfg(not(loom))]
+    pub(crate) fn set_transient(&self, transient: bool) {
+        self.waker.set_transient(transient);
     }
 
     /// The owner's kernel thread id (0 when unclaimed).
@@ -236,8 +238,8 @@ impl ReaderSlot {
         true
     }
 
-    /// memb `read_unlock`: leave a section. Returns whether it was the
-    /// outermost one.
+    /// memb `read_unlock`: leave a section. Returns whether the slot must be
+    /// released now: the outermost section of a transient slot ended.
     ///
     /// # Safety
     ///
@@ -255,8 +257,7 @@ impl ReaderSlot {
             // Orders the inactive word before the waker-flag load; pairs
             // with the writer barrier in wait.rs (store-buffering pair).
             barrier.issue();
-            self.waker.wake_up_gp();
-            true
+            self.waker.wake_up_gp()
         } else {
             self.ctr.store(tmp - memb::GP_COUNT, Ordering::Relaxed);
             false

@@ -161,7 +161,7 @@ impl Registry<ReaderSlot> {
         fence(Ordering::SeqCst);
         // Relaxed store ordered by the fences around it.
         slot.ctr.store(0, Ordering::Relaxed);
-        slot.transient.store(false, Ordering::Relaxed);
+        slot.set_transient(false);
         slot.tid.store(0, Ordering::Relaxed);
         // Orders the inactive word before the waker-flag load (store-buffering
         // pair with the writer's barrier in `GpWaker::wait_until`).
@@ -180,7 +180,7 @@ impl Registry<ReaderSlot> {
             // Relaxed: the child is single-threaded here.
             if !kept && slot.in_use.load(Ordering::Relaxed) {
                 slot.ctr.store(0, Ordering::Relaxed);
-                slot.transient.store(false, Ordering::Relaxed);
+                slot.waker().clear_after_fork_child();
                 slot.tid.store(0, Ordering::Relaxed);
                 slot.in_use.store(false, Ordering::Relaxed);
             }

@@ -13,22 +13,27 @@
 //!
 //! ```text
 //! writer (wait_until)                 reader (outermost unlock / QS)
-//!   flag = -1                           ctr = inactive / current
+//!   flag |= SLEEPING                    ctr = inactive / current
 //!   writer barrier  ─── pairs with ───  light barrier / fence
-//!   re-read ctr                         read flag; if -1: flag = 0, wake
-//!   futex_wait(flag, -1)
+//!   re-read ctr                         read flag; if SLEEPING: clear, wake
+//!   futex_wait(flag, flag value)
 //! ```
 //!
 //! At least one side sees the other's store: either the writer sees the
-//! reader done and does not sleep, or the reader sees -1 and wakes it. A
+//! reader done and does not sleep, or the reader sees the sleeping bit and
+//! wakes it. A
 //! plain `SeqCst` store would not order the later load of the other location
 //! (liburcu 0.15.0–0.15.5 lost wake-ups this way); the explicit barriers do.
 
 use crate::sync::atomic::{AtomicI32, Ordering};
 use crate::sync::spin_hint;
 
-const AWAKE: i32 = 0;
-const WRITER_SLEEPING: i32 = -1;
+/// Bit of the futex word: the writer sleeps (or is about to) on it.
+const WRITER_SLEEPING: i32 = 1;
+/// Bit of the futex word, set and cleared only by the slot's owner: the slot
+/// must be released when its outermost section ends (see `thread.rs`).
+/// Kept here so that memb's unlock tests one word for both rare cases.
+const TRANSIENT: i32 = 2;
 
 /// Spins this many times (with a pause hint) before yielding and sleeping:
 /// a reader section is usually shorter than a futex round trip.
@@ -53,33 +58,45 @@ impl GpWaker {
     /// A waker with no writer asleep.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        GpWaker { flag: AtomicI32::new(AWAKE) }
+        GpWaker { flag: AtomicI32::new(0) }
     }
 
     /// A waker with no writer asleep.
     #[cfg(loom)]
     pub fn new() -> Self {
-        GpWaker { flag: AtomicI32::new(AWAKE), futex: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()) }
+        GpWaker { flag: AtomicI32::new(0), futex: (loom::sync::Mutex::new(()), loom::sync::Condvar::new()) }
     }
 
     /// Reader side: wakes the writer if it sleeps. The caller must already
     /// have stored its new reader word and issued its barrier (light barrier
     /// for memb, fence for QSBR): that barrier orders the word store before
     /// this load and pairs with the writer barrier in [`GpWaker::wait_until`].
+    /// Returns whether the slot is transient (one load serves both checks
+    /// on memb's unlock path).
     #[inline]
-    pub fn wake_up_gp(&self) {
+    pub fn wake_up_gp(&self) -> bool {
         // Relaxed: ordering comes from the caller's barrier (above).
-        if self.flag.load(Ordering::Relaxed) == WRITER_SLEEPING {
-            self.wake_cold();
+        let flag = self.flag.load(Ordering::Relaxed);
+        if flag == 0 {
+            return false;
         }
+        self.attention(flag)
     }
 
     #[cold]
     #[inline(never)]
+    fn attention(&self, flag: i32) -> bool {
+        if flag & WRITER_SLEEPING != 0 {
+            self.wake_cold();
+        }
+        flag & TRANSIENT != 0
+    }
+
     fn wake_cold(&self) {
         // Relaxed: the writer re-reads the reader word after any wake-up, so
-        // this store only has to prevent repeated syscalls by later unlocks.
-        self.flag.store(AWAKE, Ordering::Relaxed);
+        // clearing the bit only has to prevent repeated syscalls by later
+        // unlocks. A read-modify-write keeps the owner's TRANSIENT bit.
+        self.flag.fetch_and(!WRITER_SLEEPING, Ordering::Relaxed);
         #[cfg(not(loom))]
         crate::sys::futex_wake(&self.flag, 1);
         #[cfg(loom)]
@@ -89,11 +106,37 @@ impl GpWaker {
         }
     }
 
+    /// Owner side: marks the slot transient or not (see [`TRANSIENT`]).
+    /// A read-modify-write: a writer may set or clear its bit meanwhile.
+    #[cfg(not(loom))]
+    pub(crate) fn set_transient(&self, transient: bool) {
+        // Relaxed: only the owner reads the bit (on its unlock path).
+        if transient {
+            self.flag.fetch_or(TRANSIENT, Ordering::Relaxed);
+        } else {
+            self.flag.fetch_and(!TRANSIENT, Ordering::Relaxed);
+        }
+    }
+
+    /// Owner side: whether the slot is transient.
+    #[cfg(not(loom))]
+    pub(crate) fn is_transient(&self) -> bool {
+        // Relaxed: the owner's own bit.
+        self.flag.load(Ordering::Relaxed) & TRANSIENT != 0
+    }
+
     /// `fork()` support, child side: no writer sleeps in the child.
     #[cfg(not(loom))]
     pub(crate) fn reset_after_fork_child(&self) {
         // Relaxed: the child is single-threaded here.
-        self.flag.store(AWAKE, Ordering::Relaxed);
+        self.flag.fetch_and(!WRITER_SLEEPING, Ordering::Relaxed);
+    }
+
+    /// `fork()` support, child side: a released slot's word starts clean.
+    #[cfg(not(loom))]
+    pub(crate) fn clear_after_fork_child(&self) {
+        // Relaxed: the child is single-threaded here.
+        self.flag.store(0, Ordering::Relaxed);
     }
 
     /// Writer side: returns once `done()` holds. `writer_barrier` is the
@@ -117,25 +160,28 @@ impl GpWaker {
 
     /// One futex round: announce the sleep, re-check, sleep.
     fn sleep_unless(&self, done: &mut impl FnMut() -> bool, writer_barrier: fn()) {
-        // Relaxed store, ordered before the re-read of reader words by
-        // `writer_barrier`; pairs with the reader's barrier in `wake_up_gp`'s
-        // caller (see the module docs).
-        self.flag.store(WRITER_SLEEPING, Ordering::Relaxed);
+        // Relaxed read-modify-write (it keeps the owner's TRANSIENT bit),
+        // ordered before the re-read of reader words by `writer_barrier`;
+        // pairs with the reader's barrier in `wake_up_gp`'s caller (see the
+        // module docs).
+        let expected = self.flag.fetch_or(WRITER_SLEEPING, Ordering::Relaxed) | WRITER_SLEEPING;
         writer_barrier();
         if done() {
             // Relaxed: only this writer sleeps on the flag; a reader that
-            // still sees -1 issues one spurious wake-up.
-            self.flag.store(AWAKE, Ordering::Relaxed);
+            // still sees the bit issues one spurious wake-up.
+            self.flag.fetch_and(!WRITER_SLEEPING, Ordering::Relaxed);
             return;
         }
+        // Returns at once if the word changed since (the reader cleared the
+        // bit, or its owner toggled TRANSIENT): the caller re-checks.
         #[cfg(not(loom))]
-        crate::sys::futex_wait(&self.flag, WRITER_SLEEPING);
+        crate::sys::futex_wait(&self.flag, expected);
         #[cfg(loom)]
         {
             // FUTEX_WAIT's check-and-sleep is atomic against FUTEX_WAKE;
             // the mutex gives the emulation the same property.
             let g = self.futex.0.lock().unwrap();
-            if self.flag.load(Ordering::Relaxed) == WRITER_SLEEPING {
+            if self.flag.load(Ordering::Relaxed) == expected {
                 drop(self.futex.1.wait(g).unwrap());
             }
         }

@@ -128,7 +128,7 @@ impl Drop for ReadGuard {
     fn drop(&mut self) {
         // SAFETY: the guard is !Send, so this is the owner thread, and it
         // matches the `memb_enter` of its `read_lock`.
-        if unsafe { self.slot.memb_exit() } && self.slot.is_transient() {
+        if unsafe { self.slot.memb_exit() } {
             // SAFETY: the outermost section just ended and no other guard
             // exists (it was the outermost); the slot was kept past the
             // thread's destructors only for this guard.
