@@ -103,23 +103,12 @@ macro_rules! define_flavour_api {
         /// for one grace period and is freed in one loop. Callable from any
         /// thread, inside a read-side section or not.
         ///
-        /// Inside a read-side section (memb) or on an online QSBR thread it
-        /// never blocks and runs no destructor. Where the caller may block,
-        /// the thread also frees its own earlier objects whose grace period
-        /// has completed, a few per call (their memory goes back to the
-        /// allocator's cache of this thread, which allocates again next),
-        /// and when 16 of its full blocks still wait for grace periods it
-        /// waits for the oldest: destructors of this thread's earlier
-        /// `kvfree_rcu` objects may run inside this call, so do not call it
-        /// while holding a lock that such a destructor takes (the same rule
-        /// as crossbeam-epoch's `pin`).
-        ///
-        /// If no block can be had (memory exhausted): a caller that may
-        /// block waits for a grace period and drops inline; one that may
-        /// not uses its thread's preallocated reserve; if that is exhausted
-        /// too, the process aborts (as on any allocation failure). Past the
-        /// hard backlog limit, a caller that may block waits for reclaim
-        /// when it seals a block.
+        /// Never blocks on the common path. If no block can be had (memory
+        /// exhausted): a caller that may block waits for a grace period and
+        /// drops inline; one that may not uses its thread's preallocated
+        /// reserve; if that is exhausted too, the process aborts (as on any
+        /// allocation failure). Past the hard backlog limit, a caller that
+        /// may block waits for reclaim when it seals a block.
         #[doc = concat!("```
 let old_table: Box<[u64]> = vec![1, 2, 3].into_boxed_slice();
 ", $krate, "::kvfree_rcu(old_table);

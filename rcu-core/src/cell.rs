@@ -60,9 +60,8 @@ impl<T: Send + Sync + 'static, F: Flavour> RcuCell<T, F> {
 
     /// Publishes `value` and retires the old value through `kvfree_rcu`:
     /// it is dropped only after a grace period, so readers that loaded it
-    /// keep a valid reference. Inside a read-side section it never waits;
-    /// outside one it may free this thread's earlier retired objects or
-    /// wait for a grace period, as `kvfree_rcu` does.
+    /// keep a valid reference. Never waits for a grace period (callable
+    /// inside a read-side section), except on the kvfree emergency path.
     pub fn replace_box(&self, value: Box<T>) {
         // Release publishes the new value's initialisation (pairs with the
         // Acquire load in `load`); Acquire makes the old value's contents
