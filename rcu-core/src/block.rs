@@ -12,15 +12,6 @@
 //! of one type holds about 500 objects at one word each, as the kernel's
 //! pointer pages do, and freeing it is one tight loop per run.
 //!
-//! The common append ([`Block::try_append_fast`]) compares the drop
-//! function and arity with copies in the header (`fast_drop`,
-//! `fast_arity`), checks room, stores the entry and bumps two counters: it
-//! never touches the run header. A run's count is therefore written when the
-//! run is closed (a new run starts), and the open run's count is derived
-//! from `used` when the block is freed. `fast_drop` is 0 in an empty block
-//! and in a reserve block, so their appends take the slow path (which arms
-//! the drain timer, or hands the reserve back).
-//!
 //! # States
 //!
 //! open (its owner appends; see `kvfree.rs`) → sealed with a cookie
@@ -68,23 +59,8 @@ pub(crate) struct Block {
     /// Capacity and use, in words.
     cap: u32,
     used: u32,
-    /// The common append's bound, in words (at most `cap`): lower while its
-    /// owner frees a ready block a few objects at a time (see `kvfree.rs`,
-    /// "Interleaved freeing"), so that the slow path runs every few appends.
-    pub(crate) limit: u32,
-    /// The drain cursor of a sealed block: the run header of the next
-    /// object to drop (`NO_RUN`: not started) and that object's word.
-    drain_run: u32,
-    drain_at: u32,
-    /// Objects claimed for dropping so far.
-    claimed: u32,
     /// Index of the current run header, or `NO_RUN`.
     run: u32,
-    /// The current run's drop function when plain appends may join it
-    /// (see the module docs), else 0.
-    fast_drop: usize,
-    /// The current run's arity (words per entry).
-    fast_arity: u32,
     /// Objects stored.
     objects: u32,
     /// Allocation size in bytes (for deallocation).
@@ -121,13 +97,7 @@ impl Block {
                 home,
                 cap,
                 used: 0,
-                limit: cap,
-                drain_run: NO_RUN,
-                drain_at: 0,
-                claimed: 0,
                 run: NO_RUN,
-                fast_drop: 0,
-                fast_arity: 0,
                 objects: 0,
                 bytes: bytes as u32,
                 is_reserve,
@@ -160,42 +130,13 @@ impl Block {
         self.objects as usize
     }
 
-    /// Objects not yet claimed for dropping.
-    pub(crate) fn unclaimed(&self) -> usize {
-        (self.objects - self.claimed) as usize
-    }
-
-    /// Appends one object to the current run: same drop function and
-    /// arity, and room left. Returns false otherwise (then use
-    /// [`Block::append`]). Owner only.
-    ///
-    /// # Safety
-    ///
-    /// As [`Block::append`].
-    #[inline(always)]
-    pub(crate) unsafe fn try_append_fast(b: NonNull<Block>, drop: DropFn, entry: &[usize]) -> bool {
-        // SAFETY: per the contract, the caller has exclusive access.
-        let h = unsafe { &mut *b.as_ptr() };
-        let arity = entry.len();
-        let at = h.used as usize;
-        if h.fast_drop != drop as usize || h.fast_arity as usize != arity || at + arity > h.limit as usize {
-            return false;
-        }
-        // SAFETY: `at + arity <= limit <= cap`, inside the allocation; the current
-        // run (same function and arity) ends at `used`.
-        unsafe { std::ptr::copy_nonoverlapping(entry.as_ptr(), Self::words(b).add(at), arity) };
-        h.used = (at + arity) as u32;
-        h.objects += 1;
-        true
-    }
-
-    /// Appends one object, starting a run if needed. Returns false when the
-    /// block is full. Owner only.
+    /// Appends one object. Returns false when the block is full. Owner only.
     ///
     /// # Safety
     ///
     /// `b` is an open block owned by the caller; `entry` holds `arity`
     /// words that `drop` consumes exactly once.
+    #[inline]
     pub(crate) unsafe fn append(b: NonNull<Block>, drop: DropFn, entry: &[usize]) -> bool {
         // SAFETY: per the contract, the caller has exclusive access.
         let h = unsafe { &mut *b.as_ptr() };
@@ -211,160 +152,69 @@ impl Block {
         if at + needed > h.cap as usize {
             return false;
         }
-        // SAFETY: `at + needed <= cap`, inside the allocation; a closed
-        // run's header is inside the used words.
+        // SAFETY: `at + needed <= cap`, inside the allocation.
         unsafe {
             if !same_run {
-                if h.run != NO_RUN {
-                    // Close the current run: record its count.
-                    let run = h.run as usize;
-                    let count = (at - run - RUN_HEADER_WORDS) / (*words.add(run + 1) & 0xff);
-                    *words.add(run + 1) |= count << 8;
-                }
                 h.run = at as u32;
                 *words.add(at) = drop as usize;
                 *words.add(at + 1) = arity;
                 at += RUN_HEADER_WORDS;
             }
             std::ptr::copy_nonoverlapping(entry.as_ptr(), words.add(at), arity);
+            *words.add(h.run as usize + 1) += 1 << 8;
         }
         h.used = (at + arity) as u32;
         h.objects += 1;
-        if !h.is_reserve {
-            h.fast_drop = drop as usize;
-            h.fast_arity = arity as u32;
-        }
         true
     }
 
-    /// Sets the common append's bound to `words` more words (at most the
-    /// capacity), or to the capacity. Owner only.
-    ///
-    /// # Safety
-    ///
-    /// `b` is an open block owned by the caller.
-    pub(crate) unsafe fn set_limit(b: NonNull<Block>, words: Option<usize>) {
-        // SAFETY: per the contract, exclusive access.
-        let h = unsafe { &mut *b.as_ptr() };
-        h.limit = words.map_or(h.cap, |w| (h.used as usize + w).min(h.cap as usize) as u32);
-    }
-
-    /// Claims up to `max` objects at the drain cursor, all of one run, and
-    /// moves the cursor past them. `None` when every object is claimed.
-    ///
-    /// # Safety
-    ///
-    /// `b` is a sealed block whose grace period has completed; the caller
-    /// has exclusive access to its cursor (the owner's list lock, or sole
-    /// ownership).
-    pub(crate) unsafe fn claim(b: NonNull<Block>, max: usize) -> Option<Claim> {
-        // SAFETY: per the contract; run headers are immutable once sealed.
-        let h = unsafe { &mut *b.as_ptr() };
-        let words = Self::words(b);
-        let used = h.used as usize;
-        let (mut run, mut at) =
-            if h.drain_run == NO_RUN { (0, RUN_HEADER_WORDS) } else { (h.drain_run as usize, h.drain_at as usize) };
-        loop {
-            if run >= used {
-                h.drain_run = run as u32;
-                return None;
-            }
-            // SAFETY: `run` is a run header inside the used words.
-            let (f, meta) = unsafe { (*words.add(run), *words.add(run + 1)) };
-            let arity = meta & 0xff;
-            // The open (last) run's count was never written: it ends at `used`.
-            let count = if run == h.run as usize { (used - run - RUN_HEADER_WORDS) / arity } else { meta >> 8 };
-            let run_end = run + RUN_HEADER_WORDS + arity * count;
-            if at < run_end {
-                let n = max.min((run_end - at) / arity);
-                h.drain_run = run as u32;
-                h.drain_at = (at + n * arity) as u32;
-                h.claimed += n as u32;
-                // SAFETY: only `append` wrote run headers, from a `DropFn`.
-                let drop = unsafe { std::mem::transmute::<usize, DropFn>(f) };
-                return Some(Claim { drop, arity, from: at, to: at + n * arity });
-            }
-            run = run_end;
-            at = run + RUN_HEADER_WORDS;
-        }
-    }
-
-    /// Drops the claimed objects in order. Returns their number. A
-    /// panicking drop is caught, reported and counted in `panics`; the
-    /// remaining objects are still dropped.
-    ///
-    /// # Safety
-    ///
-    /// `claim` came from [`Block::claim`] on `b`, whose grace period has
-    /// completed, and is dropped once; `b` stays allocated meanwhile.
-    pub(crate) unsafe fn drop_claim(b: NonNull<Block>, claim: Claim, flavour: &str, panics: &mut u64) -> usize {
-        let words = Self::words(b);
-        let Claim { drop, arity, from, to } = claim;
-        let mut at = from;
-        while at < to {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                while at < to {
-                    let entry = words.wrapping_add(at);
-                    at += arity;
-                    // SAFETY: each entry is dropped exactly once (`at`
-                    // moves past it first), after its grace period.
-                    unsafe { drop(entry) };
-                }
-            }));
-            if result.is_err() {
-                *panics += 1;
-                eprintln!("rcu_{flavour}: a destructor run by kvfree_rcu panicked; the other objects are still freed");
-            }
-        }
-        (to - from) / arity
-    }
-
-    /// Drops every object not yet claimed, in order, and empties the block
-    /// for reuse. Returns the number of objects dropped here.
+    /// Drops every object in order and empties the block for reuse.
+    /// Returns the number of objects. A panicking drop is caught, reported
+    /// and counted in `panics`; the remaining objects are still dropped.
     ///
     /// # Safety
     ///
     /// `b` is a sealed block whose grace period has completed, owned by the
-    /// caller, with no claim outstanding.
+    /// caller.
     pub(crate) unsafe fn drop_all(b: NonNull<Block>, flavour: &str, panics: &mut u64) -> usize {
-        let mut n = 0;
-        // SAFETY: per the contract.
-        while let Some(claim) = unsafe { Self::claim(b, usize::MAX) } {
-            // SAFETY: just claimed, by the block's owner.
-            n += unsafe { Self::drop_claim(b, claim, flavour, panics) };
-        }
-        // SAFETY: per the contract.
-        unsafe { Self::reset(b) };
-        n
-    }
-
-    /// Empties a block whose objects have all been dropped.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns `b`; every object in it was dropped.
-    pub(crate) unsafe fn reset(b: NonNull<Block>) {
         // SAFETY: per the contract, exclusive access.
         let h = unsafe { &mut *b.as_ptr() };
+        let words = Self::words(b);
+        let end = h.used as usize;
+        let mut at = 0;
+        while at < end {
+            // SAFETY: `at` is a run header inside the used words.
+            let (f, meta) = unsafe { (*words.add(at), *words.add(at + 1)) };
+            // SAFETY: only `append` wrote run headers, from a `DropFn`.
+            let drop: DropFn = unsafe { std::mem::transmute::<usize, DropFn>(f) };
+            let (arity, count) = (meta & 0xff, meta >> 8);
+            at += RUN_HEADER_WORDS;
+            let run_end = at + arity * count;
+            while at < run_end {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    while at < run_end {
+                        let entry = words.wrapping_add(at);
+                        at += arity;
+                        // SAFETY: each entry is dropped exactly once (`at`
+                        // moves past it first), after its grace period.
+                        unsafe { drop(entry) };
+                    }
+                }));
+                if result.is_err() {
+                    *panics += 1;
+                    eprintln!(
+                        "rcu_{flavour}: a destructor run by kvfree_rcu panicked; the other objects are still freed"
+                    );
+                }
+            }
+        }
+        let n = h.objects as usize;
         h.used = 0;
         h.run = NO_RUN;
-        h.fast_drop = 0;
-        h.fast_arity = 0;
-        h.limit = h.cap;
-        h.drain_run = NO_RUN;
-        h.drain_at = 0;
-        h.claimed = 0;
         h.objects = 0;
         h.next = std::ptr::null_mut();
+        n
     }
-}
-
-/// Objects claimed for dropping: one run's entries `from..to` (words).
-pub(crate) struct Claim {
-    drop: DropFn,
-    arity: usize,
-    from: usize,
-    to: usize,
 }
 
 /// A block sealed with its cookie: it can only wait, be freed, or be
@@ -480,52 +330,6 @@ mod tests {
         assert_eq!(DROPS.load(Ordering::Relaxed) - before, n + 1);
         // SAFETY: emptied above, not used again.
         unsafe { Block::dealloc(b) };
-    }
-
-    #[test]
-    fn claims_drop_in_order_across_runs_and_drop_all_takes_the_rest() {
-        // Its own counter: tests run in parallel.
-        static CLAIM_DROPS: AtomicUsize = AtomicUsize::new(0);
-        struct Claimed;
-        impl Drop for Claimed {
-            fn drop(&mut self) {
-                CLAIM_DROPS.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
-        let before = CLAIM_DROPS.load(Ordering::Relaxed);
-        // SAFETY: the block is ours; entries are fresh boxes; no readers.
-        unsafe {
-            for i in 0..20 {
-                // Two runs of boxes (same type, then a slice run), alternating.
-                if i == 10 {
-                    assert!(Block::append(
-                        b,
-                        drop_box::<[u8]>,
-                        &boxed_entry::<[u8]>(vec![1u8].into_boxed_slice())[..2]
-                    ));
-                }
-                let entry = boxed_entry(Box::new(Claimed));
-                if !Block::try_append_fast(b, drop_box::<Claimed>, &entry[..1]) {
-                    assert!(Block::append(b, drop_box::<Claimed>, &entry[..1]));
-                }
-            }
-            assert_eq!(b.as_ref().objects(), 21);
-            let mut panics = 0;
-            let c = Block::claim(b, 7).unwrap();
-            assert_eq!(Block::drop_claim(b, c, "test", &mut panics), 7);
-            assert_eq!(CLAIM_DROPS.load(Ordering::Relaxed) - before, 7);
-            // The first run has 3 left: a claim never spans runs.
-            let c = Block::claim(b, 7).unwrap();
-            assert_eq!(Block::drop_claim(b, c, "test", &mut panics), 3);
-            assert_eq!(b.as_ref().unclaimed(), 11);
-            assert_eq!(Block::drop_all(b, "test", &mut panics), 11);
-            assert_eq!(CLAIM_DROPS.load(Ordering::Relaxed) - before, 20);
-            assert_eq!(panics, 0);
-            assert_eq!(b.as_ref().objects(), 0);
-            assert!(Block::claim(b, 7).is_none(), "an emptied block has nothing to claim");
-            Block::dealloc(b);
-        }
     }
 
     #[test]

@@ -712,11 +712,6 @@ impl Reclaimer {
         if !engine.poll(wanted) {
             return Step::Wait(wanted);
         }
-        // Blocks on threads' own lists (kvfree.rs, "Producer-side freeing").
-        let wanted = engine.kvfree.wanted();
-        if !engine.poll(wanted) {
-            return Step::Wait(wanted);
-        }
         Step::Idle
     }
 
@@ -738,8 +733,7 @@ impl Reclaimer {
         self.wake_throttled();
     }
 
-    /// Wakes producers waiting for the backlog to drop (after progress).
-    pub(crate) fn wake_throttled(&self) {
+    fn wake_throttled(&self) {
         // SeqCst: see `throttle`.
         if self.throttled.load(Ordering::SeqCst) > 0 {
             self.progress.fetch_add(1, Ordering::SeqCst);
@@ -784,10 +778,7 @@ impl Reclaimer {
         let event = self.event.load(Ordering::SeqCst);
         self.sleeping.store(SLEEPING_UNTIMED, Ordering::SeqCst);
         let wanted = GpState::from_seq(self.requested.load(Ordering::SeqCst));
-        let has_work = !self.queue.is_empty()
-            || !engine.poll(wanted)
-            || engine.kvfree.has_inbox()
-            || !engine.poll(engine.kvfree.wanted());
+        let has_work = !self.queue.is_empty() || !engine.poll(wanted) || engine.kvfree.has_inbox();
         if !has_work {
             let timeout = engine.kvfree.earliest_dirty().map(|since| {
                 let due = since.saturating_add(engine.kvfree.drain_interval().as_nanos() as u64);

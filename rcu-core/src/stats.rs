@@ -44,8 +44,6 @@ impl StatCounters {
             kvfree_objects_freed: 0,
             kvfree_blocks_sealed: BlocksSealed::default(),
             kvfree_blocks_freed: 0,
-            kvfree_blocks_freed_by_owner: 0,
-            kvfree_owner_waits: 0,
             kvfree_blocks_in_flight: 0,
             kvfree_cached_blocks: 0,
             kvfree_emergency_synchronize: 0,
@@ -73,8 +71,6 @@ impl StatCounters {
             kvfree_blocks_in_flight: blocks_sealed.total().saturating_sub(blocks_freed),
             kvfree_blocks_sealed: blocks_sealed,
             kvfree_blocks_freed: blocks_freed,
-            kvfree_blocks_freed_by_owner: c.blocks_freed_by_owner.load(Ordering::Relaxed),
-            kvfree_owner_waits: c.owner_waits.load(Ordering::Relaxed),
             kvfree_cached_blocks: kv.cached_blocks(),
             kvfree_emergency_synchronize: sync,
             kvfree_emergency_reserve: c.emergency_reserve.load(Ordering::Relaxed),
@@ -140,12 +136,6 @@ pub struct Stats {
     pub kvfree_blocks_sealed: BlocksSealed,
     /// Blocks freed (one grace period or less each).
     pub kvfree_blocks_freed: u64,
-    /// Of those, blocks freed by the thread that filled them (see
-    /// "Producer-side freeing" in `kvfree.rs`).
-    pub kvfree_blocks_freed_by_owner: u64,
-    /// Times a thread with [`OWNER_SEALED_BLOCKS`](crate::kvfree::OWNER_SEALED_BLOCKS)
-    /// blocks waiting waited for its oldest block's grace period.
-    pub kvfree_owner_waits: u64,
     /// Blocks sealed and not yet freed.
     pub kvfree_blocks_in_flight: u64,
     /// Empty blocks cached in per-thread caches.

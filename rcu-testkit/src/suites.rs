@@ -34,11 +34,6 @@ macro_rules! retire_path_tests {
         }
 
         #[test]
-        fn owners_free_their_own_blocks_never_early() {
-            $crate::kvfree::owners_free_their_own_blocks_never_early::<$f>($reader);
-        }
-
-        #[test]
         fn kvfree_vec_never_frees_early() {
             replace_while_reading::<$f>(2, $reader, RetirePath::KvfreeVec, 20_000);
         }
@@ -89,11 +84,6 @@ macro_rules! kvfree_tests {
         #[test]
         fn rcu_cell_replace_never_frees_early_and_never_leaks() {
             kv::rcu_cell_replace_never_frees_early_and_never_leaks::<$f>($in_read_section, $cell_reader);
-        }
-
-        #[test]
-        fn barrier_covers_blocks_their_owners_hold_or_are_freeing() {
-            kv::barrier_covers_blocks_their_owners_hold_or_are_freeing::<$f>();
         }
     };
 }
