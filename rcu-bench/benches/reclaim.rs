@@ -12,8 +12,8 @@
 //!   `kvfree_rcu`, crossbeam-epoch `pin` + `defer_destroy`, liburcu
 //!   `defer_rcu` (its per-thread pointer queue, the closest liburcu has).
 //!   Sustained: up to about a million calls per sample, so it includes the
-//!   frees a producer that may block does itself (see rcu-core's kvfree.rs)
-//!   and, for liburcu and crossbeam-epoch, their own reclaim work.
+//!   slow path of every block and any wait past the backlog limit, and, for
+//!   liburcu and crossbeam-epoch, their own reclaim work.
 //! * `kvfree_rcu_fast_path` (ours only): the call itself, timed in batches
 //!   of [`FAST_PATH_BATCH`] calls that fit in the block opened by an untimed
 //!   call before each batch, with an untimed `rcu_barrier` after it, so no

@@ -86,6 +86,12 @@ pub struct KvfreeSlot {
     /// Empty blocks: a stack the reclaim thread pushes and the owner pops.
     cache: AtomicPtr<Block>,
     cache_len: AtomicU32,
+    /// Held by the owner's pop and by `drop_caches` (any thread): without
+    /// it, `drop_caches` could free the head a pop had loaded, and a block
+    /// pushed again at that address would let the pop's exchange succeed
+    /// with a stale link (ABA). Held for a few instructions; its holder
+    /// never waits for anything.
+    cache_busy: AtomicBool,
 }
 
 impl Slot for KvfreeSlot {
@@ -97,6 +103,7 @@ impl Slot for KvfreeSlot {
         reserve: AtomicPtr::new(std::ptr::null_mut()),
         cache: AtomicPtr::new(std::ptr::null_mut()),
         cache_len: AtomicU32::new(0),
+        cache_busy: AtomicBool::new(false),
     };
     fn in_use(&self) -> &AtomicBool {
         &self.in_use
@@ -323,13 +330,15 @@ impl Kvfree {
         if crate::fault::cache_fails() {
             return None;
         }
+        let _busy = CacheBusy::take(slot);
         loop {
             // Acquire pairs with the Release push in `recycle`: the block's
             // emptied header is visible.
             let head = NonNull::new(slot.cache.load(Ordering::Acquire))?;
-            // SAFETY: cached blocks stay allocated while on the stack; only
-            // the owner pops, so `head` cannot be popped and freed under us
-            // (no ABA: the reclaim thread only pushes).
+            // SAFETY: cached blocks stay allocated while on the stack; the
+            // only other takers (`drop_caches`) are excluded by `cache_busy`,
+            // and pushers only add above `head`, so `head` is neither freed
+            // nor re-pushed under us (no ABA).
             let next = unsafe { head.as_ref().next };
             if slot.cache.compare_exchange(head.as_ptr(), next, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                 slot.cache_len.fetch_sub(1, Ordering::Relaxed);
@@ -534,9 +543,9 @@ impl Kvfree {
     pub(crate) fn drop_caches(&self) -> usize {
         let mut n = 0;
         for slot in self.slots.slots() {
-            // Acquire pairs with the Release pushes in `recycle`; taking the
-            // whole stack at once races with no pop (the owner's pop CAS
-            // then fails and retries on the empty stack).
+            // Excludes the owner's pop (see `KvfreeSlot::cache_busy`).
+            let _busy = CacheBusy::take(slot);
+            // Acquire pairs with the Release pushes in `recycle`.
             let mut p = slot.cache.swap(std::ptr::null_mut(), Ordering::Acquire);
             while let Some(b) = NonNull::new(p) {
                 // SAFETY: taken off the stack above, so ours.
@@ -597,6 +606,32 @@ impl Kvfree {
             slot.seq.store(seq & !1, Ordering::Relaxed);
             slot.in_use.store(false, Ordering::Relaxed);
         }
+        for slot in self.slots.slots() {
+            // A thread that vanished in the fork may have held it.
+            // Relaxed: the child is single-threaded here.
+            slot.cache_busy.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `KvfreeSlot::cache_busy`, held for the guard's life.
+struct CacheBusy<'a>(&'a KvfreeSlot);
+
+impl<'a> CacheBusy<'a> {
+    fn take(slot: &'a KvfreeSlot) -> Self {
+        // Acquire pairs with the Release store in `drop`: the previous
+        // holder's stack operations happen before ours.
+        while slot.cache_busy.swap(true, Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        CacheBusy(slot)
+    }
+}
+
+impl Drop for CacheBusy<'_> {
+    fn drop(&mut self) {
+        // Release: see `take`.
+        self.0.cache_busy.store(false, Ordering::Release);
     }
 }
 

@@ -313,3 +313,35 @@ pub fn partial_blocks_are_sealed_by_the_timer_and_by_rcu_barrier<F: Flavour>() {
     F::engine().set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
     barrier_collects_partial_blocks_of_idle_threads::<F>();
 }
+/// Owners pop cached blocks while another thread drops every cache
+/// (`reclaim_now`) over and over: no block is used after it was freed
+/// (before `cache_busy` this could crash or corrupt the cache) and
+/// no object is lost.
+pub fn cache_pops_race_with_reclaim_now<F: Flavour>() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let dropper = std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            F::engine().reclaim_now();
+        }
+    });
+    let counter = Arc::new(DropCounter::default());
+    let owners: Vec<_> = (0..2)
+        .map(|_| {
+            let c = counter.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    for _ in 0..3 * 512 {
+                        F::engine().kvfree(Box::new(c.make()));
+                    }
+                    F::engine().synchronize();
+                }
+            })
+        })
+        .collect();
+    owners.into_iter().for_each(|o| o.join().unwrap());
+    stop.store(true, Ordering::Relaxed);
+    dropper.join().unwrap();
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), 2 * 50 * 3 * 512, "rcu_{}: objects lost or dropped twice", F::NAME);
+}
