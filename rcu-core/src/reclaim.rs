@@ -847,8 +847,11 @@ impl Reclaimer {
         }
         // Relaxed: the child is single-threaded here.
         // Residuals of threads that do not exist here are lost with them:
-        // `queued` may be short of what `left` holds, so raise it.
-        let queued = self.queued.load(Ordering::Relaxed).max(left);
+        // `queued` may be short of what has run plus what `left` holds, so
+        // raise it (never lower `invoked`: the child's counts must not go
+        // backwards from the parent's).
+        let invoked = self.invoked.load(Ordering::Relaxed);
+        let queued = self.queued.load(Ordering::Relaxed).max(invoked + left);
         self.queued.store(queued, Ordering::Relaxed);
         self.invoked.store(queued - left, Ordering::Relaxed);
         self.barriers_waiting.store(0, Ordering::Relaxed);

@@ -1,7 +1,11 @@
 //! fork() with callbacks pending (own process: forks).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
+
+/// One scenario at a time: each forks and compares counters, which another
+/// scenario's callbacks and barriers running meanwhile would disturb.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn hold_reader(entered: Arc<Barrier>, release: Arc<AtomicBool>) {
     let mut t = rcu_qsbr::register_thread();
@@ -14,5 +18,12 @@ fn hold_reader(entered: Arc<Barrier>, release: Arc<AtomicBool>) {
 
 #[test]
 fn a_forked_child_runs_pending_and_new_callbacks() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     rcu_testkit::fork::child_runs_pending_and_new_callbacks::<rcu_qsbr::Qsbr>(hold_reader);
+}
+
+#[test]
+fn a_forked_child_keeps_callback_counts_that_another_thread_has_not_flushed() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    rcu_testkit::fork::child_keeps_callback_counts_with_unflushed_residuals::<rcu_qsbr::Qsbr>();
 }

@@ -86,3 +86,45 @@ fn child_checks<F: Flavour>() -> bool {
     }
     e.poll(cookie)
 }
+
+/// A thread holds enqueue counts it has not flushed to the shared counter
+/// (fewer than a flush batch) when the process forks: the child's
+/// callback counters do not go backwards from the parent's (found in
+/// review: the child's `invoked` fell to 0).
+pub fn child_keeps_callback_counts_with_unflushed_residuals<F: Flavour>() {
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        for _ in 0..5 {
+            F::engine().call_rcu(|| {});
+        }
+        done_tx.send(()).unwrap();
+        go_rx.recv().unwrap();
+    });
+    done_rx.recv().unwrap();
+    F::engine().barrier();
+    let before = F::engine().stats();
+    assert!(before.callbacks_invoked >= 5, "rcu_{}: the barrier ran the holder's callbacks: {before:?}", F::NAME);
+    // SAFETY: the child only reads counters and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let after = F::engine().stats();
+        let ok =
+            after.callbacks_invoked >= before.callbacks_invoked && after.callbacks_queued >= after.callbacks_invoked;
+        // SAFETY: _exit is async-signal-safe; the child runs nothing else.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    go_tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "rcu_{}: the child's callback counters went backwards from the parent's ({} queued, {} invoked)",
+        F::NAME,
+        before.callbacks_queued,
+        before.callbacks_invoked
+    );
+}
