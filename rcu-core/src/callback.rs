@@ -161,7 +161,14 @@ pub(crate) unsafe fn invoke(head: NonNull<RcuHead>, flavour: &str) -> bool {
     // SAFETY: the function was registered for this head by its enqueuer and
     // the grace period it asked for has elapsed.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { func(head) }));
-    if result.is_err() {
+    let panicked = result.is_err();
+    if let Err(payload) = result {
+        // A payload whose destructor panics too must not escape into the
+        // reclaim thread's loop.
+        if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload))) {
+            std::mem::forget(again);
+            eprintln!("rcu_{flavour}: dropping a callback's panic payload panicked too; leaked");
+        }
         let origin = RUNNING_ORIGIN.try_with(Cell::get).ok().flatten();
         match origin {
             Some(loc) => eprintln!(
@@ -175,7 +182,7 @@ pub(crate) unsafe fn invoke(head: NonNull<RcuHead>, flavour: &str) -> bool {
             ),
         }
     }
-    result.is_err()
+    panicked
 }
 
 /// Recycled memory for small boxed `call_rcu` callbacks.

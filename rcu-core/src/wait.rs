@@ -156,6 +156,13 @@ impl GpWaker {
             }
             self.sleep_unless(&mut done, writer_barrier);
         }
+        if attempts > ACTIVE_ATTEMPTS {
+            // A futex wait that returned early (a signal, or the owner
+            // toggling TRANSIENT) may leave the bit set although the reader
+            // is done: clear it, or its next unlock makes a needless wake
+            // syscall. Relaxed: as in `sleep_unless`.
+            self.flag.fetch_and(!WRITER_SLEEPING, Ordering::Relaxed);
+        }
     }
 
     /// One futex round: announce the sleep, re-check, sleep.

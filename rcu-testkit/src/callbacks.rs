@@ -83,19 +83,30 @@ pub fn chained_callbacks_need_one_barrier_per_link<F: Flavour>() {
     assert!(second.load(Ordering::SeqCst), "the second rcu_barrier missed the chained callback");
 }
 
+/// A panic payload whose destructor panics too.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("deliberate panic dropping a panic payload (test)");
+    }
+}
+
 /// A panicking callback is contained: counted, and the callbacks queued
-/// after it still run. Reads process-wide statistics.
+/// after it still run, also when dropping its panic payload panics.
+/// Reads process-wide statistics.
 pub fn a_panicking_callback_does_not_lose_the_others<F: Flavour>() {
     let before = F::engine().stats().callback_panics;
     let counter = Arc::new(DropCounter::default());
     F::engine().call_rcu(|| panic!("deliberate panic in an RCU callback (test)"));
+    F::engine().call_rcu(|| std::panic::panic_any(PanicsOnDrop));
     for _ in 0..100 {
         let payload = counter.make();
         F::engine().call_rcu(move || drop(payload));
     }
     F::engine().barrier();
     assert_eq!(counter.dropped(), 100, "callbacks after the panicking one were lost");
-    assert_eq!(F::engine().stats().callback_panics - before, 1);
+    assert_eq!(F::engine().stats().callback_panics - before, 2);
     // The reclaim thread survived: it still runs callbacks.
     let ran = Arc::new(AtomicBool::new(false));
     let r = ran.clone();
