@@ -60,9 +60,13 @@ fn memb_reader_never_sees_a_freed_object() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter; enter and exit are matched.
                 assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
                 w.read_and_check();
                 w.read_and_check();
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter; enter and exit are matched.
                 unsafe { w.slot.memb_exit() };
             })
         };
@@ -79,10 +83,18 @@ fn memb_nested_and_repeated_sections_are_waited_for() {
             let w = w.clone();
             thread::spawn(move || {
                 for _ in 0..2 {
+                    // SAFETY: this model thread is the slot's only owner, with the model's
+                    // global counter; enter and exit are matched.
                     assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
+                    // SAFETY: this model thread is the slot's only owner, with the model's
+                    // global counter; enter and exit are matched.
                     assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
+                    // SAFETY: this model thread is the slot's only owner, with the model's
+                    // global counter; enter and exit are matched.
                     unsafe { w.slot.memb_exit() };
                     w.read_and_check();
+                    // SAFETY: this model thread is the slot's only owner, with the model's
+                    // global counter; enter and exit are matched.
                     unsafe { w.slot.memb_exit() };
                 }
             })
@@ -102,8 +114,12 @@ fn memb_back_to_back_grace_periods_catch_a_stale_phase() {
         let r = {
             let w = w.clone();
             thread::spawn(move || {
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter; enter and exit are matched.
                 assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
                 w.read_and_check();
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter; enter and exit are matched.
                 unsafe { w.slot.memb_exit() };
             })
         };
@@ -117,13 +133,19 @@ fn memb_back_to_back_grace_periods_catch_a_stale_phase() {
 fn qsbr_reader_never_sees_a_freed_object() {
     loom::model(|| {
         let w = World::new(Protocol::Increment);
+        // SAFETY: this model thread is the slot's only owner, with the model's
+        // global counter; enter and exit are matched.
         unsafe { w.slot.qsbr_online(w.gp.ctr()) };
         let r = {
             let w = w.clone();
             thread::spawn(move || {
                 w.read_and_check();
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter; enter and exit are matched.
                 unsafe { w.slot.qsbr_quiescent_state(w.gp.ctr()) };
                 w.read_and_check();
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter; enter and exit are matched.
                 unsafe { w.slot.qsbr_offline() };
             })
         };
