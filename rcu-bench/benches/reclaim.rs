@@ -1,13 +1,16 @@
 //! Deferred-reclamation costs, one group per operation, one `BenchmarkId`
 //! per implementation:
 //!
-//! * `call_rcu_enqueue`: queue one callback that frees a node (nodes are
-//!   allocated before the timed loop; the drain after it is not timed).
+//! * `call_rcu_enqueue`: queue one callback that frees a node.
 //!   rcu-memb/rcu-qsbr `call_rcu(closure)`, crossbeam-epoch `pin` +
 //!   `defer(closure)`, liburcu `call_rcu` (intrusive `rcu_head`, its only
-//!   form).
-//! * `call_rcu_raw_enqueue`: the intrusive form: rcu-memb/rcu-qsbr
-//!   `call_rcu_raw`, liburcu `call_rcu` as the reference.
+//!   form). Timed in bursts of [`ENQUEUE_BURST`] calls over nodes allocated
+//!   before each burst, with each implementation's drain (barrier, or
+//!   flush for crossbeam-epoch) untimed between bursts: the cost of the
+//!   call. Queueing without pause is bounded by the drain rate instead,
+//!   which `callbacks_2m_then_barrier` measures.
+//! * `call_rcu_raw_enqueue`: the intrusive form, timed the same way:
+//!   rcu-memb/rcu-qsbr `call_rcu_raw`, liburcu `call_rcu` as the reference.
 //! * `kvfree_rcu_enqueue`: headless deferred free of a node: rcu-memb/rcu-qsbr
 //!   `kvfree_rcu`, crossbeam-epoch `pin` + `defer_destroy`, liburcu
 //!   `defer_rcu` (its per-thread pointer queue, the closest liburcu has).
@@ -53,8 +56,34 @@ type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 /// `Box<Node>` entry).
 const FAST_PATH_BATCH: usize = 128;
 
+/// Calls per timed burst in the `call_rcu*_enqueue` groups: half our
+/// default hard backlog limit, so that a burst measures the call, not a
+/// producer waiting for reclaim (liburcu and crossbeam-epoch have no such
+/// limit; the same bursts are used for them).
+const ENQUEUE_BURST: u64 = 100_000;
+
 /// Callbacks in `callbacks_2m_then_barrier`.
 const FLOOD_CALLBACKS: u64 = 2_000_000;
+
+/// Times `iters` calls of `op(node)` in bursts of [`ENQUEUE_BURST`], over
+/// nodes made by `make` before each burst, with `drain()` untimed after
+/// each burst.
+fn time_in_bursts<N>(iters: u64, make: impl Fn() -> N, mut op: impl FnMut(N), mut drain: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(ENQUEUE_BURST);
+        left -= n;
+        let nodes: Vec<N> = (0..n).map(|_| make()).collect();
+        let start = Instant::now();
+        for node in nodes {
+            op(node);
+        }
+        total += start.elapsed();
+        drain();
+    }
+    total
+}
 
 /// Times `iters` calls of `op(node)` over nodes allocated beforehand.
 fn time_over_nodes(iters: u64, mut op: impl FnMut(Box<Node>)) -> Duration {
@@ -86,12 +115,15 @@ fn call_rcu_enqueue(c: &mut Criterion) {
                 let handle = crossbeam_epoch::default_collector().register();
                 g.bench_function(id, |b| {
                     b.iter_custom(|iters| {
-                        let t = time_over_nodes(iters, |node| {
-                            let guard = handle.pin();
-                            guard.defer(move || drop(node));
-                        });
-                        epoch_flush(&handle);
-                        t
+                        time_in_bursts(
+                            iters,
+                            Node::new_boxed,
+                            |node| {
+                                let guard = handle.pin();
+                                guard.defer(move || drop(node));
+                            },
+                            || epoch_flush(&handle),
+                        )
                     })
                 });
             }
@@ -249,7 +281,7 @@ fn kvfree_flood(c: &mut Criterion) {
 /// liburcu entries.
 #[cfg(feature = "liburcu")]
 mod liburcu {
-    use super::{time_over_nodes, Group, FLOOD_CALLBACKS};
+    use super::{time_in_bursts, time_over_nodes, Group, FLOOD_CALLBACKS};
     use criterion::BenchmarkId;
     use rcu_bench::liburcu::{call_rcu_free_node, defer_barrier, defer_free_node, Urcu, UrcuThread};
     use rcu_bench::workload::Node;
@@ -260,9 +292,7 @@ mod liburcu {
         thread.offline();
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                let t = time_over_nodes(iters, |node| call_rcu_free_node(&thread, node));
-                F::rcu_barrier();
-                t
+                time_in_bursts(iters, Node::new_boxed, |node| call_rcu_free_node(&thread, node), F::rcu_barrier)
             })
         });
     }
@@ -337,7 +367,7 @@ mod liburcu {
 
 /// This workspace's entries, generic over the flavour (`src/reclaim.rs`).
 mod ours {
-    use super::{time_over_nodes, Group, FLOOD_CALLBACKS};
+    use super::{time_in_bursts, time_over_nodes, Group, FLOOD_CALLBACKS};
     use criterion::BenchmarkId;
     use rcu_bench::reclaim::{call_rcu_raw_free, OurReclaim, RawNode};
     use rcu_bench::workload::Node;
@@ -346,25 +376,14 @@ mod ours {
     pub fn call_rcu_enqueue<F: OurReclaim>(g: &mut Group<'_>, id: BenchmarkId) {
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                let t = time_over_nodes(iters, |node| F::call_rcu(move || drop(node)));
-                F::rcu_barrier();
-                t
+                time_in_bursts(iters, Node::new_boxed, |node| F::call_rcu(move || drop(node)), F::rcu_barrier)
             })
         });
     }
 
     pub fn call_rcu_raw_enqueue<F: OurReclaim>(g: &mut Group<'_>, id: BenchmarkId) {
         g.bench_function(id, |b| {
-            b.iter_custom(|iters| {
-                let nodes: Vec<Box<RawNode>> = (0..iters).map(|_| RawNode::new_boxed()).collect();
-                let start = Instant::now();
-                for node in nodes {
-                    call_rcu_raw_free::<F>(node);
-                }
-                let t = start.elapsed();
-                F::rcu_barrier();
-                t
-            })
+            b.iter_custom(|iters| time_in_bursts(iters, RawNode::new_boxed, call_rcu_raw_free::<F>, F::rcu_barrier))
         });
     }
 

@@ -381,7 +381,7 @@ impl<F: Flavour> Engine<F> {
 
     /// Claims a kvfree slot for the calling thread, unless its thread-local
     /// destructors already ran.
-    fn register_kvfree(&'static self) -> Option<&'static KvfreeSlot> {
+    pub(crate) fn register_kvfree(&'static self) -> Option<&'static KvfreeSlot> {
         self.init();
         F::thread_key().try_with(|st| st.set_kvfree_registered()).ok()?;
         let slot = crate::kvfree::claim_slot(&self.kvfree);
@@ -432,7 +432,7 @@ impl<F: Flavour> Engine<F> {
         unsafe { self.init_lock.raw_unlock() };
         crate::sys::reregister_after_fork();
         self.sequence.reset_after_fork_child();
-        let pending_blocks = self.reclaimer.reset_after_fork_child();
+        let pending_blocks = self.reclaimer.reset_after_fork_child(&self.kvfree);
         self.registry.release_all_except(self.current_slot());
         self.kvfree.reset_after_fork_child(F::kvfree_key().with(SlotPtr::get), pending_blocks);
     }

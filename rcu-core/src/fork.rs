@@ -12,7 +12,8 @@
 //!   the forking thread's (the other threads are gone, and a slot left
 //!   active would stall every grace period); forget any grace period the
 //!   parent was running; repair the callback queue if a producer was
-//!   mid-enqueue; mark the reclaim thread not started, so the next
+//!   mid-enqueue, then append every thread's own callback list to it;
+//!   mark the reclaim thread not started, so the next
 //!   `call_rcu`, `rcu_barrier` or polled grace period in the child starts it.
 //!
 //! Callbacks pending at fork time run in **both** processes, each on its

@@ -39,6 +39,8 @@ pub mod grace_period;
 #[cfg(not(loom))]
 pub mod kvfree;
 #[cfg(not(loom))]
+mod local_callbacks;
+#[cfg(not(loom))]
 mod lock;
 #[cfg(not(loom))]
 mod queue;

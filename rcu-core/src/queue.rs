@@ -61,19 +61,34 @@ impl CallbackQueue {
         let h = unsafe { head.as_ref() };
         // SAFETY: not in a queue yet.
         unsafe { h.set_func(func) };
-        // Relaxed: published by the exchange/link below.
+        // Relaxed: published by the exchange/link in `push_list`.
         h.next.store(std::ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: a one-head list, per the contract.
+        unsafe { self.push_list(head, head) }
+    }
+
+    /// Appends the list `first ..= last` (linked through `next`, `last.next`
+    /// null, every function set) in one exchange. Wait-free. Returns whether
+    /// the queue was empty before.
+    ///
+    /// # Safety
+    ///
+    /// The list is owned by the caller, complete, in no queue, and its heads
+    /// stay in place until their functions have been called.
+    #[inline]
+    pub(crate) unsafe fn push_list(&self, first: NonNull<RcuHead>, last: NonNull<RcuHead>) -> bool {
         // SeqCst (AcqRel would do for the queue itself): Release publishes
-        // the head's fields to whoever links after it; SeqCst also orders
-        // this exchange with the consumer's `sleeping` store and its
-        // emptiness check (store-buffering pair in reclaim.rs).
-        let prev = self.tail.swap(head.as_ptr(), Ordering::SeqCst);
+        // the list's links and functions to whoever links after `last`;
+        // SeqCst also orders this exchange with the consumer's `sleeping`
+        // store and its emptiness check (store-buffering pair in reclaim.rs).
+        let prev = self.tail.swap(last.as_ptr(), Ordering::SeqCst);
         let was_empty = prev.is_null() || prev == self.stub();
         let prev = if prev.is_null() { self.stub() } else { prev };
-        // Release: the consumer's Acquire load of `next` sees the head's
-        // `func`. SAFETY: `prev` is the stub or a head still in the queue
-        // (the consumer does not free a head before following its link).
-        unsafe { (*prev).next.store(head.as_ptr(), Ordering::Release) };
+        // Release: the consumer's Acquire load of `next` sees the list's
+        // links and functions. SAFETY: `prev` is the stub or a head still in
+        // the queue (the consumer does not free a head before following its
+        // link).
+        unsafe { (*prev).next.store(first.as_ptr(), Ordering::Release) };
         was_empty
     }
 

@@ -2,9 +2,14 @@
 //!
 //! # Life cycle of a callback
 //!
-//! 1. `call_rcu*` pushes the head on the wait-free [`CallbackQueue`] (one
-//!    exchange) and counts it. If the queue was empty and the reclaim thread
-//!    sleeps, it is woken; otherwise no syscall.
+//! 1. `call_rcu*` appends the head to the calling thread's own list (plain
+//!    stores, see `local_callbacks.rs`) and counts it. Every
+//!    [`FLUSH_EVERY`](crate::local_callbacks::FLUSH_EVERY) callbacks the
+//!    owner pushes the whole list on the wait-free [`CallbackQueue`] (one
+//!    exchange); partial lists are stolen by `rcu_barrier` and by the
+//!    reclaim thread once nothing else is pending. When a list starts (or
+//!    the queue was empty) and the reclaim thread sleeps, it is woken;
+//!    otherwise no syscall.
 //! 2. The reclaim thread takes everything queued as one [`Segment`] and
 //!    tags it with a grace-period cookie taken *after* the take (every head
 //!    in it was enqueued before, so the cookie covers its unpublish).
@@ -52,16 +57,19 @@
 //!
 //! See `fork.rs` for the child. At process exit pending callbacks are not
 //! run (as in liburcu and the kernel): call `rcu_barrier()` before exiting
-//! if they must. A thread that exits strands nothing: its callbacks are in
-//! the shared queue.
+//! if they must. A thread that exits strands nothing: its thread-exit
+//! destructor hands its own list to the shared queue.
 
-use crate::block::{Block, SealReason, SealedBlock};
+use crate::block::{Block, SealedBlock};
 use crate::callback::{self, CallbackFn, RcuHead};
 use crate::engine::Engine;
 use crate::flavour::Flavour;
+use crate::kvfree::{CallbackLists, KvfreeSlot, Steal};
+use crate::local_callbacks::{Appended, STALE_AFTER};
 use crate::lock::ForkSafeMutex;
 use crate::queue::{CallbackQueue, Segment};
 use crate::sequence::GpState;
+use crate::thread::SlotPtr;
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -337,6 +345,8 @@ enum Step {
     FreeBlocks(NonNull<Block>),
     Invoke(Segment),
     DrainPartialBlocks,
+    /// Nothing is pending but some thread's own callback list has heads.
+    StealCallbacks,
     Wait(GpState),
     Idle,
 }
@@ -402,11 +412,75 @@ impl Reclaimer {
         func: CallbackFn,
     ) {
         self.ensure_started(engine);
-        // SAFETY: forwarded contract.
-        let was_empty = unsafe { self.queue.push(head, func) };
-        if was_empty {
+        let needs_wake = match F::kvfree_key().with(SlotPtr::get) {
+            // SAFETY: forwarded contract.
+            Some(slot) => unsafe { self.append_local(slot, head, func) },
+            // SAFETY: forwarded contract.
+            None => unsafe { self.enqueue_unregistered(engine, head, func) },
+        };
+        if needs_wake {
             self.wake_if_sleeping();
         }
+        self.count_and_check(engine);
+    }
+
+    /// Appends to the calling thread's own list (see `local_callbacks.rs`).
+    /// Returns whether the reclaim thread may need a wake-up.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is the calling thread's; otherwise as `CallbackQueue::push`.
+    #[inline]
+    unsafe fn append_local(&self, slot: &KvfreeSlot, head: NonNull<RcuHead>, func: CallbackFn) -> bool {
+        crate::kvfree::owner_section(slot, || {
+            // SAFETY: our slot, inside its bracket; the head per the contract.
+            match unsafe { slot.append_callback(head, func) } {
+                Appended::Added => false,
+                Appended::Started => true,
+                // Handed over inside the bracket, so that a concurrent
+                // `rcu_barrier` that finds the list gone waits until it is
+                // in the queue (see `Kvfree::steal`).
+                // SAFETY: a complete list taken from our slot.
+                Appended::Full(first, last) => unsafe { self.queue.push_list(first, last) },
+            }
+        })
+    }
+
+    /// A thread without a kvfree slot: claims one, or, during its
+    /// thread-local destruction, pushes on the shared queue directly.
+    ///
+    /// # Safety
+    ///
+    /// As `CallbackQueue::push`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn enqueue_unregistered<F: Flavour>(
+        &self,
+        engine: &'static Engine<F>,
+        head: NonNull<RcuHead>,
+        func: CallbackFn,
+    ) -> bool {
+        match engine.register_kvfree() {
+            // SAFETY: forwarded contract; the slot is the calling thread's.
+            Some(slot) => unsafe { self.append_local(slot, head, func) },
+            // SAFETY: forwarded contract.
+            None => unsafe { self.queue.push(head, func) },
+        }
+    }
+
+    /// Hands a complete list (`first ..= last`) to the shared queue: a
+    /// thread's list at its exit, or one a stealer took.
+    pub(crate) fn push_list(&self, first: NonNull<RcuHead>, last: NonNull<RcuHead>) {
+        // SAFETY: the caller took the list from its slot: complete, owned,
+        // in no queue.
+        if unsafe { self.queue.push_list(first, last) } {
+            self.wake_if_sleeping();
+        }
+    }
+
+    /// Counts one enqueue and checks the backlog (see "Counting").
+    #[inline]
+    fn count_and_check<F: Flavour>(&'static self, engine: &'static Engine<F>) {
         // The backlog is checked when this thread's count is flushed (once
         // per BACKLOG_CHECK_EVERY of its enqueues): reading `invoked`, which
         // the reclaim thread writes, on every enqueue cost a cache-line
@@ -590,15 +664,22 @@ impl Reclaimer {
         // first; the marker, queued after, runs after they are freed (see
         // `next_step`: the queue is taken before the inbox, and ready blocks
         // are freed before ready callbacks run).
-        engine.kvfree.steal_partial_blocks(engine, SealReason::Barrier, None);
+        // So are the callback lists of every thread (handed to the queue
+        // before the marker).
+        engine.kvfree.steal(engine, Steal::Barrier);
         let marker =
             BarrierMarker { head: RcuHead::new(), done: AtomicBool::new(false), waiter: std::thread::current() };
         self.barriers.fetch_add(1, Ordering::Relaxed);
         // SeqCst: read by the reclaim thread after the kick below wakes it.
         self.barriers_waiting.fetch_add(1, Ordering::SeqCst);
+        self.ensure_started(engine);
+        // On the shared queue, behind everything handed over so far (never
+        // on this thread's own list, which no one would steal before the
+        // marker runs).
         // SAFETY: the marker stays in place on this stack frame until its
         // callback ran (we wait for `done` below before returning).
-        unsafe { self.enqueue(engine, NonNull::from(&marker.head), barrier_marker_ran) };
+        unsafe { self.queue.push(NonNull::from(&marker.head), barrier_marker_ran) };
+        self.count_and_check(engine);
         self.kick();
         // Acquire pairs with the Release store in `barrier_marker_ran`.
         while !marker.done.load(Ordering::Acquire) {
@@ -627,8 +708,11 @@ impl Reclaimer {
                 Step::FreeBlocks(first) => self.free_blocks(engine, first),
                 Step::Invoke(seg) => self.invoke_segment(F::NAME, seg),
                 Step::DrainPartialBlocks => {
-                    let age = engine.kvfree.drain_interval().as_nanos() as u64;
-                    engine.kvfree.steal_partial_blocks(engine, SealReason::Timer, Some(age));
+                    let older_than = engine.kvfree.drain_interval().as_nanos() as u64;
+                    engine.kvfree.steal(engine, Steal::DrainTimer { older_than });
+                }
+                Step::StealCallbacks => {
+                    engine.kvfree.steal(engine, Steal::Callbacks);
                 }
                 Step::Wait(cookie) => self.wait_for_grace_period(engine, cookie),
                 Step::Idle => self.idle(engine),
@@ -707,6 +791,13 @@ impl Reclaimer {
         if let Some(cookie) = oldest {
             return Step::Wait(cookie);
         }
+        // Only now, and only lists left alone since the previous look:
+        // busy producers hand their lists over themselves, and a steal costs
+        // a heavy barrier (`idle` comes back to a busy list after
+        // `STALE_AFTER`).
+        if engine.kvfree.look_at_callback_lists() == CallbackLists::Quiet {
+            return Step::StealCallbacks;
+        }
         // Relaxed: re-read under SeqCst in `idle` before sleeping.
         let wanted = GpState::from_seq(self.requested.load(Ordering::Relaxed));
         if !engine.poll(wanted) {
@@ -780,10 +871,18 @@ impl Reclaimer {
         let wanted = GpState::from_seq(self.requested.load(Ordering::SeqCst));
         let has_work = !self.queue.is_empty() || !engine.poll(wanted) || engine.kvfree.has_inbox();
         if !has_work {
-            let timeout = engine.kvfree.earliest_dirty().map(|since| {
+            let drain = engine.kvfree.earliest_dirty().map(|since| {
                 let due = since.saturating_add(engine.kvfree.drain_interval().as_nanos() as u64);
                 Duration::from_nanos(due.saturating_sub(crate::sys::monotonic_ns()).max(1))
             });
+            // A partial callback list is looked at again after STALE_AFTER
+            // (SeqCst loads: the other half of the store-buffering pair with
+            // the owner's first store, see `local_callbacks.rs`).
+            let lists = engine.kvfree.has_callback_lists().then_some(STALE_AFTER);
+            let timeout = match (drain, lists) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             if timeout.is_some() {
                 self.sleeping.store(SLEEPING_TIMED, Ordering::SeqCst);
             }
@@ -817,12 +916,15 @@ impl Reclaimer {
     /// of threads that do not exist here are unlinked (their stacks are
     /// gone), and the counters are recomputed from what is actually left.
     /// Returns the (blocks, objects) of kvfree blocks still pending here.
-    pub(crate) fn reset_after_fork_child(&self) -> (u64, u64) {
+    pub(crate) fn reset_after_fork_child(&self, kvfree: &crate::kvfree::Kvfree) -> (u64, u64) {
         let is_marker = |h: NonNull<RcuHead>| {
             // SAFETY: single-threaded child; every queued head has a function.
             std::ptr::fn_addr_eq(unsafe { h.as_ref().func() }, barrier_marker_ran as CallbackFn)
         };
         let mut left = self.queue.repair_after_fork_child(is_marker) as u64;
+        // Threads' own lists join the repaired queue (after the repair: a
+        // list pushed behind a break would be cut off with it).
+        left += kvfree.flush_callback_lists_after_fork(&self.queue) as u64;
         // SAFETY: taken by `lock_for_fork` before the fork, by this thread.
         let pending = unsafe { &mut *self.pending.value_ptr() };
         let mut kept = Pending::new();

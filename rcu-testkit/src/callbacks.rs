@@ -64,6 +64,109 @@ pub fn barrier_runs_everything_queued_by_exited_threads<F: Flavour>() {
     assert_eq!(counter.dropped(), counter.created(), "rcu_{}: leak after rcu_barrier", F::NAME);
 }
 
+/// `rcu_barrier` runs callbacks still in the own lists of threads that are
+/// alive but idle (fewer than a list flush, so only a steal moves them).
+pub fn barrier_collects_the_lists_of_idle_live_threads<F: Flavour>() {
+    let counter = Arc::new(DropCounter::default());
+    let (queued_tx, queued_rx) = std::sync::mpsc::channel();
+    let (exit_tx, exit_rx) = std::sync::mpsc::channel::<()>();
+    let exit_rx = Arc::new(std::sync::Mutex::new(exit_rx));
+    let idlers: Vec<_> = (0..3)
+        .map(|_| {
+            let (counter, queued_tx, exit_rx) = (counter.clone(), queued_tx.clone(), exit_rx.clone());
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let payload = counter.make();
+                    F::engine().call_rcu(move || drop(payload));
+                }
+                queued_tx.send(()).unwrap();
+                // Alive and idle until the main thread's barrier returned.
+                let _ = exit_rx.lock().unwrap().recv();
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        queued_rx.recv().unwrap();
+    }
+    F::engine().barrier();
+    assert_eq!(counter.created(), 15);
+    assert_eq!(counter.dropped(), 15, "rcu_{}: rcu_barrier left callbacks of idle live threads queued", F::NAME);
+    drop(exit_tx);
+    for t in idlers {
+        t.join().unwrap();
+    }
+}
+
+/// A lone callback of a thread that stays alive and queues nothing more
+/// runs without any `rcu_barrier`: the reclaim thread takes the quiet
+/// thread's list. (Liveness only: the bound is minutes, not a timing check.)
+pub fn a_lone_callback_runs_without_a_barrier<F: Flavour>() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let r = ran.clone();
+    let idler = std::thread::spawn(move || {
+        F::engine().call_rcu(move || r.store(true, Ordering::Release));
+        let _ = done_rx.recv();
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    // Acquire pairs with the callback's Release store.
+    while !ran.load(Ordering::Acquire) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rcu_{}: a lone call_rcu of an idle live thread never ran",
+            F::NAME
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    drop(done_tx);
+    idler.join().unwrap();
+}
+
+/// Barriers racing with producers that keep queueing (lists handed over
+/// by owners and by steals): every callback queued before a barrier began
+/// has run when it returns.
+pub fn barriers_racing_with_producers_miss_nothing<F: Flavour>() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                // Relaxed: a stop flag.
+                while !stop.load(Ordering::Relaxed) {
+                    let published = Arc::new(AtomicU64::new(0));
+                    let p = published.clone();
+                    F::engine().call_rcu(move || p.store(1, Ordering::Release));
+                    n += 1;
+                    // Every so often, check an older callback after a barrier
+                    // of our own: queued before the barrier, so it must have run.
+                    if n % 97 == 0 {
+                        F::engine().barrier();
+                        assert_eq!(
+                            published.load(Ordering::Acquire),
+                            1,
+                            "rcu_{}: a callback queued before rcu_barrier had not run when it returned",
+                            F::NAME
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..200 {
+        let flag = Arc::new(AtomicU64::new(0));
+        let f = flag.clone();
+        F::engine().call_rcu(move || f.store(1, Ordering::Release));
+        F::engine().barrier();
+        assert_eq!(flag.load(Ordering::Acquire), 1, "rcu_{}: barrier returned before an earlier callback ran", F::NAME);
+    }
+    // Relaxed: a stop flag; the joins order the rest.
+    stop.store(true, Ordering::Relaxed);
+    for p in producers {
+        p.join().unwrap();
+    }
+}
+
 /// A callback queued by a callback before `rcu_barrier` is called is not
 /// necessarily waited for by that barrier, but a second barrier (called
 /// after the first returned, so after the chained callback was queued) is.

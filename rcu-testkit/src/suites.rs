@@ -100,6 +100,21 @@ macro_rules! callback_tests {
         }
 
         #[test]
+        fn barrier_collects_the_lists_of_idle_live_threads() {
+            cb::barrier_collects_the_lists_of_idle_live_threads::<$f>();
+        }
+
+        #[test]
+        fn a_lone_callback_runs_without_a_barrier() {
+            cb::a_lone_callback_runs_without_a_barrier::<$f>();
+        }
+
+        #[test]
+        fn barriers_racing_with_producers_miss_nothing() {
+            cb::barriers_racing_with_producers_miss_nothing::<$f>();
+        }
+
+        #[test]
         fn callbacks_of_every_size_run_once_and_drop_their_captures() {
             cb::callbacks_of_every_size_run_once_and_drop_their_captures::<$f>();
         }
