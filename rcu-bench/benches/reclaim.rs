@@ -27,7 +27,10 @@
 //! * `callbacks_2m_then_barrier`: 2,000,000 callbacks then `rcu_barrier()`,
 //!   all timed: queue plus drain throughput.
 //! * `kvfree_flood`: per object, allocate and retire (the drain at the end
-//!   of each sample is timed), against a plain allocate-and-free loop.
+//!   of each sample is timed), against a plain allocate-and-free loop and
+//!   against `batched-free-same-thread`: allocate and free in batches of
+//!   [`BATCHED_FREE`] on one thread with no RCU, the allocator's floor for
+//!   any deferred free (which must hold objects back past a grace period).
 //!
 //! Peak RSS is not a criterion figure: `rcu-bench flood` reports it.
 //!
@@ -61,6 +64,10 @@ const FAST_PATH_BATCH: usize = 128;
 /// producer waiting for reclaim (liburcu and crossbeam-epoch have no such
 /// limit; the same bursts are used for them).
 const ENQUEUE_BURST: u64 = 100_000;
+
+/// Objects held back per batch in `kvfree_flood`'s `batched-free-same-thread`
+/// entry (about a kvfree block's worth).
+const BATCHED_FREE: usize = 512;
 
 /// Callbacks in `callbacks_2m_then_barrier`.
 const FLOOD_CALLBACKS: u64 = 2_000_000;
@@ -247,6 +254,18 @@ fn kvfree_flood(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function(BenchmarkId::from_parameter("plain-alloc-free"), |b| {
         b.iter(|| drop(black_box(Node::new_boxed())))
+    });
+    // The allocator's floor for any deferred free: objects held back in
+    // batches (as they must be, past a grace period) and freed by the
+    // thread that allocated them, with no RCU at all.
+    g.bench_function(BenchmarkId::from_parameter("batched-free-same-thread"), |b| {
+        let mut held: Vec<Box<Node>> = Vec::with_capacity(BATCHED_FREE);
+        b.iter(|| {
+            held.push(black_box(Node::new_boxed()));
+            if held.len() == BATCHED_FREE {
+                held.clear();
+            }
+        })
     });
     for &imp in Implementation::ALL {
         let id = BenchmarkId::from_parameter(imp.name());
