@@ -20,7 +20,10 @@
 //! own copy of memory: the parent's as usual, the child's once its reclaim
 //! thread starts. Exceptions, leaked (never freed) in the child's copy only:
 //! callbacks the parent's reclaim thread was running at the instant of the
-//! fork, and those whose enqueue was half done.
+//! fork, and those whose enqueue was half done: one callback, or a whole
+//! batch of up to 64 when a thread was handing its own list to the shared
+//! queue at that instant (the list is then only in that vanished thread's
+//! registers).
 
 use crate::flavour::Flavour;
 

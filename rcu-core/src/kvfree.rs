@@ -479,7 +479,10 @@ impl Kvfree {
         // Every slot, claimed or not: a forked child's slots of vanished
         // threads are released with their partial block still in place.
         for slot in self.slots.slots() {
-            any_slot |= slot.in_use.load(Ordering::Relaxed);
+            // Acquire pairs with the Release in `Registry::release` (thread
+            // exit): a barrier that finds no slot in use, and so issues no
+            // heavy barrier, still sees what the exiting owner handed over.
+            any_slot |= slot.in_use.load(Ordering::Acquire);
             if what.takes_callbacks() && slot.callbacks.begin_steal() {
                 lists += 1;
             }

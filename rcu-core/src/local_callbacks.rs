@@ -7,10 +7,12 @@
 //! which holds the usually cache-missing stores to the head just written.
 //!
 //! A partial list is taken by a *stealer*: `rcu_barrier`, and the reclaim
-//! thread when it has nothing else to wait for and the list's owner made no
-//! append for [`STALE_AFTER`] (so an isolated `call_rcu` still runs after
-//! about that plus one grace period, while a busy producer is never
-//! interrupted by the steal's heavy barrier). The first head of a list is
+//! thread, which looks at the lists when it has nothing else to do and at
+//! most every [`STALE_AFTER`] otherwise, and steals once a list has not
+//! changed between two looks (so an isolated `call_rcu` still runs after
+//! about `STALE_AFTER` plus one grace period, while a busy producer, whose
+//! list fills and changes in well under that, is not interrupted by the
+//! steal's heavy barrier). The first head of a list is
 //! announced with a `SeqCst` store, so an idle reclaim thread either sees
 //! the list (and rechecks it after `STALE_AFTER`) or is woken by its owner
 //! (see `Reclaimer::idle`).
@@ -23,6 +25,7 @@
 //! `first`, which it now finds null.
 
 use crate::callback::{CallbackFn, RcuHead};
+use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
@@ -42,12 +45,20 @@ pub(crate) struct LocalCallbacks {
     /// The oldest head, or null. Only the owner stores non-null; stealers
     /// swap it to null.
     first: AtomicPtr<RcuHead>,
-    /// The list taken by the steal in progress. Stealers only (serialised
-    /// by the kvfree steal lock).
+    /// What only stealers write, apart from `first`, which the owner
+    /// loads on every append.
+    stealer: CachePadded<StealerSide>,
+}
+
+/// A list's stealer-only fields.
+struct StealerSide {
+    /// The list taken by the steal in progress (serialised by the kvfree
+    /// steal lock).
     stolen: AtomicPtr<RcuHead>,
-    /// The owner's `seq` at the reclaim thread's previous look. Reclaim
-    /// thread only.
+    /// The owner's `seq` at the reclaim thread's previous look.
     seen_seq: AtomicU32,
+    /// `first` at the reclaim thread's previous look.
+    seen_first: AtomicPtr<RcuHead>,
 }
 
 /// The owner's end of its list. Owner only (atomics for `Sync`; Relaxed).
@@ -78,8 +89,11 @@ impl LocalCallbacks {
     pub(crate) const fn new() -> Self {
         LocalCallbacks {
             first: AtomicPtr::new(std::ptr::null_mut()),
-            stolen: AtomicPtr::new(std::ptr::null_mut()),
-            seen_seq: AtomicU32::new(0),
+            stealer: CachePadded::new(StealerSide {
+                stolen: AtomicPtr::new(std::ptr::null_mut()),
+                seen_seq: AtomicU32::new(0),
+                seen_first: AtomicPtr::new(std::ptr::null_mut()),
+            }),
         }
     }
 
@@ -153,11 +167,19 @@ impl LocalCallbacks {
         !self.first.load(Ordering::SeqCst).is_null()
     }
 
-    /// Reclaim thread: records the owner's `seq` and returns whether it is
-    /// unchanged since the previous call (the owner made no append since).
+    /// Reclaim thread: records the owner's `seq` and the list's first head,
+    /// and returns whether either is unchanged since the previous look: the
+    /// owner made no append since, or only appends that did not fill the
+    /// list (`seq` alone is not enough: `kvfree_rcu` bumps it too, and a
+    /// thread that keeps calling it would keep a lone callback waiting). A
+    /// head address reused by chance only makes a steal early, never wrong.
     pub(crate) fn owner_quiet_since_last_look(&self, owner_seq: u32) -> bool {
-        // Relaxed: reclaim-thread-only field.
-        self.seen_seq.swap(owner_seq, Ordering::Relaxed) == owner_seq
+        // Relaxed: a hint (a steal is always safe).
+        let first = self.first.load(Ordering::Relaxed);
+        // Relaxed: reclaim-thread-only fields.
+        let same_list = self.stealer.seen_first.swap(first, Ordering::Relaxed) == first;
+        let no_append = self.stealer.seen_seq.swap(owner_seq, Ordering::Relaxed) == owner_seq;
+        same_list || no_append
     }
 
     /// Stealer, first pass: takes the list, to be completed by
@@ -167,21 +189,21 @@ impl LocalCallbacks {
         // AcqRel: pairs with the owner's swap in `append`/`take_own`.
         let first = self.first.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // Relaxed: stealer-only field, under the steal lock.
-        self.stolen.store(first, Ordering::Relaxed);
+        self.stealer.stolen.store(first, Ordering::Relaxed);
         !first.is_null()
     }
 
     /// Whether [`Self::begin_steal`] took a list not yet finished.
     pub(crate) fn has_stolen(&self) -> bool {
         // Relaxed: stealer-only field, under the steal lock.
-        !self.stolen.load(Ordering::Relaxed).is_null()
+        !self.stealer.stolen.load(Ordering::Relaxed).is_null()
     }
 
     /// Stealer, second pass, once the owner's append in progress (if any)
     /// has finished: the stolen list as `first ..= last`.
     pub(crate) fn finish_steal(&self) -> Option<(NonNull<RcuHead>, NonNull<RcuHead>)> {
         // Relaxed: stealer-only field, under the steal lock.
-        let first = NonNull::new(self.stolen.swap(std::ptr::null_mut(), Ordering::Relaxed))?;
+        let first = NonNull::new(self.stealer.stolen.swap(std::ptr::null_mut(), Ordering::Relaxed))?;
         Some((first, walk_to_last(first).0))
     }
 
@@ -192,7 +214,7 @@ impl LocalCallbacks {
     pub(crate) fn take_after_fork(&self) -> Option<(NonNull<RcuHead>, NonNull<RcuHead>, usize)> {
         // Relaxed: the child is single-threaded here.
         let first = NonNull::new(self.first.swap(std::ptr::null_mut(), Ordering::Relaxed))?;
-        self.stolen.store(std::ptr::null_mut(), Ordering::Relaxed);
+        self.stealer.stolen.store(std::ptr::null_mut(), Ordering::Relaxed);
         let (last, n) = walk_to_last(first);
         Some((first, last, n))
     }

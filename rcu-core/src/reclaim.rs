@@ -241,6 +241,9 @@ pub struct Reclaimer {
     barriers_waiting: AtomicU32,
     /// When the thread last started waiting for a grace period (ns).
     last_gp_start: AtomicU64,
+    /// When the thread last looked at the threads' callback lists while
+    /// batches were pending (ns).
+    last_list_look: AtomicU64,
     /// The thread runs in this process (reset in a forked child).
     started: AtomicBool,
     start_lock: ForkSafeMutex<()>,
@@ -391,6 +394,7 @@ impl Reclaimer {
             progress: AtomicU32::new(0),
             barriers_waiting: AtomicU32::new(0),
             last_gp_start: AtomicU64::new(0),
+            last_list_look: AtomicU64::new(0),
             started: AtomicBool::new(false),
             start_lock: ForkSafeMutex::new(()),
         }
@@ -789,12 +793,19 @@ impl Reclaimer {
             (a, b) => a.or(b),
         };
         if let Some(cookie) = oldest {
+            // While batches are pending, the lists get a look at most every
+            // STALE_AFTER: otherwise a thread that keeps handing over full
+            // lists would keep a quiet thread's partial list waiting.
+            drop(pending);
+            if self.list_look_due() && engine.kvfree.look_at_callback_lists() == CallbackLists::Quiet {
+                return Step::StealCallbacks;
+            }
             return Step::Wait(cookie);
         }
-        // Only now, and only lists left alone since the previous look:
-        // busy producers hand their lists over themselves, and a steal costs
-        // a heavy barrier (`idle` comes back to a busy list after
-        // `STALE_AFTER`).
+        // Nothing pending: a look now; only lists unchanged since the
+        // previous look are stolen (busy producers hand their lists over
+        // themselves, and a steal costs a heavy barrier). `idle` comes back
+        // to a busy list after STALE_AFTER.
         if engine.kvfree.look_at_callback_lists() == CallbackLists::Quiet {
             return Step::StealCallbacks;
         }
@@ -804,6 +815,19 @@ impl Reclaimer {
             return Step::Wait(wanted);
         }
         Step::Idle
+    }
+
+    /// Whether STALE_AFTER has passed since the last look at the callback
+    /// lists while batches were pending (and if so, notes the look).
+    fn list_look_due(&self) -> bool {
+        let now = crate::sys::monotonic_ns();
+        // Relaxed: reclaim-thread-only field.
+        let due = now.saturating_sub(self.last_list_look.load(Ordering::Relaxed)) >= STALE_AFTER.as_nanos() as u64;
+        if due {
+            // Relaxed: as above.
+            self.last_list_look.store(now, Ordering::Relaxed);
+        }
+        due
     }
 
     /// Whether some partial kvfree block has waited the drain interval.

@@ -131,16 +131,17 @@ pub fn barriers_racing_with_producers_miss_nothing<F: Flavour>() {
         .map(|_| {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let mut n = 0u64;
+                let mut until_check = 97;
                 // Relaxed: a stop flag.
                 while !stop.load(Ordering::Relaxed) {
                     let published = Arc::new(AtomicU64::new(0));
                     let p = published.clone();
                     F::engine().call_rcu(move || p.store(1, Ordering::Release));
-                    n += 1;
-                    // Every so often, check an older callback after a barrier
-                    // of our own: queued before the barrier, so it must have run.
-                    if n % 97 == 0 {
+                    until_check -= 1;
+                    // Every so often, check the callback just queued after a
+                    // barrier of our own: queued before it, so it must have run.
+                    if until_check == 0 {
+                        until_check = 97;
                         F::engine().barrier();
                         assert_eq!(
                             published.load(Ordering::Acquire),
