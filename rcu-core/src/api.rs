@@ -107,8 +107,10 @@ macro_rules! define_flavour_api {
         /// exhausted): a caller that may block waits for a grace period and
         /// drops inline; one that may not uses its thread's preallocated
         /// reserve; if that is exhausted too, the process aborts (as on any
-        /// allocation failure). Past the hard backlog limit, a caller that
-        /// may block waits for reclaim when it seals a block.
+        /// allocation failure). Past the hard backlog limit, or past 16,384
+        /// kvfree objects waiting for reclaim
+        /// ([`KVFREE_BACKLOG_HARD`](rcu_core::kvfree::KVFREE_BACKLOG_HARD)),
+        /// a caller that may block waits for reclaim when it seals a block.
         #[doc = concat!("```
 let old_table: Box<[u64]> = vec![1, 2, 3].into_boxed_slice();
 ", $krate, "::kvfree_rcu(old_table);

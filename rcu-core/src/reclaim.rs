@@ -36,7 +36,10 @@
 //! [`CallbackLimits::hard`], a producer that may block (not in a read-side
 //! section, not an online QSBR thread, not the reclaim thread itself) waits
 //! until the backlog is back under the soft limit. Producers that may not
-//! block never wait; their callbacks are queued regardless.
+//! block never wait; their callbacks are queued regardless. `kvfree_rcu`
+//! producers also wait once the kvfree objects alone pass
+//! [`KVFREE_BACKLOG_HARD`](crate::kvfree::KVFREE_BACKLOG_HARD), which keeps a
+//! flood's memory near a cache-warm working set.
 //!
 //! # Counting
 //!
@@ -560,13 +563,15 @@ impl Reclaimer {
     }
 
     /// A kvfree block was sealed: make sure the thread runs. Returns whether
-    /// the backlog is past the hard limit.
+    /// the backlog is past the hard limit, or the kvfree backlog past
+    /// [`KVFREE_BACKLOG_HARD`](crate::kvfree::KVFREE_BACKLOG_HARD).
     pub(crate) fn note_sealed<F: Flavour>(&self, engine: &'static Engine<F>) -> bool {
         self.ensure_started(engine);
         self.wake_if_sleeping();
-        let backlog = self.total_backlog(engine);
+        let kvfree_backlog = engine.kvfree.backlog();
+        let backlog = self.backlog(Ordering::SeqCst) + kvfree_backlog;
         self.peak_backlog.fetch_max(backlog, Ordering::Relaxed);
-        backlog > self.limit_hard.load(Ordering::Relaxed)
+        backlog > self.limit_hard.load(Ordering::Relaxed) || kvfree_backlog > crate::kvfree::KVFREE_BACKLOG_HARD
     }
 
     /// A kvfree slot got its first object: arm the drain timer.

@@ -345,3 +345,38 @@ pub fn cache_pops_race_with_reclaim_now<F: Flavour>() {
     F::engine().barrier();
     assert_eq!(counter.dropped(), 2 * 50 * 3 * 512, "rcu_{}: objects lost or dropped twice", F::NAME);
 }
+
+/// A `kvfree_rcu` flood from threads that may block is held near
+/// `KVFREE_BACKLOG_HARD` objects waiting for reclaim (not the 200,000 of the
+/// whole backlog's default hard limit). Reads process-wide statistics: run
+/// it in its own test binary.
+pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
+    use rcu_core::kvfree::KVFREE_BACKLOG_HARD;
+    let counter = Arc::new(DropCounter::default());
+    let threads = 2u64;
+    let per_thread = 200_000;
+    let producers: Vec<_> = (0..threads)
+        .map(|_| {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                for _ in 0..per_thread {
+                    F::engine().kvfree(Box::new(counter.make()));
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), threads * per_thread, "rcu_{}: leak after rcu_barrier", F::NAME);
+    let peak = F::engine().stats().peak_callback_backlog;
+    // A producer checks when it seals a block, so each may add one more
+    // block (about 500 thin boxes) before it waits.
+    let slack = threads * 1024;
+    assert!(
+        peak <= KVFREE_BACKLOG_HARD + slack,
+        "rcu_{}: the kvfree backlog peaked at {peak} objects with a limit of {KVFREE_BACKLOG_HARD}",
+        F::NAME
+    );
+}
