@@ -569,8 +569,12 @@ impl Reclaimer {
         self.ensure_started(engine);
         self.wake_if_sleeping();
         let kvfree_backlog = engine.kvfree.backlog();
+        // SeqCst: as in `total_backlog` (the `invoked` side of the
+        // store-buffering pair described in `throttle`).
         let backlog = self.backlog(Ordering::SeqCst) + kvfree_backlog;
+        // Relaxed: a statistic.
         self.peak_backlog.fetch_max(backlog, Ordering::Relaxed);
+        // Relaxed: the thresholds are advisory (see `set_limits`).
         backlog > self.limit_hard.load(Ordering::Relaxed) || kvfree_backlog > crate::kvfree::KVFREE_BACKLOG_HARD
     }
 
