@@ -99,9 +99,12 @@ macro_rules! define_flavour_api {
         /// Drops `object` (a `Box<T>`, also `Box<[T]>` and `Box<dyn Trait +
         /// Send>`, or a `Vec<T>`) after a grace period: headless, no
         /// `RcuHead` in it, no allocation per object. Objects go into the
-        /// calling thread's bulk block (about a page); a whole block waits
-        /// for one grace period and is freed in one loop. Callable from any
-        /// thread, inside a read-side section or not.
+        /// calling thread's bulk block (about a page: some 500 boxes, or
+        /// about 1 MiB of the objects' own bytes,
+        /// [`BLOCK_HELD_BYTES`](rcu_core::kvfree::BLOCK_HELD_BYTES), when
+        /// they are large); a whole block waits for one grace period and is
+        /// freed in one loop. Callable from any thread, inside a read-side
+        /// section or not.
         ///
         /// Never blocks on the common path. If no block can be had (memory
         /// exhausted): a caller that may block waits for a grace period and

@@ -12,6 +12,10 @@
 //! of one type holds about 500 objects at one word each, as the kernel's
 //! pointer pages do, and freeing it is one tight loop per run.
 //!
+//! An object also takes one word of room per [`BYTES_PER_BLOCK_WORD`] (2 KiB)
+//! it occupies itself, so a block of large objects (arrays of tens of KiB)
+//! seals after about 1 MiB of them instead of after 500 (tens of MiB).
+//!
 //! # States
 //!
 //! open (its owner appends; see `kvfree.rs`) → sealed with a cookie
@@ -33,6 +37,22 @@ pub(crate) const MAX_ARITY: usize = 3;
 pub(crate) const BLOCK_BYTES: usize = 4096;
 /// Bytes of a per-thread emergency reserve block.
 pub(crate) const RESERVE_BYTES: usize = 512;
+/// An object in a `kvfree_rcu` block also takes one word of the block's
+/// room for every this many bytes it occupies itself (`size_of_val` of a
+/// box's contents, a vector's capacity; what it owns beyond that is not
+/// seen). Objects under 2 KiB take none, at no cost: for a sized `T` the
+/// charge is a constant.
+///
+/// Without it a block of large objects (arrays of tens of KiB, as in a
+/// resizable table) holds about 500 of them, tens of MiB, and starts its
+/// grace period only when full. With it a block's objects occupy about
+/// [`BLOCK_HELD_BYTES`], and one larger object fills a block alone.
+pub const BYTES_PER_BLOCK_WORD: usize = 2048;
+
+/// About the most the objects in one full `kvfree_rcu` block occupy
+/// (1,032,192 bytes: the block's words at [`BYTES_PER_BLOCK_WORD`] each;
+/// objects under 2 KiB may add up to twice that).
+pub const BLOCK_HELD_BYTES: usize = Block::capacity(BLOCK_BYTES) * BYTES_PER_BLOCK_WORD;
 
 const NO_RUN: u32 = u32::MAX;
 const RUN_HEADER_WORDS: usize = 2;
@@ -72,6 +92,11 @@ pub(crate) struct Block {
 const HEADER_WORDS: usize = std::mem::size_of::<Block>().div_ceil(std::mem::size_of::<usize>());
 
 impl Block {
+    /// Words of room in a block of `bytes` bytes.
+    const fn capacity(bytes: usize) -> usize {
+        bytes / std::mem::size_of::<usize>() - HEADER_WORDS
+    }
+
     fn layout(bytes: usize) -> Layout {
         Layout::from_size_align(bytes, 64).expect("block layout")
     }
@@ -88,7 +113,7 @@ impl Block {
         }
         // SAFETY: the layout has a non-zero size.
         let p = NonNull::new(unsafe { std::alloc::alloc(Self::layout(bytes)) })?.cast::<Block>();
-        let cap = (bytes / std::mem::size_of::<usize>() - HEADER_WORDS) as u32;
+        let cap = Self::capacity(bytes) as u32;
         // SAFETY: `p` is a fresh allocation large enough for the header.
         unsafe {
             p.as_ptr().write(Block {
@@ -130,14 +155,19 @@ impl Block {
         self.objects as usize
     }
 
-    /// Appends one object. Returns false when the block is full. Owner only.
+    /// Appends one object that occupies `held` bytes. Returns false when the
+    /// block is full: no room for its words plus its charge of one word per
+    /// [`BYTES_PER_BLOCK_WORD`] it occupies (an empty block takes any one
+    /// object). The charge keeps large objects from waiting by the hundred
+    /// for one block to fill: their memory goes back after a grace period
+    /// and about [`BLOCK_HELD_BYTES`] of successors. Owner only.
     ///
     /// # Safety
     ///
     /// `b` is an open block owned by the caller; `entry` holds `arity`
     /// words that `drop` consumes exactly once.
     #[inline]
-    pub(crate) unsafe fn append(b: NonNull<Block>, drop: DropFn, entry: &[usize]) -> bool {
+    pub(crate) unsafe fn append(b: NonNull<Block>, drop: DropFn, entry: &[usize], held: usize) -> bool {
         // SAFETY: per the contract, the caller has exclusive access.
         let h = unsafe { &mut *b.as_ptr() };
         let words = Self::words(b);
@@ -149,8 +179,18 @@ impl Block {
             f == drop as usize && meta & 0xff == arity
         };
         let needed = arity + if same_run { 0 } else { RUN_HEADER_WORDS };
-        if at + needed > h.cap as usize {
+        let room = h.cap as usize;
+        if at + needed > room {
             return false;
+        }
+        // 0 (and this branch gone) for a sized `T` under 2 KiB.
+        let charge = held / BYTES_PER_BLOCK_WORD;
+        if charge > 0 {
+            if at + needed + charge > room && h.objects > 0 {
+                return false;
+            }
+            // The charge is room given up for good (until `drop_all`).
+            h.cap = room.saturating_sub(charge).max(at + needed) as u32;
         }
         // SAFETY: `at + needed <= cap`, inside the allocation.
         unsafe {
@@ -212,6 +252,7 @@ impl Block {
         h.used = 0;
         h.run = NO_RUN;
         h.objects = 0;
+        h.cap = Self::capacity(h.bytes as usize) as u32;
         h.next = std::ptr::null_mut();
         n
     }
@@ -293,6 +334,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static DROPS: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Default)]
     struct Counted;
     impl Drop for Counted {
         fn drop(&mut self) {
@@ -311,17 +353,7 @@ mod tests {
     fn a_page_holds_about_five_hundred_thin_boxes_and_frees_them_all() {
         let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
         let before = DROPS.load(Ordering::Relaxed);
-        let mut n = 0;
-        loop {
-            let entry = boxed_entry(Box::new(Counted));
-            // SAFETY: the block is ours; the entry is a fresh box.
-            if !unsafe { Block::append(b, drop_box::<Counted>, &entry[..1]) } {
-                // SAFETY: not stored, so still ours to drop.
-                unsafe { drop_box::<Counted>(entry.as_ptr()) };
-                break;
-            }
-            n += 1;
-        }
+        let n = fill_with::<Counted>(b, std::mem::size_of::<Counted>());
         assert!(n >= 490, "only {n} thin boxes per page");
         let mut panics = 0;
         // SAFETY: no readers exist in this test.
@@ -337,15 +369,56 @@ mod tests {
         let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
         // SAFETY: as above.
         unsafe {
-            assert!(Block::append(b, drop_box::<u64>, &boxed_entry(Box::new(1u64))[..1]));
-            assert!(Block::append(b, drop_box::<[u8]>, &boxed_entry::<[u8]>(vec![1u8, 2].into_boxed_slice())[..2]));
+            assert!(Block::append(b, drop_box::<u64>, &boxed_entry(Box::new(1u64))[..1], 8));
+            assert!(Block::append(b, drop_box::<[u8]>, &boxed_entry::<[u8]>(vec![1u8, 2].into_boxed_slice())[..2], 2));
             let mut v = std::mem::ManuallyDrop::new(vec![String::from("x")]);
-            assert!(Block::append(b, drop_vec::<String>, &[v.as_mut_ptr() as usize, v.len(), v.capacity()]));
-            assert!(Block::append(b, drop_box::<u64>, &boxed_entry(Box::new(2u64))[..1]));
+            assert!(Block::append(b, drop_vec::<String>, &[v.as_mut_ptr() as usize, v.len(), v.capacity()], 24));
+            assert!(Block::append(b, drop_box::<u64>, &boxed_entry(Box::new(2u64))[..1], 8));
             assert_eq!(b.as_ref().objects(), 4);
             let mut panics = 0;
             assert_eq!(Block::drop_all(b, "test", &mut panics), 4);
             assert_eq!(panics, 0);
+            Block::dealloc(b);
+        }
+    }
+
+    /// Appends boxed `T`s said to occupy `held` bytes each until the block
+    /// refuses one (then drops it); returns how many it took.
+    fn fill_with<T: Default>(b: NonNull<Block>, held: usize) -> usize {
+        let mut n = 0;
+        loop {
+            let entry = boxed_entry(Box::<T>::default());
+            // SAFETY: the block is ours; the entry is a fresh box.
+            if !unsafe { Block::append(b, drop_box::<T>, &entry[..1], held) } {
+                // SAFETY: not stored, so still ours to drop.
+                unsafe { drop_box::<T>(entry.as_ptr()) };
+                return n;
+            }
+            n += 1;
+        }
+    }
+
+    #[test]
+    fn large_objects_fill_a_block_by_the_bytes_they_hold() {
+        let b = Block::try_new(BLOCK_BYTES, std::ptr::null(), false).unwrap();
+        // 64 KiB each: a run header, then one word and a charge of 32 per
+        // object; 15 of them (BLOCK_HELD_BYTES / 64 KiB), not ~500.
+        let per_object = 1 + (64 << 10) / BYTES_PER_BLOCK_WORD;
+        let n = fill_with::<u64>(b, 64 << 10);
+        assert_eq!(n, (Block::capacity(BLOCK_BYTES) - RUN_HEADER_WORDS) / per_object);
+        assert_eq!(n, BLOCK_HELD_BYTES / (64 << 10));
+        let mut panics = 0;
+        // SAFETY: no readers exist in this test; emptied blocks are reused.
+        unsafe { Block::drop_all(b, "test", &mut panics) };
+        // An object larger than the limit still goes in, alone.
+        assert_eq!(fill_with::<u64>(b, BLOCK_HELD_BYTES * 3), 1);
+        // SAFETY: as above.
+        unsafe { Block::drop_all(b, "test", &mut panics) };
+        // Emptying resets the count: small objects fill by slots again.
+        assert!(fill_with::<u64>(b, 16) >= 490);
+        // SAFETY: as above, then not used again.
+        unsafe {
+            Block::drop_all(b, "test", &mut panics);
             Block::dealloc(b);
         }
     }

@@ -352,7 +352,7 @@ impl<F: Flavour> Engine<F> {
     pub fn kvfree<P: RcuFree>(&'static self, object: P) {
         let entry = object.into_entry();
         match F::kvfree_key().with(SlotPtr::get) {
-            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity]),
+            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity], entry.held),
             None => self.kvfree_unregistered(entry),
         }
     }
@@ -361,7 +361,7 @@ impl<F: Flavour> Engine<F> {
     #[inline(never)]
     fn kvfree_unregistered(&'static self, entry: crate::kvfree::Entry) {
         match self.register_kvfree() {
-            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity]),
+            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity], entry.held),
             None => {
                 // The thread's destructors already ran (a call from another
                 // thread-local's destructor): no slot could be released at

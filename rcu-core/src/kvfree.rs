@@ -55,6 +55,7 @@
 
 pub use crate::block::DropFn;
 use crate::block::{drop_box, drop_vec, Block, SealReason, SealedBlock, BLOCK_BYTES, MAX_ARITY, RESERVE_BYTES};
+pub use crate::block::{BLOCK_HELD_BYTES, BYTES_PER_BLOCK_WORD};
 use crate::callback::{CallbackFn, RcuHead};
 use crate::engine::Engine;
 use crate::flavour::Flavour;
@@ -250,6 +251,7 @@ impl Kvfree {
         slot: &'static KvfreeSlot,
         drop: DropFn,
         entry: &[usize],
+        held: usize,
     ) {
         let after = owner_section(slot, || {
             // Relaxed: a non-null value was stored by this thread.
@@ -264,12 +266,12 @@ impl Kvfree {
                 // caller may block again.
                 Some(b)
                     if unsafe {
-                        b.as_ref().objects() > 0 && !b.as_ref().is_reserve && Block::append(b, drop, entry)
+                        b.as_ref().objects() > 0 && !b.as_ref().is_reserve && Block::append(b, drop, entry, held)
                     } =>
                 {
                     AfterAppend::Done
                 }
-                _ => self.append_slow(engine, slot, drop, entry),
+                _ => self.append_slow(engine, slot, drop, entry, held),
             }
         });
         match after {
@@ -292,6 +294,7 @@ impl Kvfree {
         slot: &'static KvfreeSlot,
         drop: DropFn,
         entry: &[usize],
+        held: usize,
     ) -> AfterAppend {
         let mut after = AfterAppend::Done;
         // Relaxed: a non-null value was stored by this thread.
@@ -299,7 +302,7 @@ impl Kvfree {
             // SAFETY: ours while `seq` is odd (see `append`).
             let reserve_done = unsafe { b.as_ref().is_reserve } && engine.may_block();
             // SAFETY: as above.
-            if !reserve_done && unsafe { Block::append(b, drop, entry) } {
+            if !reserve_done && unsafe { Block::append(b, drop, entry, held) } {
                 self.mark_dirty(engine, slot, b);
                 return after;
             }
@@ -323,7 +326,7 @@ impl Kvfree {
             return self.no_block(engine, drop, entry);
         };
         // SAFETY: a fresh or cached block is empty and ours.
-        let stored = unsafe { Block::append(fresh, drop, entry) };
+        let stored = unsafe { Block::append(fresh, drop, entry, held) };
         debug_assert!(stored, "an empty block takes any single object");
         // Release: a timer stealer reads the block's (immutable) reserve
         // flag after an Acquire load of this pointer; the block's entries are
@@ -734,13 +737,15 @@ mod sealed {
     impl<T> Sealed for Vec<T> {}
 }
 
-/// An object type-erased for a kvfree block: its drop function and the
-/// words of its raw parts (1 to 3 of `words` used).
+/// An object type-erased for a kvfree block: its drop function, the
+/// words of its raw parts (1 to 3 of `words` used) and the bytes it
+/// occupies (what it owns beyond that is not seen).
 #[derive(Debug)]
 pub struct Entry {
     pub(crate) drop: DropFn,
     pub(crate) words: [usize; MAX_ARITY],
     pub(crate) arity: usize,
+    pub(crate) held: usize,
 }
 
 /// What `kvfree_rcu` can free after a grace period with no head inside:
@@ -754,12 +759,13 @@ pub trait RcuFree: sealed::Sealed + Send + 'static {
 impl<T: ?Sized + Send + 'static> RcuFree for Box<T> {
     #[inline]
     fn into_entry(self) -> Entry {
+        let held = std::mem::size_of_val::<T>(&*self);
         let mut words = [0usize; MAX_ARITY];
         const { assert!(std::mem::size_of::<*mut T>() <= MAX_ARITY * std::mem::size_of::<usize>()) };
         // SAFETY: a raw (possibly fat) pointer fits in the words (checked
         // above) and is plain data; `drop_box::<T>` reads it back once.
         unsafe { words.as_mut_ptr().cast::<*mut T>().write(Box::into_raw(self)) };
-        Entry { drop: drop_box::<T>, words, arity: std::mem::size_of::<*mut T>() / std::mem::size_of::<usize>() }
+        Entry { drop: drop_box::<T>, words, arity: std::mem::size_of::<*mut T>() / std::mem::size_of::<usize>(), held }
     }
 }
 
@@ -767,7 +773,10 @@ impl<T: Send + 'static> RcuFree for Vec<T> {
     #[inline]
     fn into_entry(self) -> Entry {
         let mut v = std::mem::ManuallyDrop::new(self);
-        Entry { drop: drop_vec::<T>, words: [v.as_mut_ptr() as usize, v.len(), v.capacity()], arity: 3 }
+        // No overflow: an allocated capacity's bytes fit in `isize`, and
+        // zero-sized `T` (capacity `usize::MAX`) occupy nothing.
+        let held = v.capacity() * std::mem::size_of::<T>();
+        Entry { drop: drop_vec::<T>, words: [v.as_mut_ptr() as usize, v.len(), v.capacity()], arity: 3, held }
     }
 }
 

@@ -161,7 +161,8 @@ impl Stats {
 /// kvfree blocks sealed, by reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlocksSealed {
-    /// The block was full.
+    /// The block was full: no room for another object's words and its
+    /// size charge ([`BYTES_PER_BLOCK_WORD`](crate::kvfree::BYTES_PER_BLOCK_WORD)).
     pub full: u64,
     /// The drain interval passed.
     pub timer: u64,

@@ -380,3 +380,44 @@ pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
         F::NAME
     );
 }
+
+/// Large objects fill blocks by the bytes they hold: 64 KiB boxed slices
+/// and vectors seal a block about every `BLOCK_HELD_BYTES` (15 of them, or
+/// fewer with their run headers), not every ~100-500 objects. Reads
+/// process-wide statistics: run it in its own test binary.
+pub fn large_objects_fill_blocks_by_the_bytes_they_hold<F: Flavour>() {
+    use rcu_core::kvfree::BLOCK_HELD_BYTES;
+    const OBJECT_BYTES: usize = 64 << 10;
+    let per_block = BLOCK_HELD_BYTES / OBJECT_BYTES;
+    let objects = 8 * per_block;
+    let counter = Arc::new(DropCounter::default());
+    // No partial block may be drained while the producer fills it.
+    F::engine().set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
+    let full_before = F::engine().stats().kvfree_blocks_sealed.full;
+    let c = counter.clone();
+    std::thread::spawn(move || {
+        let elements = OBJECT_BYTES / std::mem::size_of::<crate::callbacks::Counted>();
+        for i in 0..objects {
+            let v: Vec<_> = (0..elements).map(|_| c.make()).collect();
+            assert_eq!(v.capacity() * std::mem::size_of_val(&v[0]), OBJECT_BYTES);
+            if i % 2 == 0 {
+                F::engine().kvfree(v.into_boxed_slice());
+            } else {
+                F::engine().kvfree(v);
+            }
+        }
+    })
+    .join()
+    .unwrap();
+    F::engine().barrier();
+    assert_eq!(counter.dropped(), counter.created(), "rcu_{}: leak after rcu_barrier", F::NAME);
+    let full = F::engine().stats().kvfree_blocks_sealed.full - full_before;
+    // Each full block holds `per_block` objects; the last one goes out
+    // at thread exit instead.
+    assert!(
+        full >= (objects / per_block - 1) as u64,
+        "rcu_{}: {objects} objects of {OBJECT_BYTES} bytes sealed only {full} full blocks \
+         (expected one per {per_block})",
+        F::NAME
+    );
+}
