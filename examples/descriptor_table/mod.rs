@@ -23,9 +23,10 @@
 //! lives in an arena ([`Generations`]) until every array of the table has
 //! been dropped; the view says which generation the array is and whether
 //! it was freed (`state`, set by the array's `Drop`). Only the pointer
-//! array (8 bytes per descriptor, with a three-word owner) is retired
-//! through RCU. A view costs about 40 bytes per grow; a production table
-//! would publish the pointer array directly and skip the check.
+//! array (8 bytes per descriptor after a two-word header, one allocation)
+//! is retired through RCU. A view costs about 40 bytes per grow; a
+//! production table would publish the pointer array directly and skip the
+//! check.
 //!
 //! # Growing
 //!
@@ -45,7 +46,9 @@
 //! * `kvfree`: hand the old array's box to the flavour's headless
 //!   `kvfree_rcu`: its pointer goes into the resizer's per-thread bulk
 //!   block; one grace period frees a whole block. No head, no allocation
-//!   and no wait per resize.
+//!   and no wait per resize. The box holds the whole array, so
+//!   `kvfree_rcu` sees its size and seals a block after about 1 MiB of
+//!   arrays rather than after 500 of them.
 //! * `leak`: keep every old array until the table drops (the floor).
 //!
 //! # Contexts
@@ -134,12 +137,22 @@ struct ArrayView<D> {
     state: AtomicU8,
 }
 
-/// Owns one pointer array: what `grow` retires. Dropping it frees the
-/// array and marks its view `FREED`.
+/// Owns one pointer array: what `grow` retires. The owner's two words and
+/// the slots are one allocation, so a grow allocates once and `kvfree_rcu`
+/// sees the array's whole size (`size_of_val`), which bounds how much of
+/// it one bulk block holds back. Dropping it marks its view `FREED`; the
+/// memory goes right after.
+#[repr(C)]
 struct PointerArray<D> {
-    /// From `Box::into_raw`; freed by `Drop`.
-    slots: NonNull<[NonNull<D>]>,
     /// This array's view, in `generations`' arena.
+    view: NonNull<ArrayView<D>>,
+    generations: Arc<Generations<D>>,
+    slots: [NonNull<D>],
+}
+
+/// `PointerArray`'s fields before the slots, for its layout.
+#[repr(C)]
+struct PointerArrayHeader<D> {
     view: NonNull<ArrayView<D>>,
     generations: Arc<Generations<D>>,
 }
@@ -151,17 +164,53 @@ struct PointerArray<D> {
 unsafe impl<D: Send + Sync> Send for PointerArray<D> {}
 
 impl<D> PointerArray<D> {
-    /// Takes ownership of `slots`, records a new view for it and counts it.
-    fn new(slots: Box<[NonNull<D>]>, generation: u64, generations: &Arc<Generations<D>>) -> Box<Self> {
-        // SAFETY: `Box::into_raw` never returns null.
-        let slots = unsafe { NonNull::new_unchecked(Box::into_raw(slots)) };
-        let view = generations.record(ArrayView { generation, slots, state: AtomicU8::new(LIVE) });
-        Box::new(PointerArray { slots, view, generations: Arc::clone(generations) })
+    /// A new array holding `copied` then `added`; records a view for it and
+    /// counts it.
+    fn new(
+        copied: &[NonNull<D>],
+        added: Option<NonNull<D>>,
+        generation: u64,
+        generations: &Arc<Generations<D>>,
+    ) -> Box<Self> {
+        let len = copied.len() + usize::from(added.is_some());
+        let layout = Self::layout(len);
+        // SAFETY: the layout is not zero-sized (the header is two words).
+        let raw = unsafe { std::alloc::alloc(layout) };
+        if raw.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // A slice pointer cast to a struct whose last field is that slice
+        // keeps the length as the struct's metadata.
+        let array = std::ptr::slice_from_raw_parts_mut(raw.cast::<NonNull<D>>(), len) as *mut Self;
+        // SAFETY: `array` points to a fresh allocation with the layout of a
+        // `PointerArray` of `len` slots (`repr(C)`: header, then slots), so
+        // every field address is in bounds; each field is written once
+        // before `Box::from_raw` takes ownership.
+        unsafe {
+            let slots = std::ptr::addr_of_mut!((*array).slots).cast::<NonNull<D>>();
+            std::ptr::copy_nonoverlapping(copied.as_ptr(), slots, copied.len());
+            if let Some(added) = added {
+                slots.add(copied.len()).write(added);
+            }
+            let slots = NonNull::slice_from_raw_parts(NonNull::new_unchecked(slots), len);
+            let view = generations.record(ArrayView { generation, slots, state: AtomicU8::new(LIVE) });
+            std::ptr::addr_of_mut!((*array).view).write(view);
+            std::ptr::addr_of_mut!((*array).generations).write(Arc::clone(generations));
+            let array = Box::from_raw(array);
+            debug_assert_eq!(Layout::for_value(&*array), layout);
+            array
+        }
+    }
+
+    /// The allocation of an array of `len` slots: what `Box` frees.
+    fn layout(len: usize) -> Layout {
+        let slots = Layout::array::<NonNull<D>>(len).expect("pointer array size overflows");
+        let (layout, _) = Layout::new::<PointerArrayHeader<D>>().extend(slots).expect("pointer array size overflows");
+        layout.pad_to_align()
     }
 
     fn slots(&self) -> &[NonNull<D>] {
-        // SAFETY: `slots` is owned by `self` and freed only in `Drop`.
-        unsafe { self.slots.as_ref() }
+        &self.slots
     }
 
     fn view(&self) -> &ArrayView<D> {
@@ -180,13 +229,11 @@ impl<D> PointerArray<D> {
 
 impl<D> Drop for PointerArray<D> {
     fn drop(&mut self) {
-        // Release, and before the memory goes: a reader that read the slots
-        // of this array and then finds `FREED` (after its Acquire fence in
-        // `ArrayRef::get_checked`) has caught an early free.
+        // Release, and before the memory goes (`Box` frees it after this
+        // returns): a reader that read the slots of this array and then
+        // finds `FREED` (after its Acquire fence in `ArrayRef::get_checked`)
+        // has caught an early free.
         self.view().state.store(FREED, Ordering::Release);
-        // SAFETY: `slots` came from `Box::into_raw` in `new` and is freed
-        // once, here.
-        drop(unsafe { Box::from_raw(self.slots.as_ptr()) });
         self.generations.dropped.fetch_add(1, Ordering::Release);
     }
 }
@@ -292,7 +339,7 @@ struct Writer<D> {
     /// The published array's owner.
     current: Box<PointerArray<D>>,
     /// Arrays retired with [`Strategy::Leak`]: kept until the table drops.
-    kept: Vec<PointerArray<D>>,
+    kept: Vec<Box<PointerArray<D>>>,
 }
 
 /// An RCU-protected, growable array of pointers to descriptors, for
@@ -325,7 +372,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
     /// An empty table whose `grow` retires old arrays with `strategy`.
     pub fn new(strategy: Strategy) -> Self {
         let generations = Arc::new(Generations::new());
-        let first = PointerArray::new(Box::new([]), 0, &generations);
+        let first = PointerArray::new(&[], None, 0, &generations);
         DescriptorTable {
             published: AtomicPtr::new(first.view.as_ptr()),
             writer: Mutex::new(Writer { current: first, kept: Vec::new() }),
@@ -399,13 +446,10 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
             F::engine().assert_may_block("DescriptorTable::grow() (its strategy may wait for a grace period)");
         }
         let mut writer = self.lock_writer();
-        let old = writer.current.slots();
-        let index = old.len();
-        let mut slots = Vec::with_capacity(index + 1);
-        slots.extend_from_slice(old);
-        slots.push(NonNull::from(Box::leak(Box::new(descriptor))));
+        let index = writer.current.slots().len();
+        let descriptor = NonNull::from(Box::leak(Box::new(descriptor)));
         let generation = writer.current.view().generation + 1;
-        let array = PointerArray::new(slots.into_boxed_slice(), generation, &self.generations);
+        let array = PointerArray::new(writer.current.slots(), Some(descriptor), generation, &self.generations);
         // Release: publishes the new view, its slots and the new descriptor
         // to readers; pairs with the Acquire load in `array`.
         self.published.store(array.view.as_ptr(), Ordering::Release);
@@ -438,7 +482,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
             // block and is dropped on the reclaim thread after a grace
             // period; `PointerArray<D>` is `Send` because `D: Send + Sync`.
             Strategy::Kvfree => F::engine().kvfree(old),
-            Strategy::Leak => writer.kept.push(*old),
+            Strategy::Leak => writer.kept.push(old),
         }
     }
 
