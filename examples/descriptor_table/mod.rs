@@ -150,13 +150,6 @@ struct PointerArray<D> {
     slots: [NonNull<D>],
 }
 
-/// `PointerArray`'s fields before the slots, for its layout.
-#[repr(C)]
-struct PointerArrayHeader<D> {
-    view: NonNull<ArrayView<D>>,
-    generations: Arc<Generations<D>>,
-}
-
 // SAFETY: a PointerArray owns its slots (plain pointers it never
 // dereferences) and touches its view only through the atomic `state`; the
 // descriptors it points to are owned by the table. Moving it to a reclaim
@@ -164,14 +157,14 @@ struct PointerArrayHeader<D> {
 unsafe impl<D: Send + Sync> Send for PointerArray<D> {}
 
 impl<D> PointerArray<D> {
-    /// A new array holding `copied` then `added`; records a view for it and
-    /// counts it.
-    fn new(
+    /// Allocates an array holding `copied` then `added`, records a view for
+    /// it and counts it.
+    fn allocate(
         copied: &[NonNull<D>],
         added: Option<NonNull<D>>,
         generation: u64,
         generations: &Arc<Generations<D>>,
-    ) -> Box<Self> {
+    ) -> ArrayOwner<D> {
         let len = copied.len() + usize::from(added.is_some());
         let layout = Self::layout(len);
         // SAFETY: the layout is not zero-sized (the header is two words).
@@ -183,9 +176,9 @@ impl<D> PointerArray<D> {
         // keeps the length as the struct's metadata.
         let array = std::ptr::slice_from_raw_parts_mut(raw.cast::<NonNull<D>>(), len) as *mut Self;
         // SAFETY: `array` points to a fresh allocation with the layout of a
-        // `PointerArray` of `len` slots (`repr(C)`: header, then slots), so
-        // every field address is in bounds; each field is written once
-        // before `Box::from_raw` takes ownership.
+        // `PointerArray` of `len` slots (`repr(C)`, see `layout`), so every
+        // field address is in bounds; each field is written once before the
+        // owner takes the array (and later frees it as a `Box`).
         unsafe {
             let slots = std::ptr::addr_of_mut!((*array).slots).cast::<NonNull<D>>();
             std::ptr::copy_nonoverlapping(copied.as_ptr(), slots, copied.len());
@@ -196,16 +189,20 @@ impl<D> PointerArray<D> {
             let view = generations.record(ArrayView { generation, slots, state: AtomicU8::new(LIVE) });
             std::ptr::addr_of_mut!((*array).view).write(view);
             std::ptr::addr_of_mut!((*array).generations).write(Arc::clone(generations));
-            let array = Box::from_raw(array);
-            debug_assert_eq!(Layout::for_value(&*array), layout);
-            array
+            let owner = ArrayOwner(NonNull::new_unchecked(array));
+            debug_assert_eq!(Layout::for_value(&*owner), layout);
+            owner
         }
     }
 
-    /// The allocation of an array of `len` slots: what `Box` frees.
+    /// The allocation of an array of `len` slots, which `Box` frees: the
+    /// `repr(C)` rule, each field in order at its alignment, then padding
+    /// to the largest alignment.
     fn layout(len: usize) -> Layout {
-        let slots = Layout::array::<NonNull<D>>(len).expect("pointer array size overflows");
-        let (layout, _) = Layout::new::<PointerArrayHeader<D>>().extend(slots).expect("pointer array size overflows");
+        const OVERFLOW: &str = "pointer array size overflows";
+        let view = Layout::new::<NonNull<ArrayView<D>>>();
+        let (header, _) = view.extend(Layout::new::<Arc<Generations<D>>>()).expect(OVERFLOW);
+        let (layout, _) = header.extend(Layout::array::<NonNull<D>>(len).expect(OVERFLOW)).expect(OVERFLOW);
         layout.pad_to_align()
     }
 
@@ -238,19 +235,54 @@ impl<D> Drop for PointerArray<D> {
     }
 }
 
+/// Owns a `PointerArray` through a raw pointer rather than a `Box`: readers
+/// read its slots through their view while the writer holds and moves the
+/// owner, and a `Box` would claim unique access to the array each time it
+/// is moved (Stacked Borrows). The `Box` is rebuilt only to free the array,
+/// or to hand it to `kvfree_rcu`, which turns it back into a raw pointer at
+/// once (as `RcuCell::replace_box` does).
+struct ArrayOwner<D>(NonNull<PointerArray<D>>);
+
+impl<D> ArrayOwner<D> {
+    /// The array as a `Box`, for `kvfree_rcu`.
+    fn into_box(self) -> Box<PointerArray<D>> {
+        let array = ManuallyDrop::new(self).0;
+        // SAFETY: the array was allocated with its `Box` layout (see
+        // `PointerArray::allocate`) and is owned by `self`, consumed here.
+        unsafe { Box::from_raw(array.as_ptr()) }
+    }
+}
+
+impl<D> std::ops::Deref for ArrayOwner<D> {
+    type Target = PointerArray<D>;
+
+    fn deref(&self) -> &PointerArray<D> {
+        // SAFETY: owned by `self` and freed only in `drop`; shared reads
+        // by readers through their views do not conflict with `&`.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<D> Drop for ArrayOwner<D> {
+    fn drop(&mut self) {
+        // SAFETY: as in `into_box`; freed once, here.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
 /// The small wrapper the `call-rcu` strategy allocates per resize: the
 /// retired array plus the `RcuHead` that queues it.
 #[repr(C)]
 struct RetireWrapper<D> {
     /// First field, so the callback finds the wrapper at the head's address.
     head: RcuHead,
-    array: Box<PointerArray<D>>,
+    array: ArrayOwner<D>,
 }
 
 impl<D: Send + Sync> RetireWrapper<D> {
     /// Wraps `array`, or hands it back if the wrapper cannot be allocated
     /// (fallible allocation: `Box::new` would abort the process instead).
-    fn try_new(array: Box<PointerArray<D>>) -> Result<NonNull<Self>, Box<PointerArray<D>>> {
+    fn try_new(array: ArrayOwner<D>) -> Result<NonNull<Self>, ArrayOwner<D>> {
         let layout = Layout::new::<Self>();
         // SAFETY: the layout is not zero-sized (it holds an `RcuHead`).
         let raw = unsafe { std::alloc::alloc(layout) }.cast::<Self>();
@@ -337,9 +369,9 @@ impl<D> Drop for Generations<D> {
 /// The writer's side of a table, behind the writer mutex.
 struct Writer<D> {
     /// The published array's owner.
-    current: Box<PointerArray<D>>,
+    current: ArrayOwner<D>,
     /// Arrays retired with [`Strategy::Leak`]: kept until the table drops.
-    kept: Vec<Box<PointerArray<D>>>,
+    kept: Vec<ArrayOwner<D>>,
 }
 
 /// An RCU-protected, growable array of pointers to descriptors, for
@@ -372,7 +404,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
     /// An empty table whose `grow` retires old arrays with `strategy`.
     pub fn new(strategy: Strategy) -> Self {
         let generations = Arc::new(Generations::new());
-        let first = PointerArray::new(&[], None, 0, &generations);
+        let first = PointerArray::allocate(&[], None, 0, &generations);
         DescriptorTable {
             published: AtomicPtr::new(first.view.as_ptr()),
             writer: Mutex::new(Writer { current: first, kept: Vec::new() }),
@@ -449,7 +481,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
         let index = writer.current.slots().len();
         let descriptor = NonNull::from(Box::leak(Box::new(descriptor)));
         let generation = writer.current.view().generation + 1;
-        let array = PointerArray::new(writer.current.slots(), Some(descriptor), generation, &self.generations);
+        let array = PointerArray::allocate(writer.current.slots(), Some(descriptor), generation, &self.generations);
         // Release: publishes the new view, its slots and the new descriptor
         // to readers; pairs with the Acquire load in `array`.
         self.published.store(array.view.as_ptr(), Ordering::Release);
@@ -461,7 +493,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
 
     /// Frees `old`, an array no longer published, once no reader can hold
     /// it, by the table's strategy.
-    fn retire(&self, old: Box<PointerArray<D>>, writer: &mut Writer<D>) {
+    fn retire(&self, old: ArrayOwner<D>, writer: &mut Writer<D>) {
         match self.strategy {
             Strategy::Sync => Self::synchronize_then_free(old),
             Strategy::CallRcu => match self.allocate_wrapper(old) {
@@ -481,12 +513,12 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
             // the view `FREED` when dropped) goes into this thread's bulk
             // block and is dropped on the reclaim thread after a grace
             // period; `PointerArray<D>` is `Send` because `D: Send + Sync`.
-            Strategy::Kvfree => F::engine().kvfree(old),
+            Strategy::Kvfree => F::engine().kvfree(old.into_box()),
             Strategy::Leak => writer.kept.push(old),
         }
     }
 
-    fn synchronize_then_free(old: Box<PointerArray<D>>) {
+    fn synchronize_then_free(old: ArrayOwner<D>) {
         // Leaked, not freed, if the grace period panics.
         let old = ManuallyDrop::new(old);
         F::engine().synchronize();
@@ -495,7 +527,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
 
     /// `RetireWrapper::try_new`, failing on purpose as configured by
     /// `inject_wrapper_failures`. Called with the writer lock held.
-    fn allocate_wrapper(&self, old: Box<PointerArray<D>>) -> Result<NonNull<RetireWrapper<D>>, Box<PointerArray<D>>> {
+    fn allocate_wrapper(&self, old: ArrayOwner<D>) -> Result<NonNull<RetireWrapper<D>>, ArrayOwner<D>> {
         let every = self.fail_wrapper_every;
         // The generation counts grows, so "every Nth" needs no counter.
         if every != 0 && old.view().generation % every == every - 1 {

@@ -49,9 +49,10 @@ pub(crate) const RESERVE_BYTES: usize = 512;
 /// [`BLOCK_HELD_BYTES`], and one larger object fills a block alone.
 pub const BYTES_PER_BLOCK_WORD: usize = 2048;
 
-/// About the most the objects in one full `kvfree_rcu` block occupy
-/// (1,032,192 bytes: the block's words at [`BYTES_PER_BLOCK_WORD`] each;
-/// objects under 2 KiB may add up to twice that).
+/// The most the objects in one `kvfree_rcu` block occupy (1,032,192
+/// bytes: the block's words at [`BYTES_PER_BLOCK_WORD`] each; an object
+/// takes at least one word more than its charge, so it occupies less than
+/// it takes), unless one object larger than that fills a block alone.
 pub const BLOCK_HELD_BYTES: usize = Block::capacity(BLOCK_BYTES) * BYTES_PER_BLOCK_WORD;
 
 const NO_RUN: u32 = u32::MAX;
