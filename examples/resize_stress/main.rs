@@ -93,6 +93,13 @@ struct Args {
     /// Seed of the readers' random lookups.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Leave reader placement to the scheduler instead of pinning reader i
+    /// to the i-th CPU the process may use. Unpinned, two readers sometimes
+    /// share a CPU for a whole run (the resizer then has the other to
+    /// itself), and the figures flip between two regimes: resizes 1.6x
+    /// faster, lookups 2.7x fewer.
+    #[arg(long)]
+    no_pin: bool,
     /// Print JSON (every run, and the summary) instead of the table.
     #[arg(long)]
     json: bool,
@@ -151,6 +158,8 @@ struct RunConfig {
     fail_kvfree_blocks: bool,
     kvfree_drain: Option<Duration>,
     seed: u64,
+    /// Pin reader i to the i-th allowed CPU (modulo their number).
+    pin_readers: bool,
     label: String,
 }
 
@@ -420,7 +429,12 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
             let (table, control, config) = (Arc::clone(&table), Arc::clone(&control), config.clone());
             std::thread::Builder::new()
                 .name(format!("reader-{id}"))
-                .spawn(move || F::reader(&table, &config, &control, id))
+                .spawn(move || {
+                    if config.pin_readers {
+                        placement::pin_to_nth_allowed_cpu(id);
+                    }
+                    F::reader(&table, &config, &control, id)
+                })
                 .expect("cannot spawn a reader thread")
         })
         .collect();
@@ -547,6 +561,35 @@ impl Progress {
 }
 
 /// Peak resident set size of the process, reset before each run.
+/// Reader placement: one reader per CPU, so that every run shares the CPUs
+/// the same way (the resizer and the reclaim thread float).
+mod placement {
+    /// Pins the calling thread to the `n`-th CPU (modulo their number) of
+    /// the set it may run on. Best effort: where affinity cannot be set
+    /// (not Linux, or refused), the thread stays unpinned.
+    pub fn pin_to_nth_allowed_cpu(n: usize) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: `cpu_set_t` is plain data (all zeroes is the empty set);
+        // both calls only read or write the set passed by pointer, for the
+        // calling thread (pid 0).
+        unsafe {
+            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+                return;
+            }
+            let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &allowed)).collect();
+            if cpus.is_empty() {
+                return;
+            }
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpus[n % cpus.len()], &mut one);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = n;
+    }
+}
+
 mod memory {
     /// Gives freed heap memory back to the kernel and resets the peak RSS
     /// counter (`VmHWM`), so the next reading covers one run only.
@@ -755,6 +798,7 @@ fn main() -> ExitCode {
                     fail_kvfree_blocks: args.fail_kvfree_blocks,
                     kvfree_drain: args.kvfree_drain_ms.map(Duration::from_millis),
                     seed: args.seed.wrapping_add(repeat),
+                    pin_readers: !args.no_pin,
                     label: format!("[{run_number}/{total_runs}] {} {}", flavour.name(), strategy.strategy().name()),
                 };
                 let result = match flavour {
@@ -874,6 +918,31 @@ mod tests {
         assert_eq!(r.leaks(), 2);
     }
 
+    /// The affinity a pinned thread ends with: one CPU, from the set it
+    /// was allowed, chosen by `n` modulo the set's size.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pinning_picks_the_nth_allowed_cpu() {
+        fn allowed() -> Vec<usize> {
+            // SAFETY: as in `pin_to_nth_allowed_cpu`.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                assert_eq!(libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set), 0);
+                (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+            }
+        }
+        let before = allowed();
+        for n in [0, 1, before.len() + 1] {
+            let after = std::thread::spawn(move || {
+                placement::pin_to_nth_allowed_cpu(n);
+                allowed()
+            })
+            .join()
+            .unwrap();
+            assert_eq!(after, vec![before[n % before.len()]], "pinned to the {n}th of {before:?}");
+        }
+    }
+
     #[test]
     fn a_short_run_of_each_strategy_verifies_clean() {
         for strategy in Strategy::ALL {
@@ -888,6 +957,7 @@ mod tests {
                 fail_kvfree_blocks: false,
                 kvfree_drain: None,
                 seed: 7,
+                pin_readers: true,
                 label: String::from("test"),
             };
             let mut progress = Progress::new(false);
@@ -917,6 +987,7 @@ mod tests {
             fail_kvfree_blocks: true,
             kvfree_drain: None,
             seed: 11,
+            pin_readers: false,
             label: String::from("test"),
         };
         let mut progress = Progress::new(false);
