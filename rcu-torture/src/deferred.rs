@@ -15,7 +15,8 @@
 //! * `kvfree_rcu` of a `Box<Token>`, a `Box<[Token]>` and a
 //!   `Box<dyn Send>` (one, two and two words per entry in the block), and
 //!   of a `Vec<Token>` with spare capacity (three words, freed without
-//!   reallocation), through `kvfree_rcu_vec` and the generic `kvfree_rcu`.
+//!   reallocation; one in 32 up to 64 KiB, which fills its block by size),
+//!   through `kvfree_rcu_vec` and the generic `kvfree_rcu`.
 
 use crate::flavour::TortureFlavour;
 use crate::paths::{maybe_reading, PathCtx};
@@ -123,9 +124,17 @@ pub fn kvfree_box<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
 }
 
 /// `kvfree_rcu_vec` (or the generic `kvfree_rcu`) of a vector with spare
-/// capacity, freed without reallocation.
+/// capacity, freed without reallocation. One in 32 is large (up to 64 KiB
+/// of capacity), so its size takes room in its block
+/// (`BYTES_PER_BLOCK_WORD`) and fills it early.
 pub fn kvfree_vec<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
-    let mut v = Vec::with_capacity(1 + cx.rng.below(8) as usize);
+    const LARGE_BYTES: u64 = 64 << 10;
+    let capacity = if cx.rng.one_in(32) {
+        1 + cx.rng.below(LARGE_BYTES / std::mem::size_of::<Token>() as u64)
+    } else {
+        1 + cx.rng.below(8)
+    };
+    let mut v = Vec::with_capacity(capacity as usize);
     v.push(token);
     let generic = cx.rng.one_in(2);
     let reading = cx.rng.one_in(2);
