@@ -159,7 +159,8 @@ impl Block {
     /// Appends one object that occupies `held` bytes. Returns false when the
     /// block is full: no room for its words plus its charge of one word per
     /// [`BYTES_PER_BLOCK_WORD`] it occupies (an empty block takes any one
-    /// object). The charge keeps large objects from waiting by the hundred
+    /// object; an emergency reserve is not charged). The charge keeps large
+    /// objects from waiting by the hundred
     /// for one block to fill: their memory goes back after a grace period
     /// and about [`BLOCK_HELD_BYTES`] of successors. Owner only.
     ///
@@ -184,9 +185,12 @@ impl Block {
         if at + needed > room {
             return false;
         }
-        // 0 (and this branch gone) for a sized `T` under 2 KiB.
+        // 0 (and this branch gone) for a sized `T` under 2 KiB. An
+        // emergency reserve is not charged: it is used only when no block
+        // can be had, and filling it sooner would only bring the abort of
+        // a caller that may not block closer.
         let charge = held / BYTES_PER_BLOCK_WORD;
-        if charge > 0 {
+        if charge > 0 && !h.is_reserve {
             if at + needed + charge > room && h.objects > 0 {
                 return false;
             }
@@ -421,6 +425,21 @@ mod tests {
         unsafe {
             Block::drop_all(b, "test", &mut panics);
             Block::dealloc(b);
+        }
+    }
+
+    #[test]
+    fn an_emergency_reserve_is_not_charged_for_size() {
+        let r = Block::try_new(RESERVE_BYTES, std::ptr::null(), true).unwrap();
+        let thin = fill_with::<u64>(r, 8);
+        let mut panics = 0;
+        // SAFETY: no readers exist in this test; emptied blocks are reused.
+        unsafe { Block::drop_all(r, "test", &mut panics) };
+        assert_eq!(fill_with::<u64>(r, 64 << 10), thin);
+        // SAFETY: as above, then not used again.
+        unsafe {
+            Block::drop_all(r, "test", &mut panics);
+            Block::dealloc(r);
         }
     }
 }
