@@ -5,7 +5,7 @@
 //!
 //! Each thread that calls `kvfree_rcu` claims a [`KvfreeSlot`] (a registry
 //! like the readers', one per flavour). The slot holds the thread's open
-//! [`Block`](crate::block), a small cache of empty blocks, and a small
+//! `Block` (module `block`), a small cache of empty blocks, and a small
 //! emergency reserve block. The common path touches only the slot: two plain
 //! stores to a sequence word around the append, a compiler fence (with
 //! membarrier), and the block's words. No shared atomic read-modify-write,

@@ -1,20 +1,28 @@
 //! The grace-period engine shared by the `rcu-memb` and `rcu-qsbr` flavours.
 //!
 //! Users depend on a flavour crate; this crate holds everything that does
-//! not depend on how a reader announces itself:
+//! not depend on how a reader announces itself. Every module, one line each:
 //!
+//! * `sync`: atomics from `std`, or from `loom` under `cfg(loom)`;
 //! * `sys`: membarrier and futex system calls, and the barrier strategy;
+//! * `lock`: locks the `fork()` handlers can release;
 //! * `reader`: reader slots and the two counter protocols;
 //! * `registry`: the per-flavour set of reader slots;
+//! * `thread`: per-thread registration and its thread-exit destructor;
 //! * `wait`: waiting for a reader (spin, then futex);
 //! * `grace_period`: one grace period, with its barrier pairing;
 //! * `sequence`: cookies, polling and grace-period sharing;
-//! * `callback`, `queue`, `reclaim`: `call_rcu`, `rcu_barrier` and the
-//!   reclaim thread;
+//! * `callback`: callback heads and the recycled closure-slot pool;
+//! * `local_callbacks`: a thread's own callback list, handed on in batches;
+//! * `queue`: the shared wait-free callback queue;
+//! * `reclaim`: the reclaim thread, its pending list, backlog and `rcu_barrier`;
 //! * `block`, `kvfree`, `fault`: headless `kvfree_rcu` with per-thread bulk
 //!   blocks, its emergency path and the fault-injection hook;
-//! * `lock`, `fork`: locks the `fork()` handlers can release, and the handlers;
+//! * `fork`: the `fork()` handlers;
+//! * `stats`: the engine's counters and the snapshot users read;
 //! * `engine`: the above tied together for one [`Flavour`];
+//! * `flavour`: the [`Flavour`] trait, the counterpart of liburcu's `urcu-flavor.h`;
+//! * `api`: the public functions both flavour crates export, written once;
 //! * `cell`: [`RcuCell`].
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

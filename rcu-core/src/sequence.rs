@@ -30,7 +30,7 @@ use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::spin_hint;
 use crossbeam_utils::CachePadded;
 
-/// A grace-period cookie: see [`GpSequence::snapshot`]. `Copy + Eq + Debug`,
+/// A grace-period cookie: see `GpSequence::snapshot`. `Copy + Eq + Debug`,
 /// ordered by age (a later cookie needs a later grace period).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GpState(u64);
