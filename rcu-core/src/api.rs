@@ -13,7 +13,10 @@
 #[macro_export]
 macro_rules! define_flavour_api {
     ($flavour:ty, $engine:ident, $krate:literal, $reader_setup:literal) => {
-        pub use $crate::{BarrierStrategy, BlocksSealed, CallbackFn, CallbackLimits, GpState, RcuFree, RcuHead, Stats};
+        pub use $crate::{
+            set_stall_timeout, stall_timeout, BarrierStrategy, BlocksSealed, CallbackFn, CallbackLimits, GpState, RcuFree,
+            RcuHead, Stats,
+        };
 
         /// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
         pub type RcuCell<T> = $crate::RcuCell<T, $flavour>;

@@ -13,6 +13,7 @@ use crate::reader::ReaderSlot;
 use crate::reclaim::{CallbackLimits, Reclaimer};
 use crate::registry::Registry;
 use crate::sequence::{GpSequence, GpState};
+use crate::stall::StallReporter;
 use crate::stats::{StatCounters, Stats};
 use crate::thread::{ReaderSlotPtr, SlotPtr};
 use std::marker::PhantomData;
@@ -234,9 +235,14 @@ impl<F: Flavour> Engine<F> {
             crate::sync::atomic::fence(Ordering::SeqCst);
             return;
         }
+        let state = match F::PROTOCOL {
+            crate::reader::Protocol::PhaseFlip => "inside a read-side section",
+            crate::reader::Protocol::Increment => "online without a quiescent state",
+        };
+        let stall = StallReporter::new(F::NAME, state, &self.stats.stall_warnings);
         // SAFETY: called only by the sequence's leader (`GpSequence::lead`),
         // so this thread is the counter's only writer.
-        unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots()) };
+        unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots(), &stall) };
     }
 
     /// Waits for a grace period: every read-side critical section that began

@@ -46,6 +46,7 @@
 //! after the increment, so none of its later reads can see the old pointer.
 
 use crate::reader::{memb, qsbr, Protocol, ReaderSlot, ReaderState};
+use crate::stall::StallReporter;
 use crate::sync::atomic::{fence, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 
@@ -83,22 +84,22 @@ impl GpCounter {
     /// The caller must be the counter's only writer (it holds the
     /// grace-period leadership): two concurrent flips would let the second
     /// scan take old-phase readers for current ones.
-    pub unsafe fn run<'s, I>(&self, protocol: Protocol, slots: impl Fn() -> I)
+    pub unsafe fn run<'s, I>(&self, protocol: Protocol, slots: impl Fn() -> I, stall: &StallReporter<'_>)
     where
         I: Iterator<Item = &'s ReaderSlot>,
     {
         match protocol {
-            Protocol::PhaseFlip => self.run_phase_flip(slots),
-            Protocol::Increment => self.run_increment(slots),
+            Protocol::PhaseFlip => self.run_phase_flip(slots, stall),
+            Protocol::Increment => self.run_increment(slots, stall),
         }
     }
 
-    fn run_phase_flip<'s, I: Iterator<Item = &'s ReaderSlot>>(&self, slots: impl Fn() -> I) {
+    fn run_phase_flip<'s, I: Iterator<Item = &'s ReaderSlot>>(&self, slots: impl Fn() -> I, stall: &StallReporter<'_>) {
         let p = Protocol::PhaseFlip;
         // B1: orders the caller's unpublish before the scans; pairs with the
         // light barrier after the counter store in read_lock.
         crate::sys::heavy_barrier();
-        self.wait_for_old_readers(p, slots(), crate::sys::heavy_barrier);
+        self.wait_for_old_readers(p, slots(), crate::sys::heavy_barrier, stall);
         // Orders scan 1's loads before the flip (the flip must not become
         // visible while an old-phase reader is still counted as current);
         // liburcu notes this fence is not formally required but keeps the
@@ -110,14 +111,14 @@ impl GpCounter {
         self.ctr.store(gp ^ memb::PHASE, Ordering::Relaxed);
         // Orders the flip before scan 2's loads.
         fence(Ordering::SeqCst);
-        self.wait_for_old_readers(p, slots(), crate::sys::heavy_barrier);
+        self.wait_for_old_readers(p, slots(), crate::sys::heavy_barrier, stall);
         // B2: orders scan 2's loads (readers seen inactive) before the
         // caller's frees; pairs with the light barrier before the counter
         // store in read_unlock.
         crate::sys::heavy_barrier();
     }
 
-    fn run_increment<'s, I: Iterator<Item = &'s ReaderSlot>>(&self, slots: impl Fn() -> I) {
+    fn run_increment<'s, I: Iterator<Item = &'s ReaderSlot>>(&self, slots: impl Fn() -> I, stall: &StallReporter<'_>) {
         let p = Protocol::Increment;
         // Orders the caller's unpublish before the increment; pairs with the
         // fence after the counter store in quiescent_state.
@@ -129,7 +130,7 @@ impl GpCounter {
         // finds current copied the new value, so its later reads come after
         // the unpublish. Pairs with the reader's fence after its store.
         fence(Ordering::SeqCst);
-        self.wait_for_old_readers(p, slots(), qsbr_writer_barrier);
+        self.wait_for_old_readers(p, slots(), qsbr_writer_barrier, stall);
         // Orders the scan's loads before the caller's frees; pairs with the
         // fence before the counter store in quiescent_state / offline.
         fence(Ordering::SeqCst);
@@ -140,7 +141,13 @@ impl GpCounter {
     /// scan: a reader entering later copies the current counter, or loaded
     /// it earlier and is caught by the next scan (PhaseFlip) or does its
     /// loads after the barrier that preceded the scan.
-    fn wait_for_old_readers<'s>(&self, p: Protocol, slots: impl Iterator<Item = &'s ReaderSlot>, writer_barrier: fn()) {
+    fn wait_for_old_readers<'s>(
+        &self,
+        p: Protocol,
+        slots: impl Iterator<Item = &'s ReaderSlot>,
+        writer_barrier: fn(),
+        stall: &StallReporter<'_>,
+    ) {
         // Relaxed: this thread is the only writer of the counter.
         let gp = self.ctr.load(Ordering::Relaxed);
         for slot in slots {
@@ -148,7 +155,8 @@ impl GpCounter {
             // barriers bracketing the scan (see the module docs).
             let is_settled = || p.reader_state(slot.ctr.load(Ordering::Relaxed), gp) != ReaderState::ActiveOld;
             if !is_settled() {
-                slot.waker().wait_until(is_settled, writer_barrier);
+                let mut watch = stall.watch(slot.tid());
+                slot.waker().wait_until(is_settled, writer_barrier, &mut watch);
             }
         }
     }

@@ -10,6 +10,7 @@
 //! * `registry`: the per-flavour set of reader slots;
 //! * `thread`: per-thread registration and its thread-exit destructor;
 //! * `wait`: waiting for a reader (spin, then futex);
+//! * `stall`: stall warnings for a reader that holds a grace period up;
 //! * `grace_period`: one grace period, with its barrier pairing;
 //! * `sequence`: cookies, polling and grace-period sharing;
 //! * `callback`: callback heads and the recycled closure-slot pool;
@@ -59,6 +60,7 @@ mod reclaim;
 mod registry;
 #[cfg(not(loom))]
 mod sequence;
+pub mod stall;
 #[cfg(not(loom))]
 mod stats;
 mod sync;
@@ -82,6 +84,7 @@ pub use reader::{Protocol, ReaderSlot, ReaderState};
 pub use reclaim::CallbackLimits;
 #[cfg(not(loom))]
 pub use sequence::GpState;
+pub use stall::{set_stall_timeout, stall_timeout, DEFAULT_STALL_TIMEOUT, STALL_TIMEOUT_ENV};
 #[cfg(not(loom))]
 pub use stats::{BlocksSealed, Stats};
 pub use sys::BarrierStrategy;

@@ -9,11 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug)]
 pub(crate) struct StatCounters {
     pub(crate) synchronize_calls: AtomicU64,
+    /// Stalls warned about (see `stall.rs`); bumped by the first warning
+    /// of each stall.
+    pub(crate) stall_warnings: AtomicU64,
 }
 
 impl StatCounters {
     pub(crate) const fn new() -> Self {
-        StatCounters { synchronize_calls: AtomicU64::new(0) }
+        StatCounters { synchronize_calls: AtomicU64::new(0), stall_warnings: AtomicU64::new(0) }
     }
 
     fn callbacks(r: &crate::reclaim::Reclaimer) -> Stats {
@@ -32,6 +35,7 @@ impl StatCounters {
             synchronize_calls: 0,
             registered_threads: 0,
             registry_capacity: 0,
+            stalls: 0,
             callbacks_queued: queued,
             callbacks_invoked: invoked,
             callback_batches: r.batches.load(Ordering::Relaxed),
@@ -88,6 +92,7 @@ impl StatCounters {
             synchronize_calls: self.synchronize_calls.load(Ordering::Relaxed),
             registered_threads: engine.registry().in_use(),
             registry_capacity: engine.registry().capacity(),
+            stalls: self.stall_warnings.load(Ordering::Relaxed),
             ..Self::kvfree(&engine.kvfree, Self::callbacks(&engine.reclaimer))
         }
     }
@@ -110,6 +115,9 @@ pub struct Stats {
     pub registered_threads: usize,
     /// Reader slots allocated (claimed or free).
     pub registry_capacity: usize,
+    /// Grace-period stalls warned about (one per stall, however many
+    /// warnings it printed; see `RCU_STALL_TIMEOUT`).
+    pub stalls: u64,
     /// `call_rcu` / `call_rcu_raw` callbacks queued.
     pub callbacks_queued: u64,
     /// Callbacks run.

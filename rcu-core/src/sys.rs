@@ -297,16 +297,22 @@ pub fn reregister_after_fork() {
 /// futex: the word is never shared across processes.
 #[cfg(not(loom))]
 pub fn futex_wait(word: &AtomicI32, expected: i32) {
+    futex_wait_timeout(word, expected, None);
+}
+
+/// [`futex_wait`], returning after `timeout` at the latest (`None`: no limit).
+#[cfg(not(loom))]
+pub fn futex_wait_timeout(word: &AtomicI32, expected: i32, timeout: Option<std::time::Duration>) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is a live, aligned 32-bit atomic for the duration of the
-    // call; FUTEX_WAIT only reads it. A null timeout means no timeout.
+    // call; FUTEX_WAIT only reads it. `ts_ptr` is null (no timeout) or points
+    // to a timespec on this stack frame, alive during the call.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        );
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, expected, ts_ptr);
     }
 }
 

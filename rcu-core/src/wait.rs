@@ -25,6 +25,7 @@
 //! plain `SeqCst` store would not order the later load of the other location
 //! (liburcu 0.15.0–0.15.5 lost wake-ups this way); the explicit barriers do.
 
+use crate::stall::StallWatch;
 use crate::sync::atomic::{AtomicI32, Ordering};
 use crate::sync::spin_hint;
 
@@ -141,7 +142,8 @@ impl GpWaker {
 
     /// Writer side: returns once `done()` holds. `writer_barrier` is the
     /// flavour's half of the pair (heavy barrier for memb, fence for QSBR).
-    pub fn wait_until(&self, mut done: impl FnMut() -> bool, writer_barrier: fn()) {
+    /// `watch` prints a stall warning when the wait passes its threshold.
+    pub(crate) fn wait_until(&self, mut done: impl FnMut() -> bool, writer_barrier: fn(), watch: &mut StallWatch<'_>) {
         // Spin, then sleep on the futex; no sched_yield phase in between: a
         // yielding writer stays runnable, so on a machine where readers fill
         // every core it waits for a whole time slice instead of being woken
@@ -154,7 +156,7 @@ impl GpWaker {
                 spin_hint();
                 continue;
             }
-            self.sleep_unless(&mut done, writer_barrier);
+            self.sleep_unless(&mut done, writer_barrier, watch);
         }
         if attempts > ACTIVE_ATTEMPTS {
             // A futex wait that returned early (a signal, or the owner
@@ -166,7 +168,7 @@ impl GpWaker {
     }
 
     /// One futex round: announce the sleep, re-check, sleep.
-    fn sleep_unless(&self, done: &mut impl FnMut() -> bool, writer_barrier: fn()) {
+    fn sleep_unless(&self, done: &mut impl FnMut() -> bool, writer_barrier: fn(), watch: &mut StallWatch<'_>) {
         // Relaxed read-modify-write (it keeps the owner's TRANSIENT bit),
         // ordered before the re-read of reader words by `writer_barrier`;
         // pairs with the reader's barrier in `wake_up_gp`'s caller (see the
@@ -180,11 +182,14 @@ impl GpWaker {
             return;
         }
         // Returns at once if the word changed since (the reader cleared the
-        // bit, or its owner toggled TRANSIENT): the caller re-checks.
+        // bit, or its owner toggled TRANSIENT) and at the next stall
+        // warning's time: the caller re-checks either way.
         #[cfg(not(loom))]
-        crate::sys::futex_wait(&self.flag, expected);
+        crate::sys::futex_wait_timeout(&self.flag, expected, watch.sleep_budget());
         #[cfg(loom)]
         {
+            // The model never reaches a stall threshold.
+            let _ = &watch;
             // FUTEX_WAIT's check-and-sleep is atomic against FUTEX_WAKE;
             // the mutex gives the emulation the same property.
             let g = self.futex.0.lock().unwrap();

@@ -44,7 +44,7 @@ impl World {
     fn replace(&self, p: Protocol, next: usize) {
         self.published.store(next, Ordering::Release);
         // SAFETY: the writer thread is the counter's only writer.
-        unsafe { self.gp.run(p, || std::iter::once(&self.slot)) };
+        unsafe { self.gp.run(p, || std::iter::once(&self.slot), &rcu_core::stall::StallReporter::off()) };
         self.freed[next - 1].store(true, Ordering::Relaxed);
     }
 

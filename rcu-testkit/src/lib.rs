@@ -16,6 +16,7 @@ pub mod callbacks;
 pub mod fork;
 pub mod kvfree;
 pub mod scenario;
+pub mod stall;
 mod suites;
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
