@@ -737,7 +737,9 @@ mod tests {
                     index
                 })
             };
-            while table.array(&guard).len() == 1 {
+            // The grower publishes the new array, then marks the old one
+            // retired: wait for both, or the check below races the mark.
+            while table.array(&guard).len() == 1 || old.view.state.load(Ordering::Acquire) == LIVE {
                 std::hint::spin_loop();
             }
             assert_eq!(old.view.state.load(Ordering::Acquire), RETIRED, "{strategy:?}");
