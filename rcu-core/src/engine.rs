@@ -224,15 +224,15 @@ impl<F: Flavour> Engine<F> {
 
     // ----- grace periods ------------------------------------------------
 
-    /// Runs one grace period (the caller is the sequence's leader).
+    /// Whether no reader can be inside a section that began before this
+    /// call (see `grace_period::no_reader_to_wait_for`).
+    fn no_reader_to_wait_for(&self) -> bool {
+        crate::grace_period::no_reader_to_wait_for(F::PROTOCOL, self.registry.slots())
+    }
+
+    /// Runs one grace period (the caller holds the sequence's running state).
     fn run_grace_period(&self) {
-        // A registry with no claimed slot has no reader to wait for. The
-        // fences order the check after the caller's unpublish and before
-        // its frees; they pair with the fence at the end of registration
-        // and with the release of a departing reader's slot.
-        crate::sync::atomic::fence(Ordering::SeqCst);
-        if self.registry.in_use() == 0 {
-            crate::sync::atomic::fence(Ordering::SeqCst);
+        if self.no_reader_to_wait_for() {
             return;
         }
         let state = match F::PROTOCOL {
@@ -240,8 +240,9 @@ impl<F: Flavour> Engine<F> {
             crate::reader::Protocol::Increment => "online without a quiescent state",
         };
         let stall = StallReporter::new(F::NAME, state, &self.stats.stall_warnings);
-        // SAFETY: called only by the sequence's leader (`GpSequence::lead`),
-        // so this thread is the counter's only writer.
+        // SAFETY: called only by a thread that holds the sequence's odd
+        // "running" state (`GpSequence::run_one`, `complete_if_idle`), which
+        // one thread at a time can take, so it is the counter's only writer.
         unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots(), &stall) };
     }
 
@@ -253,6 +254,15 @@ impl<F: Flavour> Engine<F> {
         self.assert_may_block("synchronize_rcu()");
         self.stats.synchronize_calls.fetch_add(1, Ordering::Relaxed);
         self.init();
+        // Nothing to wait for, nothing paid: no barrier, futex or lock when
+        // no reader could hold up a grace period (liburcu checks for an
+        // empty registry too). Completed as an empty grace period, so
+        // cookies taken earlier (`get_state_synchronize_rcu`) are satisfied.
+        if self.sequence.complete_if_idle(|| self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
+            // Relaxed: a statistic.
+            self.stats.synchronize_without_readers.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         self.wait_for(self.sequence.snapshot());
     }
 

@@ -82,7 +82,7 @@ impl GpCounter {
     /// # Safety
     ///
     /// The caller must be the counter's only writer (it holds the
-    /// grace-period leadership): two concurrent flips would let the second
+    /// sequence's running state): two concurrent flips would let the second
     /// scan take old-phase readers for current ones.
     pub unsafe fn run<'s, I>(&self, protocol: Protocol, slots: impl Fn() -> I, stall: &StallReporter<'_>)
     where
@@ -160,6 +160,33 @@ impl GpCounter {
             }
         }
     }
+}
+
+/// Whether no reader can be inside a section that began before this call:
+/// memb, no slot claimed (an unlock has no fence, so an idle registered
+/// reader may still enter with stale loads); QSBR, every slot offline
+/// (coming online has a fence). Then a grace period has nothing to wait for
+/// and the caller skips it: no barrier, futex or lock. A `true` answer
+/// orders the caller's later frees after every departed reader's loads.
+pub fn no_reader_to_wait_for<'s>(p: Protocol, mut slots: impl Iterator<Item = &'s ReaderSlot>) -> bool {
+    // Orders the caller's earlier stores (the unpublish) before the loads
+    // below; a store-buffering pair with the fence at the end of
+    // registration (`Engine::register_current`) and, for QSBR, with the
+    // fence after the online store (`ReaderSlot::qsbr_online`): either this
+    // check sees the reader, or the reader's later loads see the unpublish.
+    fence(Ordering::SeqCst);
+    // Relaxed loads: ordered by the fences around the check.
+    let idle = match p {
+        Protocol::PhaseFlip => slots.all(|s| !s.in_use.load(Ordering::Relaxed)),
+        Protocol::Increment => slots.all(|s| s.ctr.load(Ordering::Relaxed) == qsbr::OFFLINE),
+    };
+    if idle {
+        // Orders the loads above before the caller's frees; pairs with the
+        // fence before a departing reader's offline or released word
+        // (`ReaderSlot::qsbr_offline`, `Registry::release_reader`).
+        fence(Ordering::SeqCst);
+    }
+    idle
 }
 
 fn qsbr_writer_barrier() {

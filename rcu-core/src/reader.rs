@@ -116,7 +116,6 @@ pub struct ReaderSlot {
     /// The reader word (see the module docs). Written only by the owner.
     pub(crate) ctr: AtomicU64,
     /// Claimed by a thread. Set by `Registry::claim`, cleared by `release`.
-    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) in_use: AtomicBool,
     /// Kernel thread id of the owner, for the hang report.
     pub(crate) tid: AtomicU64,
@@ -187,6 +186,16 @@ impl ReaderSlot {
     #[cfg(not(loom))]
     pub(crate) fn set_transient(&self, transient: bool) {
         self.waker.set_transient(transient);
+    }
+
+    /// The loom model's registration: what `Registry::claim` and
+    /// `Engine::register_current` do to the slot (claim it, then the fence
+    /// that orders the claim before the thread's first read-side loads).
+    #[cfg(loom)]
+    pub fn model_claim(&self) {
+        // Acquire, as `Registry::claim`'s compare-exchange.
+        assert!(!self.in_use.swap(true, Ordering::Acquire), "model slot claimed twice");
+        fence(Ordering::SeqCst);
     }
 
     /// The owner's kernel thread id (0 when unclaimed).

@@ -246,17 +246,70 @@ impl GpSequence {
         }
     }
 
-    fn run_one(&self, run_gp: &impl Fn()) {
-        // Relaxed load: only the leader writes `seq`. Release store: a `poll`
-        // that reads this odd value must still synchronise with the previous
-        // grace period's completion (a plain store would break the release
-        // chain, since release sequences contain only read-modify-writes);
-        // the leadership lock orders the previous leader's end before this.
-        // The grace period's own first barrier orders this store before its
-        // scans (see `snapshot`).
+    /// Takes the odd "running" state from an even `seq`, waiting while an
+    /// idle completion (`complete_if_idle`) holds it. Returns the even value.
+    fn begin(&self) -> u64 {
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            // Relaxed load: the compare-exchange decides.
+            let s = self.seq.load(Ordering::Relaxed);
+            // AcqRel: as a read-modify-write it continues the release
+            // sequence of the previous completion, so a `poll` that reads
+            // the odd value still synchronises with that completion; Acquire
+            // orders this grace period after an idle completion's end. The
+            // grace period's own first barrier orders this before its scans
+            // (see `snapshot`).
+            if s & 1 == 0 && self.seq.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                return s;
+            }
+            // Held by `complete_if_idle` (leaders exclude each other by the
+            // lock): for a few loads, or rarely for a grace period.
+            backoff.snooze();
+        }
+    }
+
+    /// The fast path of `synchronize_rcu`: if `idle()` says no reader could
+    /// hold a grace period up, completes one without the lock, a barrier or
+    /// a futex. It takes the odd "running" state first (so a cookie taken
+    /// meanwhile needs a later grace period), then checks again: a cookie
+    /// taken before is covered, because its snapshot's fence precedes the
+    /// second check's first fence, which therefore sees every reader that
+    /// cookie waits for. If a reader arrived between the two checks, this
+    /// thread holds the running state and so runs the grace period itself
+    /// (`run_gp`; `seq` never goes back, so cookies stay monotonic).
+    /// Returns `false`, having changed nothing, when the first check sees a
+    /// reader or another thread runs a grace period: the caller then waits
+    /// as usual. Lock-free when it returns `true` without running one.
+    pub fn complete_if_idle(&self, idle: impl Fn() -> bool, run_gp: &impl Fn()) -> bool {
+        if !idle() {
+            return false;
+        }
+        // Relaxed load: the compare-exchange decides.
         let s = self.seq.load(Ordering::Relaxed);
-        debug_assert_eq!(s & 1, 0, "grace periods never overlap");
-        self.seq.store(s + 1, Ordering::Release);
+        // AcqRel: as in `begin` (this competes with leaders for the odd
+        // state). Odd: a leader waits for readers; no shortcut then.
+        if s & 1 == 1 || self.seq.compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        if !idle() {
+            Self::run_or_abort(run_gp);
+        }
+        // Release: publishes the completion after `idle()`'s (or the grace
+        // period's) final fence; pairs with the Acquire load in `poll`.
+        self.seq.store(s + 2, Ordering::Release);
+        true
+    }
+
+    fn run_one(&self, run_gp: &impl Fn()) {
+        let s = self.begin();
+        Self::run_or_abort(run_gp);
+        // Release: publishes completion after the grace period's final
+        // barrier; pairs with the Acquire load in `poll`.
+        self.seq.store(s + 2, Ordering::Release);
+    }
+
+    /// Runs one grace period while this thread holds the odd state.
+    fn run_or_abort(run_gp: &impl Fn()) {
         // A panic here would leave `seq` odd and make later cookies complete
         // a grace period early: there is no safe way to continue.
         struct AbortOnUnwind;
@@ -269,9 +322,6 @@ impl GpSequence {
         let guard = AbortOnUnwind;
         run_gp();
         std::mem::forget(guard);
-        // Release: publishes completion after the grace period's final
-        // barrier; pairs with the Acquire load in `poll`.
-        self.seq.store(s + 2, Ordering::Release);
     }
 
     /// `fork()` support: hold the leadership lock across the fork.

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug)]
 pub(crate) struct StatCounters {
     pub(crate) synchronize_calls: AtomicU64,
+    /// `synchronize_rcu` calls that found no reader to wait for.
+    pub(crate) synchronize_without_readers: AtomicU64,
     /// Stalls warned about (see `stall.rs`); bumped by the first warning
     /// of each stall.
     pub(crate) stall_warnings: AtomicU64,
@@ -16,7 +18,11 @@ pub(crate) struct StatCounters {
 
 impl StatCounters {
     pub(crate) const fn new() -> Self {
-        StatCounters { synchronize_calls: AtomicU64::new(0), stall_warnings: AtomicU64::new(0) }
+        StatCounters {
+            synchronize_calls: AtomicU64::new(0),
+            synchronize_without_readers: AtomicU64::new(0),
+            stall_warnings: AtomicU64::new(0),
+        }
     }
 
     fn callbacks(r: &crate::reclaim::Reclaimer) -> Stats {
@@ -33,6 +39,7 @@ impl StatCounters {
             barrier_strategy: BarrierStrategy::Fences,
             grace_periods: 0,
             synchronize_calls: 0,
+            synchronize_without_readers: 0,
             registered_threads: 0,
             registry_capacity: 0,
             stalls: 0,
@@ -90,6 +97,7 @@ impl StatCounters {
             barrier_strategy: crate::sys::strategy(),
             grace_periods: engine.sequence().completed(),
             synchronize_calls: self.synchronize_calls.load(Ordering::Relaxed),
+            synchronize_without_readers: self.synchronize_without_readers.load(Ordering::Relaxed),
             registered_threads: engine.registry().in_use(),
             registry_capacity: engine.registry().capacity(),
             stalls: self.stall_warnings.load(Ordering::Relaxed),
@@ -111,6 +119,11 @@ pub struct Stats {
     /// `synchronize_rcu` calls served (shared grace periods make this larger
     /// than `grace_periods` under concurrency).
     pub synchronize_calls: u64,
+    /// `synchronize_rcu` calls that returned at once, without a barrier,
+    /// futex or lock, because no reader could hold them up (memb: none
+    /// registered; QSBR: every registered thread offline). Each completed
+    /// an empty grace period, counted in `grace_periods` too.
+    pub synchronize_without_readers: u64,
     /// Reader slots claimed now.
     pub registered_threads: usize,
     /// Reader slots allocated (claimed or free).

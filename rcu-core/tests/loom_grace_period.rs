@@ -51,6 +51,60 @@ impl World {
     fn update(&self, p: Protocol) {
         self.replace(p, 1);
     }
+
+    /// `synchronize_rcu`'s fast path (`Engine::synchronize`): publishes 1,
+    /// skips the grace period if no reader could hold it up, frees 0.
+    fn update_with_fast_path(&self, p: Protocol) {
+        self.published.store(1, Ordering::Release);
+        if !rcu_core::grace_period::no_reader_to_wait_for(p, std::iter::once(&self.slot)) {
+            // SAFETY: the writer thread is the counter's only writer.
+            unsafe { self.gp.run(p, || std::iter::once(&self.slot), &rcu_core::stall::StallReporter::off()) };
+        }
+        self.freed[0].store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn memb_fast_path_never_frees_under_a_reader_that_registers_meanwhile() {
+    loom::model(|| {
+        let w = World::new(Protocol::PhaseFlip);
+        let r = {
+            let w = w.clone();
+            thread::spawn(move || {
+                w.slot.model_claim();
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter; enter and exit are matched.
+                assert!(unsafe { w.slot.memb_enter(w.gp.ctr()) });
+                w.read_and_check();
+                // SAFETY: as above.
+                unsafe { w.slot.memb_exit() };
+            })
+        };
+        w.update_with_fast_path(Protocol::PhaseFlip);
+        r.join().unwrap();
+    });
+}
+
+#[test]
+fn qsbr_fast_path_never_frees_under_a_reader_that_comes_online_meanwhile() {
+    loom::model(|| {
+        let w = World::new(Protocol::Increment);
+        let r = {
+            let w = w.clone();
+            thread::spawn(move || {
+                w.slot.model_claim();
+                // SAFETY: this model thread is the slot's only owner, with the model's
+                // global counter.
+                unsafe { w.slot.qsbr_online(w.gp.ctr()) };
+                w.read_and_check();
+                w.read_and_check();
+                // SAFETY: as above.
+                unsafe { w.slot.qsbr_offline() };
+            })
+        };
+        w.update_with_fast_path(Protocol::Increment);
+        r.join().unwrap();
+    });
 }
 
 #[test]

@@ -15,6 +15,7 @@
 pub mod callbacks;
 pub mod fork;
 pub mod kvfree;
+pub mod no_reader;
 pub mod scenario;
 pub mod stall;
 mod suites;
