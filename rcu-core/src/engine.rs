@@ -252,17 +252,20 @@ impl<F: Flavour> Engine<F> {
     #[track_caller]
     pub fn synchronize(&'static self) {
         self.assert_may_block("synchronize_rcu()");
-        self.stats.synchronize_calls.fetch_add(1, Ordering::Relaxed);
         self.init();
         // Nothing to wait for, nothing paid: no barrier, futex or lock when
         // no reader could hold up a grace period (liburcu checks for an
         // empty registry too). Completed as an empty grace period, so
         // cookies taken earlier (`get_state_synchronize_rcu`) are satisfied.
-        if self.sequence.complete_if_idle(|| self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
-            // Relaxed: a statistic.
+        let seems_idle = || crate::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots());
+        if self.sequence.complete_if_idle(seems_idle, || self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
+            // Relaxed: a statistic (one counter per call: `stats()` adds
+            // these to `synchronize_calls`).
             self.stats.synchronize_without_readers.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // Relaxed: a statistic.
+        self.stats.synchronize_calls.fetch_add(1, Ordering::Relaxed);
         self.wait_for(self.sequence.snapshot());
     }
 

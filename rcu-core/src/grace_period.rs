@@ -168,18 +168,14 @@ impl GpCounter {
 /// (coming online has a fence). Then a grace period has nothing to wait for
 /// and the caller skips it: no barrier, futex or lock. A `true` answer
 /// orders the caller's later frees after every departed reader's loads.
-pub fn no_reader_to_wait_for<'s>(p: Protocol, mut slots: impl Iterator<Item = &'s ReaderSlot>) -> bool {
+pub fn no_reader_to_wait_for<'s>(p: Protocol, slots: impl Iterator<Item = &'s ReaderSlot>) -> bool {
     // Orders the caller's earlier stores (the unpublish) before the loads
     // below; a store-buffering pair with the fence at the end of
     // registration (`Engine::register_current`) and, for QSBR, with the
     // fence after the online store (`ReaderSlot::qsbr_online`): either this
     // check sees the reader, or the reader's later loads see the unpublish.
     fence(Ordering::SeqCst);
-    // Relaxed loads: ordered by the fences around the check.
-    let idle = match p {
-        Protocol::PhaseFlip => slots.all(|s| !s.in_use.load(Ordering::Relaxed)),
-        Protocol::Increment => slots.all(|s| s.ctr.load(Ordering::Relaxed) == qsbr::OFFLINE),
-    };
+    let idle = no_reader_seen(p, slots);
     if idle {
         // Orders the loads above before the caller's frees; pairs with the
         // fence before a departing reader's offline or released word
@@ -187,6 +183,18 @@ pub fn no_reader_to_wait_for<'s>(p: Protocol, mut slots: impl Iterator<Item = &'
         fence(Ordering::SeqCst);
     }
     idle
+}
+
+/// The scan of [`no_reader_to_wait_for`] without its fences: a hint (it may
+/// miss a reader that just arrived, or count one just gone), for a caller
+/// that decides only after the fenced check.
+pub fn no_reader_seen<'s>(p: Protocol, mut slots: impl Iterator<Item = &'s ReaderSlot>) -> bool {
+    // Relaxed loads: a hint here; ordered by the fences around the check in
+    // `no_reader_to_wait_for`.
+    match p {
+        Protocol::PhaseFlip => slots.all(|s| !s.in_use.load(Ordering::Relaxed)),
+        Protocol::Increment => slots.all(|s| s.ctr.load(Ordering::Relaxed) == qsbr::OFFLINE),
+    }
 }
 
 fn qsbr_writer_barrier() {

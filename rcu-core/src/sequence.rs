@@ -268,20 +268,21 @@ impl GpSequence {
         }
     }
 
-    /// The fast path of `synchronize_rcu`: if `idle()` says no reader could
-    /// hold a grace period up, completes one without the lock, a barrier or
-    /// a futex. It takes the odd "running" state first (so a cookie taken
-    /// meanwhile needs a later grace period), then checks again: a cookie
+    /// The fast path of `synchronize_rcu`: if the hint `seems_idle()` and
+    /// then the fenced check `idle()` say no reader could hold a grace period
+    /// up, completes one without the lock, a barrier or a futex. It takes
+    /// the odd "running" state before `idle()` (so a cookie taken meanwhile
+    /// needs a later grace period): a cookie
     /// taken before is covered, because its snapshot's fence precedes the
-    /// second check's first fence, which therefore sees every reader that
-    /// cookie waits for. If a reader arrived between the two checks, this
+    /// check's first fence, which therefore sees every reader that cookie
+    /// waits for. If a reader arrived after the hint, this
     /// thread holds the running state and so runs the grace period itself
     /// (`run_gp`; `seq` never goes back, so cookies stay monotonic).
-    /// Returns `false`, having changed nothing, when the first check sees a
-    /// reader or another thread runs a grace period: the caller then waits
-    /// as usual. Lock-free when it returns `true` without running one.
-    pub fn complete_if_idle(&self, idle: impl Fn() -> bool, run_gp: &impl Fn()) -> bool {
-        if !idle() {
+    /// Returns `false`, having changed nothing, when the hint sees a reader
+    /// or another thread runs a grace period: the caller then waits as
+    /// usual. Lock-free when it returns `true` without running one.
+    pub fn complete_if_idle(&self, seems_idle: impl Fn() -> bool, idle: impl Fn() -> bool, run_gp: &impl Fn()) -> bool {
+        if !seems_idle() {
             return false;
         }
         // Relaxed load: the compare-exchange decides.

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug)]
 pub(crate) struct StatCounters {
     pub(crate) synchronize_calls: AtomicU64,
-    /// `synchronize_rcu` calls that found no reader to wait for.
+    /// `synchronize_rcu` calls that found no reader to wait for (not in
+    /// `synchronize_calls`: one counter per call).
     pub(crate) synchronize_without_readers: AtomicU64,
     /// Stalls warned about (see `stall.rs`); bumped by the first warning
     /// of each stall.
@@ -96,7 +97,8 @@ impl StatCounters {
             flavour: F::NAME,
             barrier_strategy: crate::sys::strategy(),
             grace_periods: engine.sequence().completed(),
-            synchronize_calls: self.synchronize_calls.load(Ordering::Relaxed),
+            synchronize_calls: self.synchronize_calls.load(Ordering::Relaxed)
+                + self.synchronize_without_readers.load(Ordering::Relaxed),
             synchronize_without_readers: self.synchronize_without_readers.load(Ordering::Relaxed),
             registered_threads: engine.registry().in_use(),
             registry_capacity: engine.registry().capacity(),
