@@ -16,6 +16,9 @@
 //! section older than the grace period. Warnings cost nothing until a writer
 //! sleeps: the futex wait then gets a timeout at the next warning's time.
 
+// The loom model passes `StallReporter::off()`: the rest is unused there.
+#![cfg_attr(loom, allow(dead_code))]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
