@@ -21,6 +21,12 @@ macro_rules! define_flavour_api {
         /// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
         pub type RcuCell<T> = $crate::RcuCell<T, $flavour>;
 
+        /// An RCU-protected owning pointer that may be empty (see [`rcu_core::RcuOption`]).
+        pub type RcuOption<T> = $crate::RcuOption<T, $flavour>;
+
+        /// A value unpublished from a cell but not yet freed (see [`rcu_core::Retired`]).
+        pub type Retired<T> = $crate::Retired<T, $flavour>;
+
         /// Starts a grace period if needed and returns a cookie for it. Never blocks.
         #[doc = concat!("```\nlet cookie = ", $krate, "::start_poll_synchronize_rcu();\n", $krate, "::cond_synchronize_rcu(cookie); // waits only if not yet complete\nassert!(", $krate, "::poll_state_synchronize_rcu(cookie));\n```")]
         pub fn start_poll_synchronize_rcu() -> GpState {

@@ -24,7 +24,8 @@
 //! * `engine`: the above tied together for one [`Flavour`];
 //! * `flavour`: the [`Flavour`] trait, the counterpart of liburcu's `urcu-flavor.h`;
 //! * `api`: the public functions both flavour crates export, written once;
-//! * `cell`: [`RcuCell`].
+//! * `cell`: [`RcuCell`] and [`Retired`], a value unpublished but not yet freed;
+//! * `rcu_option`: [`RcuOption`], an RCU cell that may be empty.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -53,6 +54,8 @@ mod local_callbacks;
 mod lock;
 #[cfg(not(loom))]
 mod queue;
+#[cfg(not(loom))]
+mod rcu_option;
 pub mod reader;
 #[cfg(not(loom))]
 mod reclaim;
@@ -72,13 +75,15 @@ pub mod wait;
 #[cfg(not(loom))]
 pub use callback::{CallbackFn, RcuHead};
 #[cfg(not(loom))]
-pub use cell::RcuCell;
+pub use cell::{RcuCell, Retired};
 #[cfg(not(loom))]
 pub use engine::Engine;
 #[cfg(not(loom))]
 pub use flavour::{Flavour, ReadSection};
 #[cfg(not(loom))]
 pub use kvfree::{KvfreeSlot, RcuFree};
+#[cfg(not(loom))]
+pub use rcu_option::RcuOption;
 pub use reader::{Protocol, ReaderSlot, ReaderState};
 #[cfg(not(loom))]
 pub use reclaim::CallbackLimits;

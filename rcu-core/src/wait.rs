@@ -71,7 +71,7 @@ impl GpWaker {
     /// Reader side: wakes the writer if it sleeps. The caller must already
     /// have stored its new reader word and issued its barrier (light barrier
     /// for memb, fence for QSBR): that barrier orders the word store before
-    /// this load and pairs with the writer barrier in [`GpWaker::wait_until`].
+    /// this load and pairs with the writer barrier in `GpWaker::wait_until`.
     /// Returns whether the slot is transient (one load serves both checks
     /// on memb's unlock path).
     #[inline]

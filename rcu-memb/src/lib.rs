@@ -18,6 +18,32 @@
 //! synchronize_rcu();
 //! assert_eq!(config.load(&read_lock()), "v2");
 //! ```
+//!
+//! What arc-swap users expect: an update closure (compare-and-swap, retried),
+//! `compare_exchange`, `swap` handing the old value back as a [`Retired`]
+//! (readable, never dropped before a grace period), and an optional cell:
+//!
+//! ```
+//! use rcu_memb::{read_lock, RcuCell, RcuOption};
+//!
+//! let counter = RcuCell::new(0u64);
+//! let guard = read_lock();
+//! let old = counter.update(&guard, |n| n + 1); // never blocks: fine in a section
+//! assert_eq!((*old, *counter.load(&guard)), (0, 1));
+//! let current = counter.load(&guard);
+//! assert!(counter.compare_exchange(current, 10).is_ok());
+//! assert_eq!(counter.compare_exchange(current, 11), Err(11)); // `current` is stale
+//! drop(guard);
+//! let retired = counter.swap(20);
+//! assert_eq!(*retired, 10);
+//! assert_eq!(*retired.into_inner_after_grace_period(), 10); // waits for readers
+//!
+//! let session: RcuOption<String> = RcuOption::default();
+//! session.store(Some("token".into()));
+//! assert_eq!(session.load(&read_lock()).map(String::as_str), Some("token"));
+//! drop(session.take()); // retired: dropped after a grace period
+//! assert!(session.load(&read_lock()).is_none());
+//! ```
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

@@ -257,6 +257,14 @@ pub struct Held {
     _token: Token,
 }
 
+impl Held {
+    /// A value holding a fresh element of `arena`.
+    pub fn new(arena: &'static Arena) -> Self {
+        let (element, token) = arena.create();
+        Held { element, _token: token }
+    }
+}
+
 /// What a cell reader thread gets: the cell, the checks, the stop flag.
 pub type CellReader<F> = fn(&'static rcu_core::RcuCell<Held, F>, &'static ReaderChecks, &'static AtomicBool);
 

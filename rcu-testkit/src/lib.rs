@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod callbacks;
+pub mod cells;
 pub mod fork;
 pub mod kvfree;
 pub mod no_reader;

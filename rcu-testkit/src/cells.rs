@@ -1,0 +1,201 @@
+//! `RcuCell`'s update paths and `RcuOption`, for both flavours: readers
+//! check every value they load while a writer (inside a read-side section:
+//! none of these paths may wait for a grace period) replaces it, so a value
+//! freed too early is detected; nothing leaks; `Retired` blocks only where
+//! it may.
+
+use crate::kvfree::{Held, InReadSection};
+use crate::{Arena, ReaderChecks};
+use rcu_core::{Flavour, RcuCell, RcuOption, ReadSection};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What an `RcuOption` reader thread gets: the cell, the checks, the stop flag.
+pub type OptionReader<F> = fn(&'static RcuOption<Held, F>, &'static ReaderChecks, &'static AtomicBool);
+
+/// Proof, for this generic code, that it runs inside the closure given to
+/// the flavour's `in_read_section`.
+struct InSection<F>(PhantomData<(F, *const ())>);
+
+// SAFETY: built only inside the closure passed to `in_read_section`, which
+// holds a read-side section of `F` (memb: a guard; QSBR: an online thread
+// announcing no quiescent state) for the closure's whole run; never leaves
+// it; `!Send` through the raw pointer.
+unsafe impl<F: Flavour> ReadSection<F> for InSection<F> {}
+
+/// How the writer replaces the cell's value.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CellPath {
+    /// `RcuCell::update`, from two writers at once (losers' values dropped).
+    Update,
+    /// `RcuCell::compare_exchange` against a loaded value, retried.
+    CompareExchange,
+    /// `RcuCell::swap`, reading the `Retired` value before dropping it.
+    Swap,
+}
+
+const REPLACEMENTS: usize = 5_000;
+
+/// Replaces the cell's value `REPLACEMENTS` times per writer by `path`
+/// while two `cell_reader` threads read; then no early free, no leak.
+pub fn cell_path_never_frees_early<F: Flavour>(
+    path: CellPath,
+    in_read_section: InReadSection,
+    cell_reader: crate::kvfree::CellReader<F>,
+) {
+    let writers = if path == CellPath::Update { 2 } else { 1 };
+    // Update's losers make extra values: room for one per attempt.
+    let arena = Arena::leak(writers * REPLACEMENTS * 4 + 1);
+    let cell: &'static RcuCell<Held, F> = Box::leak(Box::new(RcuCell::new(Held::new(arena))));
+    let checks: &'static ReaderChecks = Box::leak(Box::default());
+    let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || cell_reader(cell, checks, stop))).collect();
+    let write = move || {
+        in_read_section(&mut || {
+            let g = InSection::<F>(PhantomData);
+            for _ in 0..REPLACEMENTS {
+                replace_once(path, cell, arena, checks, &g);
+            }
+        })
+    };
+    let extra: Vec<_> = (1..writers).map(|_| std::thread::spawn(write)).collect();
+    write();
+    extra.into_iter().for_each(|w| w.join().unwrap());
+    // Relaxed: a stop flag.
+    stop.store(true, Ordering::Relaxed);
+    readers.into_iter().for_each(|r| r.join().unwrap());
+    F::engine().barrier();
+    assert_eq!(
+        checks.early_frees(),
+        0,
+        "rcu_{} {path:?}: readers reached {} freed values",
+        F::NAME,
+        checks.early_frees()
+    );
+    assert!(checks.reads() > 0, "readers never ran");
+    assert_eq!(arena.created(), arena.dropped() + 1, "rcu_{} {path:?}: leak or double drop", F::NAME);
+}
+
+fn replace_once<F: Flavour>(
+    path: CellPath,
+    cell: &RcuCell<Held, F>,
+    arena: &'static Arena,
+    checks: &ReaderChecks,
+    g: &InSection<F>,
+) {
+    match path {
+        CellPath::Update => {
+            let old = cell.update(g, |_| Held::new(arena));
+            // The replaced value is retired, not freed, while `g` lasts.
+            checks.check(old.element);
+        }
+        CellPath::CompareExchange => {
+            let mut new = Held::new(arena);
+            loop {
+                let current = cell.load(g);
+                match cell.compare_exchange(current, new) {
+                    Ok(()) => break,
+                    Err(back) => new = back,
+                }
+            }
+        }
+        CellPath::Swap => {
+            let old = cell.swap(Held::new(arena));
+            checks.check(old.element);
+            drop(old);
+        }
+    }
+}
+
+/// `RcuOption::store` and `take` alternate while two `option_reader`
+/// threads read: no early free, no leak, and `load` sees both states.
+pub fn option_store_and_take_never_free_early<F: Flavour>(
+    in_read_section: InReadSection,
+    option_reader: OptionReader<F>,
+) {
+    let arena = Arena::leak(REPLACEMENTS + 1);
+    let cell: &'static RcuOption<Held, F> = Box::leak(Box::default());
+    assert!(cell.is_none());
+    let checks: &'static ReaderChecks = Box::leak(Box::default());
+    let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || option_reader(cell, checks, stop))).collect();
+    in_read_section(&mut || {
+        let g = InSection::<F>(PhantomData);
+        for i in 0..REPLACEMENTS {
+            if i % 2 == 0 {
+                cell.store(Some(Held::new(arena)));
+                assert!(cell.load(&g).is_some());
+            } else {
+                let taken = cell.take().expect("stored just before");
+                checks.check(taken.element);
+                assert!(cell.load(&g).is_none());
+            }
+        }
+    });
+    // Relaxed: a stop flag.
+    stop.store(true, Ordering::Relaxed);
+    readers.into_iter().for_each(|r| r.join().unwrap());
+    F::engine().barrier();
+    assert_eq!(checks.early_frees(), 0, "rcu_{}: readers reached {} freed values", F::NAME, checks.early_frees());
+    assert_eq!(arena.created(), arena.dropped(), "rcu_{}: leak or double drop", F::NAME);
+}
+
+/// `Retired::into_inner_after_grace_period` hands the value over after a
+/// grace period outside a read-side section, and panics with a message
+/// naming the misuse inside one. `get_mut`, `into_inner`, `Default` and
+/// `From` need no grace period.
+pub fn retired_values_wait_only_where_they_may<F: Flavour>(in_read_section: InReadSection) {
+    let cell: RcuCell<u64, F> = RcuCell::from(1);
+    let old = cell.swap(2);
+    assert_eq!(*old, 1);
+    assert_eq!(*old.into_inner_after_grace_period(), 1);
+    let mut cell = cell;
+    *cell.get_mut() += 1;
+    assert_eq!(cell.into_inner(), 3);
+    assert_eq!(RcuCell::<u64, F>::default().into_inner(), 0);
+    let mut option: RcuOption<u64, F> = RcuOption::from(Some(5));
+    assert_eq!(option.get_mut().copied(), Some(5));
+    assert_eq!(option.into_inner(), Some(5));
+
+    let cell: RcuCell<u64, F> = RcuCell::new(7);
+    let mut old = Some(cell.swap(8));
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        in_read_section(&mut || drop(old.take().map(|o| o.into_inner_after_grace_period())));
+    }))
+    .expect_err("into_inner_after_grace_period inside a read-side section must panic, not deadlock");
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("Retired::into_inner_after_grace_period()"), "{msg}");
+}
+
+/// The `cells` scenarios: `cell_tests!(Flavour, in_read_section, cell_reader, option_reader)`.
+#[macro_export]
+macro_rules! cell_tests {
+    ($f:ty, $in_read_section:expr, $cell_reader:expr, $option_reader:expr) => {
+        use $crate::cells::{self as cells, CellPath};
+
+        #[test]
+        fn rcu_cell_update_never_frees_early() {
+            cells::cell_path_never_frees_early::<$f>(CellPath::Update, $in_read_section, $cell_reader);
+        }
+
+        #[test]
+        fn rcu_cell_compare_exchange_never_frees_early() {
+            cells::cell_path_never_frees_early::<$f>(CellPath::CompareExchange, $in_read_section, $cell_reader);
+        }
+
+        #[test]
+        fn rcu_cell_swap_never_frees_early() {
+            cells::cell_path_never_frees_early::<$f>(CellPath::Swap, $in_read_section, $cell_reader);
+        }
+
+        #[test]
+        fn rcu_option_store_and_take_never_free_early() {
+            cells::option_store_and_take_never_free_early::<$f>($in_read_section, $option_reader);
+        }
+
+        #[test]
+        fn retired_values_wait_only_where_they_may() {
+            cells::retired_values_wait_only_where_they_may::<$f>($in_read_section);
+        }
+    };
+}
