@@ -9,8 +9,9 @@
 //!   receives the old element's [`Token`] and must drop it only after a grace
 //!   period, by whatever mechanism it tests (waiting, polling, a callback,
 //!   a deferred free);
-//! * [`Retire::CellReplace`]: the cell lane publishes through
-//!   `RcuCell::replace`, which retires the old value itself.
+//! * [`Retire::Cell`]: the cell lane publishes through one of `RcuCell`'s
+//!   writers ([`CellOp`]: `replace`, `update`, `compare_exchange`, `swap`),
+//!   each of which retires the old value itself.
 //!
 //! Every path keeps both checks meaningful: a token is dropped only by
 //! the mechanism under test, after the grace period it promises (so a
@@ -71,8 +72,22 @@ pub fn maybe_reading<F: TortureFlavour, R>(thread: &mut F::Thread, reading: bool
 pub enum Retire<F: TortureFlavour> {
     /// Pointer lane: drop the token only after a grace period.
     Token(fn(&mut PathCtx<'_, F>, Token)),
-    /// Cell lane: publish with `RcuCell::replace`.
-    CellReplace,
+    /// Cell lane: publish with one of `RcuCell`'s writers.
+    Cell(CellOp),
+}
+
+/// How the cell lane publishes (each retires the old value through
+/// `kvfree_rcu`, never waiting for a grace period).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CellOp {
+    /// `RcuCell::replace`.
+    Replace,
+    /// `RcuCell::update` (the writer is the cell's only writer: one attempt).
+    Update,
+    /// `RcuCell::compare_exchange` against the value just loaded.
+    CompareExchange,
+    /// `RcuCell::swap`, dropping the `Retired` value.
+    Swap,
 }
 
 /// One retire path: its name and mechanism.
@@ -103,6 +118,14 @@ pub mod name {
     pub const EMERGENCY_RESERVE: &str = "kvfree emergency: reserve";
     /// `RcuCell::replace` (retires through kvfree_rcu).
     pub const CELL_REPLACE: &str = "RcuCell::replace";
+    /// `RcuCell::update` (retires through kvfree_rcu).
+    pub const CELL_UPDATE: &str = "RcuCell::update";
+    /// `RcuCell::compare_exchange` (retires through kvfree_rcu).
+    pub const CELL_COMPARE_EXCHANGE: &str = "RcuCell::compare_exchange";
+    /// `RcuCell::swap`, the `Retired` value dropped (through kvfree_rcu).
+    pub const CELL_SWAP: &str = "RcuCell::swap";
+    /// Every cell-lane path.
+    pub const CELL_PATHS: [&str; 4] = [CELL_REPLACE, CELL_UPDATE, CELL_COMPARE_EXCHANGE, CELL_SWAP];
 }
 
 /// Weight of the paths that wait for a grace period in the writer.
@@ -134,7 +157,14 @@ pub fn all_paths<F: TortureFlavour>() -> Vec<RetirePath<F>> {
             weight: SYNCHRONOUS,
             retire: Retire::Token(get_state_then_cond::<F>),
         },
-        RetirePath { name: name::CELL_REPLACE, weight: DEFERRED, retire: Retire::CellReplace },
+        RetirePath { name: name::CELL_REPLACE, weight: DEFERRED, retire: Retire::Cell(CellOp::Replace) },
+        RetirePath { name: name::CELL_UPDATE, weight: DEFERRED, retire: Retire::Cell(CellOp::Update) },
+        RetirePath {
+            name: name::CELL_COMPARE_EXCHANGE,
+            weight: DEFERRED,
+            retire: Retire::Cell(CellOp::CompareExchange),
+        },
+        RetirePath { name: name::CELL_SWAP, weight: DEFERRED, retire: Retire::Cell(CellOp::Swap) },
         RetirePath { name: name::CALL_RCU, weight: DEFERRED, retire: Retire::Token(deferred::call_rcu::<F>) },
         RetirePath { name: name::CALL_RCU_RAW, weight: DEFERRED, retire: Retire::Token(deferred::call_rcu_raw::<F>) },
         RetirePath { name: name::CHAIN, weight: BARRIER, retire: Retire::Token(deferred::chain_and_barrier::<F>) },

@@ -256,8 +256,9 @@ impl Report {
         let callbacks = self.steps(name::CALL_RCU) + self.steps(name::CALL_RCU_RAW) + self.chain_links;
         need(name::CALL_RCU, "callbacks_invoked", m.callbacks_invoked, callbacks);
         need(name::CHAIN, "barriers", m.barriers, self.chain_links);
-        let kvfreed = [name::KVFREE_BOX, name::KVFREE_VEC, name::CELL_REPLACE, name::EMERGENCY_RESERVE]
+        let kvfreed = [name::KVFREE_BOX, name::KVFREE_VEC, name::EMERGENCY_RESERVE]
             .iter()
+            .chain(name::CELL_PATHS.iter())
             .map(|p| self.steps(p))
             .sum::<u64>();
         need(name::KVFREE_BOX, "kvfree_objects_freed", m.kvfree_freed, kvfreed);

@@ -20,7 +20,7 @@
 
 use crate::board::{Board, Histogram, IDLE};
 use crate::flavour::TortureFlavour;
-use crate::paths::{maybe_reading, PathCtx, Retire, RetirePath};
+use crate::paths::{maybe_reading, name, CellOp, PathCtx, Retire, RetirePath};
 use crate::pool::Token;
 use crate::rng::Rng;
 use crate::threads::{check_one_section, role};
@@ -146,7 +146,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         let new = self.take_reusable();
         match self.paths[path].retire {
             Retire::Token(retire) => self.step_pointer_lane(path, new, retire),
-            Retire::CellReplace => self.step_cell_lane(path, new),
+            Retire::Cell(op) => self.step_cell_lane(path, new, op),
         }
         self.path_counts[path] += 1;
         // Relaxed: read by the watchdog to decide when the run may stop.
@@ -174,7 +174,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         retire(&mut cx, old_token);
     }
 
-    fn step_cell_lane(&mut self, path: usize, new: usize) {
+    fn step_cell_lane(&mut self, path: usize, new: usize, op: CellOp) {
         let old = self.cell_current;
         let element = self.board.pool.element(old);
         // Before the unpublish: a reader may see age 1 on the current
@@ -187,10 +187,39 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         element.set_retire_cookie(F::get_state());
         let value = CellValue::new(self.board.pool.mint(new));
         let cell = self.cell;
-        // `replace` never waits for a grace period: half of the time it is
-        // called as a reader (inside a section, or online).
-        let reading = self.rng.one_in(2);
-        maybe_reading::<F, _>(&mut self.thread, reading, || cell.replace(value));
+        // None of the cell's writers waits for a grace period: `replace`
+        // and `swap` run as a reader (inside a section, or online) half of
+        // the time; `update` and `compare_exchange` read the current value,
+        // so always.
+        match op {
+            CellOp::Replace => {
+                let reading = self.rng.one_in(2);
+                maybe_reading::<F, _>(&mut self.thread, reading, || cell.replace(value));
+            }
+            CellOp::Swap => {
+                let reading = self.rng.one_in(2);
+                let retired = maybe_reading::<F, _>(&mut self.thread, reading, || cell.swap(value));
+                if retired.index != old {
+                    self.board
+                        .fail(name::CELL_SWAP, format_args!("swap returned element {}, not {old}", retired.index));
+                }
+            }
+            CellOp::Update => {
+                let guard = F::read_lock(&self.thread);
+                let mut value = Some(value);
+                let replaced = cell.update(&guard, |_| value.take().expect("the cell lane has one writer: no retry"));
+                if replaced.index != old {
+                    self.board.fail(name::CELL_UPDATE, format_args!("update replaced {}, not {old}", replaced.index));
+                }
+            }
+            CellOp::CompareExchange => {
+                let guard = F::read_lock(&self.thread);
+                let current = cell.load(&guard);
+                if cell.compare_exchange(current, value).is_err() {
+                    self.board.fail(name::CELL_COMPARE_EXCHANGE, "lost against no other writer");
+                }
+            }
+        }
         // `replace` has unpublished the old value, so a cookie taken now
         // covers every reader that can hold it (later than needed: safe).
         self.in_flight.push_back(InFlight { index: old, cookie: Some(F::get_state()) });
