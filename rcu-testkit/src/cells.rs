@@ -50,6 +50,7 @@ pub fn cell_path_never_frees_early<F: Flavour>(
     let checks: &'static ReaderChecks = Box::leak(Box::default());
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || cell_reader(cell, checks, stop))).collect();
+    wait_for_readers(checks);
     let write = move || {
         in_read_section(&mut || {
             let g = InSection::<F>(PhantomData);
@@ -74,6 +75,14 @@ pub fn cell_path_never_frees_early<F: Flavour>(
     );
     assert!(checks.reads() > 0, "readers never ran");
     assert_eq!(arena.created(), arena.dropped() + 1, "rcu_{} {path:?}: leak or double drop", F::NAME);
+}
+
+/// Starts writing only once readers read, or a fast writer could finish
+/// before they start and the test would check nothing.
+fn wait_for_readers(checks: &ReaderChecks) {
+    while checks.reads() == 0 {
+        std::thread::yield_now();
+    }
 }
 
 fn replace_once<F: Flavour>(
@@ -113,12 +122,15 @@ pub fn option_store_and_take_never_free_early<F: Flavour>(
     in_read_section: InReadSection,
     option_reader: OptionReader<F>,
 ) {
-    let arena = Arena::leak(REPLACEMENTS + 1);
+    let arena = Arena::leak(REPLACEMENTS + 2);
     let cell: &'static RcuOption<Held, F> = Box::leak(Box::default());
     assert!(cell.is_none());
     let checks: &'static ReaderChecks = Box::leak(Box::default());
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    cell.store(Some(Held::new(arena)));
     let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || option_reader(cell, checks, stop))).collect();
+    wait_for_readers(checks);
+    cell.store(None);
     in_read_section(&mut || {
         let g = InSection::<F>(PhantomData);
         for i in 0..REPLACEMENTS {
