@@ -47,3 +47,59 @@ pub unsafe trait Flavour: Sized + Send + Sync + 'static {
 /// online thread with no quiescent state announced), and must not be `Send`.
 /// `RcuCell::load` relies on this to hand out references.
 pub unsafe trait ReadSection<F: Flavour> {}
+
+/// Defines a flavour in its crate: the unit type `$flavour`, its one
+/// `static ENGINE`, its three thread-locals (`SLOT`, `THREAD`, `KVFREE`) and
+/// its [`Flavour`] implementation. Written once, so that the `unsafe impl`'s
+/// obligations are met the same way in every flavour.
+///
+/// `define_flavour!(Memb, "memb", Protocol::PhaseFlip, "doc of the type")`
+///
+/// Sound because each expansion creates exactly one engine `static`, which
+/// `engine()` returns, and thread-locals private to that expansion; the
+/// slot pointer is `const`-initialised and has no destructor (the reader
+/// fast path reads it with one `fs:`-relative load). The flavour crate's
+/// reader fast path must still follow `PROTOCOL` through the `ReaderSlot`
+/// methods.
+#[macro_export]
+macro_rules! define_flavour {
+    ($flavour:ident, $name:literal, $protocol:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct $flavour;
+
+        // SAFETY: the one engine of this flavour, returned by
+        // `$flavour::engine()` and by nothing else.
+        static ENGINE: $crate::Engine<$flavour> = unsafe { $crate::Engine::new() };
+
+        ::std::thread_local! {
+            /// This thread's reader slot; a vacant stand-in until registered.
+            /// `const` and without destructor: one load on the fast path.
+            static SLOT: $crate::ReaderSlotPtr = const { $crate::ReaderSlotPtr::new() };
+            /// Releases the slot at thread exit.
+            static THREAD: $crate::ThreadState<$flavour> = const { $crate::ThreadState::new() };
+            /// This thread's kvfree slot; null until its first `kvfree_rcu`.
+            static KVFREE: $crate::SlotPtr<$crate::KvfreeSlot> = const { $crate::SlotPtr::new() };
+        }
+
+        // SAFETY: `engine()` is this expansion's one static engine and the
+        // keys are this expansion's own thread-locals; the flavour crate's
+        // reader side follows `PROTOCOL` through the `ReaderSlot` methods.
+        unsafe impl $crate::Flavour for $flavour {
+            const NAME: &'static str = $name;
+            const PROTOCOL: $crate::Protocol = $protocol;
+            fn engine() -> &'static $crate::Engine<Self> {
+                &ENGINE
+            }
+            fn slot_key() -> &'static ::std::thread::LocalKey<$crate::ReaderSlotPtr> {
+                &SLOT
+            }
+            fn thread_key() -> &'static ::std::thread::LocalKey<$crate::ThreadState<Self>> {
+                &THREAD
+            }
+            fn kvfree_key() -> &'static ::std::thread::LocalKey<$crate::SlotPtr<$crate::KvfreeSlot>> {
+                &KVFREE
+            }
+        }
+    };
+}

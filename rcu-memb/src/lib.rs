@@ -47,47 +47,17 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ReaderSlotPtr, SlotPtr, ThreadState};
+use rcu_core::{ReaderSlot, ReaderSlotPtr};
 use std::marker::PhantomData;
 
 rcu_core::define_flavour_api!(Memb, ENGINE, "rcu_memb", "drop(rcu_memb::read_lock());");
 
-/// The membarrier flavour, as a type for generic code (`rcu_core::Flavour`).
-#[derive(Debug)]
-pub struct Memb;
-
-// SAFETY: the one engine of this flavour, returned by `Memb::engine()`.
-static ENGINE: Engine<Memb> = unsafe { Engine::new() };
-
-thread_local! {
-    /// This thread's reader slot; null until registered. `const` and
-    /// without destructor: one `fs:`-relative load on the fast path.
-    static SLOT: ReaderSlotPtr = const { ReaderSlotPtr::new() };
-    /// Releases the slot at thread exit.
-    static THREAD: ThreadState<Memb> = const { ThreadState::new() };
-    /// This thread's kvfree slot; null until its first `kvfree_rcu`.
-    static KVFREE: SlotPtr<KvfreeSlot> = const { SlotPtr::new() };
-}
-
-// SAFETY: `engine()` is this crate's one static engine and the keys are
-// this crate's own thread-locals; the reader side follows `PROTOCOL` through
-// the `ReaderSlot` methods.
-unsafe impl Flavour for Memb {
-    const NAME: &'static str = "memb";
-    const PROTOCOL: Protocol = Protocol::PhaseFlip;
-    fn engine() -> &'static Engine<Self> {
-        &ENGINE
-    }
-    fn slot_key() -> &'static std::thread::LocalKey<ReaderSlotPtr> {
-        &SLOT
-    }
-    fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
-        &THREAD
-    }
-    fn kvfree_key() -> &'static std::thread::LocalKey<SlotPtr<KvfreeSlot>> {
-        &KVFREE
-    }
-}
+rcu_core::define_flavour!(
+    Memb,
+    "memb",
+    rcu_core::Protocol::PhaseFlip,
+    "The membarrier flavour, as a type for generic code (`rcu_core::Flavour`)."
+);
 
 /// A read-side critical section; dropping it leaves the section.
 ///

@@ -35,47 +35,18 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use rcu_core::{Engine, Flavour, KvfreeSlot, Protocol, ReaderSlot, ReaderSlotPtr, SlotPtr, ThreadState};
+use rcu_core::ReaderSlot;
 use std::cell::Cell;
 use std::marker::PhantomData;
 
 rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register_thread());");
 
-/// The QSBR flavour, as a type for generic code (`rcu_core::Flavour`).
-#[derive(Debug)]
-pub struct Qsbr;
-
-// SAFETY: the one engine of this flavour, returned by `Qsbr::engine()`.
-static ENGINE: Engine<Qsbr> = unsafe { Engine::new() };
-
-thread_local! {
-    /// This thread's reader slot; null until registered.
-    static SLOT: ReaderSlotPtr = const { ReaderSlotPtr::new() };
-    /// Releases the slot at thread exit if the `QsbrThread` was forgotten.
-    static THREAD: ThreadState<Qsbr> = const { ThreadState::new() };
-    /// This thread's kvfree slot; null until its first `kvfree_rcu`.
-    static KVFREE: SlotPtr<KvfreeSlot> = const { SlotPtr::new() };
-}
-
-// SAFETY: `engine()` is this crate's one static engine and the keys are
-// this crate's own thread-locals; the reader side follows `PROTOCOL` through
-// the `ReaderSlot` methods.
-unsafe impl Flavour for Qsbr {
-    const NAME: &'static str = "qsbr";
-    const PROTOCOL: Protocol = Protocol::Increment;
-    fn engine() -> &'static Engine<Self> {
-        &ENGINE
-    }
-    fn slot_key() -> &'static std::thread::LocalKey<ReaderSlotPtr> {
-        &SLOT
-    }
-    fn thread_key() -> &'static std::thread::LocalKey<ThreadState<Self>> {
-        &THREAD
-    }
-    fn kvfree_key() -> &'static std::thread::LocalKey<SlotPtr<KvfreeSlot>> {
-        &KVFREE
-    }
-}
+rcu_core::define_flavour!(
+    Qsbr,
+    "qsbr",
+    rcu_core::Protocol::Increment,
+    "The QSBR flavour, as a type for generic code (`rcu_core::Flavour`)."
+);
 
 /// The calling thread's registration as a QSBR reader. Created online.
 ///
