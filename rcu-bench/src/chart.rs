@@ -4,7 +4,9 @@
 //! Panels: read-side section cost (one thread), read throughput with two
 //! readers and one writer, the grace-period latency that writer saw (p99
 //! as a pale bar behind the median, log scale: latencies span four orders
-//! of magnitude between flavours), and flood throughput when the flood ran.
+//! of magnitude between flavours), flood throughput when the flood ran, and
+//! the config-reload panels (reads per reader, reload latency, pool
+//! lookups) when that part ran. Panels without figures are left out.
 
 use crate::compare::{Metric, Results};
 use plotters::coord::Shift;
@@ -63,9 +65,31 @@ pub fn write_svg(results: &Results, path: &Path) -> Result<(), String> {
             log_scale: false,
         });
     }
-    let root = SVGBackend::new(path, (1400, 1000)).into_drawing_area();
+    panels.extend([
+        Panel {
+            title: "config read, 1 reload/ms: reads per reader",
+            y_desc: "M reads/s per reader, log scale (higher is better)",
+            bars: panel(results, Metric::ConfigReadsPerSec, None, 1e-6),
+            log_scale: true,
+        },
+        Panel {
+            title: "config reload latency (median; p99 pale)",
+            y_desc: "microseconds, log scale (lower is better)",
+            bars: panel(results, Metric::ConfigReloadNs, Some(Metric::ConfigReloadP99Ns), 1e-3),
+            log_scale: true,
+        },
+        Panel {
+            title: "par_iter lookups on a rayon pool, table replaced every 1 ms",
+            y_desc: "M lookups/s, whole pool (higher is better)",
+            bars: panel(results, Metric::ParIterLookupsPerSec, None, 1e-6),
+            log_scale: false,
+        },
+    ]);
+    panels.retain(|p| !p.bars.is_empty());
+    let rows = panels.len().div_ceil(2).max(1);
+    let root = SVGBackend::new(path, (1400, 500 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let areas = root.split_evenly((2, 2));
+    let areas = root.split_evenly((rows, 2));
     for (p, area) in panels.iter().zip(areas.iter()) {
         draw_panel(p, area).map_err(|e| format!("drawing `{}`: {e}", p.title))?;
     }

@@ -11,6 +11,10 @@
 //!   median and p99 grace-period latency the writer saw.
 //! * **flood** (per flood kind, each in a child process): objects per
 //!   second and peak RSS (see `flood`).
+//! * **config reload** (per way of holding a configuration value, see
+//!   `config_reload`): reads per second per reader while one thread reloads
+//!   every millisecond, the reload latency (median, p99, and with a grace
+//!   period waited for), and the rayon pool lookup row.
 //!
 //! Methodology: the implementations are interleaved, A B C then C B A and
 //! so on for `rounds` rounds, so slow drift of the machine (other load,
@@ -19,6 +23,7 @@
 //! with the min and max shown. Every timed section starts with a warm-up
 //! that is not counted. Threads are pinned (see `pin`).
 
+use crate::config_reload::{run_config, run_par_iter, ConfigKind, ConfigRunConfig, ParIterKind};
 use crate::flood::{run_flood_in_child, FloodConfig, FloodKind, FloodReport};
 use crate::implementation::{EpochReader, Implementation, MembReader, QsbrReader, ReadSide, ReaderShared};
 use crate::run::{run, RetireMode, RunConfig};
@@ -40,6 +45,10 @@ pub struct CompareConfig {
     pub warmup: Duration,
     /// Flood: threads and objects per thread (None: no flood).
     pub flood: Option<FloodConfig>,
+    /// Config reload: readers, window, reload period (None: not run).
+    pub config: Option<ConfigRunConfig>,
+    /// Workers of the pool in the `par_iter` row.
+    pub pool_threads: usize,
     /// Pin threads to CPUs.
     pub pin: bool,
     /// Implementations to compare.
@@ -55,8 +64,25 @@ impl CompareConfig {
             run_time: Duration::from_secs(3),
             warmup: Duration::from_millis(300),
             flood: Some(FloodConfig { threads: 2, objects_per_thread: 2_000_000, pin }),
+            config: Some(ConfigRunConfig::full(pin)),
+            pool_threads: 2,
             pin,
             implementations: Implementation::ALL.to_vec(),
+        }
+    }
+
+    /// Only the config-reload part (`rcu-bench config`).
+    pub fn config_only(config: ConfigRunConfig, rounds: usize, pool_threads: usize) -> Self {
+        CompareConfig {
+            rounds,
+            read_time: Duration::ZERO,
+            run_time: Duration::ZERO,
+            warmup: config.warmup,
+            flood: None,
+            pin: config.pin,
+            config: Some(config),
+            pool_threads,
+            implementations: Vec::new(),
         }
     }
 
@@ -69,6 +95,8 @@ impl CompareConfig {
             run_time: Duration::from_millis(200),
             warmup: Duration::from_millis(50),
             flood: Some(FloodConfig { threads: 2, objects_per_thread: 100_000, pin }),
+            config: Some(ConfigRunConfig::quick(pin)),
+            pool_threads: 2,
             pin,
             implementations: Implementation::ALL.to_vec(),
         }
@@ -92,6 +120,16 @@ pub enum Metric {
     FloodObjectsPerSec,
     /// Flood peak RSS, KiB.
     FloodPeakRssKib,
+    /// Config reads per second per reader, while reloaded every 1 ms.
+    ConfigReadsPerSec,
+    /// Median latency of a deferred reload (`replace`, `store`, ...), ns.
+    ConfigReloadNs,
+    /// 99th-percentile latency of a deferred reload, ns.
+    ConfigReloadP99Ns,
+    /// Median latency of a reload that waits for a grace period, ns.
+    ConfigReloadGpNs,
+    /// Lookups per second on the rayon pool (whole pool).
+    ParIterLookupsPerSec,
 }
 
 impl Metric {
@@ -105,12 +143,24 @@ impl Metric {
             Metric::GpP99Ns => "gp_p99_ns",
             Metric::FloodObjectsPerSec => "flood_objects_per_sec",
             Metric::FloodPeakRssKib => "flood_peak_rss_kib",
+            Metric::ConfigReadsPerSec => "reads_per_sec_per_reader",
+            Metric::ConfigReloadNs => "reload_ns",
+            Metric::ConfigReloadP99Ns => "reload_p99_ns",
+            Metric::ConfigReloadGpNs => "reload_gp_ns",
+            Metric::ParIterLookupsPerSec => "lookups_per_sec",
         }
     }
 
     /// Whether a larger value is better.
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::ReadsPerSec | Metric::WritesPerSec | Metric::FloodObjectsPerSec)
+        matches!(
+            self,
+            Metric::ReadsPerSec
+                | Metric::WritesPerSec
+                | Metric::FloodObjectsPerSec
+                | Metric::ConfigReadsPerSec
+                | Metric::ParIterLookupsPerSec
+        )
     }
 }
 
@@ -287,21 +337,88 @@ pub fn compare(config: &CompareConfig, mut progress: impl FnMut(&str)) -> Result
                 ));
             }
         }
+        if let Some(cfg) = &config.config {
+            measure_config_round(&mut results, cfg, config.pool_threads, round, config.rounds, &mut progress)?;
+        }
     }
     Ok(results)
+}
+
+/// One round of the config-reload part: every kind, then the pool rows,
+/// in alternating order.
+fn measure_config_round(
+    results: &mut Results,
+    cfg: &ConfigRunConfig,
+    pool_threads: usize,
+    round: usize,
+    rounds: usize,
+    progress: &mut impl FnMut(&str),
+) -> Result<(), String> {
+    let mut kinds = ConfigKind::ALL.to_vec();
+    let mut pools = ParIterKind::ALL.to_vec();
+    if round % 2 == 1 {
+        kinds.reverse();
+        pools.reverse();
+    }
+    for kind in kinds {
+        let r = run_config(kind, cfg);
+        if r.mismatches != 0 {
+            return Err(format!("{}: readers reached {} dropped values", kind.name(), r.mismatches));
+        }
+        results.add(kind.name(), Metric::ConfigReadsPerSec, r.reads_per_sec_per_reader());
+        for (metric, hist, q) in [
+            (Metric::ConfigReloadNs, &r.reload, 0.5),
+            (Metric::ConfigReloadP99Ns, &r.reload, 0.99),
+            (Metric::ConfigReloadGpNs, &r.reload_gp, 0.5),
+        ] {
+            if let Some(ns) = hist.quantile(q) {
+                results.add(kind.name(), metric, ns as f64);
+            }
+        }
+        progress(&format!("round {}/{rounds} config {}", round + 1, r.line()));
+    }
+    for kind in pools {
+        let r = run_par_iter(kind, pool_threads, cfg);
+        if r.mismatches != 0 {
+            return Err(format!("{}: {} passes found the wrong hits", kind.name(), r.mismatches));
+        }
+        results.add(kind.name(), Metric::ParIterLookupsPerSec, r.lookups_per_sec());
+        progress(&format!(
+            "round {}/{rounds} {:<26} {:9.3} M lookups/s ({pool_threads} workers)",
+            round + 1,
+            kind.name(),
+            r.lookups_per_sec() / 1e6
+        ));
+    }
+    Ok(())
 }
 
 const SUITE_METRICS: [Metric; 5] =
     [Metric::ReadPairNs, Metric::ReadsPerSec, Metric::WritesPerSec, Metric::GpMedianNs, Metric::GpP99Ns];
 const FLOOD_METRICS: [Metric; 2] = [Metric::FloodObjectsPerSec, Metric::FloodPeakRssKib];
+const CONFIG_METRICS: [Metric; 5] = [
+    Metric::ConfigReadsPerSec,
+    Metric::ConfigReloadNs,
+    Metric::ConfigReloadP99Ns,
+    Metric::ConfigReloadGpNs,
+    Metric::ParIterLookupsPerSec,
+];
 
 fn fmt_value(metric: Metric, v: f64) -> String {
     match metric {
         Metric::ReadPairNs => format!("{v:.2} ns"),
-        Metric::ReadsPerSec | Metric::WritesPerSec | Metric::FloodObjectsPerSec => {
+        Metric::ReadsPerSec
+        | Metric::WritesPerSec
+        | Metric::FloodObjectsPerSec
+        | Metric::ConfigReadsPerSec
+        | Metric::ParIterLookupsPerSec => {
             format!("{:.3} M/s", v / 1e6)
         }
-        Metric::GpMedianNs | Metric::GpP99Ns => crate::run::fmt_ns(v.round() as u64),
+        Metric::GpMedianNs
+        | Metric::GpP99Ns
+        | Metric::ConfigReloadNs
+        | Metric::ConfigReloadP99Ns
+        | Metric::ConfigReloadGpNs => crate::run::fmt_ns(v.round() as u64),
         Metric::FloodPeakRssKib => format!("{:.1} MiB", v / 1024.0),
     }
 }
@@ -309,7 +426,9 @@ fn fmt_value(metric: Metric, v: f64) -> String {
 /// The text report: medians with (min..max), then ratios to each baseline.
 pub fn format_text(results: &Results, baselines: &[String]) -> String {
     let mut out = String::new();
-    for (title, metrics) in [("suite", &SUITE_METRICS[..]), ("flood", &FLOOD_METRICS[..])] {
+    for (title, metrics) in
+        [("suite", &SUITE_METRICS[..]), ("flood", &FLOOD_METRICS[..]), ("config reload", &CONFIG_METRICS[..])]
+    {
         let rows: Vec<&String> =
             results.rows().iter().filter(|r| metrics.iter().any(|&m| results.stats(r, m).is_some())).collect();
         if rows.is_empty() {
@@ -395,6 +514,12 @@ const GOALS: &[Goal] = &[
     goal("rcu-memb-kvfree_rcu", "liburcu-memb-call_rcu", Metric::FloodPeakRssKib, true, 1.0),
     goal("rcu-memb-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodPeakRssKib, true, 1.0),
     goal("rcu-qsbr-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodPeakRssKib, true, 1.0),
+    goal("rcu-memb-cell", "arc-swap-load", Metric::ConfigReadsPerSec, false, 3.0),
+    goal("rcu-qsbr-cell", "arc-swap-load", Metric::ConfigReadsPerSec, false, 10.0),
+    goal("rcu-memb-cell", "arc-swap-load", Metric::ConfigReloadNs, true, 1.0),
+    goal("rcu-qsbr-cell", "arc-swap-load", Metric::ConfigReloadNs, true, 1.0),
+    goal("par_iter-rcu-memb", "par_iter-crossbeam-epoch", Metric::ParIterLookupsPerSec, false, 1.0),
+    goal("par_iter-rcu-qsbr", "par_iter-crossbeam-epoch", Metric::ParIterLookupsPerSec, false, 1.0),
 ];
 
 /// The goals this run has figures for, with the measured ratio.
@@ -428,7 +553,7 @@ fn format_goals(results: &Results) -> String {
 pub fn format_csv(results: &Results) -> String {
     let mut out = String::from("name,metric,median,min,max,rounds\n");
     for row in results.rows() {
-        for &m in SUITE_METRICS.iter().chain(FLOOD_METRICS.iter()) {
+        for &m in SUITE_METRICS.iter().chain(FLOOD_METRICS.iter()).chain(CONFIG_METRICS.iter()) {
             if let Some((med, min, max, n)) = results.stats(row, m) {
                 out.push_str(&format!("{row},{},{med},{min},{max},{n}\n", m.name()));
             }
@@ -467,6 +592,8 @@ mod tests {
             run_time: Duration::from_millis(300),
             warmup: Duration::from_millis(50),
             flood: None,
+            config: None,
+            pool_threads: 2,
             pin: false,
             implementations: vec![Implementation::Memb, Implementation::Qsbr, Implementation::Epoch],
         };

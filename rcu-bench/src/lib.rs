@@ -12,6 +12,9 @@
 //! * [`reclaim`]: this workspace's deferred frees (`call_rcu`,
 //!   `call_rcu_raw`, `kvfree_rcu`, `rcu_barrier`) behind one trait;
 //! * [`hist`]: the grace-period latency histogram; [`rss`]: peak RSS;
+//! * [`config_reload`]: a configuration value read by N threads and
+//!   reloaded every millisecond, per way of holding it, and the rayon
+//!   pool lookup row;
 //! * [`run`], [`flood`], [`compare`], [`chart`]: the `rcu-bench`
 //!   subcommands.
 //! * `liburcu` (feature `liburcu`): the C shim's bindings.
@@ -20,6 +23,7 @@
 
 pub mod chart;
 pub mod compare;
+pub mod config_reload;
 pub mod flood;
 pub mod hist;
 pub mod implementation;

@@ -2,11 +2,12 @@
 //! methodology of each subcommand, and BENCHMARKS.md).
 
 use clap::{Parser, Subcommand};
-use rcu_bench::compare::{compare, format_csv, format_text, CompareConfig};
+use rcu_bench::compare::{compare, format_csv, format_text, CompareConfig, Results};
+use rcu_bench::config_reload::ConfigRunConfig;
 use rcu_bench::flood::{format_table, run_flood_here, run_flood_in_child, FloodConfig, FloodKind};
 use rcu_bench::implementation::Implementation;
-use rcu_bench::run::{run, RetireMode, RunConfig};
-use std::path::PathBuf;
+use rcu_bench::run::{default_warmup, run, RetireMode, RunConfig};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -121,6 +122,36 @@ enum Command {
         #[arg(long)]
         no_pin: bool,
     },
+    /// A configuration value read by N threads while one thread reloads it
+    /// every millisecond: RcuCell (memb, QSBR) beside arc-swap, crossbeam-
+    /// epoch and RwLock<Arc<T>>, plus the rayon pool lookup row;
+    /// interleaved over rounds, with ratios to arc-swap's `load`.
+    Config {
+        /// Reader threads.
+        #[arg(long, default_value_t = 2)]
+        readers: usize,
+        /// Measured seconds per kind and round (fractions allowed).
+        #[arg(long, value_parser = parse_seconds, default_value = "3")]
+        duration: Duration,
+        /// Milliseconds between two reloads (fractions allowed).
+        #[arg(long, default_value_t = 1.0)]
+        reload_ms: f64,
+        /// Rounds.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Workers of the rayon pool in the par_iter rows.
+        #[arg(long, default_value_t = 2)]
+        pool_threads: usize,
+        /// Write an SVG chart of the results here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Print CSV on stdout (the text tables then go to stderr).
+        #[arg(long)]
+        csv: bool,
+        /// Do not pin threads to CPUs.
+        #[arg(long)]
+        no_pin: bool,
+    },
     /// Lists the implementations and flood kinds built into this binary.
     List,
 }
@@ -194,6 +225,18 @@ fn real_main(cli: Cli) -> Result<(), String> {
             println!("{}", report.to_line());
             Ok(())
         }
+        Command::Config { readers, duration, reload_ms, rounds, pool_threads, svg, csv, no_pin } => {
+            let reload_period =
+                Duration::try_from_secs_f64(reload_ms / 1e3).map_err(|e| format!("--reload-ms {reload_ms}: {e}"))?;
+            if readers == 0 || pool_threads == 0 {
+                return Err("--readers and --pool-threads must be at least 1".into());
+            }
+            let run =
+                ConfigRunConfig { readers, duration, warmup: default_warmup(duration), reload_period, pin: !no_pin };
+            let config = CompareConfig::config_only(run, rounds.max(1), pool_threads);
+            let results = compare(&config, |line| eprintln!("{line}"))?;
+            report(&results, &["arc-swap-load".to_string()], csv, svg.as_deref())
+        }
         Command::Compare { quick, rounds, baselines, csv, svg, no_flood, no_pin } => {
             let mut config = if quick { CompareConfig::quick(!no_pin) } else { CompareConfig::full(!no_pin) };
             if let Some(r) = rounds {
@@ -204,17 +247,7 @@ fn real_main(cli: Cli) -> Result<(), String> {
             }
             let baselines = if baselines.is_empty() { default_baselines() } else { baselines };
             let results = compare(&config, |line| eprintln!("{line}"))?;
-            if csv {
-                print!("{}", format_csv(&results));
-                eprint!("{}", format_text(&results, &baselines));
-            } else {
-                print!("{}", format_text(&results, &baselines));
-            }
-            if let Some(path) = svg {
-                rcu_bench::chart::write_svg(&results, &path)?;
-                eprintln!("chart written to {}", path.display());
-            }
-            Ok(())
+            report(&results, &baselines, csv, svg.as_deref())
         }
         Command::List => {
             println!("implementations:");
@@ -230,11 +263,26 @@ fn real_main(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Prints the text report (or CSV on stdout, text on stderr) and the chart.
+fn report(results: &Results, baselines: &[String], csv: bool, svg: Option<&Path>) -> Result<(), String> {
+    if csv {
+        print!("{}", format_csv(results));
+        eprint!("{}", format_text(results, baselines));
+    } else {
+        print!("{}", format_text(results, baselines));
+    }
+    if let Some(path) = svg {
+        rcu_bench::chart::write_svg(results, path)?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(())
+}
+
 fn default_baselines() -> Vec<String> {
     let mut b = Vec::new();
     if cfg!(feature = "liburcu") {
         b.extend(["liburcu-memb", "liburcu-qsbr", "liburcu-memb-call_rcu"].map(String::from));
     }
-    b.extend(["crossbeam-epoch", "crossbeam-epoch-defer_destroy"].map(String::from));
+    b.extend(["crossbeam-epoch", "crossbeam-epoch-defer_destroy", "arc-swap-load"].map(String::from));
     b
 }
