@@ -5,3 +5,16 @@
 pub use rcu_memb as memb;
 /// The QSBR flavour (see [`rcu_qsbr`]).
 pub use rcu_qsbr as qsbr;
+
+#[cfg(test)]
+mod tests {
+    /// The flavour crates' docs include `docs/which_flavour.md`; README
+    /// (this crate's docs) carries the same section verbatim, so the three
+    /// cannot drift apart.
+    #[test]
+    fn readme_carries_the_which_flavour_section_verbatim() {
+        let readme = include_str!("../README.md");
+        let section = include_str!("../docs/which_flavour.md");
+        assert!(readme.contains(section), "README.md must contain docs/which_flavour.md verbatim; copy it over");
+    }
+}

@@ -657,7 +657,7 @@ impl Drop for EpochTable {
 }
 
 /// Runs the pool row for `kind`: a pool of `threads` workers, passes of
-/// [`PASS_KEYS`] lookups in chunks of [`PAR_CHUNK`], a writer replacing the
+/// `PASS_KEYS` (65,536) lookups in chunks of `PAR_CHUNK` (1,024), a writer replacing the
 /// table every `config.reload_period`.
 pub fn run_par_iter(kind: ParIterKind, threads: usize, config: &ConfigRunConfig) -> ParIterReport {
     let builder = match kind {

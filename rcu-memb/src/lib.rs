@@ -1,5 +1,9 @@
 //! Userspace RCU, membarrier flavour (liburcu's `urcu-memb`).
 //!
+#![doc = include_str!("../../docs/which_flavour.md")]
+//!
+//! ## This flavour
+//!
 //! Any thread can read: [`read_lock`] registers it on first use. A read-side
 //! critical section costs two plain stores and no fence: the writer's
 //! grace period issues `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`
@@ -17,6 +21,54 @@
 //! config.replace(String::from("v2")); // old value dropped after a grace period
 //! synchronize_rcu();
 //! assert_eq!(config.load(&read_lock()), "v2");
+//! ```
+//!
+//! ## A server in brief
+//!
+//! One thread reloads the configuration; request handlers read it, one
+//! read-side section per request:
+//!
+//! ```
+//! use rcu_memb::{read_lock, RcuCell};
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::time::Duration;
+//!
+//! struct Config {
+//!     max_body: usize,
+//!     banner: String,
+//! }
+//!
+//! let config = RcuCell::new(Config { max_body: 1 << 20, banner: "v0".into() });
+//! let stop = AtomicBool::new(false);
+//! let served: u64 = std::thread::scope(|s| {
+//!     s.spawn(|| {
+//!         for v in 1..=20 {
+//!             // Publish; the old value is freed after a grace period
+//!             // (kvfree_rcu), so the reloader never waits for readers.
+//!             config.replace(Config { max_body: 1 << 20, banner: format!("v{v}") });
+//!             std::thread::sleep(Duration::from_millis(1));
+//!         }
+//!         stop.store(true, Ordering::Release);
+//!     });
+//!     let handlers: Vec<_> = (0..4)
+//!         .map(|_| {
+//!             s.spawn(|| {
+//!                 let mut served = 0;
+//!                 while !stop.load(Ordering::Acquire) {
+//!                     let guard = read_lock(); // registers on first use
+//!                     let c = config.load(&guard);
+//!                     assert!(c.banner.starts_with('v') && c.max_body > 0);
+//!                     served += 1;
+//!                 } // each guard drops with its request
+//!                 served
+//!             })
+//!         })
+//!         .collect();
+//!     handlers.into_iter().map(|h| h.join().unwrap()).sum()
+//! });
+//! assert!(served > 0);
+//! assert_eq!(config.load(&read_lock()).banner, "v20");
+//! rcu_memb::rcu_barrier(); // every replaced Config has been freed
 //! ```
 //!
 //! What arc-swap users expect: an update closure (compare-and-swap, retried),

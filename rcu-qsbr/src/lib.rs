@@ -1,5 +1,9 @@
 //! Userspace RCU, quiescent-state-based flavour (liburcu's `urcu-qsbr`).
 //!
+#![doc = include_str!("../../docs/which_flavour.md")]
+//!
+//! ## This flavour
+//!
 //! Readers pay nothing: a read-side section is a compile-time marker. In
 //! exchange, each reader thread registers ([`register_thread`]) and
 //! periodically announces a quiescent state
@@ -22,6 +26,54 @@
 //! }
 //! thread.offline_scope(|| table.replace(vec![4])); // writers may block: go offline
 //! assert_eq!(table.load(&thread.read_lock()), &[4]);
+//! ```
+//!
+//! ## A server in brief
+//!
+//! Worker threads take requests from a queue and read the configuration
+//! that another thread reloads. A worker is offline while it waits for
+//! work, so an idle worker never holds a grace period up, and announces a
+//! quiescent state after each request:
+//!
+//! ```
+//! use rcu_qsbr::{register_thread, RcuCell};
+//! use std::sync::{mpsc, Mutex};
+//!
+//! struct Config {
+//!     limit: u64,
+//! }
+//!
+//! let config = RcuCell::new(Config { limit: 10 });
+//! let (requests, queue) = mpsc::channel::<u64>();
+//! let queue = Mutex::new(queue);
+//! let answered: u64 = std::thread::scope(|s| {
+//!     let workers: Vec<_> = (0..3)
+//!         .map(|_| {
+//!             s.spawn(|| {
+//!                 let mut me = register_thread();
+//!                 let mut answered = 0;
+//!                 while let Ok(request) = me.offline_scope(|| queue.lock().unwrap().recv()) {
+//!                     let guard = me.read_lock();
+//!                     if request <= config.load(&guard).limit {
+//!                         answered += 1;
+//!                     }
+//!                     drop(guard);
+//!                     me.quiescent_state(); // no reference survives a request
+//!                 }
+//!                 answered
+//!             })
+//!         })
+//!         .collect();
+//!     // The reloader (here the main thread, not registered: it may block).
+//!     for limit in 11..=20 {
+//!         config.replace(Config { limit }); // never waits for the workers
+//!         requests.send(limit).unwrap(); // sent after the reload it needs
+//!     }
+//!     drop(requests);
+//!     workers.into_iter().map(|w| w.join().unwrap()).sum()
+//! });
+//! assert_eq!(answered, 10);
+//! rcu_qsbr::rcu_barrier(); // every replaced Config has been freed
 //! ```
 //!
 //! A quiescent state while a guard is alive does not compile:
