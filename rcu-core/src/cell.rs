@@ -234,8 +234,13 @@ impl<T: Send + Sync + 'static, F: Flavour> Drop for RcuCell<T, F> {
     }
 }
 
+/// Prints the current value, read under a read-side section of its own
+/// (any thread: registered or not, QSBR online or offline; see
+/// `own_section`). Never blocks.
 impl<T: Send + Sync + std::fmt::Debug + 'static, F: Flavour> std::fmt::Debug for RcuCell<T, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RcuCell").field("flavour", &F::NAME).finish_non_exhaustive()
+        crate::own_section::with_own_section::<F, _>(|section| {
+            f.debug_struct("RcuCell").field("flavour", &F::NAME).field("value", self.load(section)).finish()
+        })
     }
 }

@@ -24,6 +24,7 @@
 //! * `engine`: the above tied together for one [`Flavour`];
 //! * `flavour`: the [`Flavour`] trait, the counterpart of liburcu's `urcu-flavor.h`;
 //! * `api`: the public functions both flavour crates export, written once;
+//! * `own_section`: a read-side section the engine opens by itself (for `Debug`);
 //! * `cell`: [`RcuCell`] and [`Retired`], a value unpublished but not yet freed;
 //! * `rcu_option`: [`RcuOption`], an RCU cell that may be empty.
 #![deny(missing_docs)]
@@ -52,6 +53,8 @@ pub mod kvfree;
 mod local_callbacks;
 #[cfg(not(loom))]
 mod lock;
+#[cfg(not(loom))]
+mod own_section;
 #[cfg(not(loom))]
 mod queue;
 #[cfg(not(loom))]

@@ -125,8 +125,12 @@ impl<T: Send + Sync + 'static, F: Flavour> Drop for RcuOption<T, F> {
     }
 }
 
-impl<T: Send + Sync + 'static, F: Flavour> std::fmt::Debug for RcuOption<T, F> {
+/// Prints the current value (or `None`), read under a read-side section of
+/// its own, as `RcuCell`'s `Debug` does. Never blocks.
+impl<T: Send + Sync + std::fmt::Debug + 'static, F: Flavour> std::fmt::Debug for RcuOption<T, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RcuOption").field("flavour", &F::NAME).field("is_none", &self.is_none()).finish()
+        crate::own_section::with_own_section::<F, _>(|section| {
+            f.debug_struct("RcuOption").field("flavour", &F::NAME).field("value", &self.load(section)).finish()
+        })
     }
 }

@@ -37,3 +37,16 @@ fn option_reader(cell: &'static rcu_qsbr::RcuOption<Held>, checks: &'static Read
 }
 
 rcu_testkit::cell_tests!(rcu_qsbr::Qsbr, in_read_section, cell_reader, option_reader);
+
+/// An offline registered thread comes online only for `Debug`'s read and
+/// is offline again after it (grace periods do not wait for it).
+#[test]
+fn debug_on_an_offline_thread_leaves_it_offline() {
+    let cell = rcu_qsbr::RcuCell::new(String::from("offline"));
+    let mut me = rcu_qsbr::register_thread();
+    me.offline();
+    assert!(format!("{cell:?}").contains("offline"));
+    assert!(!me.is_online());
+    assert!(<rcu_qsbr::Qsbr as rcu_core::Flavour>::engine().may_block(), "Debug left the thread online");
+    std::thread::spawn(rcu_qsbr::synchronize_rcu).join().unwrap();
+}

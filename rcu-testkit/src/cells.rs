@@ -179,6 +179,67 @@ pub fn retired_values_wait_only_where_they_may<F: Flavour>(in_read_section: InRe
     assert!(msg.contains("Retired::into_inner_after_grace_period()"), "{msg}");
 }
 
+/// Flags a [`SlowDebug`] value shares with the test.
+#[derive(Default)]
+struct DebugFlags {
+    inside: AtomicBool,
+    gp_done: AtomicBool,
+    gp_ended_inside: AtomicBool,
+}
+
+/// A value whose `Debug` dwells 100 ms, noting whether a grace period that
+/// started while it printed ended before it returned.
+struct SlowDebug(&'static DebugFlags);
+
+impl std::fmt::Debug for SlowDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Release/Acquire: plain hand-offs with the writer thread.
+        self.0.inside.store(true, Ordering::Release);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.0.gp_ended_inside.store(self.0.gp_done.load(Ordering::Acquire), Ordering::Relaxed);
+        f.write_str("SlowDebug")
+    }
+}
+
+/// `Debug` of `RcuCell` and `RcuOption` prints the value under a section
+/// of its own: on an unregistered thread and inside the caller's section
+/// alike, leaving the thread as it was, and holding grace periods off
+/// while it reads.
+pub fn debug_reads_under_its_own_section<F: Flavour>(in_read_section: InReadSection) {
+    let cell: RcuCell<u64, F> = RcuCell::new(41);
+    let option: RcuOption<u64, F> = RcuOption::from(Some(42));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let text = format!("{cell:?} {option:?} {:?}", RcuOption::<u64, F>::empty());
+            assert!(text.contains("41") && text.contains("Some(42)") && text.contains("None"), "{text}");
+            assert!(F::engine().may_block(), "rcu_{}: Debug left the thread in a read-side section", F::NAME);
+            if F::PROTOCOL == rcu_core::Protocol::Increment {
+                assert!(F::engine().current_slot().is_none(), "rcu_qsbr: Debug left the thread registered");
+            }
+        });
+    });
+    in_read_section(&mut || {
+        assert!(format!("{cell:?}").contains("41"));
+        assert!(!F::engine().may_block(), "rcu_{}: Debug ended the caller's own section", F::NAME);
+    });
+    let flags: &'static DebugFlags = Box::leak(Box::default());
+    let slow: RcuCell<SlowDebug, F> = RcuCell::new(SlowDebug(flags));
+    let writer = std::thread::spawn(move || {
+        while !flags.inside.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        F::engine().synchronize();
+        flags.gp_done.store(true, Ordering::Release);
+    });
+    assert!(format!("{slow:?}").contains("SlowDebug"));
+    writer.join().unwrap();
+    assert!(
+        !flags.gp_ended_inside.load(Ordering::Relaxed),
+        "rcu_{}: a grace period ended while Debug was reading the value",
+        F::NAME
+    );
+}
+
 /// The `cells` scenarios: `cell_tests!(Flavour, in_read_section, cell_reader, option_reader)`.
 #[macro_export]
 macro_rules! cell_tests {
@@ -203,6 +264,11 @@ macro_rules! cell_tests {
         #[test]
         fn rcu_option_store_and_take_never_free_early() {
             cells::option_store_and_take_never_free_early::<$f>($in_read_section, $option_reader);
+        }
+
+        #[test]
+        fn debug_reads_under_its_own_section() {
+            cells::debug_reads_under_its_own_section::<$f>($in_read_section);
         }
 
         #[test]
