@@ -64,7 +64,12 @@ impl<F: Flavour> OwnSection<F> {
                 }
             }
         }
-        OwnSection { slot, came_online, registered_here: registered_here && F::PROTOCOL == Protocol::Increment, _not_send: PhantomData }
+        OwnSection {
+            slot,
+            came_online,
+            registered_here: registered_here && F::PROTOCOL == Protocol::Increment,
+            _not_send: PhantomData,
+        }
     }
 }
 
