@@ -204,3 +204,17 @@ uint64_t SHIM(reader_run)(struct rcubench_reader *r)
 	r->mismatches = mismatches;
 	return reads;
 }
+
+/* ---- grace-period count (QSBR only: memb's counter only flips) ---------- */
+
+/* Grace periods completed so far: urcu_qsbr_gp.ctr advances by
+ * URCU_QSBR_GP_CTR once per grace period. memb returns UINT64_MAX (its
+ * counter flips a phase bit; count its membarriers instead). */
+uint64_t SHIM(grace_periods)(void)
+{
+#if SHIM_IS_QSBR
+	return CMM_LOAD_SHARED(urcu_qsbr_gp.ctr) / URCU_QSBR_GP_CTR;
+#else
+	return UINT64_MAX;
+#endif
+}

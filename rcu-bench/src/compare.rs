@@ -25,6 +25,7 @@
 
 use crate::config_reload::{run_config, run_par_iter, ConfigKind, ConfigRunConfig, ParIterKind};
 use crate::flood::{run_flood_in_child, FloodConfig, FloodKind, FloodReport};
+use crate::gp_sharing::{run_sharing, SharingConfig};
 use crate::implementation::{EpochReader, Implementation, MembReader, QsbrReader, ReadSide, ReaderShared};
 use crate::run::{run, RetireMode, RunConfig};
 use std::collections::BTreeMap;
@@ -49,10 +50,16 @@ pub struct CompareConfig {
     pub config: Option<ConfigRunConfig>,
     /// Workers of the pool in the `par_iter` row.
     pub pool_threads: usize,
+    /// Grace-period rows: 4 writers x this many `synchronize_rcu` with no
+    /// reader, a tenth of it with one busy reader, and the 1 reader + 1
+    /// writer run (None: not run).
+    pub sharing_calls: Option<u64>,
     /// Pin threads to CPUs.
     pub pin: bool,
     /// Implementations to compare.
     pub implementations: Vec<Implementation>,
+    /// Run the read-pair and 2 readers + 1 writer suite for them.
+    pub suite: bool,
 }
 
 impl CompareConfig {
@@ -66,8 +73,27 @@ impl CompareConfig {
             flood: Some(FloodConfig { threads: 2, objects_per_thread: 2_000_000, pin }),
             config: Some(ConfigRunConfig::full(pin)),
             pool_threads: 2,
+            sharing_calls: Some(100_000),
             pin,
             implementations: Implementation::ALL.to_vec(),
+            suite: true,
+        }
+    }
+
+    /// Only the grace-period rows (`rcu-bench sharing`).
+    pub fn sharing_only(calls: u64, rounds: usize, run_time: Duration, pin: bool) -> Self {
+        CompareConfig {
+            rounds,
+            read_time: Duration::ZERO,
+            run_time,
+            warmup: Duration::from_millis(300).min(run_time),
+            flood: None,
+            config: None,
+            pool_threads: 2,
+            sharing_calls: Some(calls),
+            pin,
+            implementations: Implementation::ALL.iter().copied().filter(|i| i.has_synchronize()).collect(),
+            suite: false,
         }
     }
 
@@ -82,7 +108,9 @@ impl CompareConfig {
             pin: config.pin,
             config: Some(config),
             pool_threads,
+            sharing_calls: None,
             implementations: Vec::new(),
+            suite: false,
         }
     }
 
@@ -97,8 +125,10 @@ impl CompareConfig {
             flood: Some(FloodConfig { threads: 2, objects_per_thread: 100_000, pin }),
             config: Some(ConfigRunConfig::quick(pin)),
             pool_threads: 2,
+            sharing_calls: Some(2_000),
             pin,
             implementations: Implementation::ALL.to_vec(),
+            suite: true,
         }
     }
 }
@@ -130,6 +160,16 @@ pub enum Metric {
     ConfigReloadGpNs,
     /// Lookups per second on the rayon pool (whole pool).
     ParIterLookupsPerSec,
+    /// `synchronize_rcu` calls per second, 4 writers, no reader registered.
+    SyncNoReaderCallsPerSec,
+    /// `synchronize_rcu` calls per second, 4 writers, 1 busy reader.
+    SyncBusyCallsPerSec,
+    /// Grace periods run per call, 4 writers, 1 busy reader.
+    SyncBusyGpsPerCall,
+    /// Reads per second, 1 reader + 1 writer.
+    Reads1r1w,
+    /// Writes per second, 1 reader + 1 writer.
+    Writes1r1w,
 }
 
 impl Metric {
@@ -148,6 +188,11 @@ impl Metric {
             Metric::ConfigReloadP99Ns => "reload_p99_ns",
             Metric::ConfigReloadGpNs => "reload_gp_ns",
             Metric::ParIterLookupsPerSec => "lookups_per_sec",
+            Metric::SyncNoReaderCallsPerSec => "sync_calls_per_sec_no_reader",
+            Metric::SyncBusyCallsPerSec => "sync_calls_per_sec_1_reader",
+            Metric::SyncBusyGpsPerCall => "gps_per_call_1_reader",
+            Metric::Reads1r1w => "reads_per_sec_1r1w",
+            Metric::Writes1r1w => "writes_per_sec_1r1w",
         }
     }
 
@@ -160,6 +205,10 @@ impl Metric {
                 | Metric::FloodObjectsPerSec
                 | Metric::ConfigReadsPerSec
                 | Metric::ParIterLookupsPerSec
+                | Metric::SyncNoReaderCallsPerSec
+                | Metric::SyncBusyCallsPerSec
+                | Metric::Reads1r1w
+                | Metric::Writes1r1w
         )
     }
 }
@@ -290,7 +339,7 @@ pub fn compare(config: &CompareConfig, mut progress: impl FnMut(&str)) -> Result
         if round % 2 == 1 {
             order.reverse();
         }
-        for imp in order {
+        for imp in order.into_iter().filter(|_| config.suite) {
             let ns = measure_read_pair(imp, config);
             results.add(imp.name(), Metric::ReadPairNs, ns);
             let report = measure_run(imp, config)?;
@@ -312,6 +361,9 @@ pub fn compare(config: &CompareConfig, mut progress: impl FnMut(&str)) -> Result
                 report.reads_per_sec(),
                 report.writes_per_sec()
             ));
+        }
+        if let Some(calls) = config.sharing_calls {
+            measure_sharing_round(&mut results, config, calls, round, &mut progress)?;
         }
         if let Some(flood) = &config.flood {
             let mut kinds: Vec<FloodKind> = FloodKind::all()
@@ -342,6 +394,53 @@ pub fn compare(config: &CompareConfig, mut progress: impl FnMut(&str)) -> Result
         }
     }
     Ok(results)
+}
+
+/// One round of the grace-period rows, every implementation with a
+/// `synchronize_rcu`, in alternating order.
+fn measure_sharing_round(
+    results: &mut Results,
+    config: &CompareConfig,
+    calls: u64,
+    round: usize,
+    progress: &mut impl FnMut(&str),
+) -> Result<(), String> {
+    let mut order: Vec<Implementation> =
+        config.implementations.iter().copied().filter(|i| i.has_synchronize()).collect();
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    for imp in order {
+        let idle = SharingConfig { writers: 4, calls_per_writer: calls, busy_readers: 0, pin: config.pin };
+        let r = run_sharing(imp, &idle)?;
+        results.add(imp.name(), Metric::SyncNoReaderCallsPerSec, r.calls_per_sec());
+        progress(&format!("round {}/{} no reader  {}", round + 1, config.rounds, r.line()));
+        let busy = SharingConfig { calls_per_writer: (calls / 10).max(1), busy_readers: 1, ..idle };
+        let r = run_sharing(imp, &busy)?;
+        results.add(imp.name(), Metric::SyncBusyCallsPerSec, r.calls_per_sec());
+        if let Some(g) = r.gps_per_call() {
+            results.add(imp.name(), Metric::SyncBusyGpsPerCall, g);
+        }
+        progress(&format!("round {}/{} 1 reader   {}", round + 1, config.rounds, r.line()));
+        let mut rc = RunConfig::new(imp, 1, 1, config.run_time);
+        rc.warmup = config.warmup;
+        rc.pin = config.pin;
+        let report = run(&rc)?;
+        if report.mismatches != 0 {
+            return Err(format!("{imp}: readers saw {} freed nodes", report.mismatches));
+        }
+        results.add(imp.name(), Metric::Reads1r1w, report.reads_per_sec());
+        results.add(imp.name(), Metric::Writes1r1w, report.writes_per_sec());
+        progress(&format!(
+            "round {}/{} 1r1w       {:<16} reads/s {:.3e} writes/s {:.3e}",
+            round + 1,
+            config.rounds,
+            imp.name(),
+            report.reads_per_sec(),
+            report.writes_per_sec()
+        ));
+    }
+    Ok(())
 }
 
 /// One round of the config-reload part: every kind, then the pool rows,
@@ -396,6 +495,13 @@ fn measure_config_round(
 const SUITE_METRICS: [Metric; 5] =
     [Metric::ReadPairNs, Metric::ReadsPerSec, Metric::WritesPerSec, Metric::GpMedianNs, Metric::GpP99Ns];
 const FLOOD_METRICS: [Metric; 2] = [Metric::FloodObjectsPerSec, Metric::FloodPeakRssKib];
+const SHARING_METRICS: [Metric; 5] = [
+    Metric::SyncNoReaderCallsPerSec,
+    Metric::SyncBusyCallsPerSec,
+    Metric::SyncBusyGpsPerCall,
+    Metric::Reads1r1w,
+    Metric::Writes1r1w,
+];
 const CONFIG_METRICS: [Metric; 5] = [
     Metric::ConfigReadsPerSec,
     Metric::ConfigReloadNs,
@@ -411,9 +517,14 @@ fn fmt_value(metric: Metric, v: f64) -> String {
         | Metric::WritesPerSec
         | Metric::FloodObjectsPerSec
         | Metric::ConfigReadsPerSec
-        | Metric::ParIterLookupsPerSec => {
+        | Metric::ParIterLookupsPerSec
+        | Metric::SyncNoReaderCallsPerSec
+        | Metric::SyncBusyCallsPerSec
+        | Metric::Reads1r1w
+        | Metric::Writes1r1w => {
             format!("{:.3} M/s", v / 1e6)
         }
+        Metric::SyncBusyGpsPerCall => format!("{v:.3}"),
         Metric::GpMedianNs
         | Metric::GpP99Ns
         | Metric::ConfigReloadNs
@@ -426,9 +537,12 @@ fn fmt_value(metric: Metric, v: f64) -> String {
 /// The text report: medians with (min..max), then ratios to each baseline.
 pub fn format_text(results: &Results, baselines: &[String]) -> String {
     let mut out = String::new();
-    for (title, metrics) in
-        [("suite", &SUITE_METRICS[..]), ("flood", &FLOOD_METRICS[..]), ("config reload", &CONFIG_METRICS[..])]
-    {
+    for (title, metrics) in [
+        ("suite", &SUITE_METRICS[..]),
+        ("grace periods", &SHARING_METRICS[..]),
+        ("flood", &FLOOD_METRICS[..]),
+        ("config reload", &CONFIG_METRICS[..]),
+    ] {
         let rows: Vec<&String> =
             results.rows().iter().filter(|r| metrics.iter().any(|&m| results.stats(r, m).is_some())).collect();
         if rows.is_empty() {
@@ -514,6 +628,11 @@ const GOALS: &[Goal] = &[
     goal("rcu-memb-kvfree_rcu", "liburcu-memb-call_rcu", Metric::FloodPeakRssKib, true, 1.0),
     goal("rcu-memb-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodPeakRssKib, true, 1.0),
     goal("rcu-qsbr-kvfree_rcu", "crossbeam-epoch-defer_destroy", Metric::FloodPeakRssKib, true, 1.0),
+    goal("rcu-memb", "liburcu-memb", Metric::SyncNoReaderCallsPerSec, false, 1.0),
+    goal("rcu-qsbr", "liburcu-qsbr", Metric::SyncNoReaderCallsPerSec, false, 1.0),
+    goal("rcu-memb", "liburcu-memb", Metric::SyncBusyCallsPerSec, false, 1.5),
+    goal("rcu-qsbr", "liburcu-qsbr", Metric::Reads1r1w, false, 1.0),
+    goal("rcu-qsbr", "liburcu-qsbr", Metric::Writes1r1w, false, 1.0),
     goal("rcu-memb-cell", "arc-swap-load", Metric::ConfigReadsPerSec, false, 3.0),
     goal("rcu-qsbr-cell", "arc-swap-load", Metric::ConfigReadsPerSec, false, 10.0),
     goal("rcu-memb-cell", "arc-swap-load", Metric::ConfigReloadNs, true, 1.0),
@@ -553,7 +672,7 @@ fn format_goals(results: &Results) -> String {
 pub fn format_csv(results: &Results) -> String {
     let mut out = String::from("name,metric,median,min,max,rounds\n");
     for row in results.rows() {
-        for &m in SUITE_METRICS.iter().chain(FLOOD_METRICS.iter()).chain(CONFIG_METRICS.iter()) {
+        for &m in SUITE_METRICS.iter().chain(&SHARING_METRICS).chain(&FLOOD_METRICS).chain(&CONFIG_METRICS) {
             if let Some((med, min, max, n)) = results.stats(row, m) {
                 out.push_str(&format!("{row},{},{med},{min},{max},{n}\n", m.name()));
             }
@@ -594,8 +713,10 @@ mod tests {
             flood: None,
             config: None,
             pool_threads: 2,
+            sharing_calls: None,
             pin: false,
             implementations: vec![Implementation::Memb, Implementation::Qsbr, Implementation::Epoch],
+            suite: true,
         };
         let results = compare(&config, |_| {}).unwrap();
         for imp in &config.implementations {

@@ -25,6 +25,7 @@ pub mod chart;
 pub mod compare;
 pub mod config_reload;
 pub mod flood;
+pub mod gp_sharing;
 pub mod hist;
 pub mod implementation;
 #[cfg(feature = "liburcu")]

@@ -87,6 +87,8 @@ macro_rules! flavour_ffi {
                 pub fn quiescent_loop(iters: u64);
                 #[link_name = concat!($prefix, "reader_run")]
                 pub fn reader_run(params: *mut ReaderParams) -> u64;
+                #[link_name = concat!($prefix, "grace_periods")]
+                pub fn grace_periods() -> u64;
             }
         }
     };
@@ -132,6 +134,9 @@ pub trait Urcu: Sized + 'static {
     /// Waits until every callback queued before the call has run. Must not
     /// be called from a callback (liburcu returns early there).
     fn rcu_barrier();
+    /// Grace periods completed so far (QSBR: from `urcu_qsbr_gp.ctr`);
+    /// `None` for memb, whose counter only flips a phase bit.
+    fn grace_periods() -> Option<u64>;
     /// # Safety
     /// The calling thread is not yet registered for `defer_rcu`.
     unsafe fn defer_register_thread() -> i32;
@@ -212,6 +217,11 @@ macro_rules! impl_urcu {
                 // SAFETY: no precondition beyond "not from a callback", which
                 // Rust callers of this crate never are.
                 unsafe { $module::rcu_barrier() }
+            }
+            fn grace_periods() -> Option<u64> {
+                // SAFETY: reads one shared word; no precondition.
+                let n = unsafe { $module::grace_periods() };
+                (n != u64::MAX).then_some(n)
             }
             unsafe fn defer_register_thread() -> i32 {
                 // SAFETY: forwarded precondition.

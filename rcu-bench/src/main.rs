@@ -152,6 +152,28 @@ enum Command {
         #[arg(long)]
         no_pin: bool,
     },
+    /// Grace-period rows: 4 threads calling synchronize_rcu with no reader
+    /// and with one busy reader (calls/s, grace periods per call), and 1
+    /// reader + 1 writer; every implementation with synchronize_rcu,
+    /// interleaved over rounds, ratios to liburcu (feature `liburcu`).
+    Sharing {
+        /// synchronize_rcu calls per writer with no reader (a tenth of it
+        /// with the busy reader).
+        #[arg(long, default_value_t = 100_000)]
+        calls: u64,
+        /// Rounds.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Measured seconds of each 1 reader + 1 writer run.
+        #[arg(long, value_parser = parse_seconds, default_value = "3")]
+        duration: Duration,
+        /// Print CSV on stdout (the text tables then go to stderr).
+        #[arg(long)]
+        csv: bool,
+        /// Do not pin threads to CPUs.
+        #[arg(long)]
+        no_pin: bool,
+    },
     /// Lists the implementations and flood kinds built into this binary.
     List,
 }
@@ -236,6 +258,11 @@ fn real_main(cli: Cli) -> Result<(), String> {
             let config = CompareConfig::config_only(run, rounds.max(1), pool_threads);
             let results = compare(&config, |line| eprintln!("{line}"))?;
             report(&results, &["arc-swap-load".to_string()], csv, svg.as_deref())
+        }
+        Command::Sharing { calls, rounds, duration, csv, no_pin } => {
+            let config = CompareConfig::sharing_only(calls.max(10), rounds.max(1), duration, !no_pin);
+            let results = compare(&config, |line| eprintln!("{line}"))?;
+            report(&results, &default_baselines(), csv, None)
         }
         Command::Compare { quick, rounds, baselines, csv, svg, no_flood, no_pin } => {
             let mut config = if quick { CompareConfig::quick(!no_pin) } else { CompareConfig::full(!no_pin) };
