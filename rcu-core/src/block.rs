@@ -75,8 +75,8 @@ pub(crate) struct Block {
     pub(crate) next: *mut Block,
     /// The grace period this block waits for (set when sealed).
     pub(crate) cookie: GpState,
-    /// The kvfree slot whose cache or reserve takes the block back.
-    pub(crate) home: *const crate::kvfree::KvfreeSlot,
+    /// The deferral slot whose cache or reserve takes the block back.
+    pub(crate) home: *const crate::kvfree::DeferSlot,
     /// Capacity and use, in words.
     cap: u32,
     used: u32,
@@ -106,7 +106,7 @@ impl Block {
     /// short (or fault injection says so). Never aborts.
     pub(crate) fn try_new(
         bytes: usize,
-        home: *const crate::kvfree::KvfreeSlot,
+        home: *const crate::kvfree::DeferSlot,
         is_reserve: bool,
     ) -> Option<NonNull<Block>> {
         if crate::fault::block_allocation_fails(is_reserve) {

@@ -7,7 +7,7 @@
 use crate::callback::{CallbackFn, RcuHead};
 use crate::flavour::Flavour;
 use crate::grace_period::GpCounter;
-use crate::kvfree::{Kvfree, KvfreeSlot, RcuFree};
+use crate::kvfree::{DeferSlot, Kvfree, RcuFree};
 use crate::lock::ForkSafeMutex;
 use crate::reader::ReaderSlot;
 use crate::reclaim::{CallbackLimits, Reclaimer};
@@ -398,9 +398,9 @@ impl<F: Flavour> Engine<F> {
         }
     }
 
-    /// Claims a kvfree slot for the calling thread, unless its thread-local
+    /// Claims a deferral slot for the calling thread, unless its thread-local
     /// destructors already ran.
-    pub(crate) fn register_kvfree(&'static self) -> Option<&'static KvfreeSlot> {
+    pub(crate) fn register_kvfree(&'static self) -> Option<&'static DeferSlot> {
         self.init();
         F::thread_key().try_with(|st| st.set_kvfree_registered()).ok()?;
         let slot = crate::kvfree::claim_slot(&self.kvfree);
@@ -408,7 +408,7 @@ impl<F: Flavour> Engine<F> {
         Some(slot)
     }
 
-    /// Thread exit: seal the partial block and release the kvfree slot.
+    /// Thread exit: seal the partial block and release the deferral slot.
     pub(crate) fn kvfree_thread_exit(&'static self) {
         if let Some(slot) = F::kvfree_key().with(SlotPtr::take) {
             self.kvfree.owner_exit(self, slot);

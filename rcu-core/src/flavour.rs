@@ -8,7 +8,7 @@
 //! (which has the destructor that unregisters the thread at exit).
 
 use crate::engine::Engine;
-use crate::kvfree::KvfreeSlot;
+use crate::kvfree::DeferSlot;
 use crate::reader::Protocol;
 use crate::thread::{ReaderSlotPtr, SlotPtr, ThreadState};
 use std::thread::LocalKey;
@@ -33,8 +33,8 @@ pub unsafe trait Flavour: Sized + Send + Sync + 'static {
     fn slot_key() -> &'static LocalKey<ReaderSlotPtr>;
     /// The calling thread's state with the thread-exit destructor.
     fn thread_key() -> &'static LocalKey<ThreadState<Self>>;
-    /// The calling thread's kvfree slot, if it has called `kvfree_rcu`.
-    fn kvfree_key() -> &'static LocalKey<SlotPtr<KvfreeSlot>>;
+    /// The calling thread's deferral slot (kvfree blocks and `call_rcu` lists), if it has one.
+    fn kvfree_key() -> &'static LocalKey<SlotPtr<DeferSlot>>;
 }
 
 /// Proof that the calling thread is inside a read-side critical section of
@@ -78,8 +78,8 @@ macro_rules! define_flavour {
             static SLOT: $crate::ReaderSlotPtr = const { $crate::ReaderSlotPtr::new() };
             /// Releases the slot at thread exit.
             static THREAD: $crate::ThreadState<$flavour> = const { $crate::ThreadState::new() };
-            /// This thread's kvfree slot; null until its first `kvfree_rcu`.
-            static KVFREE: $crate::SlotPtr<$crate::KvfreeSlot> = const { $crate::SlotPtr::new() };
+            /// This thread's deferral slot (kvfree blocks and `call_rcu` lists); null until first used.
+            static KVFREE: $crate::SlotPtr<$crate::DeferSlot> = const { $crate::SlotPtr::new() };
         }
 
         // SAFETY: `engine()` is this expansion's one static engine and the
@@ -97,7 +97,7 @@ macro_rules! define_flavour {
             fn thread_key() -> &'static ::std::thread::LocalKey<$crate::ThreadState<Self>> {
                 &THREAD
             }
-            fn kvfree_key() -> &'static ::std::thread::LocalKey<$crate::SlotPtr<$crate::KvfreeSlot>> {
+            fn kvfree_key() -> &'static ::std::thread::LocalKey<$crate::SlotPtr<$crate::DeferSlot>> {
                 &KVFREE
             }
         }

@@ -3,7 +3,7 @@
 //!
 //! # Per-thread state
 //!
-//! Each thread that calls `kvfree_rcu` claims a [`KvfreeSlot`] (a registry
+//! Each thread that calls `kvfree_rcu` claims a [`DeferSlot`] (a registry
 //! like the readers', one per flavour). The slot holds the thread's open
 //! `Block` (module `block`), a small cache of empty blocks, and a small
 //! emergency reserve block. The common path touches only the slot: two plain
@@ -99,9 +99,10 @@ struct OwnerHot {
     callbacks_end: ListEnd,
 }
 
-/// One thread's kvfree and callback state (see the module docs).
+/// One thread's deferral slot: its open kvfree block and its `call_rcu`
+/// list, both stolen through the `seq` bracket (see the module docs).
 #[repr(C)]
-pub struct KvfreeSlot {
+pub struct DeferSlot {
     hot: CachePadded<OwnerHot>,
     in_use: AtomicBool,
     /// Monotonic time (ns) of the first object in the open block; 0 when
@@ -124,7 +125,7 @@ pub struct KvfreeSlot {
     callbacks: LocalCallbacks,
 }
 
-impl KvfreeSlot {
+impl DeferSlot {
     /// Appends to the owner's callback list.
     ///
     /// # Safety
@@ -137,8 +138,8 @@ impl KvfreeSlot {
     }
 }
 
-impl Slot for KvfreeSlot {
-    const NEW: Self = KvfreeSlot {
+impl Slot for DeferSlot {
+    const NEW: Self = DeferSlot {
         hot: CachePadded::new(OwnerHot {
             seq: AtomicU32::new(0),
             block: AtomicPtr::new(std::ptr::null_mut()),
@@ -180,7 +181,7 @@ pub(crate) enum AfterAppend {
 
 /// One flavour's kvfree state.
 pub struct Kvfree {
-    pub(crate) slots: Registry<KvfreeSlot>,
+    pub(crate) slots: Registry<DeferSlot>,
     /// Sealed blocks for the reclaim thread (a stack; it sorts them).
     inbox: AtomicPtr<Block>,
     drain_interval_ns: AtomicU64,
@@ -248,7 +249,7 @@ impl Kvfree {
     pub(crate) fn append<F: Flavour>(
         &self,
         engine: &'static Engine<F>,
-        slot: &'static KvfreeSlot,
+        slot: &'static DeferSlot,
         drop: DropFn,
         entry: &[usize],
         held: usize,
@@ -291,7 +292,7 @@ impl Kvfree {
     fn append_slow<F: Flavour>(
         &self,
         engine: &'static Engine<F>,
-        slot: &'static KvfreeSlot,
+        slot: &'static DeferSlot,
         drop: DropFn,
         entry: &[usize],
         held: usize,
@@ -362,7 +363,7 @@ impl Kvfree {
     /// makes sure the reclaim thread's drain timer is armed.
     /// An emergency reserve does not arm the timer (see `steal_partial_blocks`).
     #[inline]
-    fn mark_dirty<F: Flavour>(&self, engine: &'static Engine<F>, slot: &KvfreeSlot, b: NonNull<Block>) {
+    fn mark_dirty<F: Flavour>(&self, engine: &'static Engine<F>, slot: &DeferSlot, b: NonNull<Block>) {
         // SAFETY: ours while `seq` is odd.
         if unsafe { b.as_ref().objects() == 1 && !b.as_ref().is_reserve } {
             // SeqCst: see `earliest_dirty`.
@@ -371,7 +372,7 @@ impl Kvfree {
         }
     }
 
-    fn take_cached(&self, slot: &KvfreeSlot) -> Option<NonNull<Block>> {
+    fn take_cached(&self, slot: &DeferSlot) -> Option<NonNull<Block>> {
         if crate::fault::cache_fails() {
             return None;
         }
@@ -393,7 +394,7 @@ impl Kvfree {
     }
 
     /// Emergency branch 2: the reserve becomes the open block.
-    fn take_reserve<F: Flavour>(&self, engine: &'static Engine<F>, slot: &KvfreeSlot) -> Option<NonNull<Block>> {
+    fn take_reserve<F: Flavour>(&self, engine: &'static Engine<F>, slot: &DeferSlot) -> Option<NonNull<Block>> {
         if engine.may_block() {
             return None; // branch 1 (synchronize) is preferred when allowed
         }
@@ -450,7 +451,7 @@ impl Kvfree {
 
     /// The owner leaves: seals its open block and releases the slot. The
     /// cache and reserve stay with the slot for its next owner.
-    pub(crate) fn owner_exit<F: Flavour>(&self, engine: &'static Engine<F>, slot: &'static KvfreeSlot) {
+    pub(crate) fn owner_exit<F: Flavour>(&self, engine: &'static Engine<F>, slot: &'static DeferSlot) {
         // Inside the bracket, so that an `rcu_barrier` racing with the exit
         // either steals the list or waits until it is in the shared queue.
         owner_section(slot, || {
@@ -535,7 +536,8 @@ impl Kvfree {
             let (next, home) = unsafe { (b.as_ref().next, &*b.as_ref().home) };
             wait_for_append_to_finish(home);
             stolen = next;
-            self.seal_or_recycle(engine, b, what.seal_reason());
+            let reason = what.seal_reason().expect("a steal that takes no block took one");
+            self.seal_or_recycle(engine, b, reason);
             n += 1;
         }
         n
@@ -624,7 +626,7 @@ impl Kvfree {
     pub(crate) fn drop_caches(&self) -> usize {
         let mut n = 0;
         for slot in self.slots.slots() {
-            // Excludes the owner's pop (see `KvfreeSlot::cache_busy`).
+            // Excludes the owner's pop (see `DeferSlot::cache_busy`).
             let _busy = CacheBusy::take(slot);
             // Acquire pairs with the Release pushes in `recycle`.
             let mut p = slot.cache.swap(std::ptr::null_mut(), Ordering::Acquire);
@@ -675,7 +677,7 @@ impl Kvfree {
     /// `pending` is what the reclaim thread's list still holds (blocks,
     /// objects); the counters are recomputed from it and the inbox, since a
     /// block the parent was freeing at the fork is lost to the child.
-    pub(crate) fn reset_after_fork_child(&self, keep: Option<&KvfreeSlot>, pending: (u64, u64)) {
+    pub(crate) fn reset_after_fork_child(&self, keep: Option<&DeferSlot>, pending: (u64, u64)) {
         let (mut blocks, mut objects) = pending;
         // Relaxed: the child is single-threaded here.
         let mut b = self.inbox.load(Ordering::Relaxed);
@@ -710,11 +712,11 @@ impl Kvfree {
     }
 }
 
-/// `KvfreeSlot::cache_busy`, held for the guard's life.
-struct CacheBusy<'a>(&'a KvfreeSlot);
+/// `DeferSlot::cache_busy`, held for the guard's life.
+struct CacheBusy<'a>(&'a DeferSlot);
 
 impl<'a> CacheBusy<'a> {
-    fn take(slot: &'a KvfreeSlot) -> Self {
+    fn take(slot: &'a DeferSlot) -> Self {
         // Acquire pairs with the Release store in `drop`: the previous
         // holder's stack operations happen before ours.
         while slot.cache_busy.swap(true, Ordering::Acquire) {
@@ -780,8 +782,8 @@ impl<T: Send + 'static> RcuFree for Vec<T> {
     }
 }
 
-/// Claims the calling thread's kvfree slot with its reserve.
-pub(crate) fn claim_slot(kv: &'static Kvfree) -> &'static KvfreeSlot {
+/// Claims the calling thread's deferral slot with its reserve.
+pub(crate) fn claim_slot(kv: &'static Kvfree) -> &'static DeferSlot {
     let slot = kv.slots.claim();
     // Relaxed: the slot is ours; only the reclaim thread stores a reserve
     // back, and only after this one was taken.
@@ -821,7 +823,7 @@ impl Steal {
         matches!(self, Steal::Barrier | Steal::Callbacks)
     }
 
-    fn takes_block(self, slot: &KvfreeSlot, now: u64) -> bool {
+    fn takes_block(self, slot: &DeferSlot, now: u64) -> bool {
         match self {
             Steal::DrainTimer { older_than } => {
                 // SeqCst: see `earliest_dirty`.
@@ -833,10 +835,13 @@ impl Steal {
         }
     }
 
-    fn seal_reason(self) -> SealReason {
+    /// Why a block this steal took is sealed. A steal of callbacks takes
+    /// no block (`takes_block`), so it has no reason to count.
+    fn seal_reason(self) -> Option<SealReason> {
         match self {
-            Steal::DrainTimer { .. } => SealReason::Timer,
-            Steal::Barrier | Steal::Callbacks => SealReason::Barrier,
+            Steal::DrainTimer { .. } => Some(SealReason::Timer),
+            Steal::Barrier => Some(SealReason::Barrier),
+            Steal::Callbacks => None,
         }
     }
 }
@@ -844,7 +849,7 @@ impl Steal {
 /// Runs `f` inside the owner's `seq` bracket of `slot` (see "steal"):
 /// `seq` odd, a light barrier, `f`, then `seq` even with Release.
 #[inline(always)]
-pub(crate) fn owner_section<R>(slot: &KvfreeSlot, f: impl FnOnce() -> R) -> R {
+pub(crate) fn owner_section<R>(slot: &DeferSlot, f: impl FnOnce() -> R) -> R {
     // Relaxed: only the owner writes `seq`.
     let seq = slot.hot.seq.load(Ordering::Relaxed);
     slot.hot.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
@@ -860,7 +865,7 @@ pub(crate) fn owner_section<R>(slot: &KvfreeSlot, f: impl FnOnce() -> R) -> R {
 
 /// Waits until the owner of `slot` is not inside an append that began
 /// before the stealer's heavy barrier.
-fn wait_for_append_to_finish(slot: &KvfreeSlot) {
+fn wait_for_append_to_finish(slot: &DeferSlot) {
     // Acquire pairs with the owner's Release store of an even `seq`.
     let seq = slot.hot.seq.load(Ordering::Acquire);
     if seq & 1 == 0 {

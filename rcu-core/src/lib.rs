@@ -84,7 +84,7 @@ pub use engine::Engine;
 #[cfg(not(loom))]
 pub use flavour::{Flavour, ReadSection};
 #[cfg(not(loom))]
-pub use kvfree::{KvfreeSlot, RcuFree};
+pub use kvfree::{DeferSlot, RcuFree};
 #[cfg(not(loom))]
 pub use rcu_option::RcuOption;
 pub use reader::{Protocol, ReaderSlot, ReaderState};

@@ -17,7 +17,7 @@
 //! the list (and rechecks it after `STALE_AFTER`) or is woken by its owner
 //! (see `Reclaimer::idle`).
 //!
-//! The list lives in the thread's `KvfreeSlot` and the owner works on it
+//! The list lives in the thread's `DeferSlot` and the owner works on it
 //! inside that slot's `seq` bracket, so stealing is the kvfree "steal"
 //! protocol (kvfree.rs): swap `first` to null, heavy barrier, wait for the
 //! owner's append in progress, then walk the list. Afterwards the owner

@@ -67,7 +67,7 @@ use crate::block::{Block, SealedBlock};
 use crate::callback::{self, CallbackFn, RcuHead};
 use crate::engine::Engine;
 use crate::flavour::Flavour;
-use crate::kvfree::{CallbackLists, KvfreeSlot, Steal};
+use crate::kvfree::{CallbackLists, DeferSlot, Steal};
 use crate::local_callbacks::{Appended, STALE_AFTER};
 use crate::lock::ForkSafeMutex;
 use crate::queue::{CallbackQueue, Segment};
@@ -438,7 +438,7 @@ impl Reclaimer {
     ///
     /// `slot` is the calling thread's; otherwise as `CallbackQueue::push`.
     #[inline]
-    unsafe fn append_local(&self, slot: &KvfreeSlot, head: NonNull<RcuHead>, func: CallbackFn) -> bool {
+    unsafe fn append_local(&self, slot: &DeferSlot, head: NonNull<RcuHead>, func: CallbackFn) -> bool {
         crate::kvfree::owner_section(slot, || {
             // SAFETY: our slot, inside its bracket; the head per the contract.
             match unsafe { slot.append_callback(head, func) } {
@@ -453,7 +453,7 @@ impl Reclaimer {
         })
     }
 
-    /// A thread without a kvfree slot: claims one, or, during its
+    /// A thread without a deferral slot: claims one, or, during its
     /// thread-local destruction, pushes on the shared queue directly.
     ///
     /// # Safety
@@ -578,7 +578,7 @@ impl Reclaimer {
         backlog > self.limit_hard.load(Ordering::Relaxed) || kvfree_backlog > crate::kvfree::KVFREE_BACKLOG_HARD
     }
 
-    /// A kvfree slot got its first object: arm the drain timer.
+    /// A deferral slot got its first object: arm the drain timer.
     pub(crate) fn wake_for_timer<F: Flavour>(&self, engine: &'static Engine<F>) {
         self.ensure_started(engine);
         // SeqCst: pairs with `idle` (see `Kvfree::earliest_dirty`).

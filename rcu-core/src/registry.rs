@@ -1,5 +1,5 @@
 //! Registries of per-thread slots: reader slots (`ReaderSlot`) and
-//! kvfree slots (`kvfree::KvfreeSlot`), one registry of each per flavour.
+//! deferral slots (`kvfree::DeferSlot`), one registry of each per flavour.
 //!
 //! # Layout
 //!

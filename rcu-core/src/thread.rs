@@ -21,7 +21,7 @@ use crate::reader::ReaderSlot;
 use std::cell::Cell;
 use std::marker::PhantomData;
 
-/// A thread-local pointer to the calling thread's kvfree slot, or null.
+/// A thread-local pointer to the calling thread's deferral slot, or null.
 ///
 /// Flavour crates declare one per slot kind as a `const`-initialised
 /// `thread_local!` with no destructor (one `fs:`-relative load on the fast
