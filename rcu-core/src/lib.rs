@@ -4,8 +4,8 @@
 //! not depend on how a reader announces itself. Every module, one line each:
 //!
 //! * `sync`: atomics from `std`, or from `loom` under `cfg(loom)`;
-//! * `sys`: membarrier and futex system calls, and the barrier strategy;
-//! * `lock`: locks the `fork()` handlers can release;
+//! * `sys`: membarrier and the barrier strategy; `sys::futex`, the futex
+//!   calls; `sys::lock`, locks the `fork()` handlers can release (on futexes);
 //! * `reader`: reader slots and the two counter protocols;
 //! * `registry`: the per-flavour set of reader slots;
 //! * `thread`: per-thread registration and its thread-exit destructor;
@@ -51,8 +51,6 @@ pub mod grace_period;
 pub mod kvfree;
 #[cfg(not(loom))]
 mod local_callbacks;
-#[cfg(not(loom))]
-mod lock;
 #[cfg(not(loom))]
 mod own_section;
 #[cfg(not(loom))]

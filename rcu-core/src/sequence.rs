@@ -25,9 +25,9 @@
 //! reached or becomes the next leader, whose one grace period covers every
 //! sleeper. N concurrent callers cost one or two grace periods, not N.
 
-use crate::lock::ForkSafeMutex;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::spin_hint;
+use crate::sys::lock::ForkSafeMutex;
 use crossbeam_utils::CachePadded;
 
 /// A grace-period cookie: see `GpSequence::snapshot`. `Copy + Eq + Debug`,
@@ -235,7 +235,7 @@ impl GpSequence {
     }
 
     /// Ends the calling leader's term and wakes the sleepers.
-    fn resign(&self, mut lead: crate::lock::Guard<'_, Leadership>) {
+    fn resign(&self, mut lead: crate::sys::lock::Guard<'_, Leadership>) {
         lead.leader_active = false;
         // Relaxed: a hint (see the field).
         self.leader_active_hint.store(false, Ordering::Relaxed);

@@ -52,7 +52,7 @@ impl<T> ForkSafeMutex<T> {
     fn lock_contended(&self) {
         // Acquire: as in `raw_lock`.
         while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
-            crate::sys::futex_wait_u32(&self.state, CONTENDED, None);
+            super::futex::futex_wait_u32(&self.state, CONTENDED, None);
         }
     }
 
@@ -70,7 +70,7 @@ impl<T> ForkSafeMutex<T> {
     pub(crate) unsafe fn raw_unlock(&self) {
         // Release pairs with the Acquire in `raw_lock`.
         if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
-            crate::sys::futex_wake(&self.state, 1);
+            super::futex::futex_wake(&self.state, 1);
         }
     }
 }

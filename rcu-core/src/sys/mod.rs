@@ -28,8 +28,15 @@
 //! protocol with the barriers the fallback uses.
 
 #[cfg(not(loom))]
-use crate::sync::atomic::{compiler_fence, AtomicI32, AtomicU32, AtomicU8};
+use crate::sync::atomic::{compiler_fence, AtomicU8};
 use crate::sync::atomic::{fence, Ordering};
+
+#[cfg(not(loom))]
+mod futex;
+#[cfg(not(loom))]
+pub(crate) mod lock;
+#[cfg(not(loom))]
+pub use futex::{futex_wait, futex_wait_timeout, futex_wait_u32, futex_wake};
 
 /// How the asymmetric reader/writer barrier pair is implemented.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -130,7 +137,7 @@ pub fn init() -> BarrierStrategy {
 /// Serialises the decision; held across the (millisecond) registration, so
 /// the fork handlers below take it: a child never inherits it held.
 #[cfg(not(loom))]
-static INIT_LOCK: crate::lock::ForkSafeMutex<()> = crate::lock::ForkSafeMutex::new(());
+static INIT_LOCK: lock::ForkSafeMutex<()> = lock::ForkSafeMutex::new(());
 
 /// Registers, once, fork handlers that hold `INIT_LOCK` across `fork()`.
 #[cfg(not(loom))]
@@ -293,56 +300,6 @@ pub fn reregister_after_fork() {
     }
 }
 
-/// Blocks while `*word == expected` (or until a spurious wake-up). Private
-/// futex: the word is never shared across processes.
-#[cfg(not(loom))]
-pub fn futex_wait(word: &AtomicI32, expected: i32) {
-    futex_wait_timeout(word, expected, None);
-}
-
-/// [`futex_wait`], returning after `timeout` at the latest (`None`: no limit).
-#[cfg(not(loom))]
-pub fn futex_wait_timeout(word: &AtomicI32, expected: i32, timeout: Option<std::time::Duration>) {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a live, aligned 32-bit atomic for the duration of the
-    // call; FUTEX_WAIT only reads it. `ts_ptr` is null (no timeout) or points
-    // to a timespec on this stack frame, alive during the call.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, expected, ts_ptr);
-    }
-}
-
-/// Wakes up to `n` threads blocked in [`futex_wait`] or [`futex_wait_u32`]
-/// on `word` (an `AtomicI32` or `AtomicU32`; only its address is used).
-#[cfg(not(loom))]
-pub fn futex_wake<W>(word: &W, n: i32) {
-    let word: *const W = word;
-    // SAFETY: FUTEX_WAKE does not dereference the word; it only keys the
-    // wait queue by its address.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n);
-    }
-}
-
-/// Blocks while `*word == expected`, for at most `timeout` if given.
-#[cfg(not(loom))]
-pub fn futex_wait_u32(word: &AtomicU32, expected: u32, timeout: Option<std::time::Duration>) {
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a live, aligned 32-bit atomic; `ts_ptr` is null or
-    // points to a timespec on this stack frame, alive during the call.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, expected, ts_ptr);
-    }
-}
-
 /// Monotonic time in nanoseconds (`CLOCK_MONOTONIC`, a vDSO call).
 #[cfg(not(loom))]
 pub fn monotonic_ns() -> u64 {
@@ -362,6 +319,7 @@ pub fn gettid() -> u64 {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::sync::atomic::{AtomicI32, AtomicU32};
 
     #[test]
     fn init_is_idempotent_and_reports_the_strategy_in_force() {
