@@ -201,8 +201,8 @@ pub(crate) unsafe fn invoke(head: NonNull<RcuHead>, flavour: &str) -> bool {
 ///   limit: a thread that takes the pool and then idles keeps those slots
 ///   (at most what a flood left) until it exits, out of `trim`'s reach.
 ///   Taking at most 64 or 4,096 slots instead measured slower (boxed
-///   `call_rcu` 32-39 instead of 26 ns, the 2,000,000-callback drain 15-19
-///   instead of 24 M/s) and was not kept;
+///   `call_rcu` and the 2,000,000-callback drain; BENCHMARKS.md, "Design
+///   choices, measured") and was not kept;
 /// * a thread releasing slots (the reclaim thread, after reading a
 ///   callback out) adds them to its own list; past `BATCH` slots it pushes
 ///   the list onto the pool with a CAS (pushing is ABA-safe);
@@ -229,8 +229,9 @@ pub(crate) mod slot_pool {
     /// About how many free slots the pool keeps while callbacks flow (16
     /// MiB): enough for a flood held at the default hard backlog limit, so
     /// the slots of a drained batch are reused rather than freed and
-    /// allocated again (capping at a few thousand halved the throughput of
-    /// `callbacks_2m_then_barrier`).
+    /// allocated again (a cap of a few thousand slowed
+    /// `callbacks_2m_then_barrier`; BENCHMARKS.md, "Design choices,
+    /// measured").
     const POOL_CAP: usize = 1 << 18;
     /// Free slots the pool keeps after [`trim`] (256 KiB).
     const POOL_IDLE: usize = 4096;

@@ -88,8 +88,8 @@ pub const DEFAULT_DRAIN_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What the owner writes on every append, on cache lines of its own: the
 /// reclaim thread reads the rest of the slot (`dirty_since`, the callback
-/// list's `first`) on every pass, and sharing a line with those reads cost
-/// the owner a cache miss per `call_rcu` (14 instead of about 5 ns).
+/// list's `first`) on every pass, and sharing a line with those reads would
+/// cost the owner a cache miss per `call_rcu`.
 struct OwnerHot {
     /// Odd while the owner appends (see "steal").
     seq: AtomicU32,

@@ -3,8 +3,9 @@
 //! `call_rcu*` appends to the calling thread's list with plain stores; the
 //! owner hands the list to the shared queue once it holds [`FLUSH_EVERY`]
 //! callbacks, with one exchange for the whole batch. Pushing every head on
-//! the shared queue cost about 20 ns: the exchange drains the store buffer,
-//! which holds the usually cache-missing stores to the head just written.
+//! the shared queue costs an exchange per call, which drains the store
+//! buffer holding the usually cache-missing stores to the head just
+//! written.
 //!
 //! A partial list is taken by a *stealer*: `rcu_barrier`, and the reclaim
 //! thread, which looks at the lists when it has nothing else to do and at
@@ -35,7 +36,7 @@ pub(crate) const FLUSH_EVERY: u32 = 64;
 /// How long the reclaim thread leaves a partial list whose owner appends
 /// nothing before it steals the list. Stealing lists at every pass issued
 /// a heavy barrier per small batch while producers were busy, and its
-/// interrupts cost each `call_rcu_raw` about 10 ns.
+/// interrupts slowed every producer's `call_rcu_raw`.
 pub(crate) const STALE_AFTER: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// One thread's callback list (see the module docs): the part stealers

@@ -44,7 +44,8 @@
 //! # Counting
 //!
 //! `queued` is shared by every producer; a `fetch_add` on it per enqueue
-//! doubled the cost of `call_rcu_raw`. Each thread counts its enqueues in a
+//! would bounce its cache line between producers on every call (measured
+//! in BENCHMARKS.md, "Design choices, measured"). Each thread counts its enqueues in a
 //! thread-local residual instead and adds it to `queued` once per
 //! `BACKLOG_CHECK_EVERY` (32) enqueues, when it checks the backlog; also
 //! when it switches flavour, at thread exit (the residual's destructor) and
@@ -370,8 +371,8 @@ const GATHERING: u8 = 3;
 /// requested, or the backlog is past the soft limit). Callbacks that arrive
 /// meanwhile join the next batch. Without it, a steady stream of
 /// `call_rcu` made the thread run back-to-back grace periods, and each memb
-/// grace period's two membarrier IPIs interrupt the producers: enqueue cost
-/// ~200 ns instead of ~20 ns (`cargo bench -p rcu-bench -- call_rcu_enqueue`).
+/// grace period's two membarrier IPIs interrupt the producers (the
+/// `call_rcu_enqueue` figure in BENCHMARKS.md, "Design choices, measured").
 /// An isolated callback still starts a grace period at once.
 pub const GATHER_WINDOW: Duration = Duration::from_millis(1);
 

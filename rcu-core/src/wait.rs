@@ -4,9 +4,9 @@
 //! Each reader slot has its own futex word (`ReaderSlot::waker`), so only
 //! the reader the writer waits for wakes it. With one shared word (liburcu's
 //! `rcu_gp.futex`), every other reader's unlock woke the writer too, and
-//! each re-sleep issued another heavy barrier: 25-37 membarriers per memb
-//! grace period with a busy reader per CPU (`perf stat -e
-//! syscalls:sys_enter_membarrier`), each an IPI to every reader's CPU.
+//! each re-sleep issued another heavy barrier, an IPI to every reader's
+//! CPU, many times per memb grace period (BENCHMARKS.md, "Design choices,
+//! measured").
 //!
 //! The writer (one at a time: it holds the grace-period lock) and a reader
 //! form a store-buffering pair:
@@ -147,8 +147,7 @@ impl GpWaker {
         // Spin, then sleep on the futex; no sched_yield phase in between: a
         // yielding writer stays runnable, so on a machine where readers fill
         // every core it waits for a whole time slice instead of being woken
-        // by the reader (measured: QSBR grace periods took ~4 ms with 8
-        // yields, ~4 us without, `rcu-bench run rcu-qsbr 2 1`).
+        // by the reader (BENCHMARKS.md, "Design choices, measured").
         let mut attempts = 0u32;
         while !done() {
             attempts = attempts.saturating_add(1);
