@@ -32,7 +32,7 @@ use descriptor_table::{DescriptorTable, Lookup, Strategy};
 use rcu::memb::Memb;
 use rcu::qsbr::Qsbr;
 use rcu_core::fault::AllocFailure;
-use rcu_core::{Flavour, ReadSection};
+use rcu_core::{Flavour, FlavourLocals, ReadSection};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -23,7 +23,7 @@
 //! batch already waiting for a grace period) → ready (cookie reached) →
 //! freed (entries dropped, block emptied) → cached or deallocated.
 
-use crate::sequence::GpState;
+use crate::gp::sequence::GpState;
 use std::alloc::Layout;
 use std::ptr::NonNull;
 

@@ -4,24 +4,24 @@
 //! Each flavour crate owns one `static Engine<ItsFlavour>`; everything here is
 //! generic over the [`Flavour`] and shared by both.
 
-use crate::callback::{CallbackFn, RcuHead};
-use crate::flavour::Flavour;
-use crate::grace_period::GpCounter;
+use crate::defer::callback::{CallbackFn, RcuHead};
+use crate::gp::grace_period::GpCounter;
+use crate::gp::sequence::{GpSequence, GpState};
 use crate::kvfree::{DeferSlot, Kvfree, RcuFree};
+use crate::reader::registry::Registry;
 use crate::reader::ReaderSlot;
+use crate::reader::{ReaderSlotPtr, SlotPtr};
 use crate::reclaim::{CallbackLimits, Reclaimer};
-use crate::registry::Registry;
-use crate::sequence::{GpSequence, GpState};
 use crate::stall::StallReporter;
 use crate::stats::{StatCounters, Stats};
 use crate::sys::lock::ForkSafeMutex;
-use crate::thread::{ReaderSlotPtr, SlotPtr};
+use crate::thread::FlavourLocals;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Everything one flavour shares across threads.
-pub struct Engine<F: Flavour> {
+pub struct Engine<F: FlavourLocals> {
     registry: Registry,
     counter: GpCounter,
     sequence: GpSequence,
@@ -38,13 +38,13 @@ pub struct Engine<F: Flavour> {
     _flavour: PhantomData<F>,
 }
 
-impl<F: Flavour> std::fmt::Debug for Engine<F> {
+impl<F: FlavourLocals> std::fmt::Debug for Engine<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("flavour", &F::NAME).field("registry", &self.registry).finish_non_exhaustive()
     }
 }
 
-impl<F: Flavour> Engine<F> {
+impl<F: FlavourLocals> Engine<F> {
     /// A fresh engine, for the flavour crate's one `static`.
     ///
     /// # Safety
@@ -58,7 +58,7 @@ impl<F: Flavour> Engine<F> {
             // Followers spin only where grace periods send no IPIs (see
             // `GpSequence::spin_while_led`).
             sequence: GpSequence::new(match F::PROTOCOL {
-                crate::reader::Protocol::Increment => crate::sequence::FOLLOWER_SPINS,
+                crate::reader::Protocol::Increment => crate::gp::sequence::FOLLOWER_SPINS,
                 crate::reader::Protocol::PhaseFlip => 0,
             }),
             reclaimer: Reclaimer::new(),
@@ -100,7 +100,7 @@ impl<F: Flavour> Engine<F> {
         // with Release; latecomers wait for it before taking the lock.
         match self.fork_handlers.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
-                crate::fork::register_handlers::<F>();
+                F::register_fork_handlers();
                 self.fork_handlers.store(2, Ordering::Release);
             }
             Err(_) => {
@@ -227,7 +227,7 @@ impl<F: Flavour> Engine<F> {
     /// Whether no reader can be inside a section that began before this
     /// call (see `grace_period::no_reader_to_wait_for`).
     fn no_reader_to_wait_for(&self) -> bool {
-        crate::grace_period::no_reader_to_wait_for(F::PROTOCOL, self.registry.slots())
+        crate::gp::grace_period::no_reader_to_wait_for(F::PROTOCOL, self.registry.slots())
     }
 
     /// Runs one grace period (the caller holds the sequence's running state).
@@ -257,7 +257,7 @@ impl<F: Flavour> Engine<F> {
         // no reader could hold up a grace period (liburcu checks for an
         // empty registry too). Completed as an empty grace period, so
         // cookies taken earlier (`get_state_synchronize_rcu`) are satisfied.
-        let seems_idle = || crate::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots());
+        let seems_idle = || crate::gp::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots());
         if self.sequence.complete_if_idle(seems_idle, || self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
             // Relaxed: a statistic (one counter per call: `stats()` adds
             // these to `synchronize_calls`).
@@ -311,7 +311,7 @@ impl<F: Flavour> Engine<F> {
     #[inline]
     #[track_caller]
     pub fn call_rcu<C: FnOnce() + Send + 'static>(&'static self, callback: C) {
-        let (head, func) = crate::callback::box_callback(callback, std::panic::Location::caller());
+        let (head, func) = crate::defer::callback::box_callback(callback, std::panic::Location::caller());
         // SAFETY: the head is a fresh box owned by the queue until `func`
         // (which frees it) runs.
         unsafe { self.reclaimer.enqueue(self, head, func) };
@@ -370,7 +370,7 @@ impl<F: Flavour> Engine<F> {
     #[inline]
     pub fn kvfree<P: RcuFree>(&'static self, object: P) {
         let entry = object.into_entry();
-        match F::kvfree_key().with(SlotPtr::get) {
+        match F::defer_key().with(SlotPtr::get) {
             Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity], entry.held),
             None => self.kvfree_unregistered(entry),
         }
@@ -402,15 +402,15 @@ impl<F: Flavour> Engine<F> {
     /// destructors already ran.
     pub(crate) fn register_kvfree(&'static self) -> Option<&'static DeferSlot> {
         self.init();
-        F::thread_key().try_with(|st| st.set_kvfree_registered()).ok()?;
+        F::thread_key().try_with(|st| st.set_defer_registered()).ok()?;
         let slot = crate::kvfree::claim_slot(&self.kvfree);
-        F::kvfree_key().with(|c| c.set(slot));
+        F::defer_key().with(|c| c.set(slot));
         Some(slot)
     }
 
     /// Thread exit: seal the partial block and release the deferral slot.
-    pub(crate) fn kvfree_thread_exit(&'static self) {
-        if let Some(slot) = F::kvfree_key().with(SlotPtr::take) {
+    pub(crate) fn defer_thread_exit(&'static self) {
+        if let Some(slot) = F::defer_key().with(SlotPtr::take) {
             self.kvfree.owner_exit(self, slot);
         }
     }
@@ -425,7 +425,7 @@ impl<F: Flavour> Engine<F> {
     /// slots now (memory pressure). Returns
     /// how many blocks were freed.
     pub fn reclaim_now(&self) -> usize {
-        crate::callback::slot_pool::trim();
+        crate::defer::slot_pool::trim();
         self.kvfree.drop_caches()
     }
 
@@ -453,7 +453,7 @@ impl<F: Flavour> Engine<F> {
         self.sequence.reset_after_fork_child();
         let pending_blocks = self.reclaimer.reset_after_fork_child(&self.kvfree);
         self.registry.release_all_except(self.current_slot());
-        self.kvfree.reset_after_fork_child(F::kvfree_key().with(SlotPtr::get), pending_blocks);
+        self.kvfree.reset_after_fork_child(F::defer_key().with(SlotPtr::get), pending_blocks);
     }
 
     // ----- reporting ----------------------------------------------------
@@ -492,7 +492,7 @@ impl<F: Flavour> Engine<F> {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn barrier_in_callback<F: Flavour>() -> ! {
+fn barrier_in_callback<F: FlavourLocals>() -> ! {
     panic!(
         "rcu_{}: rcu_barrier() called from an RCU callback; it would wait for the callback \
          itself forever. Call it from an ordinary thread",
@@ -503,7 +503,7 @@ fn barrier_in_callback<F: Flavour>() -> ! {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn misuse_blocking<F: Flavour>(what: &str) -> ! {
+fn misuse_blocking<F: FlavourLocals>(what: &str) -> ! {
     match F::PROTOCOL {
         crate::reader::Protocol::PhaseFlip => panic!(
             "rcu_{}: {what} called inside a read-side critical section of the same thread; \

@@ -8,33 +8,31 @@
 //! (which has the destructor that unregisters the thread at exit).
 
 use crate::engine::Engine;
-use crate::kvfree::DeferSlot;
-use crate::reader::Protocol;
-use crate::thread::{ReaderSlotPtr, SlotPtr, ThreadState};
-use std::thread::LocalKey;
+use crate::thread::{AtExit, FlavourLocals};
 
-/// A flavour of RCU: its counter protocol and its per-process state.
+/// A flavour of RCU: its counter protocol, thread-locals
+/// ([`FlavourLocals`]) and its per-process engine.
 ///
 /// # Safety
 ///
 /// `engine()` must return the one `static` engine created for this flavour
-/// (`Engine::new` is unsafe for that reason), and the three keys must be
-/// thread-locals declared for this flavour alone, used by nothing else.
-/// The flavour's reader fast path must follow `PROTOCOL` with the
-/// `ReaderSlot` methods.
-pub unsafe trait Flavour: Sized + Send + Sync + 'static {
-    /// The flavour's name in messages and statistics (`"memb"`, `"qsbr"`).
-    const NAME: &'static str;
-    /// The counter protocol its readers and grace periods follow.
-    const PROTOCOL: Protocol;
+/// (`Engine::new` is unsafe for that reason); the [`FlavourLocals`]
+/// obligations hold.
+pub unsafe trait Flavour: FlavourLocals {
     /// The flavour's engine (a `static` in the flavour crate).
     fn engine() -> &'static Engine<Self>;
-    /// The calling thread's reader slot, if registered.
-    fn slot_key() -> &'static LocalKey<ReaderSlotPtr>;
-    /// The calling thread's state with the thread-exit destructor.
-    fn thread_key() -> &'static LocalKey<ThreadState<Self>>;
-    /// The calling thread's deferral slot (kvfree blocks and `call_rcu` lists), if it has one.
-    fn kvfree_key() -> &'static LocalKey<SlotPtr<DeferSlot>>;
+}
+
+/// The thread-exit function `define_flavour!` gives each flavour's
+/// `ThreadState`: releases the deferral slot, then the reader slot.
+#[doc(hidden)]
+pub fn on_thread_exit<F: Flavour>(at_exit: AtExit) {
+    if at_exit.defer_slot {
+        F::engine().defer_thread_exit();
+    }
+    if at_exit.reader {
+        F::engine().thread_exit(at_exit.handle_alive);
+    }
 }
 
 /// Proof that the calling thread is inside a read-side critical section of
@@ -49,8 +47,8 @@ pub unsafe trait Flavour: Sized + Send + Sync + 'static {
 pub unsafe trait ReadSection<F: Flavour> {}
 
 /// Defines a flavour in its crate: the unit type `$flavour`, its one
-/// `static ENGINE`, its three thread-locals (`SLOT`, `THREAD`, `KVFREE`) and
-/// its [`Flavour`] implementation. Written once, so that the `unsafe impl`'s
+/// `static ENGINE`, its three thread-locals (`SLOT`, `THREAD`, `DEFER`) and
+/// its [`FlavourLocals`] and [`Flavour`] implementations. Written once, so that the `unsafe impl`'s
 /// obligations are met the same way in every flavour.
 ///
 /// `define_flavour!(Memb, "memb", Protocol::PhaseFlip, "doc of the type")`
@@ -76,29 +74,37 @@ macro_rules! define_flavour {
             /// This thread's reader slot; a vacant stand-in until registered.
             /// `const` and without destructor: one load on the fast path.
             static SLOT: $crate::ReaderSlotPtr = const { $crate::ReaderSlotPtr::new() };
-            /// Releases the slot at thread exit.
-            static THREAD: $crate::ThreadState<$flavour> = const { $crate::ThreadState::new() };
+            /// Releases the slots at thread exit.
+            static THREAD: $crate::ThreadState =
+                const { $crate::ThreadState::new($crate::on_thread_exit::<$flavour>) };
             /// This thread's deferral slot (kvfree blocks and `call_rcu` lists); null until first used.
-            static KVFREE: $crate::SlotPtr<$crate::DeferSlot> = const { $crate::SlotPtr::new() };
+            static DEFER: $crate::SlotPtr<$crate::DeferSlot> = const { $crate::SlotPtr::new() };
         }
 
-        // SAFETY: `engine()` is this expansion's one static engine and the
-        // keys are this expansion's own thread-locals; the flavour crate's
-        // reader side follows `PROTOCOL` through the `ReaderSlot` methods.
-        unsafe impl $crate::Flavour for $flavour {
+        // SAFETY: the keys are this expansion's own thread-locals and the
+        // fork handlers are this flavour's; the flavour crate's reader side
+        // follows `PROTOCOL` through the `ReaderSlot` methods.
+        unsafe impl $crate::FlavourLocals for $flavour {
             const NAME: &'static str = $name;
             const PROTOCOL: $crate::Protocol = $protocol;
-            fn engine() -> &'static $crate::Engine<Self> {
-                &ENGINE
-            }
             fn slot_key() -> &'static ::std::thread::LocalKey<$crate::ReaderSlotPtr> {
                 &SLOT
             }
-            fn thread_key() -> &'static ::std::thread::LocalKey<$crate::ThreadState<Self>> {
+            fn thread_key() -> &'static ::std::thread::LocalKey<$crate::ThreadState> {
                 &THREAD
             }
-            fn kvfree_key() -> &'static ::std::thread::LocalKey<$crate::SlotPtr<$crate::DeferSlot>> {
-                &KVFREE
+            fn defer_key() -> &'static ::std::thread::LocalKey<$crate::SlotPtr<$crate::DeferSlot>> {
+                &DEFER
+            }
+            fn register_fork_handlers() {
+                $crate::register_fork_handlers::<$flavour>();
+            }
+        }
+
+        // SAFETY: `engine()` is this expansion's one static engine.
+        unsafe impl $crate::Flavour for $flavour {
+            fn engine() -> &'static $crate::Engine<Self> {
+                &ENGINE
             }
         }
     };

@@ -27,8 +27,10 @@
 
 use crate::flavour::Flavour;
 
-/// Registers the fork handlers of flavour `F` (call once).
-pub(crate) fn register_handlers<F: Flavour>() {
+/// Registers the fork handlers of flavour `F` (call once: the engine's
+/// set-up calls it through `FlavourLocals::register_fork_handlers`).
+#[doc(hidden)]
+pub fn register_fork_handlers<F: Flavour>() {
     extern "C" fn prepare<F: Flavour>() {
         F::engine().fork_prepare();
     }

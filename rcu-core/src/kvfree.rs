@@ -56,12 +56,12 @@
 pub use crate::block::DropFn;
 use crate::block::{drop_box, drop_vec, Block, SealReason, SealedBlock, BLOCK_BYTES, MAX_ARITY, RESERVE_BYTES};
 pub use crate::block::{BLOCK_HELD_BYTES, BYTES_PER_BLOCK_WORD};
-use crate::callback::{CallbackFn, RcuHead};
+use crate::defer::callback::{CallbackFn, RcuHead};
+use crate::defer::local_callbacks::{Appended, ListEnd, LocalCallbacks};
 use crate::engine::Engine;
-use crate::flavour::Flavour;
-use crate::local_callbacks::{Appended, ListEnd, LocalCallbacks};
-use crate::registry::{Registry, Slot};
+use crate::reader::registry::{Registry, Slot};
 use crate::sys::lock::ForkSafeMutex;
+use crate::thread::FlavourLocals;
 use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -246,7 +246,7 @@ impl Kvfree {
 
     /// Appends one object for the calling thread's slot `slot`.
     #[inline]
-    pub(crate) fn append<F: Flavour>(
+    pub(crate) fn append<F: FlavourLocals>(
         &self,
         engine: &'static Engine<F>,
         slot: &'static DeferSlot,
@@ -289,7 +289,7 @@ impl Kvfree {
 
     #[cold]
     #[inline(never)]
-    fn append_slow<F: Flavour>(
+    fn append_slow<F: FlavourLocals>(
         &self,
         engine: &'static Engine<F>,
         slot: &'static DeferSlot,
@@ -339,7 +339,7 @@ impl Kvfree {
 
     /// No cached, fresh or reserve block: emergency branches 1 and 3.
     #[cold]
-    fn no_block<F: Flavour>(&self, engine: &'static Engine<F>, drop: DropFn, entry: &[usize]) -> AfterAppend {
+    fn no_block<F: FlavourLocals>(&self, engine: &'static Engine<F>, drop: DropFn, entry: &[usize]) -> AfterAppend {
         if engine.may_block() {
             self.counters.emergency_synchronize.fetch_add(1, Ordering::Relaxed);
             let mut words = [0usize; MAX_ARITY];
@@ -363,7 +363,7 @@ impl Kvfree {
     /// makes sure the reclaim thread's drain timer is armed.
     /// An emergency reserve does not arm the timer (see `steal_partial_blocks`).
     #[inline]
-    fn mark_dirty<F: Flavour>(&self, engine: &'static Engine<F>, slot: &DeferSlot, b: NonNull<Block>) {
+    fn mark_dirty<F: FlavourLocals>(&self, engine: &'static Engine<F>, slot: &DeferSlot, b: NonNull<Block>) {
         // SAFETY: ours while `seq` is odd.
         if unsafe { b.as_ref().objects() == 1 && !b.as_ref().is_reserve } {
             // SeqCst: see `earliest_dirty`.
@@ -394,7 +394,7 @@ impl Kvfree {
     }
 
     /// Emergency branch 2: the reserve becomes the open block.
-    fn take_reserve<F: Flavour>(&self, engine: &'static Engine<F>, slot: &DeferSlot) -> Option<NonNull<Block>> {
+    fn take_reserve<F: FlavourLocals>(&self, engine: &'static Engine<F>, slot: &DeferSlot) -> Option<NonNull<Block>> {
         if engine.may_block() {
             return None; // branch 1 (synchronize) is preferred when allowed
         }
@@ -406,7 +406,12 @@ impl Kvfree {
 
     /// Seals `b` and hands it to the reclaim thread. Returns whether the
     /// backlog is past the hard limit.
-    pub(crate) fn seal<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>, reason: SealReason) -> bool {
+    pub(crate) fn seal<F: FlavourLocals>(
+        &self,
+        engine: &'static Engine<F>,
+        b: NonNull<Block>,
+        reason: SealReason,
+    ) -> bool {
         // The cookie is taken now, after a fence (inside `snapshot`): every
         // object in the block was unpublished before. A later cookie than
         // strictly needed is conservative.
@@ -451,7 +456,7 @@ impl Kvfree {
 
     /// The owner leaves: seals its open block and releases the slot. The
     /// cache and reserve stay with the slot for its next owner.
-    pub(crate) fn owner_exit<F: Flavour>(&self, engine: &'static Engine<F>, slot: &'static DeferSlot) {
+    pub(crate) fn owner_exit<F: FlavourLocals>(&self, engine: &'static Engine<F>, slot: &'static DeferSlot) {
         // Inside the bracket, so that an `rcu_barrier` racing with the exit
         // either steals the list or waits until it is in the shared queue.
         owner_section(slot, || {
@@ -468,7 +473,7 @@ impl Kvfree {
         self.slots.release(slot);
     }
 
-    fn seal_or_recycle<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>, reason: SealReason) {
+    fn seal_or_recycle<F: FlavourLocals>(&self, engine: &'static Engine<F>, b: NonNull<Block>, reason: SealReason) {
         // SAFETY: the caller owns `b`.
         if unsafe { b.as_ref().objects() } > 0 {
             self.seal(engine, b, reason);
@@ -485,7 +490,7 @@ impl Kvfree {
     /// right now is in the inbox or queue before the barrier's marker is
     /// queued. Steals are serialised: a barrier never overtakes a steal in
     /// progress. Returns the blocks and lists taken.
-    pub(crate) fn steal<F: Flavour>(&self, engine: &'static Engine<F>, what: Steal) -> usize {
+    pub(crate) fn steal<F: FlavourLocals>(&self, engine: &'static Engine<F>, what: Steal) -> usize {
         let _serial = self.steal_lock.lock();
         let now = crate::sys::monotonic_ns();
         let mut stolen: *mut Block = std::ptr::null_mut();
@@ -569,7 +574,7 @@ impl Kvfree {
 
     /// Frees the objects of a block whose grace period completed, then
     /// recycles the block.
-    pub(crate) fn free_block<F: Flavour>(&self, engine: &'static Engine<F>, sealed: SealedBlock) {
+    pub(crate) fn free_block<F: FlavourLocals>(&self, engine: &'static Engine<F>, sealed: SealedBlock) {
         debug_assert!(
             engine.poll(sealed.cookie()),
             "rcu_{}: kvfree block freed before its grace period (cookie {:?})",
@@ -590,7 +595,7 @@ impl Kvfree {
 
     /// An empty block goes back to its home slot (reserve, or cache if
     /// there is room and memory is not under pressure), or is deallocated.
-    fn recycle<F: Flavour>(&self, engine: &'static Engine<F>, b: NonNull<Block>) {
+    fn recycle<F: FlavourLocals>(&self, engine: &'static Engine<F>, b: NonNull<Block>) {
         // SAFETY: the caller owns the empty block; `home` is a slot of a
         // static registry (never freed).
         let (home, is_reserve) = unsafe { (&*b.as_ref().home, b.as_ref().is_reserve) };
@@ -647,7 +652,7 @@ impl Kvfree {
     /// `fork()` support, child side, after the callback queue was repaired:
     /// hands every thread's callback list to `queue` (the forking thread's
     /// and those of threads that do not exist here). Returns the heads.
-    pub(crate) fn flush_callback_lists_after_fork(&self, queue: &crate::queue::CallbackQueue) -> usize {
+    pub(crate) fn flush_callback_lists_after_fork(&self, queue: &crate::defer::queue::CallbackQueue) -> usize {
         let mut heads = 0;
         for slot in self.slots.slots() {
             if let Some((first, last, n)) = slot.callbacks.take_after_fork() {

@@ -35,9 +35,9 @@ mod api;
 #[cfg(not(loom))]
 mod block;
 #[cfg(not(loom))]
-mod callback;
-#[cfg(not(loom))]
 mod cell;
+#[cfg(not(loom))]
+mod defer;
 #[cfg(not(loom))]
 mod engine;
 #[cfg(not(loom))]
@@ -46,24 +46,16 @@ pub mod fault;
 mod flavour;
 #[cfg(not(loom))]
 mod fork;
-pub mod grace_period;
+mod gp;
 #[cfg(not(loom))]
 pub mod kvfree;
 #[cfg(not(loom))]
-mod local_callbacks;
-#[cfg(not(loom))]
 mod own_section;
-#[cfg(not(loom))]
-mod queue;
 #[cfg(not(loom))]
 mod rcu_option;
 pub mod reader;
 #[cfg(not(loom))]
 mod reclaim;
-#[cfg(not(loom))]
-mod registry;
-#[cfg(not(loom))]
-mod sequence;
 pub mod stall;
 #[cfg(not(loom))]
 mod stats;
@@ -71,28 +63,33 @@ mod sync;
 pub mod sys;
 #[cfg(not(loom))]
 mod thread;
-pub mod wait;
 
 #[cfg(not(loom))]
-pub use callback::{CallbackFn, RcuHead};
-#[cfg(not(loom))]
 pub use cell::{RcuCell, Retired};
+#[cfg(not(loom))]
+pub use defer::callback::{CallbackFn, RcuHead};
 #[cfg(not(loom))]
 pub use engine::Engine;
 #[cfg(not(loom))]
 pub use flavour::{Flavour, ReadSection};
+pub use gp::grace_period;
+#[cfg(not(loom))]
+pub use gp::sequence::GpState;
 #[cfg(not(loom))]
 pub use kvfree::{DeferSlot, RcuFree};
 #[cfg(not(loom))]
 pub use rcu_option::RcuOption;
 pub use reader::{Protocol, ReaderSlot, ReaderState};
 #[cfg(not(loom))]
-pub use reclaim::CallbackLimits;
+pub use reader::{ReaderSlotPtr, SlotPtr};
 #[cfg(not(loom))]
-pub use sequence::GpState;
+pub use reclaim::CallbackLimits;
 pub use stall::{set_stall_timeout, stall_timeout, DEFAULT_STALL_TIMEOUT, STALL_TIMEOUT_ENV};
 #[cfg(not(loom))]
 pub use stats::{BlocksSealed, Stats};
 pub use sys::BarrierStrategy;
 #[cfg(not(loom))]
-pub use thread::{ReaderSlotPtr, SlotPtr, ThreadState};
+pub use thread::{AtExit, FlavourLocals, ThreadState};
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use {flavour::on_thread_exit, fork::register_fork_handlers};

@@ -4,7 +4,7 @@
 //!
 //! 1. `call_rcu*` appends the head to the calling thread's own list (plain
 //!    stores, see `local_callbacks.rs`) and counts it. Every
-//!    [`FLUSH_EVERY`](crate::local_callbacks::FLUSH_EVERY) callbacks the
+//!    [`FLUSH_EVERY`](crate::defer::local_callbacks::FLUSH_EVERY) callbacks the
 //!    owner pushes the whole list on the wait-free [`CallbackQueue`] (one
 //!    exchange); partial lists are stolen by `rcu_barrier` and by the
 //!    reclaim thread once nothing else is pending. When a list starts (or
@@ -65,15 +65,15 @@
 //! destructor hands its own list to the shared queue.
 
 use crate::block::{Block, SealedBlock};
-use crate::callback::{self, CallbackFn, RcuHead};
+use crate::defer::callback::{self, CallbackFn, RcuHead};
+use crate::defer::local_callbacks::{Appended, STALE_AFTER};
+use crate::defer::queue::{CallbackQueue, Segment};
 use crate::engine::Engine;
-use crate::flavour::Flavour;
+use crate::gp::sequence::GpState;
 use crate::kvfree::{CallbackLists, DeferSlot, Steal};
-use crate::local_callbacks::{Appended, STALE_AFTER};
-use crate::queue::{CallbackQueue, Segment};
-use crate::sequence::GpState;
+use crate::reader::SlotPtr;
 use crate::sys::lock::ForkSafeMutex;
-use crate::thread::SlotPtr;
+use crate::thread::FlavourLocals;
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -413,14 +413,14 @@ impl Reclaimer {
     ///
     /// As `CallbackQueue::push`.
     #[inline]
-    pub(crate) unsafe fn enqueue<F: Flavour>(
+    pub(crate) unsafe fn enqueue<F: FlavourLocals>(
         &'static self,
         engine: &'static Engine<F>,
         head: NonNull<RcuHead>,
         func: CallbackFn,
     ) {
         self.ensure_started(engine);
-        let needs_wake = match F::kvfree_key().with(SlotPtr::get) {
+        let needs_wake = match F::defer_key().with(SlotPtr::get) {
             // SAFETY: forwarded contract.
             Some(slot) => unsafe { self.append_local(slot, head, func) },
             // SAFETY: forwarded contract.
@@ -462,7 +462,7 @@ impl Reclaimer {
     /// As `CallbackQueue::push`.
     #[cold]
     #[inline(never)]
-    unsafe fn enqueue_unregistered<F: Flavour>(
+    unsafe fn enqueue_unregistered<F: FlavourLocals>(
         &self,
         engine: &'static Engine<F>,
         head: NonNull<RcuHead>,
@@ -488,7 +488,7 @@ impl Reclaimer {
 
     /// Counts one enqueue and checks the backlog (see "Counting").
     #[inline]
-    fn count_and_check<F: Flavour>(&'static self, engine: &'static Engine<F>) {
+    fn count_and_check<F: FlavourLocals>(&'static self, engine: &'static Engine<F>) {
         // The backlog is checked when this thread's count is flushed (once
         // per BACKLOG_CHECK_EVERY of its enqueues): reading `invoked`, which
         // the reclaim thread writes, on every enqueue cost a cache-line
@@ -517,7 +517,7 @@ impl Reclaimer {
 
     #[cold]
     #[inline(never)]
-    fn over_soft_limit<F: Flavour>(&self, engine: &'static Engine<F>, backlog: u64) {
+    fn over_soft_limit<F: FlavourLocals>(&self, engine: &'static Engine<F>, backlog: u64) {
         self.peak_backlog.fetch_max(backlog, Ordering::Relaxed);
         // Urgent: end a gather window or an idle sleep, but issue no
         // syscall while the thread is already running.
@@ -528,7 +528,7 @@ impl Reclaimer {
     }
 
     /// Waits until the backlog is back under the soft limit.
-    fn throttle<F: Flavour>(&self, engine: &'static Engine<F>) {
+    fn throttle<F: FlavourLocals>(&self, engine: &'static Engine<F>) {
         loop {
             // SeqCst on `throttled`, `invoked` here and on `invoked`,
             // `throttled` in `invoke_segment`: a store-buffering pair; one
@@ -553,20 +553,20 @@ impl Reclaimer {
     }
 
     /// Everything waiting for reclaim: callbacks and kvfree objects.
-    fn total_backlog<F: Flavour>(&self, engine: &'static Engine<F>) -> u64 {
+    fn total_backlog<F: FlavourLocals>(&self, engine: &'static Engine<F>) -> u64 {
         self.backlog(Ordering::SeqCst) + engine.kvfree.backlog()
     }
 
     /// Whether memory is under pressure (backlog past the soft limit): then
     /// freed kvfree blocks are not cached.
-    pub(crate) fn under_pressure<F: Flavour>(&self, engine: &'static Engine<F>) -> bool {
+    pub(crate) fn under_pressure<F: FlavourLocals>(&self, engine: &'static Engine<F>) -> bool {
         self.total_backlog(engine) > self.limit_soft.load(Ordering::Relaxed)
     }
 
     /// A kvfree block was sealed: make sure the thread runs. Returns whether
     /// the backlog is past the hard limit, or the kvfree backlog past
     /// [`KVFREE_BACKLOG_HARD`](crate::kvfree::KVFREE_BACKLOG_HARD).
-    pub(crate) fn note_sealed<F: Flavour>(&self, engine: &'static Engine<F>) -> bool {
+    pub(crate) fn note_sealed<F: FlavourLocals>(&self, engine: &'static Engine<F>) -> bool {
         self.ensure_started(engine);
         self.wake_if_sleeping();
         let kvfree_backlog = engine.kvfree.backlog();
@@ -580,7 +580,7 @@ impl Reclaimer {
     }
 
     /// A deferral slot got its first object: arm the drain timer.
-    pub(crate) fn wake_for_timer<F: Flavour>(&self, engine: &'static Engine<F>) {
+    pub(crate) fn wake_for_timer<F: FlavourLocals>(&self, engine: &'static Engine<F>) {
         self.ensure_started(engine);
         // SeqCst: pairs with `idle` (see `Kvfree::earliest_dirty`).
         if self.sleeping.load(Ordering::SeqCst) == SLEEPING_UNTIMED {
@@ -589,7 +589,7 @@ impl Reclaimer {
     }
 
     /// Waits for reclaim if past the hard limit and the caller may block.
-    pub(crate) fn throttle_if_allowed<F: Flavour>(&self, engine: &'static Engine<F>) {
+    pub(crate) fn throttle_if_allowed<F: FlavourLocals>(&self, engine: &'static Engine<F>) {
         if engine.may_block() && !in_reclaim_thread() {
             self.throttle(engine);
         }
@@ -614,7 +614,7 @@ impl Reclaimer {
     }
 
     /// Asks the reclaim thread to complete `cookie`. Never blocks.
-    pub(crate) fn request_gp<F: Flavour>(&self, engine: &'static Engine<F>, cookie: GpState) {
+    pub(crate) fn request_gp<F: FlavourLocals>(&self, engine: &'static Engine<F>, cookie: GpState) {
         self.ensure_started(engine);
         // SeqCst: pairs with the `sleeping` store / `requested` load in
         // `idle` (store-buffering pair, all four SeqCst).
@@ -650,7 +650,7 @@ impl Reclaimer {
     }
 
     #[inline]
-    fn ensure_started<F: Flavour>(&self, engine: &'static Engine<F>) {
+    fn ensure_started<F: FlavourLocals>(&self, engine: &'static Engine<F>) {
         // Acquire pairs with the Release store after a successful spawn.
         if !self.started.load(Ordering::Acquire) {
             self.start(engine);
@@ -658,7 +658,7 @@ impl Reclaimer {
     }
 
     #[cold]
-    fn start<F: Flavour>(&self, engine: &'static Engine<F>) {
+    fn start<F: FlavourLocals>(&self, engine: &'static Engine<F>) {
         engine.init();
         let _g = self.start_lock.lock();
         if !self.started.load(Ordering::Relaxed) {
@@ -673,7 +673,7 @@ impl Reclaimer {
     // ----- rcu_barrier ----------------------------------------------------
 
     /// Waits until every callback queued before the call has run.
-    pub(crate) fn barrier<F: Flavour>(&'static self, engine: &'static Engine<F>) {
+    pub(crate) fn barrier<F: FlavourLocals>(&'static self, engine: &'static Engine<F>) {
         // Partial kvfree blocks of every thread, idle or not, are sealed
         // first; the marker, queued after, runs after they are freed (see
         // `next_step`: the queue is taken before the inbox, and ready blocks
@@ -704,7 +704,7 @@ impl Reclaimer {
 
     // ----- the thread -------------------------------------------------------
 
-    fn run<F: Flavour>(&self, engine: &'static Engine<F>) {
+    fn run<F: FlavourLocals>(&self, engine: &'static Engine<F>) {
         IN_RECLAIM_THREAD.with(|c| c.set(true));
         // Callback and destructor panics are caught where they run; any
         // other panic here is an internal error. Dying silently would strand
@@ -716,7 +716,7 @@ impl Reclaimer {
         }
     }
 
-    fn run_loop<F: Flavour>(&self, engine: &'static Engine<F>) -> ! {
+    fn run_loop<F: FlavourLocals>(&self, engine: &'static Engine<F>) -> ! {
         loop {
             match self.next_step(engine) {
                 Step::FreeBlocks(first) => self.free_blocks(engine, first),
@@ -736,7 +736,7 @@ impl Reclaimer {
 
     /// Waits for `cookie`, starting at most one grace period per
     /// [`GATHER_WINDOW`] unless something is urgent (see there).
-    fn wait_for_grace_period<F: Flavour>(&self, engine: &'static Engine<F>, cookie: GpState) {
+    fn wait_for_grace_period<F: FlavourLocals>(&self, engine: &'static Engine<F>, cookie: GpState) {
         let now = crate::sys::monotonic_ns();
         let since = now.saturating_sub(self.last_gp_start.load(Ordering::Relaxed));
         let window = GATHER_WINDOW.as_nanos() as u64;
@@ -748,7 +748,7 @@ impl Reclaimer {
         engine.wait_for(cookie);
     }
 
-    fn is_urgent<F: Flavour>(&self, engine: &'static Engine<F>) -> bool {
+    fn is_urgent<F: FlavourLocals>(&self, engine: &'static Engine<F>) -> bool {
         // SeqCst: pairs with the increments in `barrier`/`request_gp`,
         // which kick this thread after them.
         self.barriers_waiting.load(Ordering::SeqCst) > 0
@@ -757,7 +757,7 @@ impl Reclaimer {
     }
 
     /// Sleeps out the rest of the gather window; an urgent kick ends it.
-    fn gather<F: Flavour>(&self, rest: Duration, engine: &'static Engine<F>) {
+    fn gather<F: FlavourLocals>(&self, rest: Duration, engine: &'static Engine<F>) {
         // SeqCst: the event is read before the state is announced and the
         // urgency re-checked, so a kick after this point ends the sleep.
         let event = self.event.load(Ordering::SeqCst);
@@ -768,7 +768,7 @@ impl Reclaimer {
         self.sleeping.store(AWAKE, Ordering::Relaxed);
     }
 
-    fn next_step<F: Flavour>(&self, engine: &'static Engine<F>) -> Step {
+    fn next_step<F: FlavourLocals>(&self, engine: &'static Engine<F>) -> Step {
         let mut pending = self.pending.lock();
         // The queue before the inbox: an rcu_barrier marker seen here was
         // queued after its caller sealed the partial blocks, so the inbox
@@ -841,12 +841,12 @@ impl Reclaimer {
     }
 
     /// Whether some partial kvfree block has waited the drain interval.
-    fn drain_due<F: Flavour>(&self, engine: &'static Engine<F>) -> bool {
+    fn drain_due<F: FlavourLocals>(&self, engine: &'static Engine<F>) -> bool {
         let interval = engine.kvfree.drain_interval().as_nanos() as u64;
         engine.kvfree.earliest_dirty().is_some_and(|t| crate::sys::monotonic_ns().saturating_sub(t) >= interval)
     }
 
-    fn free_blocks<F: Flavour>(&self, engine: &'static Engine<F>, first: NonNull<Block>) {
+    fn free_blocks<F: FlavourLocals>(&self, engine: &'static Engine<F>, first: NonNull<Block>) {
         let mut next = first.as_ptr();
         while let Some(b) = NonNull::new(next) {
             // SAFETY: detached from the pending list by `pop_ready_blocks`,
@@ -896,7 +896,7 @@ impl Reclaimer {
 
     /// Sleeps until new work arrives, or until the drain timer fires when
     /// some thread has a partial kvfree block.
-    fn idle<F: Flavour>(&self, engine: &'static Engine<F>) {
+    fn idle<F: FlavourLocals>(&self, engine: &'static Engine<F>) {
         // SeqCst: the event is read before announcing the sleep, then the
         // work sources are re-checked; see `wake_if_sleeping`,
         // `wake_for_timer` and `Kvfree::earliest_dirty`.

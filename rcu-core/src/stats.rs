@@ -1,8 +1,8 @@
 //! Statistics: counters kept by the engine and the snapshot users read.
 
 use crate::engine::Engine;
-use crate::flavour::Flavour;
 use crate::sys::BarrierStrategy;
+use crate::thread::FlavourLocals;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters updated on slow paths only (never on a reader fast path).
@@ -91,7 +91,7 @@ impl StatCounters {
         }
     }
 
-    pub(crate) fn snapshot<F: Flavour>(&self, engine: &Engine<F>) -> Stats {
+    pub(crate) fn snapshot<F: FlavourLocals>(&self, engine: &Engine<F>) -> Stats {
         // Relaxed everywhere: statistics, not synchronisation.
         Stats {
             flavour: F::NAME,

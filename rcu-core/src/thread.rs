@@ -1,4 +1,11 @@
-//! Per-thread state: registration and its thread-exit destructor.
+//! What the engine needs of a flavour ([`FlavourLocals`]: its name, protocol
+//! and thread-locals) and a thread's registration with it ([`ThreadState`],
+//! whose destructor unregisters the thread at exit).
+//!
+//! The engine sits below the [`Flavour`](crate::Flavour) trait (which names
+//! the engine), so what it calls back at thread exit and fork is handed to
+//! it as plain functions: `ThreadState::new(on_exit)` and
+//! [`FlavourLocals::register_fork_handlers`], both wired by `define_flavour!`.
 //!
 //! The reader fast path reads only the flavour's `const` slot-pointer cell
 //! (no destructor, so always accessible). This separate value, with a
@@ -16,117 +23,66 @@
 //! At exit the thread's partial kvfree block is sealed and handed to the
 //! reclaim thread: an exiting thread strands nothing.
 
-use crate::flavour::Flavour;
-use crate::reader::ReaderSlot;
+use crate::kvfree::DeferSlot;
+use crate::reader::{Protocol, ReaderSlotPtr, SlotPtr};
 use std::cell::Cell;
-use std::marker::PhantomData;
+use std::thread::LocalKey;
 
-/// A thread-local pointer to the calling thread's deferral slot, or null.
+/// A flavour's identity and its thread-locals: all the engine needs of it.
+/// The supertrait of [`Flavour`](crate::Flavour); implemented by
+/// `define_flavour!` only.
 ///
-/// Flavour crates declare one per slot kind as a `const`-initialised
-/// `thread_local!` with no destructor (one `fs:`-relative load on the fast
-/// path). Only rcu-core can set it, and only to a slot of the flavour's
-/// static registry, so reading it is safe.
-pub struct SlotPtr<S: 'static>(Cell<*const S>);
-
-impl<S> SlotPtr<S> {
-    /// No slot.
-    pub const fn new() -> Self {
-        SlotPtr(Cell::new(std::ptr::null()))
-    }
-
-    /// The calling thread's slot, if it has one.
-    #[inline(always)]
-    pub fn get(&self) -> Option<&'static S> {
-        // SAFETY: only `set` writes the cell, with a slot of a static
-        // registry (never freed); null means none.
-        unsafe { self.0.get().as_ref() }
-    }
-
-    pub(crate) fn set(&self, slot: &'static S) {
-        self.0.set(slot);
-    }
-
-    pub(crate) fn take(&self) -> Option<&'static S> {
-        // SAFETY: as in `get`.
-        unsafe { self.0.replace(std::ptr::null()).as_ref() }
-    }
-}
-
-impl<S> Default for SlotPtr<S> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The stand-in every [`ReaderSlotPtr`] points to while its thread has no
-/// slot.
-static VACANT_READER: ReaderSlot = ReaderSlot::vacant();
-
-/// A thread-local pointer to the calling thread's reader slot; never null:
-/// it points to a vacant stand-in slot while the thread has none, whose
-/// word makes `ReaderSlot::memb_enter` fail, so the memb fast path needs no
-/// separate "registered?" test (see `reader.rs`).
+/// # Safety
 ///
-/// Declared by flavour crates as a `const`-initialised `thread_local!` with
-/// no destructor. Only rcu-core sets it, to the vacant slot or a slot of the
-/// flavour's static registry.
-pub struct ReaderSlotPtr(Cell<&'static ReaderSlot>);
-
-impl ReaderSlotPtr {
-    /// No slot: the vacant stand-in.
-    pub const fn new() -> Self {
-        ReaderSlotPtr(Cell::new(&VACANT_READER))
-    }
-
-    /// The calling thread's slot, or the vacant stand-in; for
-    /// `ReaderSlot::memb_enter`, which fails on the latter.
-    #[inline(always)]
-    pub fn current(&self) -> &'static ReaderSlot {
-        self.0.get()
-    }
-
-    /// The calling thread's slot, if it has one.
-    #[inline]
-    pub fn get(&self) -> Option<&'static ReaderSlot> {
-        let slot = self.0.get();
-        (!std::ptr::eq(slot, &VACANT_READER)).then_some(slot)
-    }
-
-    pub(crate) fn set(&self, slot: &'static ReaderSlot) {
-        self.0.set(slot);
-    }
-
-    pub(crate) fn take(&self) -> Option<&'static ReaderSlot> {
-        let slot = self.0.replace(&VACANT_READER);
-        (!std::ptr::eq(slot, &VACANT_READER)).then_some(slot)
-    }
+/// The three keys must be thread-locals declared for this flavour alone,
+/// used by nothing else; `register_fork_handlers` must register this
+/// flavour's handlers (`crate::fork`). The flavour's reader fast path must
+/// follow `PROTOCOL` with the `ReaderSlot` methods.
+pub unsafe trait FlavourLocals: Sized + Send + Sync + 'static {
+    /// The flavour's name in messages and statistics (`"memb"`, `"qsbr"`).
+    const NAME: &'static str;
+    /// The counter protocol its readers and grace periods follow.
+    const PROTOCOL: Protocol;
+    /// The calling thread's reader slot, if registered.
+    fn slot_key() -> &'static LocalKey<ReaderSlotPtr>;
+    /// The calling thread's state with the thread-exit destructor.
+    fn thread_key() -> &'static LocalKey<ThreadState>;
+    /// The calling thread's deferral slot (kvfree blocks and `call_rcu` lists), if it has one.
+    fn defer_key() -> &'static LocalKey<SlotPtr<DeferSlot>>;
+    /// Registers the flavour's `fork()` handlers (called once, by the
+    /// engine's set-up).
+    fn register_fork_handlers();
 }
 
-impl Default for ReaderSlotPtr {
-    fn default() -> Self {
-        Self::new()
-    }
+/// What a thread holds at exit, for the flavour's exit function.
+#[derive(Copy, Clone, Debug)]
+pub struct AtExit {
+    /// The thread has a deferral slot to give back.
+    pub defer_slot: bool,
+    /// The thread is registered as a reader.
+    pub reader: bool,
+    /// A registration handle (QSBR's `QsbrThread`) is alive and releases
+    /// the reader slot itself, possibly later.
+    pub handle_alive: bool,
 }
 
-/// A thread's registration with flavour `F`; released by its destructor.
-pub struct ThreadState<F: Flavour> {
+/// A thread's registration with one flavour; its destructor calls the
+/// flavour's exit function (set by `define_flavour!`).
+pub struct ThreadState {
     registered: Cell<bool>,
-    kvfree_registered: Cell<bool>,
-    /// A registration handle (QSBR's `QsbrThread`) is alive: it releases
-    /// the slot itself, possibly later than this destructor runs.
+    defer_registered: Cell<bool>,
     handle_alive: Cell<bool>,
-    _flavour: PhantomData<F>,
+    on_exit: fn(AtExit),
 }
 
-impl<F: Flavour> ThreadState<F> {
-    /// An unregistered thread.
-    pub const fn new() -> Self {
+impl ThreadState {
+    /// An unregistered thread; `on_exit` runs from the destructor.
+    pub const fn new(on_exit: fn(AtExit)) -> Self {
         ThreadState {
             registered: Cell::new(false),
-            kvfree_registered: Cell::new(false),
+            defer_registered: Cell::new(false),
             handle_alive: Cell::new(false),
-            _flavour: PhantomData,
+            on_exit,
         }
     }
 
@@ -134,8 +90,8 @@ impl<F: Flavour> ThreadState<F> {
         self.registered.set(registered);
     }
 
-    pub(crate) fn set_kvfree_registered(&self) {
-        self.kvfree_registered.set(true);
+    pub(crate) fn set_defer_registered(&self) {
+        self.defer_registered.set(true);
     }
 
     pub(crate) fn set_handle_alive(&self, alive: bool) {
@@ -143,19 +99,15 @@ impl<F: Flavour> ThreadState<F> {
     }
 }
 
-impl<F: Flavour> Default for ThreadState<F> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<F: Flavour> Drop for ThreadState<F> {
+impl Drop for ThreadState {
     fn drop(&mut self) {
-        if self.kvfree_registered.get() {
-            F::engine().kvfree_thread_exit();
-        }
-        if self.registered.get() {
-            F::engine().thread_exit(self.handle_alive.get());
+        let at_exit = AtExit {
+            defer_slot: self.defer_registered.get(),
+            reader: self.registered.get(),
+            handle_alive: self.handle_alive.get(),
+        };
+        if at_exit.defer_slot || at_exit.reader {
+            (self.on_exit)(at_exit);
         }
     }
 }

@@ -14,8 +14,8 @@
 //! [`Protocol::reader_state`] judges a reader word against the global one;
 //! `grace_period.rs` uses it to decide whom to wait for.
 
+use crate::reader::wait::GpWaker;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use crate::wait::GpWaker;
 
 /// Counter layout of the membarrier flavour.
 pub mod memb {

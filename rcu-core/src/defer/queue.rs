@@ -13,7 +13,7 @@
 //! `tail` starts null, meaning "the stub" (a `static` cannot point into
 //! itself in a const initialiser).
 
-use crate::callback::{CallbackFn, RcuHead};
+use crate::defer::callback::{CallbackFn, RcuHead};
 use crossbeam_utils::{Backoff, CachePadded};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};

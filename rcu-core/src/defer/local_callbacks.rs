@@ -25,7 +25,7 @@
 //! never touches the stolen list again: it only reaches its list through
 //! `first`, which it now finds null.
 
-use crate::callback::{CallbackFn, RcuHead};
+use crate::defer::callback::{CallbackFn, RcuHead};
 use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};

@@ -1,0 +1,10 @@
+//! Grace periods: one grace period, and the sequence that numbers them.
+//!
+//! * `grace_period`: the global counter and one grace period's wait for
+//!   every reader, with the barrier pairing (and the no-reader fast path);
+//! * `sequence`: cookies, polling, and sharing one grace period among
+//!   concurrent callers (one leader runs it, the others ride along).
+
+pub mod grace_period;
+#[cfg(not(loom))]
+pub(crate) mod sequence;
