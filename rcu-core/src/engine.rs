@@ -2,16 +2,18 @@
 //! sequence, reclaim thread and statistics, tied together.
 //!
 //! Each flavour crate owns one `static Engine<ItsFlavour>`; everything here is
-//! generic over the [`Flavour`] and shared by both.
+//! generic over the flavour ([`FlavourLocals`]) and shared by both.
 
 use crate::defer::callback::{CallbackFn, RcuHead};
+use crate::defer::deferrals::Deferrals;
+use crate::defer::slot::DeferSlot;
 use crate::gp::grace_period::GpCounter;
 use crate::gp::sequence::{GpSequence, GpState};
-use crate::kvfree::{DeferSlot, Kvfree, RcuFree};
+use crate::kvfree::{AfterAppend, Kvfree, RcuFree};
 use crate::reader::registry::Registry;
 use crate::reader::ReaderSlot;
 use crate::reader::{ReaderSlotPtr, SlotPtr};
-use crate::reclaim::{CallbackLimits, Reclaimer};
+use crate::reclaim::{CallbackLimits, Parts, Reclaimer};
 use crate::stall::StallReporter;
 use crate::stats::{StatCounters, Stats};
 use crate::sys::lock::ForkSafeMutex;
@@ -25,9 +27,11 @@ pub struct Engine<F: FlavourLocals> {
     registry: Registry,
     counter: GpCounter,
     sequence: GpSequence,
-    pub(crate) reclaimer: Reclaimer,
-    pub(crate) kvfree: Kvfree,
-    pub(crate) stats: StatCounters,
+    /// The deferral slots, the shared callback queue and the doorbell.
+    defer: Deferrals,
+    reclaimer: Reclaimer,
+    kvfree: Kvfree,
+    stats: StatCounters,
     /// One-time set-up done (see `init`).
     initialized: AtomicBool,
     /// 0: fork handlers not registered, 1: being registered, 2: registered.
@@ -61,6 +65,7 @@ impl<F: FlavourLocals> Engine<F> {
                 crate::reader::Protocol::Increment => crate::gp::sequence::FOLLOWER_SPINS,
                 crate::reader::Protocol::PhaseFlip => 0,
             }),
+            defer: Deferrals::new(),
             reclaimer: Reclaimer::new(),
             kvfree: Kvfree::new(),
             stats: StatCounters::new(),
@@ -282,7 +287,8 @@ impl<F: FlavourLocals> Engine<F> {
     pub fn start_poll(&'static self) -> GpState {
         self.init();
         let cookie = self.sequence.snapshot();
-        self.reclaimer.request_gp(self, cookie);
+        self.ensure_reclaim_thread();
+        self.reclaimer.request_gp(self.parts(), cookie);
         cookie
     }
 
@@ -314,7 +320,7 @@ impl<F: FlavourLocals> Engine<F> {
         let (head, func) = crate::defer::callback::box_callback(callback, std::panic::Location::caller());
         // SAFETY: the head is a fresh box owned by the queue until `func`
         // (which frees it) runs.
-        unsafe { self.reclaimer.enqueue(self, head, func) };
+        unsafe { self.enqueue(head, func) };
     }
 
     /// Runs `func(head)` on the reclaim thread after a grace period. No
@@ -328,7 +334,21 @@ impl<F: FlavourLocals> Engine<F> {
     #[inline]
     pub unsafe fn call_rcu_raw(&'static self, head: NonNull<RcuHead>, func: CallbackFn) {
         // SAFETY: forwarded contract.
-        unsafe { self.reclaimer.enqueue(self, head, func) };
+        unsafe { self.enqueue(head, func) };
+    }
+
+    /// Queues `head`/`func` on the calling thread's deferral slot (claimed
+    /// now if it has none) and counts it.
+    ///
+    /// # Safety
+    ///
+    /// As [`Engine::call_rcu_raw`].
+    #[inline]
+    unsafe fn enqueue(&'static self, head: NonNull<RcuHead>, func: CallbackFn) {
+        self.ensure_reclaim_thread();
+        let slot = F::defer_key().with(SlotPtr::get).or_else(|| self.register_defer_slot());
+        // SAFETY: forwarded contract; `slot` is the calling thread's.
+        unsafe { self.reclaimer.enqueue(self.parts(), slot, head, func, || self.may_block()) };
     }
 
     /// Waits until every callback queued before the call (by any thread)
@@ -344,7 +364,8 @@ impl<F: FlavourLocals> Engine<F> {
         if crate::reclaim::in_reclaim_thread() {
             barrier_in_callback::<F>();
         }
-        self.reclaimer.barrier(self);
+        self.ensure_reclaim_thread();
+        self.reclaimer.barrier(self.parts());
     }
 
     /// Sets the `call_rcu` backlog thresholds.
@@ -364,55 +385,111 @@ impl<F: FlavourLocals> Engine<F> {
     // ----- kvfree ---------------------------------------------------------
 
     /// Drops `object` after a grace period, without a head inside it and
-    /// without allocating per object (see `kvfree.rs`). Never blocks unless
+    /// without allocating per object (see `kvfree/`). Never blocks unless
     /// memory is exhausted and the caller may block (then it waits for one
     /// grace period and drops inline), or the backlog is past the hard limit.
     #[inline]
     pub fn kvfree<P: RcuFree>(&'static self, object: P) {
         let entry = object.into_entry();
         match F::defer_key().with(SlotPtr::get) {
-            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity], entry.held),
+            Some(slot) => self.kvfree_append(slot, &entry),
             None => self.kvfree_unregistered(entry),
+        }
+    }
+
+    #[inline(always)]
+    fn kvfree_append(&'static self, slot: &'static DeferSlot, entry: &crate::kvfree::Entry) {
+        let words = (entry.drop, &entry.words[..entry.arity], entry.held);
+        let after = self.kvfree.append(slot, &self.sequence, || self.may_block(), F::NAME, words);
+        if !after.is_done() {
+            self.after_kvfree_slow_path(after);
+        }
+    }
+
+    /// What the append's slow path reported: arm the drain timer, note a
+    /// seal (and wait for reclaim past the hard limit), or drop the object
+    /// inline after a grace period (no block could be had).
+    #[cold]
+    #[inline(never)]
+    fn after_kvfree_slow_path(&'static self, after: AfterAppend) {
+        if after.dirtied || after.sealed {
+            self.ensure_reclaim_thread();
+        }
+        if after.dirtied {
+            self.defer.wake.wake_for_timer();
+        }
+        if after.sealed && self.reclaimer.note_sealed(self.parts()) {
+            self.reclaimer.throttle_if_allowed(self.parts(), self.may_block());
+        }
+        if let Some((drop, entry)) = after.drop_after_gp {
+            self.synchronize();
+            // SAFETY: the entry was never stored; a grace period has
+            // elapsed since the caller unpublished the object.
+            unsafe { drop(entry.as_ptr()) };
         }
     }
 
     #[cold]
     #[inline(never)]
     fn kvfree_unregistered(&'static self, entry: crate::kvfree::Entry) {
-        match self.register_kvfree() {
-            Some(slot) => self.kvfree.append(self, slot, entry.drop, &entry.words[..entry.arity], entry.held),
-            None => {
-                // The thread's destructors already ran (a call from another
-                // thread-local's destructor): no slot could be released at
-                // exit, so take the allocating path once.
-                struct Deferred(crate::kvfree::Entry);
-                // SAFETY: the entry came from an `RcuFree` value, which is Send.
-                unsafe impl Send for Deferred {}
-                let deferred = Deferred(entry);
-                self.call_rcu(move || {
-                    let d = deferred;
-                    // SAFETY: the entry is dropped once, after a grace period.
-                    unsafe { (d.0.drop)(d.0.words.as_ptr()) };
-                });
-            }
+        if let Some(slot) = self.register_defer_slot() {
+            return self.kvfree_append(slot, &entry);
         }
+        // The thread's destructors already ran (a call from another
+        // thread-local's destructor): no slot could be released at exit, so
+        // take the allocating path once.
+        struct Deferred(crate::kvfree::Entry);
+        // SAFETY: the entry came from an `RcuFree` value, which is Send.
+        unsafe impl Send for Deferred {}
+        let deferred = Deferred(entry);
+        self.call_rcu(move || {
+            let d = deferred;
+            // SAFETY: the entry is dropped once, after a grace period.
+            unsafe { (d.0.drop)(d.0.words.as_ptr()) };
+        });
     }
 
     /// Claims a deferral slot for the calling thread, unless its thread-local
     /// destructors already ran.
-    pub(crate) fn register_kvfree(&'static self) -> Option<&'static DeferSlot> {
+    fn register_defer_slot(&'static self) -> Option<&'static DeferSlot> {
         self.init();
         F::thread_key().try_with(|st| st.set_defer_registered()).ok()?;
-        let slot = crate::kvfree::claim_slot(&self.kvfree);
+        let slot = self.defer.claim_slot();
         F::defer_key().with(|c| c.set(slot));
         Some(slot)
     }
 
-    /// Thread exit: seal the partial block and release the deferral slot.
+    /// Thread exit: hand the callback list over, seal the partial block and
+    /// release the deferral slot.
     pub(crate) fn defer_thread_exit(&'static self) {
-        if let Some(slot) = F::defer_key().with(SlotPtr::take) {
-            self.kvfree.owner_exit(self, slot);
+        let Some(slot) = F::defer_key().with(SlotPtr::take) else { return };
+        self.defer.hand_over_callbacks(slot);
+        let sealed = self.kvfree.owner_exit(slot, &self.sequence, || self.reclaimer.under_pressure(self.parts()));
+        self.defer.release_slot(slot);
+        if sealed {
+            self.ensure_reclaim_thread();
+            self.reclaimer.note_sealed(self.parts());
         }
+    }
+
+    /// The handles the reclaimer works with.
+    #[inline]
+    fn parts(&self) -> Parts<'_> {
+        Parts { flavour: F::NAME, defer: &self.defer, kvfree: &self.kvfree, sequence: &self.sequence }
+    }
+
+    /// Starts the reclaim thread unless it runs.
+    #[inline]
+    fn ensure_reclaim_thread(&'static self) {
+        if !self.reclaimer.is_started() {
+            self.start_reclaim_thread();
+        }
+    }
+
+    #[cold]
+    fn start_reclaim_thread(&'static self) {
+        self.init();
+        self.reclaimer.start(F::NAME, move || self.reclaimer.run(self.parts(), &|cookie| self.wait_for(cookie)));
     }
 
     /// Sets how long a partial kvfree block may wait before it is sealed
@@ -426,14 +503,14 @@ impl<F: FlavourLocals> Engine<F> {
     /// how many blocks were freed.
     pub fn reclaim_now(&self) -> usize {
         crate::defer::slot_pool::trim();
-        self.kvfree.drop_caches()
+        self.kvfree.drop_caches(&self.defer)
     }
 
     // ----- fork -----------------------------------------------------------
 
     pub(crate) fn fork_prepare(&self) {
         self.init_lock.raw_lock();
-        self.kvfree.lock_for_fork();
+        self.defer.lock_for_fork();
         self.reclaimer.lock_for_fork();
         self.sequence.lock_for_fork();
     }
@@ -441,7 +518,7 @@ impl<F: FlavourLocals> Engine<F> {
     pub(crate) fn fork_parent(&self) {
         self.sequence.unlock_after_fork_parent();
         self.reclaimer.unlock_after_fork_parent();
-        self.kvfree.unlock_after_fork_parent();
+        self.defer.unlock_after_fork_parent();
         // SAFETY: taken by `fork_prepare` on this thread; no guard exists.
         unsafe { self.init_lock.raw_unlock() };
     }
@@ -451,20 +528,20 @@ impl<F: FlavourLocals> Engine<F> {
         unsafe { self.init_lock.raw_unlock() };
         crate::sys::reregister_after_fork();
         self.sequence.reset_after_fork_child();
-        let pending_blocks = self.reclaimer.reset_after_fork_child(&self.kvfree);
+        let pending_blocks = self.reclaimer.reset_after_fork_child(self.parts());
         self.registry.release_all_except(self.current_slot());
-        self.kvfree.reset_after_fork_child(F::defer_key().with(SlotPtr::get), pending_blocks);
+        self.kvfree.reset_after_fork_child(pending_blocks);
+        self.defer.reset_after_fork_child(F::defer_key().with(SlotPtr::get));
     }
 
     // ----- reporting ----------------------------------------------------
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        self.stats.snapshot::<F>(self)
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
+        let mut stats = self.stats.snapshot(F::NAME, self.sequence.completed(), &self.registry);
+        self.reclaimer.report(&mut stats);
+        self.kvfree.report(&self.defer, &mut stats);
+        stats
     }
 
     /// A human-readable dump of the grace-period state and every active

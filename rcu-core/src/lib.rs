@@ -33,8 +33,6 @@
 #[cfg(not(loom))]
 mod api;
 #[cfg(not(loom))]
-mod block;
-#[cfg(not(loom))]
 mod cell;
 #[cfg(not(loom))]
 mod defer;

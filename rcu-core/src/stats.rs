@@ -1,8 +1,8 @@
-//! Statistics: counters kept by the engine and the snapshot users read.
+//! Statistics: the counters the engine keeps itself and the snapshot users
+//! read, which each part (reclaimer, kvfree) fills in with its own.
 
-use crate::engine::Engine;
+use crate::reader::registry::Registry;
 use crate::sys::BarrierStrategy;
-use crate::thread::FlavourLocals;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters updated on slow paths only (never on a reader fast path).
@@ -26,32 +26,29 @@ impl StatCounters {
         }
     }
 
-    fn callbacks(r: &crate::reclaim::Reclaimer) -> Stats {
-        // Relaxed everywhere: statistics, not synchronisation. rcu_barrier
-        // markers travel through the queue too; they are not counted.
-        // `queued` lags behind by the producers' residuals (reclaim.rs,
-        // "Counting"): a callback invoked was queued.
-        let barriers = r.barriers.load(Ordering::Relaxed);
-        let invoked = r.invoked.load(Ordering::Relaxed);
-        let queued = r.queued.load(Ordering::Relaxed).max(invoked).saturating_sub(barriers);
-        let invoked = invoked.saturating_sub(barriers).min(queued);
+    /// The engine's own figures, with every other part's at zero: the
+    /// reclaimer and kvfree add theirs (`Reclaimer::report`,
+    /// `Kvfree::report`).
+    pub(crate) fn snapshot(&self, flavour: &'static str, grace_periods: u64, registry: &Registry) -> Stats {
+        // Relaxed everywhere: statistics, not synchronisation.
+        let without_readers = self.synchronize_without_readers.load(Ordering::Relaxed);
         Stats {
-            flavour: "",
-            barrier_strategy: BarrierStrategy::Fences,
-            grace_periods: 0,
-            synchronize_calls: 0,
-            synchronize_without_readers: 0,
-            registered_threads: 0,
-            registry_capacity: 0,
-            stalls: 0,
-            callbacks_queued: queued,
-            callbacks_invoked: invoked,
-            callback_batches: r.batches.load(Ordering::Relaxed),
-            largest_callback_batch: r.largest_batch.load(Ordering::Relaxed),
-            callback_backlog: queued - invoked,
-            peak_callback_backlog: r.peak_backlog.load(Ordering::Relaxed),
-            callback_panics: r.panics.load(Ordering::Relaxed),
-            barriers,
+            flavour,
+            barrier_strategy: crate::sys::strategy(),
+            grace_periods,
+            synchronize_calls: self.synchronize_calls.load(Ordering::Relaxed) + without_readers,
+            synchronize_without_readers: without_readers,
+            registered_threads: registry.in_use(),
+            registry_capacity: registry.capacity(),
+            stalls: self.stall_warnings.load(Ordering::Relaxed),
+            callbacks_queued: 0,
+            callbacks_invoked: 0,
+            callback_batches: 0,
+            largest_callback_batch: 0,
+            callback_backlog: 0,
+            peak_callback_backlog: 0,
+            callback_panics: 0,
+            barriers: 0,
             kvfree_objects_queued: 0,
             kvfree_objects_freed: 0,
             kvfree_blocks_sealed: BlocksSealed::default(),
@@ -61,49 +58,6 @@ impl StatCounters {
             kvfree_emergency_synchronize: 0,
             kvfree_emergency_reserve: 0,
             kvfree_drop_panics: 0,
-        }
-    }
-
-    fn kvfree(kv: &crate::kvfree::Kvfree, base: Stats) -> Stats {
-        // Relaxed everywhere: statistics, not synchronisation.
-        let c = &kv.counters;
-        let sealed = |i: usize| c.blocks_sealed[i].load(Ordering::Relaxed);
-        let blocks_sealed = BlocksSealed {
-            full: sealed(0),
-            timer: sealed(1),
-            barrier: sealed(2),
-            thread_exit: sealed(3),
-            reserve_return: sealed(4),
-        };
-        let blocks_freed = c.blocks_freed.load(Ordering::Relaxed);
-        let sync = c.emergency_synchronize.load(Ordering::Relaxed);
-        Stats {
-            kvfree_objects_queued: c.objects_sealed.load(Ordering::Relaxed) + sync,
-            kvfree_objects_freed: c.objects_freed.load(Ordering::Relaxed) + sync,
-            kvfree_blocks_in_flight: blocks_sealed.total().saturating_sub(blocks_freed),
-            kvfree_blocks_sealed: blocks_sealed,
-            kvfree_blocks_freed: blocks_freed,
-            kvfree_cached_blocks: kv.cached_blocks(),
-            kvfree_emergency_synchronize: sync,
-            kvfree_emergency_reserve: c.emergency_reserve.load(Ordering::Relaxed),
-            kvfree_drop_panics: c.drop_panics.load(Ordering::Relaxed),
-            ..base
-        }
-    }
-
-    pub(crate) fn snapshot<F: FlavourLocals>(&self, engine: &Engine<F>) -> Stats {
-        // Relaxed everywhere: statistics, not synchronisation.
-        Stats {
-            flavour: F::NAME,
-            barrier_strategy: crate::sys::strategy(),
-            grace_periods: engine.sequence().completed(),
-            synchronize_calls: self.synchronize_calls.load(Ordering::Relaxed)
-                + self.synchronize_without_readers.load(Ordering::Relaxed),
-            synchronize_without_readers: self.synchronize_without_readers.load(Ordering::Relaxed),
-            registered_threads: engine.registry().in_use(),
-            registry_capacity: engine.registry().capacity(),
-            stalls: self.stall_warnings.load(Ordering::Relaxed),
-            ..Self::kvfree(&engine.kvfree, Self::callbacks(&engine.reclaimer))
         }
     }
 }

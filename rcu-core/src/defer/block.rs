@@ -18,7 +18,7 @@
 //!
 //! # States
 //!
-//! open (its owner appends; see `kvfree.rs`) → sealed with a cookie
+//! open (its owner appends; see `kvfree/`) → sealed with a cookie
 //! ([`SealedBlock`], which has no append method: nothing is ever added to a
 //! batch already waiting for a grace period) → ready (cookie reached) →
 //! freed (entries dropped, block emptied) → cached or deallocated.
@@ -53,7 +53,7 @@ pub const BYTES_PER_BLOCK_WORD: usize = 2048;
 /// bytes: the block's words at [`BYTES_PER_BLOCK_WORD`] each; an object
 /// takes at least one word more than its charge, so it occupies less than
 /// it takes), unless one object larger than that fills a block alone.
-pub const BLOCK_HELD_BYTES: usize = Block::capacity(BLOCK_BYTES) * BYTES_PER_BLOCK_WORD;
+pub const BLOCK_HELD_BYTES: usize = Block::<()>::capacity(BLOCK_BYTES) * BYTES_PER_BLOCK_WORD;
 
 const NO_RUN: u32 = u32::MAX;
 const RUN_HEADER_WORDS: usize = 2;
@@ -69,14 +69,17 @@ pub(crate) enum SealReason {
     ReserveReturn = 4,
 }
 
+/// A block's header, followed by its words. `H` is its home: the slot
+/// whose cache or reserve takes it back (a deferral slot; generic so that
+/// this module does not depend on the slot that holds blocks).
 #[repr(C)]
-pub(crate) struct Block {
-    /// Link in the inbox, the pending list or a slot's cache.
-    pub(crate) next: *mut Block,
+pub(crate) struct Block<H: 'static> {
+    /// Link in the inbox, the pending list, a slot's cache or a steal.
+    next: *mut Block<H>,
     /// The grace period this block waits for (set when sealed).
-    pub(crate) cookie: GpState,
-    /// The deferral slot whose cache or reserve takes the block back.
-    pub(crate) home: *const crate::kvfree::DeferSlot,
+    cookie: GpState,
+    /// The slot whose cache or reserve takes the block back.
+    home: *const H,
     /// Capacity and use, in words.
     cap: u32,
     used: u32,
@@ -87,12 +90,12 @@ pub(crate) struct Block {
     /// Allocation size in bytes (for deallocation).
     bytes: u32,
     /// A per-thread reserve block (returns to the slot's reserve).
-    pub(crate) is_reserve: bool,
+    is_reserve: bool,
 }
 
-const HEADER_WORDS: usize = std::mem::size_of::<Block>().div_ceil(std::mem::size_of::<usize>());
+const HEADER_WORDS: usize = std::mem::size_of::<Block<()>>().div_ceil(std::mem::size_of::<usize>());
 
-impl Block {
+impl<H> Block<H> {
     /// Words of room in a block of `bytes` bytes.
     const fn capacity(bytes: usize) -> usize {
         bytes / std::mem::size_of::<usize>() - HEADER_WORDS
@@ -104,16 +107,12 @@ impl Block {
 
     /// Allocates an empty block of `bytes` bytes, or `None` when memory is
     /// short (or fault injection says so). Never aborts.
-    pub(crate) fn try_new(
-        bytes: usize,
-        home: *const crate::kvfree::DeferSlot,
-        is_reserve: bool,
-    ) -> Option<NonNull<Block>> {
+    pub(crate) fn try_new(bytes: usize, home: *const H, is_reserve: bool) -> Option<NonNull<Self>> {
         if crate::fault::block_allocation_fails(is_reserve) {
             return None;
         }
         // SAFETY: the layout has a non-zero size.
-        let p = NonNull::new(unsafe { std::alloc::alloc(Self::layout(bytes)) })?.cast::<Block>();
+        let p = NonNull::new(unsafe { std::alloc::alloc(Self::layout(bytes)) })?.cast::<Self>();
         let cap = Self::capacity(bytes) as u32;
         // SAFETY: `p` is a fresh allocation large enough for the header.
         unsafe {
@@ -137,7 +136,7 @@ impl Block {
     /// # Safety
     ///
     /// `b` came from `try_new` and is not used afterwards.
-    pub(crate) unsafe fn dealloc(b: NonNull<Block>) {
+    pub(crate) unsafe fn dealloc(b: NonNull<Self>) {
         // SAFETY: per the contract, the block is live and allocated with
         // this layout.
         unsafe {
@@ -146,7 +145,7 @@ impl Block {
         }
     }
 
-    fn words(b: NonNull<Block>) -> *mut usize {
+    fn words(b: NonNull<Self>) -> *mut usize {
         // SAFETY: the words follow the header inside the allocation.
         unsafe { b.as_ptr().cast::<usize>().add(HEADER_WORDS) }
     }
@@ -154,6 +153,36 @@ impl Block {
     /// Objects in the block.
     pub(crate) fn objects(&self) -> usize {
         self.objects as usize
+    }
+
+    /// The next block in whatever list holds this one (null at the end).
+    pub(crate) fn next(&self) -> *mut Self {
+        self.next
+    }
+
+    /// Links `b` to `next` in a list.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `b` (no other thread reads or writes its header).
+    pub(crate) unsafe fn set_next(b: NonNull<Self>, next: *mut Self) {
+        // SAFETY: per the contract.
+        unsafe { (*b.as_ptr()).next = next };
+    }
+
+    /// The cookie the block was sealed with ([`GpState::COMPLETED`] while open).
+    pub(crate) fn cookie(&self) -> GpState {
+        self.cookie
+    }
+
+    /// The slot the block returns to.
+    pub(crate) fn home(&self) -> *const H {
+        self.home
+    }
+
+    /// Whether this is a slot's emergency reserve.
+    pub(crate) fn is_reserve(&self) -> bool {
+        self.is_reserve
     }
 
     /// Appends one object that occupies `held` bytes. Returns false when the
@@ -169,7 +198,7 @@ impl Block {
     /// `b` is an open block owned by the caller; `entry` holds `arity`
     /// words that `drop` consumes exactly once.
     #[inline]
-    pub(crate) unsafe fn append(b: NonNull<Block>, drop: DropFn, entry: &[usize], held: usize) -> bool {
+    pub(crate) unsafe fn append(b: NonNull<Self>, drop: DropFn, entry: &[usize], held: usize) -> bool {
         // SAFETY: per the contract, the caller has exclusive access.
         let h = unsafe { &mut *b.as_ptr() };
         let words = Self::words(b);
@@ -221,7 +250,7 @@ impl Block {
     ///
     /// `b` is a sealed block whose grace period has completed, owned by the
     /// caller.
-    pub(crate) unsafe fn drop_all(b: NonNull<Block>, flavour: &str, panics: &mut u64) -> usize {
+    pub(crate) unsafe fn drop_all(b: NonNull<Self>, flavour: &str, panics: &mut u64) -> usize {
         // SAFETY: per the contract, exclusive access.
         let h = unsafe { &mut *b.as_ptr() };
         let words = Self::words(b);
@@ -265,19 +294,19 @@ impl Block {
 
 /// A block sealed with its cookie: it can only wait, be freed, or be
 /// linked into a list, never appended to.
-pub(crate) struct SealedBlock(NonNull<Block>);
+pub(crate) struct SealedBlock<H: 'static>(NonNull<Block<H>>);
 
 // SAFETY: a sealed block owns its objects, which are `Send` (kvfree_rcu
 // requires it), and is handed between threads whole.
-unsafe impl Send for SealedBlock {}
+unsafe impl<H> Send for SealedBlock<H> {}
 
-impl SealedBlock {
+impl<H> SealedBlock<H> {
     /// Seals `b` with `cookie`.
     ///
     /// # Safety
     ///
     /// The caller owns the open block `b` and will not append to it again.
-    pub(crate) unsafe fn seal(b: NonNull<Block>, cookie: GpState) -> SealedBlock {
+    pub(crate) unsafe fn seal(b: NonNull<Block<H>>, cookie: GpState) -> Self {
         // SAFETY: per the contract, exclusive access.
         unsafe { (*b.as_ptr()).cookie = cookie };
         SealedBlock(b)
@@ -296,7 +325,7 @@ impl SealedBlock {
     }
 
     /// The raw block, for intrusive lists.
-    pub(crate) fn into_raw(self) -> NonNull<Block> {
+    pub(crate) fn into_raw(self) -> NonNull<Block<H>> {
         self.0
     }
 
@@ -305,7 +334,7 @@ impl SealedBlock {
     /// # Safety
     ///
     /// `b` was produced by [`SealedBlock::into_raw`] and is owned by the caller.
-    pub(crate) unsafe fn from_raw(b: NonNull<Block>) -> SealedBlock {
+    pub(crate) unsafe fn from_raw(b: NonNull<Block<H>>) -> Self {
         SealedBlock(b)
     }
 }
@@ -336,6 +365,8 @@ pub(crate) unsafe fn drop_vec<T>(entry: *const usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// Blocks with no home slot.
+    type Block = super::Block<()>;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static DROPS: AtomicUsize = AtomicUsize::new(0);

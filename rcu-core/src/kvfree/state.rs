@@ -1,0 +1,196 @@
+//! One flavour's kvfree state: the inbox of sealed blocks for the reclaim
+//! thread, the drain interval, the counters and the limits.
+
+use crate::defer::block::{SealReason, SealedBlock};
+use crate::defer::deferrals::Deferrals;
+use crate::defer::slot::{DeferSlot, SlotBlock};
+use crate::gp::sequence::GpSequence;
+use crate::stats::{BlocksSealed, Stats};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Empty blocks a slot keeps for reuse (the kernel keeps 5 pages per CPU).
+pub const CACHED_BLOCKS_PER_THREAD: u32 = 5;
+
+/// Past this many objects in sealed blocks not yet freed (32 full blocks of
+/// thin boxes), a `kvfree_rcu` caller that may block waits for reclaim when
+/// it seals a block (until the whole backlog is under the soft limit), as it
+/// does past [`CallbackLimits::hard`](crate::CallbackLimits) for the whole
+/// backlog. Measured with `rcu-bench flood` (2 threads x 2,000,000 objects):
+/// held only by that limit (200,000), a flood peaked at 11.6-12.8 MiB at
+/// 25-35 Mobj/s; at 16,384 it peaks at 4.6-4.8 MiB at 35-38 Mobj/s (freed
+/// memory is reused while still cached); at 8,192, 4.3-4.5 MiB at 27-33
+/// Mobj/s (more waiting). crossbeam-epoch: 11 Mobj/s at 4.2-9.7 MiB.
+pub const KVFREE_BACKLOG_HARD: u64 = 16_384;
+
+/// Default drain interval: the kernel's `KFREE_DRAIN_JIFFIES` (HZ / 50).
+/// A partial block waits at most this long plus a grace period; shorter
+/// means more grace periods for sparse frees, longer holds memory longer.
+pub const DEFAULT_DRAIN_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Counters (statistics and backlog).
+#[derive(Default)]
+pub(super) struct KvfreeCounters {
+    pub(super) objects_sealed: AtomicU64,
+    pub(super) objects_freed: AtomicU64,
+    pub(super) blocks_sealed: [AtomicU64; 5],
+    pub(super) blocks_freed: AtomicU64,
+    pub(super) emergency_synchronize: AtomicU64,
+    pub(super) emergency_reserve: AtomicU64,
+    pub(super) drop_panics: AtomicU64,
+}
+
+/// One flavour's kvfree state: the inbox of sealed blocks, the drain
+/// interval and the counters (the blocks themselves live in the deferral
+/// slots until sealed).
+pub struct Kvfree {
+    /// Sealed blocks for the reclaim thread (a stack; it sorts them).
+    inbox: AtomicPtr<SlotBlock>,
+    drain_interval_ns: AtomicU64,
+    pub(super) counters: KvfreeCounters,
+}
+
+impl std::fmt::Debug for Kvfree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kvfree").field("drain_interval", &self.drain_interval()).finish_non_exhaustive()
+    }
+}
+
+impl Kvfree {
+    pub(crate) const fn new() -> Self {
+        Kvfree {
+            inbox: AtomicPtr::new(std::ptr::null_mut()),
+            drain_interval_ns: AtomicU64::new(DEFAULT_DRAIN_INTERVAL.as_nanos() as u64),
+            counters: KvfreeCounters {
+                objects_sealed: AtomicU64::new(0),
+                objects_freed: AtomicU64::new(0),
+                blocks_sealed: [const { AtomicU64::new(0) }; 5],
+                blocks_freed: AtomicU64::new(0),
+                emergency_synchronize: AtomicU64::new(0),
+                emergency_reserve: AtomicU64::new(0),
+                drop_panics: AtomicU64::new(0),
+            },
+        }
+    }
+
+    pub(crate) fn drain_interval(&self) -> Duration {
+        Duration::from_nanos(self.drain_interval_ns.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_drain_interval(&self, d: Duration) {
+        // Relaxed: advisory; the reclaim thread picks it up at its next wake.
+        self.drain_interval_ns.store(d.as_nanos().clamp(1, u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    /// Objects sealed and not yet freed.
+    pub(crate) fn backlog(&self) -> u64 {
+        // SeqCst: the `objects_freed` side of the reclaim thread's
+        // store-buffering pair with throttled producers (the SeqCst add in
+        // `free_block` against `throttled`; see `reclaim/backlog.rs`).
+        let freed = self.counters.objects_freed.load(Ordering::SeqCst);
+        // Relaxed: an estimate; sealing is published through the inbox.
+        self.counters.objects_sealed.load(Ordering::Relaxed).saturating_sub(freed)
+    }
+
+    /// The earliest `dirty_since` among open blocks, if any.
+    pub(crate) fn earliest_dirty(&self, defer: &Deferrals) -> Option<u64> {
+        // SeqCst: pairs with the owner's SeqCst store in `mark_dirty` and
+        // the reclaim thread's `sleeping` store (store-buffering pair).
+        defer.slots.slots().map(|s| s.dirty_since.load(Ordering::SeqCst)).filter(|&t| t != 0).min()
+    }
+
+    /// Seals `b` with a cookie taken now and hands it to the reclaim
+    /// thread's inbox. The caller reports the seal (the engine wakes the
+    /// thread and checks the backlog).
+    pub(super) fn seal(&self, gp: &GpSequence, b: NonNull<SlotBlock>, reason: SealReason) {
+        // The cookie is taken now, after a fence (inside `snapshot`): every
+        // object in the block was unpublished before. A later cookie than
+        // strictly needed is conservative.
+        // SAFETY: the caller owns the open block and never appends again.
+        let sealed = unsafe { SealedBlock::seal(b, gp.snapshot()) };
+        // Relaxed: statistics and a backlog estimate (see `backlog`).
+        self.counters.objects_sealed.fetch_add(sealed.objects() as u64, Ordering::Relaxed);
+        self.counters.blocks_sealed[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.push_inbox(sealed);
+    }
+
+    fn push_inbox(&self, sealed: SealedBlock<DeferSlot>) {
+        let b = sealed.into_raw();
+        let mut head = self.inbox.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the block is ours until the exchange publishes it.
+            unsafe { SlotBlock::set_next(b, head) };
+            // Release publishes the block and its entries to the reclaim
+            // thread's Acquire swap in `take_inbox`; SeqCst also orders it
+            // with the `sleeping` load of the wake that follows the report
+            // (store-buffering pair with the reclaim thread's `idle`, which
+            // checks `has_inbox`).
+            match self.inbox.compare_exchange_weak(head, b.as_ptr(), Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Whether sealed blocks wait in the inbox.
+    pub(crate) fn has_inbox(&self) -> bool {
+        // SeqCst: see `push_inbox`.
+        !self.inbox.load(Ordering::SeqCst).is_null()
+    }
+
+    /// Takes every sealed block handed over so far (reclaim thread), linked
+    /// through their headers.
+    pub(crate) fn take_inbox(&self) -> *mut SlotBlock {
+        // Acquire pairs with the Release in `push_inbox`.
+        self.inbox.swap(std::ptr::null_mut(), Ordering::Acquire)
+    }
+
+    /// The counters, into `stats`.
+    pub(crate) fn report(&self, defer: &Deferrals, stats: &mut Stats) {
+        // Relaxed everywhere: statistics, not synchronisation.
+        let c = &self.counters;
+        let sealed = |i: usize| c.blocks_sealed[i].load(Ordering::Relaxed);
+        let blocks_sealed = BlocksSealed {
+            full: sealed(0),
+            timer: sealed(1),
+            barrier: sealed(2),
+            thread_exit: sealed(3),
+            reserve_return: sealed(4),
+        };
+        let blocks_freed = c.blocks_freed.load(Ordering::Relaxed);
+        let sync = c.emergency_synchronize.load(Ordering::Relaxed);
+        stats.kvfree_objects_queued = c.objects_sealed.load(Ordering::Relaxed) + sync;
+        stats.kvfree_objects_freed = c.objects_freed.load(Ordering::Relaxed) + sync;
+        stats.kvfree_blocks_in_flight = blocks_sealed.total().saturating_sub(blocks_freed);
+        stats.kvfree_blocks_sealed = blocks_sealed;
+        stats.kvfree_blocks_freed = blocks_freed;
+        // Relaxed: a statistic.
+        stats.kvfree_cached_blocks = defer.slots.slots().map(|s| u64::from(s.cache_len.load(Ordering::Relaxed))).sum();
+        stats.kvfree_emergency_synchronize = sync;
+        stats.kvfree_emergency_reserve = c.emergency_reserve.load(Ordering::Relaxed);
+        stats.kvfree_drop_panics = c.drop_panics.load(Ordering::Relaxed);
+    }
+
+    /// `fork()` support, child side: a block the parent was freeing at the
+    /// fork is lost to the child, so the counters are recomputed from what
+    /// is left: `pending` (blocks, objects) in the reclaim thread's list,
+    /// plus the inbox.
+    pub(crate) fn reset_after_fork_child(&self, pending: (u64, u64)) {
+        let (mut blocks, mut objects) = pending;
+        // Relaxed: the child is single-threaded here.
+        let mut b = self.inbox.load(Ordering::Relaxed);
+        while let Some(block) = NonNull::new(b) {
+            // SAFETY: inbox blocks are sealed and stay allocated.
+            let block = unsafe { block.as_ref() };
+            blocks += 1;
+            objects += block.objects() as u64;
+            b = block.next();
+        }
+        let c = &self.counters;
+        let sealed_objects = c.objects_sealed.load(Ordering::Relaxed);
+        c.objects_freed.store(sealed_objects.saturating_sub(objects), Ordering::Relaxed);
+        let sealed_blocks: u64 = c.blocks_sealed.iter().map(|n| n.load(Ordering::Relaxed)).sum();
+        c.blocks_freed.store(sealed_blocks.saturating_sub(blocks), Ordering::Relaxed);
+    }
+}
