@@ -545,10 +545,14 @@ mod tests {
         c.batch = 8;
         c.nr_readers = 1;
         let report = run(&c).unwrap();
-        // Each recorded grace period served 8 writes; a batch straddling
-        // the window's edges may be counted on one side only.
+        // Each recorded grace period served 8 writes. The window's write
+        // counts and the writer's `measuring` flag are not switched at one
+        // instant (a Relaxed flag, a sampler that may be preempted between
+        // the two), so a few batches at each edge may be counted on one
+        // side only: 1% slack. Waiting per write would be 8 times off.
         let expected = report.writes() / 8;
-        assert!(report.gp_latency.count().abs_diff(expected) <= 2, "{} vs {expected}", report.gp_latency.count());
+        let slack = 2 + expected / 100;
+        assert!(report.gp_latency.count().abs_diff(expected) <= slack, "{} vs {expected}", report.gp_latency.count());
         assert!(report.summary_line().ends_with("batch 8"));
     }
 

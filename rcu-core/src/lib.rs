@@ -1,32 +1,33 @@
 //! The grace-period engine shared by the `rcu-memb` and `rcu-qsbr` flavours.
 //!
 //! Users depend on a flavour crate; this crate holds everything that does
-//! not depend on how a reader announces itself. Every module, one line each:
+//! not depend on how a reader announces itself.
 //!
-//! * `sync`: atomics from `std`, or from `loom` under `cfg(loom)`;
-//! * `sys`: membarrier and the barrier strategy; `sys::futex`, the futex
-//!   calls; `sys::lock`, locks the `fork()` handlers can release (on futexes);
-//! * `reader`: reader slots and the two counter protocols;
-//! * `registry`: the per-flavour set of reader slots;
-//! * `thread`: per-thread registration and its thread-exit destructor;
-//! * `wait`: waiting for a reader (spin, then futex);
-//! * `stall`: stall warnings for a reader that holds a grace period up;
-//! * `grace_period`: one grace period, with its barrier pairing;
-//! * `sequence`: cookies, polling and grace-period sharing;
-//! * `callback`: callback heads and the recycled closure-slot pool;
-//! * `local_callbacks`: a thread's own callback list, handed on in batches;
-//! * `queue`: the shared wait-free callback queue;
-//! * `reclaim`: the reclaim thread, its pending list, backlog and `rcu_barrier`;
-//! * `block`, `kvfree`, `fault`: headless `kvfree_rcu` with per-thread bulk
-//!   blocks, its emergency path and the fault-injection hook;
-//! * `fork`: the `fork()` handlers;
-//! * `stats`: the engine's counters and the snapshot users read;
-//! * `engine`: the above tied together for one [`Flavour`];
-//! * `flavour`: the [`Flavour`] trait, the counterpart of liburcu's `urcu-flavor.h`;
-//! * `api`: the public functions both flavour crates export, written once;
-//! * `own_section`: a read-side section the engine opens by itself (for `Debug`);
-//! * `cell`: [`RcuCell`] and [`Retired`], a value unpublished but not yet freed;
-//! * `rcu_option`: [`RcuOption`], an RCU cell that may be empty.
+//! # Layers
+//!
+//! Top to bottom; a module uses only modules on lower lines (files inside
+//! one directory use each other, and each directory's `mod.rs` lists its
+//! files). `tests/module_layers.rs` reads this picture and checks every
+//! `crate::` path in the sources against it.
+//!
+//! ```text
+//! rcu_option             RcuOption: an RcuCell that may be empty
+//! api · cell             the functions both flavour crates export; RcuCell, Retired
+//! own_section            a read-side section the engine opens by itself (Debug)
+//! fork                   the fork() handlers, registered per flavour
+//! flavour                the Flavour trait (it names the engine), define_flavour!
+//! engine/                owns every part below and hands each its narrow handles
+//! reclaim/               the reclaim thread: pending list, backlog, rcu_barrier
+//! kvfree/ · thread       headless kvfree_rcu; FlavourLocals and ThreadState
+//! defer/ · stats         deferral slots, callbacks, queue, blocks, doorbell; counters
+//! gp/                    one grace period, and the sequence (polling, sharing)
+//! reader/                reader slots and protocols, their registry, waiting
+//! sys/ · stall · fault  membarrier, futex, fork-safe lock; stall warnings; fault injection
+//! sync                   atomics from std, or from loom under cfg(loom)
+//! ```
+//!
+//! Each directory's `mod.rs` and each file opens with what it owns and its
+//! invariants; start from the layer you need.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

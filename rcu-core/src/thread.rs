@@ -23,7 +23,7 @@
 //! At exit the thread's partial kvfree block is sealed and handed to the
 //! reclaim thread: an exiting thread strands nothing.
 
-use crate::kvfree::DeferSlot;
+use crate::defer::slot::DeferSlot;
 use crate::reader::{Protocol, ReaderSlotPtr, SlotPtr};
 use std::cell::Cell;
 use std::thread::LocalKey;

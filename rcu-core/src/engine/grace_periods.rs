@@ -1,0 +1,88 @@
+//! Grace periods: `synchronize_rcu`, its no-reader fast path, and polling.
+
+use super::Engine;
+use crate::gp::sequence::GpState;
+use crate::stall::StallReporter;
+use crate::thread::FlavourLocals;
+use std::sync::atomic::Ordering;
+
+impl<F: FlavourLocals> Engine<F> {
+    /// Whether no reader can be inside a section that began before this
+    /// call (see `grace_period::no_reader_to_wait_for`).
+    fn no_reader_to_wait_for(&self) -> bool {
+        crate::gp::grace_period::no_reader_to_wait_for(F::PROTOCOL, self.registry.slots())
+    }
+
+    /// Runs one grace period (the caller holds the sequence's running state).
+    fn run_grace_period(&self) {
+        if self.no_reader_to_wait_for() {
+            return;
+        }
+        let state = match F::PROTOCOL {
+            crate::reader::Protocol::PhaseFlip => "inside a read-side section",
+            crate::reader::Protocol::Increment => "online without a quiescent state",
+        };
+        let stall = StallReporter::new(F::NAME, state, &self.stats.stall_warnings);
+        // SAFETY: called only by a thread that holds the sequence's odd
+        // "running" state (`GpSequence::run_one`, `complete_if_idle`), which
+        // one thread at a time can take, so it is the counter's only writer.
+        unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots(), &stall) };
+    }
+
+    /// Waits for a grace period: every read-side critical section that began
+    /// before the call has ended when it returns. Shared with concurrent
+    /// callers. May block.
+    #[track_caller]
+    pub fn synchronize(&'static self) {
+        self.assert_may_block("synchronize_rcu()");
+        self.init();
+        // Nothing to wait for, nothing paid: no barrier, futex or lock when
+        // no reader could hold up a grace period (liburcu checks for an
+        // empty registry too). Completed as an empty grace period, so
+        // cookies taken earlier (`get_state_synchronize_rcu`) are satisfied.
+        let seems_idle = || crate::gp::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots());
+        if self.sequence.complete_if_idle(seems_idle, || self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
+            // Relaxed: a statistic (one counter per call: `stats()` adds
+            // these to `synchronize_calls`).
+            self.stats.synchronize_without_readers.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // Relaxed: a statistic.
+        self.stats.synchronize_calls.fetch_add(1, Ordering::Relaxed);
+        self.wait_for(self.sequence.snapshot());
+    }
+
+    /// Blocks until `cookie` is reached, leading grace periods if needed.
+    /// The caller must be allowed to block (checked by callers).
+    pub(crate) fn wait_for(&'static self, cookie: GpState) {
+        // Every grace period runs with the barrier strategy decided.
+        self.init();
+        self.sequence.wait_for(cookie, || self.run_grace_period());
+    }
+
+    /// A cookie for a grace period that starts after this call, which the
+    /// reclaim thread is asked to run. Never blocks.
+    pub fn start_poll(&'static self) -> GpState {
+        self.init();
+        let cookie = self.sequence.snapshot();
+        self.ensure_reclaim_thread();
+        self.reclaimer.request_gp(self.parts(), cookie);
+        cookie
+    }
+
+    /// Whether `cookie`'s grace period has completed. One load, never blocks.
+    #[inline]
+    pub fn poll(&self, cookie: GpState) -> bool {
+        self.sequence.poll(cookie)
+    }
+
+    /// Waits for `cookie` unless it has completed already.
+    #[track_caller]
+    pub fn cond_synchronize(&'static self, cookie: GpState) {
+        if !self.poll(cookie) {
+            self.assert_may_block("cond_synchronize_rcu()");
+            self.init();
+            self.wait_for(cookie);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Headless `kvfree_rcu`, the deferral slot it uses, and starting the
+//! reclaim thread (with the narrow handles it gets).
+
+use super::Engine;
+use crate::defer::slot::DeferSlot;
+use crate::kvfree::{AfterAppend, RcuFree};
+use crate::reader::SlotPtr;
+use crate::thread::FlavourLocals;
+
+impl<F: FlavourLocals> Engine<F> {
+    /// Drops `object` after a grace period, without a head inside it and
+    /// without allocating per object (see `kvfree/`). Never blocks unless
+    /// memory is exhausted and the caller may block (then it waits for one
+    /// grace period and drops inline), or the backlog is past the hard limit.
+    #[inline]
+    pub fn kvfree<P: RcuFree>(&'static self, object: P) {
+        let entry = object.into_entry();
+        match F::defer_key().with(SlotPtr::get) {
+            Some(slot) => self.kvfree_append(slot, &entry),
+            None => self.kvfree_unregistered(entry),
+        }
+    }
+
+    #[inline(always)]
+    fn kvfree_append(&'static self, slot: &'static DeferSlot, entry: &crate::kvfree::Entry) {
+        let words = (entry.drop, &entry.words[..entry.arity], entry.held);
+        let after = self.kvfree.append(slot, &self.sequence, || self.may_block(), F::NAME, words);
+        if !after.is_done() {
+            self.after_kvfree_slow_path(after);
+        }
+    }
+
+    /// What the append's slow path reported: arm the drain timer, note a
+    /// seal (and wait for reclaim past the hard limit), or drop the object
+    /// inline after a grace period (no block could be had).
+    #[cold]
+    #[inline(never)]
+    fn after_kvfree_slow_path(&'static self, after: AfterAppend) {
+        if after.dirtied || after.sealed {
+            self.ensure_reclaim_thread();
+        }
+        if after.dirtied {
+            self.defer.wake.wake_for_timer();
+        }
+        if after.sealed && self.reclaimer.note_sealed(self.parts()) {
+            self.reclaimer.throttle_if_allowed(self.parts(), self.may_block());
+        }
+        if let Some((drop, entry)) = after.drop_after_gp {
+            self.synchronize();
+            // SAFETY: the entry was never stored; a grace period has
+            // elapsed since the caller unpublished the object.
+            unsafe { drop(entry.as_ptr()) };
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn kvfree_unregistered(&'static self, entry: crate::kvfree::Entry) {
+        if let Some(slot) = self.register_defer_slot() {
+            return self.kvfree_append(slot, &entry);
+        }
+        // The thread's destructors already ran (a call from another
+        // thread-local's destructor): no slot could be released at exit, so
+        // take the allocating path once.
+        struct Deferred(crate::kvfree::Entry);
+        // SAFETY: the entry came from an `RcuFree` value, which is Send.
+        unsafe impl Send for Deferred {}
+        let deferred = Deferred(entry);
+        self.call_rcu(move || {
+            let d = deferred;
+            // SAFETY: the entry is dropped once, after a grace period.
+            unsafe { (d.0.drop)(d.0.words.as_ptr()) };
+        });
+    }
+
+    /// Thread exit: hand the callback list over, seal the partial block and
+    /// release the deferral slot.
+    pub(crate) fn defer_thread_exit(&'static self) {
+        let Some(slot) = F::defer_key().with(SlotPtr::take) else { return };
+        self.defer.hand_over_callbacks(slot);
+        let sealed = self.kvfree.owner_exit(slot, &self.sequence, || self.reclaimer.under_pressure(self.parts()));
+        self.defer.release_slot(slot);
+        if sealed {
+            self.ensure_reclaim_thread();
+            self.reclaimer.note_sealed(self.parts());
+        }
+    }
+
+    /// Sets how long a partial kvfree block may wait before it is sealed
+    /// (default [`DEFAULT_DRAIN_INTERVAL`](crate::kvfree::DEFAULT_DRAIN_INTERVAL)).
+    pub fn set_kvfree_drain_interval(&self, interval: std::time::Duration) {
+        self.kvfree.set_drain_interval(interval);
+    }
+
+    /// Drops every cached empty kvfree block and the spare `call_rcu`
+    /// slots now (memory pressure). Returns
+    /// how many blocks were freed.
+    pub fn reclaim_now(&self) -> usize {
+        crate::defer::slot_pool::trim();
+        self.kvfree.drop_caches(&self.defer)
+    }
+}
