@@ -33,6 +33,8 @@ use rcu::memb::Memb;
 use rcu::qsbr::Qsbr;
 use rcu_core::fault::AllocFailure;
 use rcu_core::{Flavour, FlavourLocals, ReadSection};
+use rcu_testkit::pin::CpuPlan;
+use rcu_testkit::rng::Rng;
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -204,7 +206,7 @@ impl ReaderTally {
 
 /// A reader's per-thread state: its random stream and its checks.
 struct ReaderState {
-    rng: SplitMix64,
+    rng: Rng,
     tally: ReaderTally,
     /// Newest generation seen: publication must never go backwards.
     newest_generation: u64,
@@ -212,7 +214,7 @@ struct ReaderState {
 
 impl ReaderState {
     fn new(seed: u64) -> Self {
-        ReaderState { rng: SplitMix64(seed), tally: ReaderTally::default(), newest_generation: 0 }
+        ReaderState { rng: Rng::for_thread(seed, 0, 0), tally: ReaderTally::default(), newest_generation: 0 }
     }
 
     /// One read-side section's worth of checked lookups.
@@ -431,7 +433,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
                 .name(format!("reader-{id}"))
                 .spawn(move || {
                     if config.pin_readers {
-                        placement::pin_to_nth_allowed_cpu(id);
+                        CpuPlan::new(true).pin(id);
                     }
                     F::reader(&table, &config, &control, id)
                 })
@@ -561,35 +563,6 @@ impl Progress {
 }
 
 /// Peak resident set size of the process, reset before each run.
-/// Reader placement: one reader per CPU, so that every run shares the CPUs
-/// the same way (the resizer and the reclaim thread float).
-mod placement {
-    /// Pins the calling thread to the `n`-th CPU (modulo their number) of
-    /// the set it may run on. Best effort: where affinity cannot be set
-    /// (not Linux, or refused), the thread stays unpinned.
-    pub fn pin_to_nth_allowed_cpu(n: usize) {
-        #[cfg(target_os = "linux")]
-        // SAFETY: `cpu_set_t` is plain data (all zeroes is the empty set);
-        // both calls only read or write the set passed by pointer, for the
-        // calling thread (pid 0).
-        unsafe {
-            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
-                return;
-            }
-            let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &allowed)).collect();
-            if cpus.is_empty() {
-                return;
-            }
-            let mut one: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpus[n % cpus.len()], &mut one);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = n;
-    }
-}
-
 mod memory {
     /// Gives freed heap memory back to the kernel and resets the peak RSS
     /// counter (`VmHWM`), so the next reading covers one run only.
@@ -606,10 +579,7 @@ mod memory {
 
     /// `VmHWM` from /proc/self/status, in bytes.
     pub fn peak_rss() -> Option<u64> {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
+        rcu_testkit::rss::peak_rss_kib().map(|kib| kib * 1024)
     }
 }
 
@@ -619,26 +589,6 @@ fn thread_cpu_time() -> Option<Duration> {
     // SAFETY: `now` is a valid, writable timespec.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
     (rc == 0).then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
-}
-
-/// A small, fast generator for the readers' random indices.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    #[inline]
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (multiply-shift; `n > 0`).
-    #[inline]
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -918,31 +868,6 @@ mod tests {
         assert_eq!(r.leaks(), 2);
     }
 
-    /// The affinity a pinned thread ends with: one CPU, from the set it
-    /// was allowed, chosen by `n` modulo the set's size.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn pinning_picks_the_nth_allowed_cpu() {
-        fn allowed() -> Vec<usize> {
-            // SAFETY: as in `pin_to_nth_allowed_cpu`.
-            unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                assert_eq!(libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set), 0);
-                (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
-            }
-        }
-        let before = allowed();
-        for n in [0, 1, before.len() + 1] {
-            let after = std::thread::spawn(move || {
-                placement::pin_to_nth_allowed_cpu(n);
-                allowed()
-            })
-            .join()
-            .unwrap();
-            assert_eq!(after, vec![before[n % before.len()]], "pinned to the {n}th of {before:?}");
-        }
-    }
-
     #[test]
     fn a_short_run_of_each_strategy_verifies_clean() {
         for strategy in Strategy::ALL {
@@ -997,13 +922,5 @@ mod tests {
             assert_eq!(result.max_arrays_alive, 1, "{}: each array is freed inline", result.flavour);
         }
         assert_eq!(rcu_core::fault::alloc_failure(), AllocFailure::None, "the run restores the setting");
-    }
-
-    #[test]
-    fn indices_stay_below_the_bound() {
-        let mut rng = SplitMix64(3);
-        for n in 1..200 {
-            assert!(rng.below(n) < n);
-        }
     }
 }

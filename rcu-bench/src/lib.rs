@@ -30,8 +30,8 @@ pub mod hist;
 pub mod implementation;
 #[cfg(feature = "liburcu")]
 pub mod liburcu;
-pub mod pin;
+pub use rcu_testkit::pin;
 pub mod reclaim;
-pub mod rss;
+pub use rcu_testkit::rss;
 pub mod run;
 pub mod workload;

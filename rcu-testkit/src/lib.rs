@@ -10,6 +10,10 @@
 //! that loads an element and finds it marked freed inside its read-side
 //! section has caught an early free. The token's own memory is really freed,
 //! so valgrind and sanitizers check the RCU machinery's frees as well.
+//!
+//! Also the helpers every test, bench and stress binary of the workspace
+//! shares, written once: [`rng`] (a seeded SplitMix64), [`rss`] (resident
+//! set size from `/proc`), [`pin`] (CPU pinning).
 #![deny(missing_docs)]
 
 pub mod callbacks;
@@ -17,6 +21,9 @@ pub mod cells;
 pub mod fork;
 pub mod kvfree;
 pub mod no_reader;
+pub mod pin;
+pub mod rng;
+pub mod rss;
 pub mod scenario;
 pub mod stall;
 mod suites;

@@ -54,7 +54,7 @@ pub mod ledger;
 pub mod paths;
 pub mod pool;
 pub mod report;
-pub mod rng;
+pub use rcu_testkit::rng;
 pub mod rss;
 pub mod run;
 pub mod seccomp;

@@ -78,3 +78,27 @@ impl CpuPlan {
         self.cpus.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The affinity a pinned thread ends with: one CPU, from the set it was
+    /// allowed, chosen by its number modulo the set's size.
+    #[test]
+    fn thread_k_is_pinned_to_the_kth_allowed_cpu() {
+        let plan = CpuPlan::new(true);
+        let before = allowed_cpus();
+        for k in [0, 1, before.len() + 1] {
+            let plan = plan.clone();
+            let after = std::thread::spawn(move || {
+                plan.pin(k);
+                allowed_cpus()
+            })
+            .join()
+            .unwrap();
+            assert_eq!(after, vec![before[k % before.len()]], "thread {k} of {before:?}");
+        }
+        assert_eq!(CpuPlan::new(false).cpu_for(0), None, "a disabled plan pins nothing");
+    }
+}
