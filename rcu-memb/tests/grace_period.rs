@@ -1,31 +1,11 @@
-//! The memb grace period: it waits for readers that started before it, it
-//! never lets a retired object be reclaimed under a reader, and misuse is
+//! The memb grace period (waiting for an older reader is in rcu-testkit's
+//! `polling` scenarios, `tests/polling.rs`): it never lets a retired object be reclaimed under a reader, and misuse is
 //! reported instead of deadlocking.
 
 use rcu_memb::{read_lock, synchronize_rcu};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
-
-#[test]
-fn synchronize_waits_for_a_reader_that_started_before_it() {
-    let entered = Arc::new(Barrier::new(2));
-    let left = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (entered, left) = (entered.clone(), left.clone());
-        std::thread::spawn(move || {
-            let guard = read_lock();
-            entered.wait();
-            std::thread::sleep(Duration::from_millis(50));
-            left.store(true, Ordering::SeqCst);
-            drop(guard);
-        })
-    };
-    entered.wait();
-    synchronize_rcu();
-    assert!(left.load(Ordering::SeqCst), "synchronize_rcu returned while a pre-existing reader was inside");
-    reader.join().unwrap();
-}
 
 #[test]
 fn nested_sections_end_with_the_outermost_guard() {

@@ -8,26 +8,6 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 #[test]
-fn synchronize_waits_for_an_online_thread_until_its_quiescent_state() {
-    let online = Arc::new(Barrier::new(2));
-    let announced = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (online, announced) = (online.clone(), announced.clone());
-        std::thread::spawn(move || {
-            let mut t = register_thread();
-            online.wait();
-            std::thread::sleep(Duration::from_millis(50));
-            announced.store(true, Ordering::SeqCst);
-            t.quiescent_state();
-        })
-    };
-    online.wait();
-    synchronize_rcu();
-    assert!(announced.load(Ordering::SeqCst), "grace period ended before the online thread's quiescent state");
-    reader.join().unwrap();
-}
-
-#[test]
 fn an_offline_thread_does_not_hold_grace_periods_up() {
     let offline = Arc::new(Barrier::new(2));
     let finish = Arc::new(Barrier::new(2));

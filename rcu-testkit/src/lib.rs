@@ -22,6 +22,7 @@ pub mod fork;
 pub mod kvfree;
 pub mod no_reader;
 pub mod pin;
+pub mod polling;
 pub mod rng;
 pub mod rss;
 pub mod scenario;
