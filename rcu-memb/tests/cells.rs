@@ -5,10 +5,7 @@ use rcu_testkit::kvfree::Held;
 use rcu_testkit::ReaderChecks;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-fn in_read_section(f: &mut dyn FnMut()) {
-    let _g = rcu_memb::read_lock();
-    f();
-}
+mod common;
 
 fn cell_reader(cell: &'static rcu_memb::RcuCell<Held>, checks: &'static ReaderChecks, stop: &'static AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
@@ -28,4 +25,4 @@ fn option_reader(cell: &'static rcu_memb::RcuOption<Held>, checks: &'static Read
     }
 }
 
-rcu_testkit::cell_tests!(rcu_memb::Memb, in_read_section, cell_reader, option_reader);
+rcu_testkit::cell_tests!(rcu_memb::Memb, common::in_read_section, cell_reader, option_reader);

@@ -2,14 +2,6 @@
 //! process so no other test adds grace periods: N concurrent synchronize_rcu
 //! callers cost far fewer than N.
 
-fn hold(entered: &std::sync::Barrier, release: &std::sync::atomic::AtomicBool) {
-    let guard = rcu_memb::read_lock();
-    entered.wait();
-    // SeqCst: a stop flag, stored SeqCst by the scenario.
-    while !release.load(std::sync::atomic::Ordering::SeqCst) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    drop(guard);
-}
+mod common;
 
-rcu_testkit::sharing_tests!(rcu_memb::Memb, hold);
+rcu_testkit::sharing_tests!(rcu_memb::Memb, common::hold);

@@ -5,10 +5,7 @@ use rcu_testkit::kvfree::Held;
 use rcu_testkit::ReaderChecks;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-fn in_read_section(f: &mut dyn FnMut()) {
-    let _online = rcu_qsbr::register_thread();
-    f();
-}
+mod common;
 
 fn cell_reader(cell: &'static rcu_qsbr::RcuCell<Held>, checks: &'static ReaderChecks, stop: &'static AtomicBool) {
     let mut t = rcu_qsbr::register_thread();
@@ -36,7 +33,7 @@ fn option_reader(cell: &'static rcu_qsbr::RcuOption<Held>, checks: &'static Read
     }
 }
 
-rcu_testkit::cell_tests!(rcu_qsbr::Qsbr, in_read_section, cell_reader, option_reader);
+rcu_testkit::cell_tests!(rcu_qsbr::Qsbr, common::in_read_section, cell_reader, option_reader);
 
 /// An offline registered thread comes online only for `Debug`'s read and
 /// is offline again after it (grace periods do not wait for it).

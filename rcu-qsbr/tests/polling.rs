@@ -2,14 +2,6 @@
 //! complete without anyone calling synchronize_rcu, and never while a reader
 //! that predates them is inside.
 
-fn hold(entered: &std::sync::Barrier, release: &std::sync::atomic::AtomicBool) {
-    let thread = rcu_qsbr::register_thread();
-    entered.wait();
-    // SeqCst: a stop flag, stored SeqCst by the scenario.
-    while !release.load(std::sync::atomic::Ordering::SeqCst) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    drop(thread);
-}
+mod common;
 
-rcu_testkit::polling_tests!(rcu_qsbr::Qsbr, hold);
+rcu_testkit::polling_tests!(rcu_qsbr::Qsbr, common::hold);
