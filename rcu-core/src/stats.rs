@@ -30,7 +30,10 @@ impl StatCounters {
     /// reclaimer and kvfree add theirs (`Reclaimer::report`,
     /// `Kvfree::report`).
     pub(crate) fn snapshot(&self, flavour: &'static str, grace_periods: u64, registry: &Registry) -> Stats {
-        // Relaxed everywhere: statistics, not synchronisation.
+        // Relaxed everywhere: statistics, not synchronisation. They pair
+        // with nothing: the increments (in `engine/grace_periods.rs` and
+        // `StallReporter`) are Relaxed too, and a snapshot taken while
+        // others count is approximate by nature.
         let without_readers = self.synchronize_without_readers.load(Ordering::Relaxed);
         Stats {
             flavour,

@@ -20,7 +20,7 @@
 //!
 //! The list lives in the thread's `DeferSlot` and the owner works on it
 //! inside that slot's `seq` bracket, so stealing is the kvfree "steal"
-//! protocol (kvfree.rs): swap `first` to null, heavy barrier, wait for the
+//! protocol (`slot.rs`): swap `first` to null, heavy barrier, wait for the
 //! owner's append in progress, then walk the list. Afterwards the owner
 //! never touches the stolen list again: it only reaches its list through
 //! `first`, which it now finds null.

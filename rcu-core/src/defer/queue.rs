@@ -78,9 +78,12 @@ impl CallbackQueue {
     #[inline]
     pub(crate) unsafe fn push_list(&self, first: NonNull<RcuHead>, last: NonNull<RcuHead>) -> bool {
         // SeqCst (AcqRel would do for the queue itself): Release publishes
-        // the list's links and functions to whoever links after `last`;
-        // SeqCst also orders this exchange with the consumer's `sleeping`
-        // store and its emptiness check (store-buffering pair in reclaim.rs).
+        // the list's links and functions to the next producer's exchange
+        // (which links after `last`) and to the consumer's AcqRel exchange
+        // in `take_all`; SeqCst also orders this exchange before the
+        // producer's `sleeping` load, against the reclaim thread's SeqCst
+        // `announce` and its SeqCst `is_empty` load (the store-buffering
+        // pair of `defer/wake.rs`).
         let prev = self.tail.swap(last.as_ptr(), Ordering::SeqCst);
         let was_empty = prev.is_null() || prev == self.stub();
         let prev = if prev.is_null() { self.stub() } else { prev };
@@ -95,7 +98,8 @@ impl CallbackQueue {
     /// Whether the queue holds nothing (consumer side; a concurrent push may
     /// make this stale at once).
     pub(crate) fn is_empty(&self) -> bool {
-        // SeqCst: see `push`.
+        // SeqCst: the reclaim thread's half of the store-buffering pair
+        // with the SeqCst exchange in `push_list` (see there).
         let t = self.tail.load(Ordering::SeqCst);
         t.is_null() || t == self.stub()
     }
@@ -111,8 +115,9 @@ impl CallbackQueue {
         // Relaxed: only the consumer writes stub.next back to null; producers
         // that link to the stub do so after the exchange below.
         self.stub.next.store(std::ptr::null_mut(), Ordering::Relaxed);
-        // AcqRel: Acquire sees the last producer's head; Release publishes
-        // the cleared stub to producers that link after it.
+        // AcqRel: Acquire pairs with the last producer's exchange in
+        // `push_list` (its head and function are visible); Release publishes
+        // the cleared stub to the producers whose exchange returns it.
         let last = self.tail.swap(self.stub(), Ordering::AcqRel);
         Some(Segment { first, last: NonNull::new(last).expect("non-empty queue has a tail") })
     }
@@ -125,6 +130,7 @@ impl CallbackQueue {
     /// for which `drop_head` holds (rcu_barrier markers of threads that do
     /// not exist here) are unlinked. Returns the heads kept.
     pub(crate) fn repair_after_fork_child(&self, drop_head: impl Fn(NonNull<RcuHead>) -> bool) -> usize {
+        // Relaxed here and below: the child is single-threaded, nothing to pair with.
         let tail = self.tail.load(Ordering::Relaxed);
         if tail.is_null() || tail == self.stub() {
             return 0;

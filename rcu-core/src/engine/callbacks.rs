@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 
 impl<F: FlavourLocals> Engine<F> {
     /// Runs `callback` on the reclaim thread after a grace period. A
-    /// recycled slot or one allocation (see `callback.rs`); never waits for a grace period (past the hard backlog
+    /// recycled slot or one allocation (see `defer/callback.rs`); never waits for a grace period (past the hard backlog
     /// limit, a caller that may block waits for reclaim: see
     /// [`CallbackLimits`]).
     #[inline]
@@ -50,7 +50,7 @@ impl<F: FlavourLocals> Engine<F> {
     }
 
     /// Waits until every callback queued before the call (by any thread)
-    /// has run. See `reclaim.rs` for callbacks queued by callbacks.
+    /// has run. See `reclaim/mod.rs` for callbacks queued by callbacks.
     ///
     /// # Panics
     ///

@@ -3,7 +3,7 @@
 //! Runs with the grace-period lock held (one writer at a time: the global
 //! counter has a single writer). `slots` yields every reader slot; slots
 //! added while the grace period runs belong to readers that registered after
-//! it started, which it need not wait for (see `registry.rs`).
+//! it started, which it need not wait for (see `reader/registry.rs`).
 //!
 //! # PhaseFlip (memb), after liburcu's `urcu.c`
 //!

@@ -17,11 +17,10 @@ pub const CACHED_BLOCKS_PER_THREAD: u32 = 5;
 /// thin boxes), a `kvfree_rcu` caller that may block waits for reclaim when
 /// it seals a block (until the whole backlog is under the soft limit), as it
 /// does past [`CallbackLimits::hard`](crate::CallbackLimits) for the whole
-/// backlog. Measured with `rcu-bench flood` (2 threads x 2,000,000 objects):
-/// held only by that limit (200,000), a flood peaked at 11.6-12.8 MiB at
-/// 25-35 Mobj/s; at 16,384 it peaks at 4.6-4.8 MiB at 35-38 Mobj/s (freed
-/// memory is reused while still cached); at 8,192, 4.3-4.5 MiB at 27-33
-/// Mobj/s (more waiting). crossbeam-epoch: 11 Mobj/s at 4.2-9.7 MiB.
+/// backlog. It keeps a flood's memory near a cache-warm working set: freed
+/// blocks are reused while still cached. The values tried and the peak RSS
+/// and throughput of each are in BENCHMARKS.md ("Design choices, measured",
+/// `rcu-bench flood`).
 pub const KVFREE_BACKLOG_HARD: u64 = 16_384;
 
 /// Default drain interval: the kernel's `KFREE_DRAIN_JIFFIES` (HZ / 50).

@@ -25,7 +25,7 @@
 //! registration never waits for a grace period. A scan may miss a slot
 //! claimed (or a chunk linked) after the scan passed it; such a reader
 //! registered after the grace period's first barrier, so its loads see the
-//! unpublished state (see `grace_period.rs`). A released slot reads as
+//! unpublished state (see `gp/grace_period.rs`). A released slot reads as
 //! inactive, which is exactly right for a thread that has left.
 
 use crate::reader::ReaderSlot;

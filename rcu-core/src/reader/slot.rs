@@ -12,7 +12,7 @@
 //!   state (always odd), or 0 while the thread is offline.
 //!
 //! [`Protocol::reader_state`] judges a reader word against the global one;
-//! `grace_period.rs` uses it to decide whom to wait for.
+//! `gp/grace_period.rs` uses it to decide whom to wait for.
 
 use crate::reader::wait::GpWaker;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
@@ -108,7 +108,7 @@ impl Protocol {
 /// One registered reader thread's announcement word, with its bookkeeping.
 ///
 /// Ownership: a slot is claimed by exactly one thread at a time (`in_use`,
-/// see `registry.rs`); only the owner writes `ctr`, `transient` and `tid`.
+/// see `registry.rs` here); only the owner writes `ctr`, `transient` and `tid`.
 /// The grace-period writer reads `ctr` of every slot, claimed or not; a free
 /// slot's `ctr` is always inactive (0).
 #[derive(Debug)]
@@ -211,7 +211,7 @@ impl ReaderSlot {
 }
 
 /// The reader halves of the two protocols. They live here, beside the
-/// writer halves in `grace_period.rs`, so the loom model checks the code the
+/// writer halves in `gp/grace_period.rs`, so the loom model checks the code the
 /// flavours inline into their fast paths.
 impl ReaderSlot {
     /// memb `read_lock`: enter a (nested) read-side section. Two plain
@@ -240,7 +240,7 @@ impl ReaderSlot {
         // Outermost: copy the global counter (phase + one nesting level).
         // Relaxed load and store; the light barrier orders the store before
         // the section's loads and pairs with the grace period's first heavy
-        // barrier (B1 in grace_period.rs).
+        // barrier (B1 in gp/grace_period.rs).
         let gp = gp_ctr.load(Ordering::Relaxed);
         self.ctr.store(gp, Ordering::Relaxed);
         crate::sys::light_barrier();
@@ -299,7 +299,7 @@ impl ReaderSlot {
             return;
         }
         // Orders earlier section reads before the store; pairs with the
-        // grace period's final fence (Increment in grace_period.rs).
+        // grace period's final fence (Increment in gp/grace_period.rs).
         fence(Ordering::SeqCst);
         self.ctr.store(gp, Ordering::Relaxed);
         // Orders the store before later reads and before the waker-flag

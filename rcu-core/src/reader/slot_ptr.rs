@@ -53,7 +53,7 @@ static VACANT_READER: ReaderSlot = ReaderSlot::vacant();
 /// A thread-local pointer to the calling thread's reader slot; never null:
 /// it points to a vacant stand-in slot while the thread has none, whose
 /// word makes `ReaderSlot::memb_enter` fail, so the memb fast path needs no
-/// separate "registered?" test (see `reader.rs`).
+/// separate "registered?" test (see `slot.rs`).
 ///
 /// Declared by flavour crates as a `const`-initialised `thread_local!` with
 /// no destructor. Only rcu-core sets it, to the vacant slot or a slot of the
