@@ -384,7 +384,7 @@ mod liburcu {
     }
 }
 
-/// This workspace's entries, generic over the flavour (`src/reclaim.rs`).
+/// This workspace's entries, generic over the flavour (`rcu-bench/src/reclaim.rs`).
 mod ours {
     use super::{time_in_bursts, time_over_nodes, Group, FLOOD_CALLBACKS};
     use criterion::BenchmarkId;

@@ -5,7 +5,7 @@
 //! fork-safe locks that the fork handlers (registered first) take. An
 //! `rcu_barrier` from another thread still collects a reserve in use; if
 //! allocation keeps failing, the owner's next kvfree in the same section then
-//! aborts (documented in `rcu-core/src/kvfree.rs`).
+//! aborts (documented in `rcu-core/src/kvfree/mod.rs`).
 //!
 //! # The kvfree reserve is lost to a drain (or rcu_barrier) steal
 //!
