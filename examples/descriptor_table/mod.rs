@@ -69,15 +69,12 @@ use std::alloc::Layout;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+// The side table of states (LIVE: published; RETIRED: unpublished by
+// `grow`, its array waiting to be freed; FREED: its array was dropped) and
+// the census are rcu-testkit's, shared with every early-free check here.
+use rcu_testkit::state::{Census, ObjectState, FREED, LIVE};
+use std::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-/// View state: published, or about to be.
-const LIVE: u8 = 1;
-/// View state: unpublished by `grow`, its array waiting to be freed.
-const RETIRED: u8 = 2;
-/// View state: its array was dropped (memory given back).
-const FREED: u8 = 3;
 
 /// How [`DescriptorTable::grow`] retires the array it replaced.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -134,7 +131,7 @@ struct ArrayView<D> {
     /// view have left their read-side sections.
     slots: NonNull<[NonNull<D>]>,
     /// `LIVE`, `RETIRED` or `FREED`: the side table that catches early frees.
-    state: AtomicU8,
+    state: ObjectState,
 }
 
 /// Owns one pointer array: what `grow` retires. The owner's two words and
@@ -186,7 +183,7 @@ impl<D> PointerArray<D> {
                 slots.add(copied.len()).write(added);
             }
             let slots = NonNull::slice_from_raw_parts(NonNull::new_unchecked(slots), len);
-            let view = generations.record(ArrayView { generation, slots, state: AtomicU8::new(LIVE) });
+            let view = generations.record(ArrayView { generation, slots, state: ObjectState::new(LIVE) });
             std::ptr::addr_of_mut!((*array).view).write(view);
             std::ptr::addr_of_mut!((*array).generations).write(Arc::clone(generations));
             let owner = ArrayOwner(NonNull::new_unchecked(array));
@@ -218,9 +215,9 @@ impl<D> PointerArray<D> {
 
     /// Marks the view retired: unpublished, not yet freed.
     fn mark_retired(&self) {
-        // Relaxed: a diagnostic state for readers; the publication of the
-        // new view (Release, in `grow`) is what orders readers.
-        self.view().state.store(RETIRED, Ordering::Relaxed);
+        // A diagnostic state for readers; the publication of the new view
+        // (Release, in `grow`) is what orders readers.
+        self.view().state.mark_retired();
     }
 }
 
@@ -230,8 +227,8 @@ impl<D> Drop for PointerArray<D> {
         // returns): a reader that read the slots of this array and then
         // finds `FREED` (after its Acquire fence in `ArrayRef::get_checked`)
         // has caught an early free.
-        self.view().state.store(FREED, Ordering::Release);
-        self.generations.dropped.fetch_add(1, Ordering::Release);
+        self.view().state.mark_freed();
+        self.generations.census.count_dropped();
     }
 }
 
@@ -311,8 +308,7 @@ impl<D: Send + Sync> RetireWrapper<D> {
 pub struct Generations<D> {
     /// Views from `Box::into_raw`, freed when the arena is dropped.
     views: Mutex<Vec<NonNull<ArrayView<D>>>>,
-    created: AtomicU64,
-    dropped: AtomicU64,
+    census: Census,
 }
 
 // SAFETY: the arena owns its views; a view's only mutable field is atomic
@@ -323,7 +319,7 @@ unsafe impl<D: Send + Sync> Sync for Generations<D> {}
 
 impl<D> Generations<D> {
     fn new() -> Self {
-        Generations { views: Mutex::new(Vec::new()), created: AtomicU64::new(0), dropped: AtomicU64::new(0) }
+        Generations { views: Mutex::new(Vec::new()), census: Census::new() }
     }
 
     /// Stores `view` for the life of the arena and counts a new array.
@@ -331,28 +327,25 @@ impl<D> Generations<D> {
         // SAFETY: `Box::into_raw` never returns null.
         let view = unsafe { NonNull::new_unchecked(Box::into_raw(Box::new(view))) };
         self.views.lock().unwrap_or_else(PoisonError::into_inner).push(view);
-        self.created.fetch_add(1, Ordering::Relaxed);
+        self.census.count_created();
         view
     }
 
     /// Arrays created so far (the first, empty one included).
     pub fn created(&self) -> u64 {
-        self.created.load(Ordering::Relaxed)
+        self.census.created()
     }
 
     /// Arrays dropped so far (Acquire pairs with the Release count in
     /// `PointerArray::drop`, possibly on a reclaim thread).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Acquire)
+        self.census.dropped()
     }
 
     /// Arrays created and not yet dropped: the current one plus those
     /// retired and still waiting.
     pub fn alive(&self) -> u64 {
-        // Dropped first: a drop counted after the `created` load cannot
-        // make the difference wrap.
-        let dropped = self.dropped();
-        self.created().saturating_sub(dropped)
+        self.census.alive()
     }
 }
 
@@ -628,7 +621,7 @@ impl<'g, D> ArrayRef<'g, D> {
         // before the memory is freed in `PointerArray::drop`. A read of freed
         // memory therefore sees `FREED` next.
         fence(Ordering::Acquire);
-        if self.view.state.load(Ordering::Relaxed) == FREED {
+        if self.view.state.get_relaxed() == FREED {
             return Lookup::Reclaimed { generation: self.view.generation };
         }
         // SAFETY: the array was not freed when the slot was read, and each
@@ -652,6 +645,7 @@ mod tests {
     use rcu::memb::Memb;
     use rcu::qsbr::Qsbr;
     use rcu_core::Flavour;
+    use rcu_testkit::state::RETIRED;
     use std::sync::atomic::AtomicBool;
 
     #[derive(Debug, PartialEq)]
@@ -739,10 +733,10 @@ mod tests {
             };
             // The grower publishes the new array, then marks the old one
             // retired: wait for both, or the check below races the mark.
-            while table.array(&guard).len() == 1 || old.view.state.load(Ordering::Acquire) == LIVE {
+            while table.array(&guard).len() == 1 || old.view.state.get() == LIVE {
                 std::hint::spin_loop();
             }
-            assert_eq!(old.view.state.load(Ordering::Acquire), RETIRED, "{strategy:?}");
+            assert_eq!(old.view.state.get(), RETIRED, "{strategy:?}");
             assert!(matches!(old.get_checked(0), Lookup::Found(Desc(0))));
             drop(guard);
             assert_eq!(grower.join().unwrap(), 1);
@@ -790,7 +784,7 @@ mod tests {
             let held = table.array(&guard);
             table.grow(Desc(1));
             table.grow(Desc(2));
-            assert_eq!(held.view.state.load(Ordering::Acquire), RETIRED);
+            assert_eq!(held.view.state.get(), RETIRED);
             assert!(matches!(held.get_checked(0), Lookup::Found(Desc(0))));
         }
         Memb::engine().barrier();

@@ -27,16 +27,11 @@ pub mod rng;
 pub mod rss;
 pub mod scenario;
 pub mod stall;
+pub mod state;
 mod suites;
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-
-/// Element state: published or about to be.
-pub const LIVE: u8 = 1;
-/// Element state: unpublished and handed to RCU, not yet reclaimed.
-pub const RETIRED: u8 = 2;
-/// Element state: reclaimed (its token was dropped).
-pub const FREED: u8 = 3;
+pub use state::{Census, ObjectState, FREED, LIVE, RETIRED};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One object readers can reach. Memory stays valid for the arena's life.
 #[derive(Debug)]
@@ -44,14 +39,13 @@ pub struct Element {
     /// Its index in the arena.
     pub id: usize,
     /// `LIVE`, `RETIRED` or `FREED`.
-    state: AtomicU8,
+    state: ObjectState,
 }
 
 impl Element {
-    /// The element's state (`Acquire`: pairs with the `Release` marks, so a
-    /// reader that sees `FREED` sees it after the drop that set it).
+    /// The element's state (see [`ObjectState::get`]).
     pub fn state(&self) -> u8 {
-        self.state.load(Ordering::Acquire)
+        self.state.get()
     }
 }
 
@@ -60,21 +54,15 @@ impl Element {
 pub struct Arena {
     elements: Box<[Element]>,
     next: AtomicU64,
-    created: AtomicU64,
-    dropped: AtomicU64,
+    census: Census,
 }
 
 impl Arena {
     /// An arena of `capacity` elements, leaked so tokens can hold `'static`
     /// references (tests create a few).
     pub fn leak(capacity: usize) -> &'static Arena {
-        let elements = (0..capacity).map(|id| Element { id, state: AtomicU8::new(0) }).collect();
-        Box::leak(Box::new(Arena {
-            elements,
-            next: AtomicU64::new(0),
-            created: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        }))
+        let elements = (0..capacity).map(|id| Element { id, state: ObjectState::new(0) }).collect();
+        Box::leak(Box::new(Arena { elements, next: AtomicU64::new(0), census: Census::new() }))
     }
 
     /// Takes the next element (each is used once), marks it live and returns
@@ -84,21 +72,22 @@ impl Arena {
     ///
     /// When the arena is exhausted.
     pub fn create(&'static self) -> (&'static Element, Token) {
+        // Relaxed: a unique index is all that is needed.
         let id = self.next.fetch_add(1, Ordering::Relaxed) as usize;
         let e = self.elements.get(id).expect("arena exhausted: give the test a larger arena");
-        e.state.store(LIVE, Ordering::Relaxed);
-        self.created.fetch_add(1, Ordering::Relaxed);
+        e.state.mark_live();
+        self.census.count_created();
         (e, Token { arena: self, id })
     }
 
     /// Elements created so far.
     pub fn created(&self) -> u64 {
-        self.created.load(Ordering::Relaxed)
+        self.census.created()
     }
 
     /// Tokens dropped so far.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Acquire)
+        self.census.dropped()
     }
 
     /// Elements currently marked freed.
@@ -117,7 +106,7 @@ pub struct Token {
 impl Token {
     /// Marks the element retired (call when unpublishing it).
     pub fn retire(&self) {
-        self.arena.elements[self.id].state.store(RETIRED, Ordering::Relaxed);
+        self.arena.elements[self.id].state.mark_retired();
     }
 
     /// The element's id.
@@ -128,9 +117,8 @@ impl Token {
 
 impl Drop for Token {
     fn drop(&mut self) {
-        // Release pairs with the Acquire in `Element::state`.
-        self.arena.elements[self.id].state.store(FREED, Ordering::Release);
-        self.arena.dropped.fetch_add(1, Ordering::Release);
+        self.arena.elements[self.id].state.mark_freed();
+        self.arena.census.count_dropped();
     }
 }
 
