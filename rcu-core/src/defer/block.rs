@@ -26,6 +26,7 @@
 use crate::gp::sequence::GpState;
 use std::alloc::Layout;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Drops one object given a pointer to its entry words.
 pub type DropFn = unsafe fn(*const usize);
@@ -168,6 +169,28 @@ impl<H> Block<H> {
     pub(crate) unsafe fn set_next(b: NonNull<Self>, next: *mut Self) {
         // SAFETY: per the contract.
         unsafe { (*b.as_ptr()).next = next };
+    }
+
+    /// Pushes `b` on the lock-free stack whose top is `top` (linked through
+    /// the blocks' headers), with `publish` as the ordering of the exchange
+    /// that publishes it (at least Release: the header and entries written
+    /// before must be visible to the popper). Pushing alone is ABA-safe.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `b`; every block on the stack stays allocated while
+    /// it is there.
+    pub(crate) unsafe fn push_on(top: &AtomicPtr<Self>, b: NonNull<Self>, publish: Ordering) {
+        // Relaxed: a first guess; the exchange below checks it.
+        let mut head = top.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: ours until the exchange publishes it (the contract).
+            unsafe { Self::set_next(b, head) };
+            match top.compare_exchange_weak(head, b.as_ptr(), publish, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
     }
 
     /// The cookie the block was sealed with ([`GpState::COMPLETED`] while open).

@@ -129,6 +129,7 @@ impl<F: FlavourLocals> Engine<F> {
             }
         }
         let _g = self.init_lock.lock();
+        // Relaxed: under the init lock, which orders it with the store below.
         if !self.initialized.load(Ordering::Relaxed) {
             crate::sys::init();
             // Release pairs with the Acquire load in `init`.

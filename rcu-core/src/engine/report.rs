@@ -18,6 +18,8 @@ impl<F: FlavourLocals> Engine<F> {
     /// reader: which thread holds a grace period up, and in which phase.
     pub fn state_report(&self) -> String {
         use std::fmt::Write;
+        // Relaxed here and for each slot's word: a diagnostic snapshot, not
+        // synchronisation (the dump may mix moments; it says what it saw).
         let gp = self.counter.ctr().load(Ordering::Relaxed);
         let mut out = format!(
             "rcu_{} state: {} grace periods completed, one in progress: {}, global counter {gp:#x}\n",

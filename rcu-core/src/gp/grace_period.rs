@@ -197,6 +197,9 @@ pub fn no_reader_seen<'s>(p: Protocol, mut slots: impl Iterator<Item = &'s Reade
     }
 }
 
+/// The writer's barrier between waits for QSBR readers (the heavy barrier's
+/// place in memb): a SeqCst fence, pairing with the fence each reader issues
+/// around its quiescent-state store (`ReaderSlot::qsbr_announce`).
 fn qsbr_writer_barrier() {
     fence(Ordering::SeqCst);
 }

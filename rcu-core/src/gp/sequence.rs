@@ -132,6 +132,7 @@ impl GpSequence {
 
     /// Whether a grace period is running now.
     pub fn in_progress(&self) -> bool {
+        // Relaxed: a report, ordered with nothing (polling uses `poll`).
         self.seq.load(Ordering::Relaxed) & 1 == 1
     }
 

@@ -129,16 +129,10 @@ impl Kvfree {
 fn push_cached(home: &DeferSlot, b: NonNull<SlotBlock>) {
     // Relaxed: an estimate, only compared with the cap.
     home.cache_len.fetch_add(1, Ordering::Relaxed);
-    let mut head = home.cache.load(Ordering::Relaxed);
-    loop {
-        // SAFETY: ours until published.
-        unsafe { Block::set_next(b, head) };
-        // Release pairs with the Acquire in `take_cached`.
-        match home.cache.compare_exchange_weak(head, b.as_ptr(), Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(h) => head = h,
-        }
-    }
+    // Release pairs with the Acquire in `take_cached`.
+    // SAFETY: the empty block is ours; cached blocks stay allocated while on
+    // the stack (`take_cached` and `drop_caches` take them off first).
+    unsafe { Block::push_on(&home.cache, b, Ordering::Release) };
 }
 
 /// `DeferSlot::cache_busy`, held for the guard's life.

@@ -74,6 +74,7 @@ impl Kvfree {
     }
 
     pub(crate) fn drain_interval(&self) -> Duration {
+        // Relaxed: advisory, pairs with nothing (see `set_drain_interval`).
         Duration::from_nanos(self.drain_interval_ns.load(Ordering::Relaxed))
     }
 
@@ -115,21 +116,14 @@ impl Kvfree {
     }
 
     fn push_inbox(&self, sealed: SealedBlock<DeferSlot>) {
-        let b = sealed.into_raw();
-        let mut head = self.inbox.load(Ordering::Relaxed);
-        loop {
-            // SAFETY: the block is ours until the exchange publishes it.
-            unsafe { SlotBlock::set_next(b, head) };
-            // Release publishes the block and its entries to the reclaim
-            // thread's Acquire swap in `take_inbox`; SeqCst also orders it
-            // with the `sleeping` load of the wake that follows the report
-            // (store-buffering pair with the reclaim thread's `idle`, which
-            // checks `has_inbox`).
-            match self.inbox.compare_exchange_weak(head, b.as_ptr(), Ordering::SeqCst, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(h) => head = h,
-            }
-        }
+        // Release publishes the block and its entries to the reclaim
+        // thread's Acquire swap in `take_inbox`; SeqCst also orders it with
+        // the `sleeping` load of the wake that follows the report
+        // (store-buffering pair with the reclaim thread's `idle`, which
+        // checks `has_inbox`).
+        // SAFETY: the sealed block is ours; inbox blocks stay allocated
+        // until the reclaim thread frees them after taking them.
+        unsafe { SlotBlock::push_on(&self.inbox, sealed.into_raw(), Ordering::SeqCst) };
     }
 
     /// Whether sealed blocks wait in the inbox.
@@ -187,6 +181,7 @@ impl Kvfree {
             b = block.next();
         }
         let c = &self.counters;
+        // Relaxed: the child is single-threaded here.
         let sealed_objects = c.objects_sealed.load(Ordering::Relaxed);
         c.objects_freed.store(sealed_objects.saturating_sub(objects), Ordering::Relaxed);
         let sealed_blocks: u64 = c.blocks_sealed.iter().map(|n| n.load(Ordering::Relaxed)).sum();

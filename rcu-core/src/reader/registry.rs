@@ -147,6 +147,7 @@ impl<S: Slot> Registry<S> {
 
     /// Number of slots currently claimed.
     pub fn in_use(&self) -> usize {
+        // Relaxed: a statistic; claims are published by `claim`'s own orders.
         self.slots().filter(|s| s.in_use().load(Ordering::Relaxed)).count()
     }
 }

@@ -294,7 +294,8 @@ impl ReaderSlot {
     fn qsbr_announce(&self, gp: u64) {
         // Offline stays offline: a quiescent state must not bring the
         // thread online behind its back (0 never equals the odd counter, so
-        // offline threads always come here).
+        // offline threads always come here). Relaxed: the owner reads its
+        // own word.
         if self.ctr.load(Ordering::Relaxed) == qsbr::OFFLINE {
             return;
         }
@@ -332,7 +333,8 @@ impl ReaderSlot {
     /// Only the owner thread.
     pub unsafe fn qsbr_online(&self, gp_ctr: &AtomicU64) {
         // Already online: storing a newer counter here would be a quiescent
-        // state without the fence that must precede it.
+        // state without the fence that must precede it. Relaxed: the owner
+        // reads its own word.
         if self.ctr.load(Ordering::Relaxed) != qsbr::OFFLINE {
             return;
         }

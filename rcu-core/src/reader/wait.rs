@@ -192,6 +192,7 @@ impl GpWaker {
             // FUTEX_WAIT's check-and-sleep is atomic against FUTEX_WAKE;
             // the mutex gives the emulation the same property.
             let g = self.futex.0.lock().unwrap();
+            // Relaxed: under the emulation's mutex, which the waker takes too.
             if self.flag.load(Ordering::Relaxed) == expected {
                 drop(self.futex.1.wait(g).unwrap());
             }
