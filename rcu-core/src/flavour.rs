@@ -51,7 +51,9 @@ pub unsafe trait ReadSection<F: Flavour> {}
 /// its [`FlavourLocals`] and [`Flavour`] implementations. Written once, so that the `unsafe impl`'s
 /// obligations are met the same way in every flavour.
 ///
-/// `define_flavour!(Memb, "memb", Protocol::PhaseFlip, "doc of the type")`
+/// `define_flavour!(Memb, "memb", Protocol::PhaseFlip, "doc of the type")`;
+/// a fifth argument `foreign = Some(&READERS)` names the flavour's
+/// [`ForeignReaders`](crate::ForeignReaders) (the C ABI's flavours).
 ///
 /// Sound because each expansion creates exactly one engine `static`, which
 /// `engine()` returns, and thread-locals private to that expansion; the
@@ -62,6 +64,9 @@ pub unsafe trait ReadSection<F: Flavour> {}
 #[macro_export]
 macro_rules! define_flavour {
     ($flavour:ident, $name:literal, $protocol:expr, $doc:literal) => {
+        $crate::define_flavour!($flavour, $name, $protocol, $doc, foreign = None);
+    };
+    ($flavour:ident, $name:literal, $protocol:expr, $doc:literal, foreign = $foreign:expr) => {
         #[doc = $doc]
         #[derive(Debug)]
         pub struct $flavour;
@@ -98,6 +103,9 @@ macro_rules! define_flavour {
             }
             fn register_fork_handlers() {
                 $crate::register_fork_handlers::<$flavour>();
+            }
+            fn foreign_readers() -> ::std::option::Option<&'static $crate::ForeignReaders> {
+                $foreign
             }
         }
 

@@ -20,7 +20,7 @@
 //! reclaim/               the reclaim thread: pending list, backlog, rcu_barrier
 //! kvfree/ · thread       headless kvfree_rcu; FlavourLocals and ThreadState
 //! defer/ · stats         deferral slots, callbacks, queue, blocks, doorbell; counters
-//! gp/                    one grace period, and the sequence (polling, sharing)
+//! gp/                    one grace period, the sequence (polling, sharing), foreign readers
 //! reader/                reader slots and protocols, their registry, waiting
 //! sys/ · stall · fault  membarrier, futex, fork-safe lock; stall warnings; fault injection
 //! sync                   atomics from std, or from loom under cfg(loom)
@@ -71,6 +71,8 @@ pub use defer::callback::{CallbackFn, RcuHead};
 pub use engine::Engine;
 #[cfg(not(loom))]
 pub use flavour::{Flavour, ReadSection};
+#[cfg(not(loom))]
+pub use gp::foreign::{ForeignGp, ForeignReader, ForeignReaders};
 pub use gp::grace_period;
 #[cfg(not(loom))]
 pub use gp::sequence::GpState;

@@ -24,6 +24,7 @@
 //! reclaim thread: an exiting thread strands nothing.
 
 use crate::defer::slot::DeferSlot;
+use crate::gp::foreign::ForeignReaders;
 use crate::reader::{Protocol, ReaderSlotPtr, SlotPtr};
 use std::cell::Cell;
 use std::thread::LocalKey;
@@ -52,6 +53,11 @@ pub unsafe trait FlavourLocals: Sized + Send + Sync + 'static {
     /// Registers the flavour's `fork()` handlers (called once, by the
     /// engine's set-up).
     fn register_fork_handlers();
+    /// Readers outside the engine's slots that its grace periods also wait
+    /// for (the C ABI's liburcu-layout readers); none by default.
+    fn foreign_readers() -> Option<&'static ForeignReaders> {
+        None
+    }
 }
 
 /// What a thread holds at exit, for the flavour's exit function.

@@ -11,9 +11,15 @@ impl<F: FlavourLocals> Engine<F> {
         self.defer.lock_for_fork();
         self.reclaimer.lock_for_fork();
         self.sequence.lock_for_fork();
+        if let Some(foreign) = F::foreign_readers() {
+            foreign.lock_for_fork();
+        }
     }
 
     pub(crate) fn fork_parent(&self) {
+        if let Some(foreign) = F::foreign_readers() {
+            foreign.unlock_after_fork_parent();
+        }
         self.sequence.unlock_after_fork_parent();
         self.reclaimer.unlock_after_fork_parent();
         self.defer.unlock_after_fork_parent();
@@ -25,6 +31,9 @@ impl<F: FlavourLocals> Engine<F> {
         // SAFETY: taken by `fork_prepare` before the fork, by this thread.
         unsafe { self.init_lock.raw_unlock() };
         crate::sys::reregister_after_fork();
+        if let Some(foreign) = F::foreign_readers() {
+            foreign.reset_after_fork_child();
+        }
         self.sequence.reset_after_fork_child();
         let pending_blocks = self.reclaimer.reset_after_fork_child(self.parts());
         self.registry.release_all_except(self.current_slot());

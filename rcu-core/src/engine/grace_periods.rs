@@ -10,12 +10,24 @@ impl<F: FlavourLocals> Engine<F> {
     /// Whether no reader can be inside a section that began before this
     /// call (see `grace_period::no_reader_to_wait_for`).
     fn no_reader_to_wait_for(&self) -> bool {
+        self.no_own_reader_to_wait_for() && self.no_foreign_reader_to_wait_for()
+    }
+
+    fn no_own_reader_to_wait_for(&self) -> bool {
         crate::gp::grace_period::no_reader_to_wait_for(F::PROTOCOL, self.registry.slots())
     }
 
-    /// Runs one grace period (the caller holds the sequence's running state).
+    fn no_foreign_reader_to_wait_for(&self) -> bool {
+        F::foreign_readers().is_none_or(|f| f.no_reader_to_wait_for(F::PROTOCOL))
+    }
+
+    /// Runs one grace period (the caller holds the sequence's running
+    /// state): over the engine's own slots, then over foreign readers, each
+    /// skipped when it has no reader to wait for.
     fn run_grace_period(&self) {
-        if self.no_reader_to_wait_for() {
+        let own = !self.no_own_reader_to_wait_for();
+        let foreign = F::foreign_readers().filter(|f| !f.no_reader_to_wait_for(F::PROTOCOL));
+        if !own && foreign.is_none() {
             return;
         }
         let state = match F::PROTOCOL {
@@ -23,10 +35,17 @@ impl<F: FlavourLocals> Engine<F> {
             crate::reader::Protocol::Increment => "online without a quiescent state",
         };
         let stall = StallReporter::new(F::NAME, state, &self.stats.stall_warnings);
-        // SAFETY: called only by a thread that holds the sequence's odd
-        // "running" state (`GpSequence::run_one`, `complete_if_idle`), which
-        // one thread at a time can take, so it is the counter's only writer.
-        unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots(), &stall) };
+        if own {
+            // SAFETY: called only by a thread that holds the sequence's odd
+            // "running" state (`GpSequence::run_one`, `complete_if_idle`),
+            // which one thread at a time can take, so it is the counter's
+            // only writer.
+            unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots(), &stall) };
+        }
+        if let Some(foreign) = foreign {
+            // SAFETY: as above; the foreign counter is advanced only here.
+            unsafe { foreign.run(F::PROTOCOL, &stall) };
+        }
     }
 
     /// Waits for a grace period: every read-side critical section that began
@@ -40,7 +59,10 @@ impl<F: FlavourLocals> Engine<F> {
         // no reader could hold up a grace period (liburcu checks for an
         // empty registry too). Completed as an empty grace period, so
         // cookies taken earlier (`get_state_synchronize_rcu`) are satisfied.
-        let seems_idle = || crate::gp::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots());
+        let seems_idle = || {
+            crate::gp::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots())
+                && self.no_foreign_reader_to_wait_for()
+        };
         if self.sequence.complete_if_idle(seems_idle, || self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
             // Relaxed: a statistic (one counter per call: `stats()` adds
             // these to `synchronize_calls`).

@@ -3,7 +3,7 @@
 
 use super::Engine;
 use crate::defer::slot::DeferSlot;
-use crate::kvfree::{AfterAppend, RcuFree};
+use crate::kvfree::{AfterAppend, CDeferredFn, RcuFree};
 use crate::reader::SlotPtr;
 use crate::thread::FlavourLocals;
 
@@ -14,7 +14,24 @@ impl<F: FlavourLocals> Engine<F> {
     /// grace period and drops inline), or the backlog is past the hard limit.
     #[inline]
     pub fn kvfree<P: RcuFree>(&'static self, object: P) {
-        let entry = object.into_entry();
+        self.kvfree_entry(object.into_entry());
+    }
+
+    /// Calls `func(arg)` on the reclaim thread after a grace period: the
+    /// path of [`Engine::kvfree`] with a C function for an entry (the C
+    /// ABI's `call_rcu` and `defer_rcu`: no head used, no allocation per
+    /// call, `rcu_barrier` waits for it).
+    ///
+    /// # Safety
+    ///
+    /// `func(arg)` must be sound to call once, on another thread, after a
+    /// grace period (what it touches stays valid until then).
+    pub unsafe fn defer_c_call(&'static self, func: CDeferredFn, arg: *mut std::ffi::c_void) {
+        self.kvfree_entry(crate::kvfree::Entry::c_call(func, arg));
+    }
+
+    #[inline]
+    fn kvfree_entry(&'static self, entry: crate::kvfree::Entry) {
         match F::defer_key().with(SlotPtr::get) {
             Some(slot) => self.kvfree_append(slot, &entry),
             None => self.kvfree_unregistered(entry),
@@ -63,7 +80,8 @@ impl<F: FlavourLocals> Engine<F> {
         // thread-local's destructor): no slot could be released at exit, so
         // take the allocating path once.
         struct Deferred(crate::kvfree::Entry);
-        // SAFETY: the entry came from an `RcuFree` value, which is Send.
+        // SAFETY: the entry came from an `RcuFree` value, which is Send, or
+        // from `defer_c_call`, whose caller promised it may run elsewhere.
         unsafe impl Send for Deferred {}
         let deferred = Deferred(entry);
         self.call_rcu(move || {

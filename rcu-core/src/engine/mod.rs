@@ -164,6 +164,13 @@ impl<F: FlavourLocals> Engine<F> {
         }
     }
 
+    /// The reclaim thread's `pthread_t`, starting the thread if needed
+    /// (the C ABI's `get_call_rcu_thread`: every `call_rcu_data` names it).
+    pub fn reclaim_pthread(&'static self) -> u64 {
+        self.ensure_reclaim_thread();
+        self.reclaimer.pthread()
+    }
+
     #[cold]
     fn start_reclaim_thread(&'static self) {
         self.init();

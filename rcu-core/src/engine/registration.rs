@@ -97,6 +97,7 @@ impl<F: FlavourLocals> Engine<F> {
     pub fn may_block(&self) -> bool {
         // Relaxed: the thread reads its own word.
         self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.word()))
+            && F::foreign_readers().is_none_or(|f| f.may_block(F::PROTOCOL))
     }
 
     /// Panics with a message naming `what` if the calling thread may not

@@ -88,52 +88,11 @@ impl GpCounter {
     where
         I: Iterator<Item = &'s ReaderSlot>,
     {
-        match protocol {
-            Protocol::PhaseFlip => self.run_phase_flip(slots, stall),
-            Protocol::Increment => self.run_increment(slots, stall),
-        }
-    }
-
-    fn run_phase_flip<'s, I: Iterator<Item = &'s ReaderSlot>>(&self, slots: impl Fn() -> I, stall: &StallReporter<'_>) {
-        let p = Protocol::PhaseFlip;
-        // B1: orders the caller's unpublish before the scans; pairs with the
-        // light barrier after the counter store in read_lock.
-        crate::sys::heavy_barrier();
-        self.wait_for_old_readers(p, slots(), crate::sys::heavy_barrier, stall);
-        // Orders scan 1's loads before the flip (the flip must not become
-        // visible while an old-phase reader is still counted as current);
-        // liburcu notes this fence is not formally required but keeps the
-        // model simple. Pairs with nothing on the reader side.
-        fence(Ordering::SeqCst);
-        // Relaxed: single writer (lock held); readers load it Relaxed and
-        // their barrier ordering is provided by B1/B2 and the fences here.
-        let gp = self.ctr.load(Ordering::Relaxed);
-        self.ctr.store(gp ^ memb::PHASE, Ordering::Relaxed);
-        // Orders the flip before scan 2's loads.
-        fence(Ordering::SeqCst);
-        self.wait_for_old_readers(p, slots(), crate::sys::heavy_barrier, stall);
-        // B2: orders scan 2's loads (readers seen inactive) before the
-        // caller's frees; pairs with the light barrier before the counter
-        // store in read_unlock.
-        crate::sys::heavy_barrier();
-    }
-
-    fn run_increment<'s, I: Iterator<Item = &'s ReaderSlot>>(&self, slots: impl Fn() -> I, stall: &StallReporter<'_>) {
-        let p = Protocol::Increment;
-        // Orders the caller's unpublish before the increment; pairs with the
-        // fence after the counter store in quiescent_state.
-        fence(Ordering::SeqCst);
-        // Relaxed: single writer (lock held).
-        let gp = self.ctr.load(Ordering::Relaxed);
-        self.ctr.store(gp + qsbr::STEP, Ordering::Relaxed);
-        // Orders the increment before the scan's loads: a reader the scan
-        // finds current copied the new value, so its later reads come after
-        // the unpublish. Pairs with the reader's fence after its store.
-        fence(Ordering::SeqCst);
-        self.wait_for_old_readers(p, slots(), qsbr_writer_barrier, stall);
-        // Orders the scan's loads before the caller's frees; pairs with the
-        // fence before the counter store in quiescent_state / offline.
-        fence(Ordering::SeqCst);
+        let barrier = writer_barrier(protocol);
+        // SAFETY: forwarded contract (this counter's only writer).
+        unsafe {
+            run_protocol(protocol, &self.ctr, |gp| self.wait_for_old_readers(protocol, slots(), gp, barrier, stall))
+        };
     }
 
     /// Waits, slot by slot, until no slot is `ActiveOld` against the
@@ -145,11 +104,10 @@ impl GpCounter {
         &self,
         p: Protocol,
         slots: impl Iterator<Item = &'s ReaderSlot>,
+        gp: u64,
         writer_barrier: fn(),
         stall: &StallReporter<'_>,
     ) {
-        // Relaxed: this thread is the only writer of the counter.
-        let gp = self.ctr.load(Ordering::Relaxed);
         for slot in slots {
             // Relaxed loads of the reader word: ordering comes from the
             // barriers bracketing the scan (see the module docs).
@@ -159,6 +117,69 @@ impl GpCounter {
                 slot.waker().wait_until(is_settled, writer_barrier, &mut watch);
             }
         }
+    }
+}
+
+/// Runs one grace period of `protocol` on the global counter `ctr`;
+/// `wait_for_old(gp)` returns once no reader word is `ActiveOld` against
+/// the counter value `gp` (the scans of the module docs). Shared by the
+/// engine's own slots and foreign readers (`gp/foreign.rs`), which differ
+/// only in where their words live and how a writer sleeps.
+///
+/// # Safety
+///
+/// The caller must be `ctr`'s only writer (see [`GpCounter::run`]).
+pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, mut wait_for_old: impl FnMut(u64)) {
+    match protocol {
+        Protocol::PhaseFlip => {
+            // B1: orders the caller's unpublish before the scans; pairs with
+            // the light barrier after the counter store in read_lock.
+            crate::sys::heavy_barrier();
+            // Relaxed: single writer (lock held); readers load it Relaxed and
+            // their barrier ordering is provided by B1/B2 and the fences here.
+            let gp = ctr.load(Ordering::Relaxed);
+            wait_for_old(gp);
+            // Orders scan 1's loads before the flip (the flip must not become
+            // visible while an old-phase reader is still counted as current);
+            // liburcu notes this fence is not formally required but keeps the
+            // model simple. Pairs with nothing on the reader side.
+            fence(Ordering::SeqCst);
+            // Relaxed: as above.
+            ctr.store(gp ^ memb::PHASE, Ordering::Relaxed);
+            // Orders the flip before scan 2's loads.
+            fence(Ordering::SeqCst);
+            wait_for_old(gp ^ memb::PHASE);
+            // B2: orders scan 2's loads (readers seen inactive) before the
+            // caller's frees; pairs with the light barrier before the counter
+            // store in read_unlock.
+            crate::sys::heavy_barrier();
+        }
+        Protocol::Increment => {
+            // Orders the caller's unpublish before the increment; pairs with
+            // the fence after the counter store in quiescent_state.
+            fence(Ordering::SeqCst);
+            // Relaxed: single writer (lock held).
+            let gp = ctr.load(Ordering::Relaxed) + qsbr::STEP;
+            ctr.store(gp, Ordering::Relaxed);
+            // Orders the increment before the scan's loads: a reader the scan
+            // finds current copied the new value, so its later reads come
+            // after the unpublish. Pairs with the reader's fence after its store.
+            fence(Ordering::SeqCst);
+            wait_for_old(gp);
+            // Orders the scan's loads before the caller's frees; pairs with the
+            // fence before the counter store in quiescent_state / offline.
+            fence(Ordering::SeqCst);
+        }
+    }
+}
+
+/// The writer's half of the store-buffering pair with a reader's barrier
+/// (before it sleeps, and between waits): the heavy barrier for memb (the
+/// reader pays only a compiler barrier), a fence for QSBR.
+pub(crate) fn writer_barrier(protocol: Protocol) -> fn() {
+    match protocol {
+        Protocol::PhaseFlip => crate::sys::heavy_barrier,
+        Protocol::Increment => qsbr_writer_barrier,
     }
 }
 

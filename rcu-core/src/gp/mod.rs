@@ -3,8 +3,12 @@
 //! * `grace_period`: the global counter and one grace period's wait for
 //!   every reader, with the barrier pairing (and the no-reader fast path);
 //! * `sequence`: cookies, polling, and sharing one grace period among
-//!   concurrent callers (one leader runs it, the others ride along).
+//!   concurrent callers (one leader runs it, the others ride along);
+//! * `foreign`: the same grace period over readers laid out by liburcu's
+//!   headers (the C ABI), with liburcu's shared futex protocol.
 
+#[cfg(not(loom))]
+pub mod foreign;
 pub mod grace_period;
 #[cfg(not(loom))]
 pub(crate) mod sequence;

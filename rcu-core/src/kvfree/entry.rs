@@ -1,5 +1,6 @@
-//! What `kvfree_rcu` accepts ([`RcuFree`]: `Box` and `Vec`) and the
-//! type-erased [`Entry`] a block stores for it.
+//! What `kvfree_rcu` accepts ([`RcuFree`]: `Box` and `Vec`; and, for the
+//! C ABI, a C function with its argument) and the type-erased [`Entry`] a
+//! block stores for it.
 
 use crate::defer::block::{drop_box, drop_vec, DropFn, MAX_ARITY};
 
@@ -50,4 +51,30 @@ impl<T: Send + 'static> RcuFree for Vec<T> {
         let held = v.capacity() * std::mem::size_of::<T>();
         Entry { drop: drop_vec::<T>, words: [v.as_mut_ptr() as usize, v.len(), v.capacity()], arity: 3, held }
     }
+}
+
+/// A C function the C ABI's `call_rcu` / `defer_rcu` defer: called once,
+/// with its argument, after a grace period.
+pub type CDeferredFn = unsafe extern "C" fn(*mut std::ffi::c_void);
+
+impl Entry {
+    /// `func(arg)` as a two-word entry (no head, no allocation).
+    pub(crate) fn c_call(func: CDeferredFn, arg: *mut std::ffi::c_void) -> Entry {
+        Entry { drop: run_c_call, words: [func as usize, arg as usize, 0], arity: 2, held: 0 }
+    }
+}
+
+/// # Safety
+///
+/// `entry` points to the two words of an `Entry::c_call`, and the call is
+/// made once, after the grace period its enqueuer asked for.
+unsafe fn run_c_call(entry: *const usize) {
+    // SAFETY: per the contract, two words: the function, then its argument.
+    let (func, arg) = unsafe { (entry.read(), entry.add(1).read()) };
+    // SAFETY: the first word came from a `CDeferredFn` (`Entry::c_call`).
+    let func: CDeferredFn = unsafe { std::mem::transmute::<usize, CDeferredFn>(func) };
+    // SAFETY: the enqueuer's contract (`Engine::defer_c_call`): sound to
+    // call once, on the reclaim thread, now that the grace period is over.
+    // A C function cannot unwind into Rust (an `extern "C"` call aborts).
+    unsafe { func(arg as *mut std::ffi::c_void) };
 }

@@ -68,6 +68,6 @@ mod steal;
 pub use crate::defer::block::{DropFn, BLOCK_HELD_BYTES, BYTES_PER_BLOCK_WORD};
 pub use crate::defer::slot::DeferSlot;
 pub(crate) use append::AfterAppend;
-pub use entry::{Entry, RcuFree};
+pub use entry::{CDeferredFn, Entry, RcuFree};
 pub(crate) use state::Kvfree;
 pub use state::{CACHED_BLOCKS_PER_THREAD, DEFAULT_DRAIN_INTERVAL, KVFREE_BACKLOG_HARD};

@@ -80,6 +80,9 @@ pub struct Reclaimer {
     pub(super) last_list_look: AtomicU64,
     /// The thread runs in this process (reset in a forked child).
     pub(super) started: AtomicBool,
+    /// The thread's `pthread_t` once started (the C ABI's
+    /// `get_call_rcu_thread`).
+    pthread: AtomicU64,
     pub(super) start_lock: ForkSafeMutex<()>,
 }
 
@@ -120,6 +123,7 @@ impl Reclaimer {
             last_gp_start: AtomicU64::new(0),
             last_list_look: AtomicU64::new(0),
             started: AtomicBool::new(false),
+            pthread: AtomicU64::new(0),
             start_lock: ForkSafeMutex::new(()),
         }
     }
@@ -160,6 +164,15 @@ impl Reclaimer {
         self.started.load(Ordering::Acquire)
     }
 
+    /// The thread's `pthread_t` (0 before it starts).
+    pub(crate) fn pthread(&self) -> u64 {
+        if !self.is_started() {
+            return 0;
+        }
+        // Relaxed: ordered by the Acquire in `is_started`.
+        self.pthread.load(Ordering::Relaxed)
+    }
+
     /// Starts the thread (named after `flavour`) running `run`, unless it
     /// runs already.
     #[cold]
@@ -167,10 +180,13 @@ impl Reclaimer {
         let _g = self.start_lock.lock();
         // Relaxed: under the start lock, which orders it with the store below.
         if !self.started.load(Ordering::Relaxed) {
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name(format!("rcu-{flavour}-reclaim"))
                 .spawn(run)
                 .unwrap_or_else(|e| panic!("rcu_{flavour}: cannot start the reclaim thread: {e}"));
+            use std::os::unix::thread::JoinHandleExt;
+            // Relaxed: published by the Release store of `started` below.
+            self.pthread.store(handle.as_pthread_t() as u64, Ordering::Relaxed);
             // Release pairs with the Acquire load in `is_started`.
             self.started.store(true, Ordering::Release);
         }

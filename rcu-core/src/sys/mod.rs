@@ -36,7 +36,7 @@ mod futex;
 #[cfg(not(loom))]
 pub(crate) mod lock;
 #[cfg(not(loom))]
-pub use futex::{futex_wait, futex_wait_timeout, futex_wait_u32, futex_wake};
+pub use futex::{futex_wait, futex_wait_shared, futex_wait_timeout, futex_wait_u32, futex_wake, futex_wake_shared};
 
 /// How the asymmetric reader/writer barrier pair is implemented.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

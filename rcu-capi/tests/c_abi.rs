@@ -1,0 +1,234 @@
+//! The C ABI called from Rust, as a C program would call it: grace periods
+//! wait for C readers (memb sections, online QSBR threads), callbacks and
+//! deferrals run after them and `rcu_barrier` waits for them, and misuse
+//! aborts with a message naming it (checked in a child process).
+
+use rcu_capi::exports::*;
+use rcu_capi::pointer::*;
+use rcu_capi::*;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+extern "C" {
+    fn urcu_memb_read_lock();
+    fn urcu_memb_read_unlock();
+    fn urcu_memb_read_ongoing() -> i32;
+    fn urcu_qsbr_quiescent_state();
+    fn urcu_qsbr_thread_offline();
+    fn urcu_qsbr_thread_online();
+    fn urcu_qsbr_read_ongoing() -> i32;
+}
+
+/// Holds a reader in its section (memb) or online without a quiescent
+/// state (QSBR) while another thread runs `synchronize`, and checks the
+/// writer did not finish before the reader let go.
+fn grace_period_waits_for(enter: fn(), leave: fn(), synchronize: extern "C" fn()) {
+    let finished = Arc::new(AtomicBool::new(false));
+    let entered = Arc::new(Barrier::new(2));
+    let reader = {
+        let (finished, entered) = (finished.clone(), entered.clone());
+        std::thread::spawn(move || {
+            enter();
+            entered.wait();
+            // Give a broken writer the chance to finish early.
+            std::thread::sleep(Duration::from_millis(50));
+            let early = finished.load(Ordering::SeqCst);
+            leave();
+            early
+        })
+    };
+    entered.wait();
+    synchronize();
+    finished.store(true, Ordering::SeqCst);
+    assert!(!reader.join().unwrap(), "synchronize_rcu returned while a reader was still in its section");
+}
+
+#[test]
+fn memb_grace_period_waits_for_a_c_reader() {
+    grace_period_waits_for(
+        || {
+            urcu_memb_register_thread();
+            // SAFETY: registered.
+            unsafe { urcu_memb_read_lock() };
+            // SAFETY: nested section.
+            unsafe { urcu_memb_read_lock() };
+            // SAFETY: inner unlock; the outer section stays.
+            unsafe { urcu_memb_read_unlock() };
+            // SAFETY: registered thread's own record.
+            assert_eq!(unsafe { urcu_memb_read_ongoing() }, 1);
+        },
+        || {
+            // SAFETY: the outer section taken above.
+            unsafe { urcu_memb_read_unlock() };
+            urcu_memb_unregister_thread();
+        },
+        urcu_memb_synchronize_rcu,
+    );
+}
+
+#[test]
+fn qsbr_grace_period_waits_for_an_online_c_thread() {
+    grace_period_waits_for(
+        || {
+            urcu_qsbr_register_thread();
+            // SAFETY: registered threads only.
+            assert_ne!(unsafe { urcu_qsbr_read_ongoing() }, 0, "registered QSBR threads start online");
+        },
+        || {
+            // SAFETY: registered thread.
+            unsafe { urcu_qsbr_quiescent_state() };
+            urcu_qsbr_unregister_thread();
+        },
+        urcu_qsbr_synchronize_rcu,
+    );
+}
+
+#[test]
+fn qsbr_offline_threads_do_not_hold_grace_periods_and_synchronize_goes_offline() {
+    urcu_qsbr_register_thread();
+    // An online caller is taken offline for the wait (liburcu's rule).
+    urcu_qsbr_synchronize_rcu();
+    // SAFETY: registered.
+    assert_ne!(unsafe { urcu_qsbr_read_ongoing() }, 0, "back online after synchronize");
+    // SAFETY: registered.
+    unsafe { urcu_qsbr_thread_offline() };
+    let other = std::thread::spawn(|| urcu_qsbr_synchronize_rcu());
+    other.join().unwrap();
+    // SAFETY: registered.
+    unsafe { urcu_qsbr_thread_online() };
+    urcu_qsbr_unregister_thread();
+}
+
+static CALLED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn count_head(head: *mut RcuHead) {
+    assert!(!head.is_null());
+    CALLED.fetch_add(1, Ordering::SeqCst);
+}
+
+unsafe extern "C" fn count_arg(p: *mut c_void) {
+    assert_eq!(p as usize, 42);
+    CALLED.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn call_rcu_and_defer_rcu_run_by_barrier_in_both_flavours() {
+    let mut heads: Vec<RcuHead> = (0..100).map(|_| RcuHead { next: std::ptr::null_mut(), func: None }).collect();
+    let before = CALLED.load(Ordering::SeqCst);
+    urcu_memb_register_thread();
+    for h in heads.iter_mut().take(50) {
+        // SAFETY: `count_head` only counts; the heads outlive the barrier.
+        unsafe { urcu_memb_call_rcu(h, Some(count_head)) };
+    }
+    // SAFETY: `count_arg` only counts.
+    unsafe { urcu_memb_defer_rcu(Some(count_arg), 42 as *mut c_void) };
+    urcu_memb_barrier();
+    urcu_memb_unregister_thread();
+    urcu_qsbr_register_thread();
+    for h in heads.iter_mut().skip(50) {
+        // SAFETY: as above.
+        unsafe { urcu_qsbr_call_rcu(h, Some(count_head)) };
+    }
+    // SAFETY: as above.
+    unsafe { urcu_qsbr_defer_rcu(Some(count_arg), 42 as *mut c_void) };
+    urcu_qsbr_defer_barrier();
+    urcu_qsbr_unregister_thread();
+    assert!(CALLED.load(Ordering::SeqCst) - before >= 102);
+}
+
+#[test]
+fn call_rcu_data_handles_follow_liburcu() {
+    let default = urcu_memb_get_default_call_rcu_data();
+    assert!(!default.is_null());
+    assert_eq!(urcu_memb_get_thread_call_rcu_data(), std::ptr::null_mut());
+    let mine = urcu_memb_create_call_rcu_data(0, -1);
+    urcu_memb_set_thread_call_rcu_data(mine);
+    assert_eq!(urcu_memb_get_call_rcu_data(), mine);
+    urcu_memb_set_thread_call_rcu_data(std::ptr::null_mut());
+    assert_eq!(urcu_memb_set_cpu_call_rcu_data(-1, mine), -1, "no CPU -1");
+    assert_eq!(urcu_memb_set_cpu_call_rcu_data(0, mine), 0);
+    assert_eq!(urcu_memb_get_cpu_call_rcu_data(0), mine);
+    assert_eq!(urcu_memb_set_cpu_call_rcu_data(0, mine), -1, "CPU 0 has one already");
+    assert_eq!(urcu_memb_set_cpu_call_rcu_data(0, std::ptr::null_mut()), 0);
+    // SAFETY: a handle from create, not used after.
+    unsafe { urcu_memb_call_rcu_data_free(mine) };
+    assert_eq!(urcu_memb_create_all_cpu_call_rcu_data(0), 0);
+    assert!(!urcu_memb_get_cpu_call_rcu_data(0).is_null());
+    urcu_memb_free_all_cpu_call_rcu_data();
+    assert!(urcu_memb_get_cpu_call_rcu_data(0).is_null());
+    // SAFETY: the default handle is ignored.
+    unsafe { urcu_memb_call_rcu_data_free(default) };
+    assert_ne!(urcu_memb_get_call_rcu_thread(default), 0);
+}
+
+#[test]
+fn pointer_helpers_publish_and_swap() {
+    let (mut a, mut b) = (1u32, 2u32);
+    let pa = std::ptr::from_mut(&mut a).cast::<c_void>();
+    let pb = std::ptr::from_mut(&mut b).cast::<c_void>();
+    let mut slot: *mut c_void = std::ptr::null_mut();
+    // SAFETY: `slot` is a live, aligned pointer word.
+    unsafe {
+        assert_eq!(rcu_set_pointer_sym(&mut slot, pa), pa);
+        assert_eq!(rcu_xchg_pointer_sym(&mut slot, pb), pa);
+        assert_eq!(rcu_cmpxchg_pointer_sym(&mut slot, pa, pa), pb, "mismatch: unchanged");
+        assert_eq!(rcu_cmpxchg_pointer_sym(&mut slot, pb, pa), pb);
+    }
+    assert_eq!(rcu_dereference_sym(slot), pa);
+}
+
+#[test]
+fn the_flavour_tables_name_the_flavours_functions() {
+    assert_eq!(urcu_memb_flavor.update_synchronize_rcu as usize, urcu_memb_synchronize_rcu as *const () as usize);
+    assert_eq!(urcu_qsbr_flavor.barrier as usize, urcu_qsbr_barrier as *const () as usize);
+    assert_eq!(urcu_qsbr_flavor.read_quiescent_state as usize, urcu_qsbr_quiescent_state as *const () as usize);
+}
+
+/// Misuse aborts with a message: each case reruns this test binary as a
+/// child that commits it.
+const MISUSE_ENV: &str = "RCU_CAPI_MISUSE_CASE";
+
+fn misuse_case(case: &str) {
+    match case {
+        "synchronize_in_section" => {
+            urcu_memb_register_thread();
+            // SAFETY: registered.
+            unsafe { urcu_memb_read_lock() };
+            urcu_memb_synchronize_rcu();
+        }
+        "unregistered_reader" => {
+            // SAFETY: the misuse under test: aborts before entering.
+            unsafe { urcu_memb_read_lock() };
+        }
+        "double_registration" => {
+            urcu_qsbr_register_thread();
+            urcu_qsbr_register_thread();
+        }
+        other => panic!("unknown misuse case {other}"),
+    }
+}
+
+#[test]
+fn misuse_aborts_naming_the_call_and_the_fix() {
+    if let Ok(case) = std::env::var(MISUSE_ENV) {
+        misuse_case(&case);
+        unreachable!("the misuse case returned");
+    }
+    let cases = [
+        ("synchronize_in_section", "urcu_memb_synchronize_rcu() called inside a read-side critical section"),
+        ("unregistered_reader", "urcu_memb_read_lock() called by a thread that is not registered"),
+        ("double_registration", "urcu_qsbr_register_thread() called by a thread that is registered already"),
+    ];
+    for (case, message) in cases {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "misuse_aborts_naming_the_call_and_the_fix", "--nocapture"])
+            .env(MISUSE_ENV, case)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{case}: the child did not abort");
+        assert!(stderr.contains(message), "{case}: stderr lacks {message:?}:\n{stderr}");
+    }
+}

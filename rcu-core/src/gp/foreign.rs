@@ -1,0 +1,266 @@
+//! Foreign readers: threads that announce themselves in reader words laid
+//! out by code outside this crate (liburcu's `struct urcu_reader` and
+//! `struct urcu_gp`, for the C ABI in `rcu-capi`), under the same
+//! [`Protocol`] as the engine's own slots.
+//!
+//! Three things differ from the slots of `reader/`, all fixed by liburcu's
+//! inline read side, which a C program compiled with `_LGPL_SOURCE` carries
+//! in its own code:
+//!
+//! * the global counter is the foreign one ([`ForeignGp::ctr`], liburcu's
+//!   `urcu_*_gp.ctr`), which this module's grace periods advance;
+//! * the reader words live in the foreign threads' TLS, so a registry lock
+//!   (held by a scan, dropped while it sleeps) keeps a thread from freeing
+//!   its word under a scan: unregistration takes the lock;
+//! * a writer sleeps on one shared futex word ([`ForeignGp::futex`]), with
+//!   the shared (non-private) futex operations liburcu's readers use:
+//!
+//! ```text
+//! writer (wait_for_old)                 reader (outermost unlock, QS, offline)
+//!   futex = -1                            ctr = inactive / current
+//!   [QSBR: fence(Release); waiting = 1]   barrier (memb: compiler only)
+//!   writer barrier ─── pairs with ──────  [QSBR: if waiting { waiting = 0; fence }]
+//!   re-read every ctr                     if futex == -1 { futex = 0; FUTEX_WAKE }
+//!   FUTEX_WAIT(futex, -1)
+//! ```
+//!
+//! Either the writer sees the reader done, or the reader sees the -1 (QSBR:
+//! the `waiting` flag, and after it the -1 stored before it) and wakes the
+//! writer. Any reader's wake-up makes the writer scan again: one shared word
+//! costs spurious wake-ups (see `reader/wait.rs` for why the engine's own
+//! slots each have their own), but it is the protocol the inline code speaks.
+
+use crate::gp::grace_period::{run_protocol, writer_barrier};
+use crate::reader::{Protocol, ReaderState};
+use crate::stall::{StallReporter, StallWatch};
+use crate::sync::atomic::{fence, AtomicI32, AtomicU64, Ordering};
+use crate::sync::spin_hint;
+use crate::sys::lock::ForkSafeMutex;
+use std::ptr::NonNull;
+
+/// liburcu's `struct urcu_gp`: the global counter and the futex word a
+/// writer sleeps on (the C side aligns it to a cache line).
+#[repr(C)]
+#[derive(Debug)]
+pub struct ForeignGp {
+    /// The global counter, in the protocol's encoding.
+    pub ctr: AtomicU64,
+    /// -1 while a writer sleeps (or is about to), else 0.
+    pub futex: AtomicI32,
+}
+
+impl ForeignGp {
+    /// The initial state for `protocol` (liburcu's static initialiser).
+    pub const fn new(protocol: Protocol) -> Self {
+        ForeignGp { ctr: AtomicU64::new(protocol.initial_gp_ctr()), futex: AtomicI32::new(0) }
+    }
+}
+
+/// One registered foreign reader: pointers into its thread's TLS.
+#[derive(Copy, Clone, Debug)]
+pub struct ForeignReader {
+    /// Its reader word (liburcu's `ctr`), written only by its thread.
+    pub ctr: NonNull<AtomicU64>,
+    /// QSBR's `waiting` flag (liburcu's `urcu_qsbr_reader.waiting`); `None`
+    /// for memb, whose readers test the futex word directly.
+    pub waiting: Option<NonNull<AtomicI32>>,
+    /// Kernel thread id, for stall warnings.
+    pub tid: u64,
+}
+
+// SAFETY: the pointers are to atomics, which any thread may access; that
+// they stay valid while registered is `ForeignReaders::register`'s contract.
+unsafe impl Send for ForeignReader {}
+
+impl ForeignReader {
+    fn word(&self) -> u64 {
+        // SAFETY: registered readers' words are valid until unregistered,
+        // which waits for the registry lock our caller holds.
+        // Relaxed: ordering comes from the barriers around the scan
+        // (`gp/grace_period.rs`).
+        unsafe { self.ctr.as_ref() }.load(Ordering::Relaxed)
+    }
+}
+
+/// Spin rounds before a writer sleeps (liburcu's `RCU_QS_ACTIVE_ATTEMPTS`).
+const ACTIVE_ATTEMPTS: u32 = 100;
+
+/// The foreign readers of one flavour, their global counter and futex.
+pub struct ForeignReaders {
+    /// Where the counter and futex live. A function, called each time:
+    /// an executable's copy relocation may move the C object at load time,
+    /// and only the C side's own (interposable) reference finds it.
+    gp: fn() -> &'static ForeignGp,
+    /// The calling thread's reader word, if it is registered.
+    current: fn() -> Option<&'static AtomicU64>,
+    readers: ForkSafeMutex<Vec<ForeignReader>>,
+}
+
+impl std::fmt::Debug for ForeignReaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForeignReaders").finish_non_exhaustive()
+    }
+}
+
+impl ForeignReaders {
+    /// A registry with no reader; `gp` finds the counter and futex,
+    /// `current` the calling thread's reader word if registered.
+    pub const fn new(gp: fn() -> &'static ForeignGp, current: fn() -> Option<&'static AtomicU64>) -> Self {
+        ForeignReaders { gp, current, readers: ForkSafeMutex::new(Vec::new()) }
+    }
+
+    /// The counter and futex.
+    pub fn gp(&self) -> &'static ForeignGp {
+        (self.gp)()
+    }
+
+    /// Adds a reader. Registering one word twice is a no-op.
+    ///
+    /// # Safety
+    ///
+    /// `reader`'s pointers must stay valid until [`Self::unregister`] of
+    /// the same word returns (a thread unregisters before its TLS goes).
+    pub unsafe fn register(&self, reader: ForeignReader) {
+        let mut readers = self.readers.lock();
+        if !readers.iter().any(|r| r.ctr == reader.ctr) {
+            readers.push(reader);
+        }
+    }
+
+    /// Removes the reader whose word is `ctr`; returns whether it was
+    /// registered. Waits for a scan in progress (not for its sleep).
+    pub fn unregister(&self, ctr: NonNull<AtomicU64>) -> bool {
+        let mut readers = self.readers.lock();
+        let before = readers.len();
+        readers.retain(|r| r.ctr != ctr);
+        readers.len() != before
+    }
+
+    /// Whether the calling thread may wait for a grace period (see
+    /// [`Protocol::may_block`]).
+    pub fn may_block(&self, protocol: Protocol) -> bool {
+        // Relaxed: the thread reads its own word.
+        (self.current)().is_none_or(|w| protocol.may_block(w.load(Ordering::Relaxed)))
+    }
+
+    /// Whether no foreign reader can be inside a section that began before
+    /// the call (the counterpart of `grace_period::no_reader_to_wait_for`):
+    /// memb, none registered; QSBR, all offline.
+    pub(crate) fn no_reader_to_wait_for(&self, protocol: Protocol) -> bool {
+        // Memb: registration takes the lock, so a thread registered after
+        // this check runs its sections after the caller's unpublish (the
+        // lock orders them). QSBR: the fence pairs with the fence after a
+        // reader's online store (liburcu's `thread_online`), as in
+        // `grace_period::no_reader_to_wait_for`.
+        fence(Ordering::SeqCst);
+        let readers = self.readers.lock();
+        let idle = match protocol {
+            Protocol::PhaseFlip => readers.is_empty(),
+            Protocol::Increment => readers.iter().all(|r| r.word() == crate::reader::qsbr::OFFLINE),
+        };
+        drop(readers);
+        if idle {
+            // Orders the loads above before the caller's frees; pairs with
+            // the fence before a reader's offline store.
+            fence(Ordering::SeqCst);
+        }
+        idle
+    }
+
+    /// Runs one grace period over the foreign readers.
+    ///
+    /// # Safety
+    ///
+    /// The caller must be the foreign counter's only writer (it holds the
+    /// engine's running state, as for `GpCounter::run`).
+    pub(crate) unsafe fn run(&self, protocol: Protocol, stall: &StallReporter<'_>) {
+        // SAFETY: forwarded contract.
+        unsafe { run_protocol(protocol, &self.gp().ctr, |gp| self.wait_for_old(protocol, gp, stall)) };
+    }
+
+    /// Returns once no registered reader is `ActiveOld` against `gp`: spins,
+    /// then sleeps on the shared futex (the module docs' protocol).
+    fn wait_for_old(&self, protocol: Protocol, gp: u64, stall: &StallReporter<'_>) {
+        let shared = self.gp();
+        let barrier = writer_barrier(protocol);
+        let mut attempts = 0u32;
+        let mut watch: Option<(u64, StallWatch<'_>)> = None;
+        loop {
+            let sleeping = attempts >= ACTIVE_ATTEMPTS;
+            let readers = self.readers.lock();
+            if sleeping {
+                announce_sleep(shared, &readers, protocol);
+                barrier();
+            }
+            let old = readers.iter().find(|r| protocol.reader_state(r.word(), gp) == ReaderState::ActiveOld).copied();
+            drop(readers);
+            let Some(old) = old else {
+                if sleeping {
+                    // Relaxed: only spares later unlocks a wake-up; this
+                    // writer waits no more.
+                    shared.futex.store(0, Ordering::Relaxed);
+                }
+                return;
+            };
+            attempts = attempts.saturating_add(1);
+            if !sleeping {
+                spin_hint();
+                continue;
+            }
+            if watch.as_ref().is_none_or(|(tid, _)| *tid != old.tid) {
+                watch = Some((old.tid, stall.watch(old.tid)));
+            }
+            let budget = watch.as_mut().and_then(|(_, w)| w.sleep_budget());
+            // Returns at once if a reader already reset the word to 0 (it saw
+            // our -1 and woke us), at a wake-up, or when a stall warning is
+            // due; the loop re-scans either way.
+            crate::sys::futex_wait_shared(&shared.futex, -1, budget);
+        }
+    }
+
+    /// `fork()` support: the registry lock is held across the fork.
+    pub(crate) fn lock_for_fork(&self) {
+        self.readers.raw_lock();
+    }
+
+    /// `fork()` support, parent side.
+    pub(crate) fn unlock_after_fork_parent(&self) {
+        // SAFETY: taken by `lock_for_fork` on this thread before the fork.
+        unsafe { self.readers.raw_unlock() };
+    }
+
+    /// `fork()` support, child side: only the forking thread survives, so
+    /// only its reader stays registered (the others' TLS is gone).
+    pub(crate) fn reset_after_fork_child(&self) {
+        let own = (self.current)().map(NonNull::from);
+        // SAFETY: the lock is held (taken by `lock_for_fork` before the
+        // fork); the child is single-threaded here.
+        let readers = unsafe { &mut *self.readers.value_ptr() };
+        readers.retain(|r| Some(r.ctr) == own);
+        // Relaxed: single-threaded child; no writer sleeps in it.
+        self.gp().futex.store(0, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { self.readers.raw_unlock() };
+    }
+}
+
+/// Before sleeping: the futex word to -1 and, for QSBR, every reader's
+/// `waiting` flag (liburcu's QSBR readers test the flag before the word).
+fn announce_sleep(shared: &ForeignGp, readers: &[ForeignReader], protocol: Protocol) {
+    // Relaxed: ordered before the reader-word loads by the caller's writer
+    // barrier, which pairs with the reader's barrier between its word store
+    // and its futex load (module docs).
+    shared.futex.store(-1, Ordering::Relaxed);
+    if protocol == Protocol::Increment {
+        // Orders the -1 before the flags: a reader that sees a flag and then
+        // issues its fence sees the -1 too (liburcu's `cmm_smp_wmb`).
+        fence(Ordering::Release);
+        for r in readers {
+            if let Some(waiting) = r.waiting {
+                // SAFETY: valid while registered; the caller holds the lock.
+                // Relaxed: ordered by the fence above and the writer barrier.
+                unsafe { waiting.as_ref() }.store(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
