@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# liburcu's own regression tests and benchmarks, unmodified, on rcu-capi.
+#
+# Fetches liburcu's source from Debian's source package (the version of the
+# installed liburcu-dev) and builds it with its own build system
+# (scripts/liburcu-source.sh), then runs
+# its test binaries with scripts/liburcu-dropin.sh's libraries first in
+# LD_LIBRARY_PATH. Each binary is run directly (not through libtool's
+# wrapper, which would put the build tree's own liburcu first), and `ldd`
+# must show every liburcu flavour library it needs resolved to ours: a run
+# that silently tested liburcu itself is a failure.
+#
+# Usage: scripts/liburcu-suite.sh [--long]
+#   --long: the durations of the README's recorded run (minutes), not CI's.
+# Nothing of liburcu is kept in the repository; the source lives under
+# target/liburcu-suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+work=$repo/target/liburcu-suite
+dropin=$work/dropin
+long=0
+[ "${1:-}" = "--long" ] && long=1
+
+src=$(bash scripts/liburcu-source.sh)
+version=$(dpkg-query -W -f='${Version}' liburcu-dev)
+
+bash scripts/liburcu-dropin.sh "$dropin" >/dev/null
+export LD_LIBRARY_PATH=$dropin/lib
+
+pass=0 fail=0
+results=()
+# Each liburcu flavour library a binary needs must resolve into $dropin/lib
+# (Debian's liburcu-common, -cds, -mb, -signal, -bp stay Debian's).
+check_resolution() {
+    local bin=$1 line libs
+    libs=$(ldd "$bin")
+    while read -r line; do
+        case $line in
+            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8*)
+                [[ $line == *"=> $dropin/lib/"* ]] || { echo "not ours: $line"; return 1; } ;;
+        esac
+    done < <(sed 's/^[[:space:]]*//' <<<"$libs")
+    [[ $libs == *"$dropin/lib/"* ]] || { echo "resolves none of our libraries"; return 1; }
+}
+# The check must be able to fail: without our libraries first, it must
+# refuse a binary (else every "ok" below could be liburcu's own).
+if (LD_LIBRARY_PATH= check_resolution "$src/tests/benchmark/.libs/test_urcu" >/dev/null); then
+    echo "$0: the resolution check accepts Debian's liburcu; refusing to run" >&2
+    exit 1
+fi
+summary_line() { { grep -E '^SUMMARY|ns/read|^# rcu_stress_count' <<<"$1" || true; } | tail -1 | cut -c1-110; }
+run() { # name, binary, args...
+    local name=$1 bin=$2; shift 2
+    local start=$SECONDS out rc=0
+    if ! out=$(check_resolution "$bin"); then
+        fail=$((fail + 1)); results+=("FAIL  ${name}  (${out})"); return
+    fi
+    out=$(cd "$(dirname "$bin")/.." && timeout 600 "$bin" "$@" 2>&1) || rc=$?
+    if [ $rc -eq 0 ] && ! grep -q '^not ok' <<<"$out"; then
+        pass=$((pass + 1)); results+=("ok    ${name}  ($((SECONDS - start)) s)  $(summary_line "$out")")
+    else
+        fail=$((fail + 1)); results+=("FAIL  ${name}  (rc $rc)"); echo "$out" | tail -20 >&2
+    fi
+}
+
+t=$src/tests
+dur=1; [ $long = 1 ] && dur=30
+readers=$(nproc)
+for fl in membarrier qsbr; do
+    for cb in callrcu_global callrcu_percpu callrcu_perthread; do
+        run "rcutorture_urcu_$fl stress $cb" "$t/regression/.libs/rcutorture_urcu_$fl" "$readers" stress 1 "$cb"
+        for mode in perf rperf uperf; do
+            run "rcutorture_urcu_$fl $mode $cb" "$t/regression/.libs/rcutorture_urcu_$fl" "$readers" "$mode" 1 "$cb"
+        done
+    done
+done
+run "test_urcu_fork" "$t/regression/.libs/test_urcu_fork.tap"
+for b in test_urcu test_urcu_dynamic_link test_urcu_qsbr test_urcu_qsbr_dynamic_link \
+    test_urcu_gc test_urcu_qsbr_gc test_urcu_defer; do
+    run "$b" "$t/benchmark/.libs/$b" "$readers" 1 "$dur"
+done
+run "test_urcu_gc (batch 32)" "$t/benchmark/.libs/test_urcu_gc" "$readers" 1 "$dur" -b 32
+run "test_urcu_qsbr_gc (batch 32)" "$t/benchmark/.libs/test_urcu_qsbr_gc" "$readers" 1 "$dur" -b 32
+# rculfhash (Debian's liburcu-cds) on our QSBR flavour: runhash.sh's cases.
+hash=$t/benchmark/.libs/test_urcu_hash
+run "test_urcu_hash readers only" "$hash" 0 4 "$dur" -A -s -M 1 -N 1 -O 1
+run "test_urcu_hash add/remove" "$hash" 2 2 "$dur" -A -M 1 -N 1 -O 1
+run "test_urcu_hash add_unique" "$hash" 2 2 "$dur" -A -u
+for mm in order chunk mmap; do
+    run "test_urcu_hash auto-resize ($mm)" "$hash" 2 2 "$dur" -A -m 1 -n 1048576 -i \
+        -M 100000000 -N 100000000 -O 100000000 -B "$mm"
+done
+for u in test_urcu_multiflavor test_urcu_multiflavor_dynlink test_urcu_multiflavor_single_unit \
+    test_urcu_multiflavor_single_unit_dynlink; do
+    run "$u" "$t/unit/.libs/$u"
+done
+
+printf '%s\n' "${results[@]}"
+echo "liburcu $version suite on rcu-capi: $pass passed, $fail failed, ${SECONDS} s"
+[ $fail -eq 0 ]
