@@ -49,7 +49,10 @@ if (LD_LIBRARY_PATH= check_resolution "$src/tests/benchmark/.libs/test_urcu" >/d
     echo "$0: the resolution check accepts Debian's liburcu; refusing to run" >&2
     exit 1
 fi
-summary_line() { { grep -E '^SUMMARY|ns/read|^# rcu_stress_count' <<<"$1" || true; } | tail -1 | cut -c1-110; }
+summary_line() {
+    { grep -E '^SUMMARY|ns/read|^# rcu_stress_count' <<<"$1" || true; } | tail -1 |
+        sed 's|^SUMMARY [^ ]*/|SUMMARY |' | tr -s ' ' | cut -c1-160
+}
 run() { # name, binary, args...
     local name=$1 bin=$2; shift 2
     local start=$SECONDS out rc=0
@@ -82,14 +85,30 @@ for b in test_urcu test_urcu_dynamic_link test_urcu_qsbr test_urcu_qsbr_dynamic_
 done
 run "test_urcu_gc (batch 32)" "$t/benchmark/.libs/test_urcu_gc" "$readers" 1 "$dur" -b 32
 run "test_urcu_qsbr_gc (batch 32)" "$t/benchmark/.libs/test_urcu_qsbr_gc" "$readers" 1 "$dur" -b 32
-# rculfhash (Debian's liburcu-cds) on our QSBR flavour: runhash.sh's cases.
-hash=$t/benchmark/.libs/test_urcu_hash
-run "test_urcu_hash readers only" "$hash" 0 4 "$dur" -A -s -M 1 -N 1 -O 1
-run "test_urcu_hash add/remove" "$hash" 2 2 "$dur" -A -M 1 -N 1 -O 1
-run "test_urcu_hash add_unique" "$hash" 2 2 "$dur" -A -u
-for mm in order chunk mmap; do
-    run "test_urcu_hash auto-resize ($mm)" "$hash" 2 2 "$dur" -A -m 1 -n 1048576 -i \
-        -M 100000000 -N 100000000 -O 100000000 -B "$mm"
+# test_urcu_hash on memb: liburcu builds it for QSBR only (its header
+# includes <urcu-qsbr.h>). The same unmodified sources, compiled with the
+# build tree's flags, with <urcu-qsbr.h> found first in a directory whose
+# copy includes <urcu.h> (memb), whose headers make the test's QSBR calls
+# (quiescent state, offline, online) the no-ops they are on memb.
+hash_memb=$work/hash-memb/bin/test_urcu_hash
+mkdir -p "$work/hash-memb/include" "$work/hash-memb/bin"
+printf '%s\n' '/* rcu-capi: test_urcu_hash on the memb flavour. */' '#define RCU_MEMB' \
+    '#include <urcu.h>' >"$work/hash-memb/include/urcu-qsbr.h"
+cc -g -O2 -pthread -DHAVE_CONFIG_H -I"$work/hash-memb/include" -I"$src/include" -include config.h \
+    -I"$src/src" -I"$src/tests/common" "$t/benchmark/test_urcu_hash.c" \
+    "$t/benchmark/test_urcu_hash_rw.c" "$t/benchmark/test_urcu_hash_unique.c" \
+    -o "$hash_memb" -L"$dropin/lib" -lurcu-memb -lurcu-cds -lurcu-common
+# rculfhash (Debian's liburcu-cds) on our QSBR and memb flavours:
+# runhash.sh's cases.
+for hash in "$t/benchmark/.libs/test_urcu_hash" "$hash_memb"; do
+    fl=qsbr; [ "$hash" = "$hash_memb" ] && fl=memb
+    run "test_urcu_hash $fl readers only" "$hash" 0 4 "$dur" -A -s -M 1 -N 1 -O 1
+    run "test_urcu_hash $fl add/remove" "$hash" 2 2 "$dur" -A -M 1 -N 1 -O 1
+    run "test_urcu_hash $fl add_unique" "$hash" 2 2 "$dur" -A -u
+    for mm in order chunk mmap; do
+        run "test_urcu_hash $fl auto-resize ($mm)" "$hash" 2 2 "$dur" -A -m 1 -n 1048576 -i \
+            -M 100000000 -N 100000000 -O 100000000 -B "$mm"
+    done
 done
 for u in test_urcu_multiflavor test_urcu_multiflavor_dynlink test_urcu_multiflavor_single_unit \
     test_urcu_multiflavor_single_unit_dynlink; do

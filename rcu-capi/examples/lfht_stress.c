@@ -9,8 +9,10 @@
  * predicts, that the final node count matches, and that rcu_barrier()
  * leaves every node freed.
  *
- * liburcu's own test_urcu_hash is built for QSBR only; this program is the
- * memb counterpart (and, with -DUSE_QSBR, runs on QSBR too).
+ * A program of ours beside liburcu's test_urcu_hash (which
+ * scripts/liburcu-suite.sh runs on both flavours): it checks what that
+ * benchmark does not, that no reader sees a freed node and that every
+ * update returns what the writer predicts. With -DUSE_QSBR, on QSBR.
  *
  * Build (function ABI):  cc lfht_stress.c -lurcu-memb -lurcu-cds -lpthread
  * Build (inline ABI):    cc -D_LGPL_SOURCE lfht_stress.c -lurcu-memb -lurcu-cds -lpthread

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Same run, same program, two libraries: liburcu's own benchmarks (built
+# from Debian's source package by scripts/liburcu-source.sh, unmodified)
+# and rcu-capi/examples/barrier_bench.c, each run once on Debian's
+# installed liburcu and once on rcu-capi (scripts/liburcu-dropin.sh's
+# libraries), interleaved over rounds (the order alternates each round, so
+# drift on a shared machine hits both alike). Prints every SUMMARY line,
+# then per row the median of each figure on both and the ratio
+# rcu-capi / liburcu (above 1: rcu-capi did more in the same time).
+# ldd must show each run resolved the library it is labelled with.
+#
+# Usage: scripts/liburcu-compare.sh [--rounds N] [--duration SECONDS]
+#   (defaults: 3 rounds of 5 s per run; about 12 runs per round and library)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=3 dur=5
+while [ $# -gt 0 ]; do
+    case $1 in
+        --rounds) rounds=$2; shift 2 ;;
+        --duration) dur=$2; shift 2 ;;
+        *) echo "usage: $0 [--rounds N] [--duration SECONDS]" >&2; exit 2 ;;
+    esac
+done
+
+src=$(bash scripts/liburcu-source.sh)
+work=$(pwd)/target/liburcu-compare
+mkdir -p "$work"
+bash scripts/liburcu-dropin.sh "$work/dropin" >/dev/null
+ours=$work/dropin/lib
+for fl in memb qsbr; do
+    flag=(); [ $fl = qsbr ] && flag=(-DUSE_QSBR)
+    # Linked against Debian's libraries: the binary is the same for both runs.
+    cc -O2 -Wall -Wextra -Werror "${flag[@]}" rcu-capi/examples/barrier_bench.c \
+        -o "$work/barrier_bench_$fl" -lurcu-$fl -lpthread
+done
+
+# lib_path LABEL: the LD_LIBRARY_PATH that selects the library.
+lib_path() { if [ "$1" = rcu-capi ]; then echo "$ours"; else echo ""; fi; }
+# resolves BIN LABEL: every liburcu flavour library BIN needs is rcu-capi's
+# (LABEL rcu-capi) or none of them is (LABEL liburcu).
+resolves() {
+    local libs line
+    libs=$(LD_LIBRARY_PATH=$(lib_path "$2") ldd "$1")
+    while read -r line; do
+        case $line in
+            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8*)
+                if [ "$2" = rcu-capi ]; then [[ $line == *"=> $ours/"* ]] || return 1
+                else [[ $line != *"=> $ours/"* && $line != *"not found"* ]] || return 1; fi ;;
+        esac
+    done < <(sed 's/^[[:space:]]*//' <<<"$libs")
+}
+
+b=$src/tests/benchmark/.libs
+cpus=$(nproc)
+readers=$((cpus > 1 ? cpus - 1 : 1))
+# name | binary | arguments | figures compared
+rows=(
+    "test_urcu|$b/test_urcu|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_dynamic_link|$b/test_urcu_dynamic_link|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_qsbr|$b/test_urcu_qsbr|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_qsbr_dynamic_link|$b/test_urcu_qsbr_dynamic_link|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_gc|$b/test_urcu_gc|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_gc -b 32|$b/test_urcu_gc|$readers 1 $dur -b 32|nr_reads nr_writes"
+    "test_urcu_qsbr_gc|$b/test_urcu_qsbr_gc|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_defer|$b/test_urcu_defer|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_lfq (call_rcu)|$b/test_urcu_lfq|1 1 $dur|nr_enqueues nr_dequeues"
+    "test_urcu_lfs (call_rcu)|$b/test_urcu_lfs|1 1 $dur|nr_enqueues nr_dequeues"
+    "barrier_bench memb|$work/barrier_bench_memb|$cpus $dur 16|nr_barriers"
+    "barrier_bench qsbr|$work/barrier_bench_qsbr|$cpus $dur 16|nr_barriers"
+)
+
+results=$work/results.tsv
+: >"$results"
+for round in $(seq 1 "$rounds"); do
+    order=(liburcu rcu-capi); [ $((round % 2)) = 0 ] && order=(rcu-capi liburcu)
+    for row in "${rows[@]}"; do
+        IFS='|' read -r name bin args figures <<<"$row"
+        for label in "${order[@]}"; do
+            resolves "$bin" "$label" ||
+                { echo "$bin does not resolve $label's libraries:"; LD_LIBRARY_PATH=$(lib_path "$label") ldd "$bin"; exit 1; } >&2
+            # shellcheck disable=SC2086 # the arguments are words
+            line=$(LD_LIBRARY_PATH=$(lib_path "$label") timeout $((dur * 20 + 60)) "$bin" $args | grep '^SUMMARY')
+            printf 'round %s  %-8s  %s\n' "$round" "$label" "$(tr -s ' ' <<<"$line")"
+            for f in $figures; do
+                v=$(awk -v f="$f" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' <<<"$line")
+                printf '%s\t%s\t%s\t%s\n' "$name" "$label" "$f" "$v" >>"$results"
+            done
+        done
+    done
+done
+
+median() { # row label figure
+    awk -F'\t' -v r="$1" -v l="$2" -v f="$3" '$1 == r && $2 == l && $3 == f { print $4 }' "$results" |
+        sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo
+echo "medians of $rounds rounds, $dur s each, $cpus CPUs ($readers readers where the row has readers)"
+printf '| %-28s | %-12s | %14s | %14s | %8s |\n' row figure liburcu rcu-capi ratio
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..14})" \
+    "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..10})"
+for row in "${rows[@]}"; do
+    IFS='|' read -r name _ _ figures <<<"$row"
+    for f in $figures; do
+        theirs=$(median "$name" liburcu "$f") mine=$(median "$name" rcu-capi "$f")
+        ratio=$(awk -v a="$mine" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        printf '| %-28s | %-12s | %14.0f | %14.0f | %8s |\n' "$name" "$f" "$theirs" "$mine" "$ratio"
+    done
+done
