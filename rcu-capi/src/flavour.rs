@@ -20,8 +20,12 @@ pub(crate) trait CFlavour: Flavour {
     const PREFIX: &'static str;
     /// The flavour's foreign-reader registry (its engine's).
     fn readers() -> &'static ForeignReaders;
-    /// The calling thread's reader record.
+    /// The calling thread's reader record, for registration (it asks the
+    /// kernel for the thread id: a system call).
     fn reader() -> ForeignReader;
+    /// The calling thread's reader word (no system call: for the checks
+    /// on every wait and for unregistration).
+    fn word() -> NonNull<AtomicU64>;
     /// Whether the calling thread is registered (the record's flag).
     fn registered() -> bool;
     /// Sets the record's flag (and `tid`).
@@ -49,7 +53,7 @@ pub(crate) fn current_word<F: CFlavour>() -> Option<&'static AtomicU64> {
     // SAFETY: the word lives as long as the calling thread, which is the
     // only user of this reference (`ForeignReaders::may_block` reads it and
     // drops it at once).
-    Some(unsafe { F::reader().ctr.as_ref() })
+    Some(unsafe { F::word().as_ref() })
 }
 
 /// `urcu_*_register_thread`.
@@ -84,7 +88,7 @@ pub(crate) fn unregister_thread<F: CFlavour>() {
         ));
     }
     F::before_unregister();
-    F::readers().unregister(F::reader().ctr);
+    F::readers().unregister(F::word());
     F::set_registered(false);
 }
 
@@ -93,7 +97,7 @@ pub(crate) fn unregister_thread<F: CFlavour>() {
 pub(crate) fn unregister_at_exit<F: CFlavour>() {
     if F::registered() {
         F::before_unregister();
-        F::readers().unregister(F::reader().ctr);
+        F::readers().unregister(F::word());
         F::set_registered(false);
     }
 }

@@ -38,13 +38,13 @@ impl CFlavour for Memb {
     }
 
     fn reader() -> ForeignReader {
+        ForeignReader { ctr: Self::word(), waiting: None, tid: rcu_core::sys::gettid() }
+    }
+
+    fn word() -> NonNull<AtomicU64> {
         // SAFETY: the accessor returns the calling thread's record.
         let ctr = unsafe { c_side::rcu_capi_memb_ctr() }.cast::<AtomicU64>();
-        ForeignReader {
-            ctr: NonNull::new(ctr).expect("a thread-local is never null"),
-            waiting: None,
-            tid: rcu_core::sys::gettid(),
-        }
+        NonNull::new(ctr).expect("a thread-local is never null")
     }
 
     fn registered() -> bool {
@@ -64,14 +64,14 @@ impl CFlavour for Memb {
     fn after_register() {}
 
     fn before_unregister() {
-        if in_memb_section(Self::reader().ctr) {
+        if in_memb_section(Self::word()) {
             die("urcu_memb_unregister_thread() called inside a read-side critical section; \
                  call urcu_memb_read_unlock() for each urcu_memb_read_lock() first");
         }
     }
 
     fn enter_wait(what: &str) -> bool {
-        if in_memb_section(Self::reader().ctr) {
+        if in_memb_section(Self::word()) {
             die(&format!(
                 "{what}() called inside a read-side critical section of the same thread; this would \
                  wait for itself forever (liburcu deadlocks). Call urcu_memb_read_unlock() first, or \

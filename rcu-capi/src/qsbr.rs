@@ -40,13 +40,19 @@ impl CFlavour for Qsbr {
     }
 
     fn reader() -> ForeignReader {
-        // SAFETY: the accessors return the calling thread's record.
-        let (ctr, waiting) = unsafe { (c_side::rcu_capi_qsbr_ctr(), c_side::rcu_capi_qsbr_waiting()) };
+        // SAFETY: the accessor returns the calling thread's record.
+        let waiting = unsafe { c_side::rcu_capi_qsbr_waiting() };
         ForeignReader {
-            ctr: NonNull::new(ctr.cast::<AtomicU64>()).expect("a thread-local is never null"),
+            ctr: Self::word(),
             waiting: Some(NonNull::new(waiting.cast::<AtomicI32>()).expect("a thread-local is never null")),
             tid: rcu_core::sys::gettid(),
         }
+    }
+
+    fn word() -> NonNull<AtomicU64> {
+        // SAFETY: the accessor returns the calling thread's record.
+        let ctr = unsafe { c_side::rcu_capi_qsbr_ctr() };
+        NonNull::new(ctr.cast::<AtomicU64>()).expect("a thread-local is never null")
     }
 
     fn registered() -> bool {
