@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds rcu-capi's C examples (rcu-capi/examples/config_reload.c, and
+# Builds rcu-capi's C examples (rcu-capi/examples/config_reload.c,
+# barrier_bench.c (rcu_barrier returns after every earlier callback), and
 # lfht_stress.c: Debian's rculfhash on our grace periods) against liburcu's
 # headers, four ways each (memb and QSBR; function ABI and, with
 # _LGPL_SOURCE, inline ABI), and runs each on scripts/liburcu-dropin.sh's
@@ -17,7 +18,7 @@ if ! dpkg -s liburcu-dev >/dev/null 2>&1; then
 fi
 bash scripts/liburcu-dropin.sh "$out/dropin" >/dev/null
 lib=$out/dropin/lib
-for prog in config_reload lfht_stress; do
+for prog in config_reload lfht_stress barrier_bench; do
     extra=()
     [ $prog = lfht_stress ] && extra=(-lurcu-cds)
     for abi in function inline; do

@@ -53,7 +53,7 @@ resolves() {
 b=$src/tests/benchmark/.libs
 cpus=$(nproc)
 readers=$((cpus > 1 ? cpus - 1 : 1))
-# name | binary | arguments | figures compared
+# name | binary | arguments | figures compared [| LD_PRELOAD]
 rows=(
     "test_urcu|$b/test_urcu|$readers 1 $dur|nr_reads nr_writes"
     "test_urcu_dynamic_link|$b/test_urcu_dynamic_link|$readers 1 $dur|nr_reads nr_writes"
@@ -68,18 +68,26 @@ rows=(
     "barrier_bench memb|$work/barrier_bench_memb|$cpus $dur 16|nr_barriers"
     "barrier_bench qsbr|$work/barrier_bench_qsbr|$cpus $dur 16|nr_barriers"
 )
+# The call_rcu rows again on jemalloc, if installed (apt-get install -y
+# libjemalloc2): with glibc's malloc they measure how the producer's
+# malloc() contends with the reclaiming thread's free() (BENCHMARKS.md).
+jemalloc=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1 || true)
+if [ -n "$jemalloc" ]; then
+    rows+=("test_urcu_lfq (call_rcu, jemalloc)|$b/test_urcu_lfq|1 1 $dur|nr_enqueues nr_dequeues|$jemalloc"
+        "test_urcu_lfs (call_rcu, jemalloc)|$b/test_urcu_lfs|1 1 $dur|nr_enqueues nr_dequeues|$jemalloc")
+fi
 
 results=$work/results.tsv
 : >"$results"
 for round in $(seq 1 "$rounds"); do
     order=(liburcu rcu-capi); [ $((round % 2)) = 0 ] && order=(rcu-capi liburcu)
     for row in "${rows[@]}"; do
-        IFS='|' read -r name bin args figures <<<"$row"
+        IFS='|' read -r name bin args figures preload <<<"$row"
         for label in "${order[@]}"; do
             resolves "$bin" "$label" ||
                 { echo "$bin does not resolve $label's libraries:"; LD_LIBRARY_PATH=$(lib_path "$label") ldd "$bin"; exit 1; } >&2
             # shellcheck disable=SC2086 # the arguments are words
-            line=$(LD_LIBRARY_PATH=$(lib_path "$label") timeout $((dur * 20 + 60)) "$bin" $args | grep '^SUMMARY')
+            line=$(LD_PRELOAD=${preload:-} LD_LIBRARY_PATH=$(lib_path "$label") timeout $((dur * 20 + 60)) "$bin" $args | grep '^SUMMARY')
             printf 'round %s  %-8s  %s\n' "$round" "$label" "$(tr -s ' ' <<<"$line")"
             for f in $figures; do
                 v=$(awk -v f="$f" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' <<<"$line")
@@ -95,14 +103,14 @@ median() { # row label figure
 }
 echo
 echo "medians of $rounds rounds, $dur s each, $cpus CPUs ($readers readers where the row has readers)"
-printf '| %-28s | %-12s | %14s | %14s | %8s |\n' row figure liburcu rcu-capi ratio
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..14})" \
+printf '| %-36s | %-12s | %14s | %14s | %8s |\n' row figure liburcu rcu-capi ratio
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..14})" \
     "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..16})" "$(printf -- '-%.0s' {1..10})"
 for row in "${rows[@]}"; do
-    IFS='|' read -r name _ _ figures <<<"$row"
+    IFS='|' read -r name _ _ figures _ <<<"$row"
     for f in $figures; do
         theirs=$(median "$name" liburcu "$f") mine=$(median "$name" rcu-capi "$f")
         ratio=$(awk -v a="$mine" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-        printf '| %-28s | %-12s | %14.0f | %14.0f | %8s |\n' "$name" "$f" "$theirs" "$mine" "$ratio"
+        printf '| %-36s | %-12s | %14.0f | %14.0f | %8s |\n' "$name" "$f" "$theirs" "$mine" "$ratio"
     done
 done
