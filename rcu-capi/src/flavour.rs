@@ -9,7 +9,7 @@
 
 use crate::misuse::{die, no_unwind};
 use rcu_core::kvfree::CDeferredFn;
-use rcu_core::{Flavour, ForeignReader, ForeignReaders};
+use rcu_core::{CallbackLimits, Flavour, ForeignReader, ForeignReaders, ReclaimPacing};
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +43,26 @@ pub(crate) trait CFlavour: Flavour {
     fn enter_wait(what: &str) -> bool;
     /// After the wait: back online if `enter_wait` said so.
     fn leave_wait(was_online: bool);
+}
+
+/// liburcu's pacing for C programs: its `call_rcu` worker runs a batch,
+/// then sleeps 10 ms, and never makes a producer wait. A 1 ms window (the
+/// Rust default) made a `test_urcu_lfq` dequeuer, which `call_rcu`s every
+/// node, run into the kvfree limit and wait, fall behind its enqueuer and
+/// never catch up (BENCHMARKS.md, "The C ABI, same binary on two
+/// libraries"). The soft limit is what a 10 ms window gathers at 50 M
+/// objects/s (above the flood's measured peak), so only a faster flood
+/// cuts the window short; producers still wait past a million C objects
+/// (about two such windows) where liburcu's backlog grows without bound.
+pub const LIBURCU_PACING: ReclaimPacing =
+    ReclaimPacing { gather_window: std::time::Duration::from_millis(10), kvfree_backlog_hard: 1_000_000 };
+/// The `call_rcu` limits that go with [`LIBURCU_PACING`].
+pub const LIBURCU_LIMITS: CallbackLimits = CallbackLimits { soft: 500_000, hard: 2_000_000 };
+
+/// Sets liburcu's pacing on the flavour's engine (library constructor).
+pub(crate) fn pace_like_liburcu<F: CFlavour>() {
+    F::engine().set_callback_limits(LIBURCU_LIMITS);
+    F::engine().set_reclaim_pacing(LIBURCU_PACING);
 }
 
 /// The calling thread's reader word, if registered (for `ForeignReaders`).

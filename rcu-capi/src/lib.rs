@@ -27,7 +27,8 @@
 //! caller's own memb read-side section, an unregistered memb reader, and a
 //! double registration print a message and abort instead of deadlocking or
 //! silently going unprotected; a thread that exits registered is
-//! unregistered for it. Polled grace periods are not in liburcu 0.13's
+//! unregistered for it; the reclaim thread is paced as liburcu's worker
+//! ([`LIBURCU_PACING`]), not as the Rust flavours' default. Polled grace periods are not in liburcu 0.13's
 //! headers, so not here.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -36,6 +37,7 @@ mod c_side;
 pub mod call_rcu_data;
 pub mod exports;
 mod flavour;
+pub use flavour::{LIBURCU_LIMITS, LIBURCU_PACING};
 mod memb;
 mod misuse;
 pub mod pointer;
@@ -78,7 +80,16 @@ pub extern "C" fn urcu_qsbr_exit() {}
 
 /// The library constructor (liburcu's `urcu_memb_init` runs as one too):
 /// readers must see `urcu_memb_has_sys_membarrier` before their first
-/// section to skip their fence.
+/// section to skip their fence; both engines take liburcu's pacing
+/// ([`LIBURCU_PACING`]) before any callback is queued.
+extern "C" fn library_init() {
+    urcu_memb_init();
+    misuse::no_unwind("rcu-capi's library constructor", || {
+        flavour::pace_like_liburcu::<Memb>();
+        flavour::pace_like_liburcu::<Qsbr>();
+    });
+}
+
 #[used]
 #[link_section = ".init_array"]
-static CONSTRUCTOR: extern "C" fn() = urcu_memb_init;
+static CONSTRUCTOR: extern "C" fn() = library_init;

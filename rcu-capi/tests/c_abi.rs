@@ -232,3 +232,18 @@ fn misuse_aborts_naming_the_call_and_the_fix() {
         assert!(stderr.contains(message), "{case}: stderr lacks {message:?}:\n{stderr}");
     }
 }
+
+/// The library constructor gives both C engines liburcu's pacing (the
+/// Rust flavours keep theirs).
+#[test]
+fn the_c_engines_are_paced_like_liburcu() {
+    use rcu_core::Flavour;
+    for (pacing, limits) in [
+        (Memb::engine().reclaim_pacing(), Memb::engine().callback_limits()),
+        (Qsbr::engine().reclaim_pacing(), Qsbr::engine().callback_limits()),
+    ] {
+        assert_eq!(pacing, LIBURCU_PACING);
+        assert_eq!(limits, LIBURCU_LIMITS);
+    }
+    assert_ne!(LIBURCU_PACING, rcu_core::ReclaimPacing::default());
+}

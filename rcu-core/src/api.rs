@@ -15,7 +15,7 @@ macro_rules! define_flavour_api {
     ($flavour:ty, $engine:ident, $krate:literal, $reader_setup:literal) => {
         pub use $crate::{
             set_stall_timeout, stall_timeout, BarrierStrategy, BlocksSealed, CallbackFn, CallbackLimits, GpState, RcuFree,
-            RcuHead, Stats,
+            RcuHead, ReclaimPacing, Stats,
         };
 
         /// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
@@ -184,6 +184,20 @@ assert_eq!(", $krate, "::stats().kvfree_cached_blocks, 0);
         #[doc = concat!("```\nassert!(", $krate, "::callback_limits().soft <= ", $krate, "::callback_limits().hard);\n```")]
         pub fn callback_limits() -> CallbackLimits {
             $engine.callback_limits()
+        }
+
+        /// Sets how the reclaim thread paces its batches (see
+        /// [`ReclaimPacing`]): e.g. liburcu's 10 ms between batches, with
+        /// limits large enough that a stream does not cut the window short.
+        #[doc = concat!("```\nlet old = ", $krate, "::reclaim_pacing();\n", $krate, "::set_reclaim_pacing(", $krate, "::ReclaimPacing { gather_window: std::time::Duration::from_millis(10), ..old });\n", $krate, "::set_reclaim_pacing(old);\n```")]
+        pub fn set_reclaim_pacing(pacing: ReclaimPacing) {
+            $engine.set_reclaim_pacing(pacing);
+        }
+
+        /// The reclaim pacing in force.
+        #[doc = concat!("```\nassert_eq!(", $krate, "::reclaim_pacing(), ", $krate, "::ReclaimPacing::default());\n```")]
+        pub fn reclaim_pacing() -> ReclaimPacing {
+            $engine.reclaim_pacing()
         }
 
         /// Counters of this flavour.

@@ -84,7 +84,7 @@ pub use reader::{Protocol, ReaderSlot, ReaderState};
 #[cfg(not(loom))]
 pub use reader::{ReaderSlotPtr, SlotPtr};
 #[cfg(not(loom))]
-pub use reclaim::CallbackLimits;
+pub use reclaim::{CallbackLimits, ReclaimPacing};
 pub use stall::{set_stall_timeout, stall_timeout, DEFAULT_STALL_TIMEOUT, STALL_TIMEOUT_ENV};
 #[cfg(not(loom))]
 pub use stats::{BlocksSealed, Stats};

@@ -355,11 +355,12 @@ pub fn cache_pops_race_with_reclaim_now<F: Flavour>() {
 }
 
 /// A `kvfree_rcu` flood from threads that may block is held near
-/// `KVFREE_BACKLOG_HARD` objects waiting for reclaim (not the 200,000 of the
+/// the kvfree limit (`ReclaimPacing::kvfree_backlog_hard`, default
+/// `KVFREE_BACKLOG_HARD`) of objects waiting for reclaim (not the 200,000 of the
 /// whole backlog's default hard limit). Reads process-wide statistics: run
 /// it in its own test binary.
 pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
-    use rcu_core::kvfree::KVFREE_BACKLOG_HARD;
+    let limit = F::engine().reclaim_pacing().kvfree_backlog_hard;
     let counter = Arc::new(DropCounter::default());
     let threads = 2u64;
     let per_thread = 200_000;
@@ -383,8 +384,8 @@ pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
     // block (about 500 thin boxes) before it waits.
     let slack = threads * 1024;
     assert!(
-        peak <= KVFREE_BACKLOG_HARD + slack,
-        "rcu_{}: the kvfree backlog peaked at {peak} objects with a limit of {KVFREE_BACKLOG_HARD}",
+        peak <= limit + slack,
+        "rcu_{}: the kvfree backlog peaked at {peak} objects with a limit of {limit}",
         F::NAME
     );
 }

@@ -3,7 +3,7 @@
 use super::Engine;
 use crate::defer::callback::{CallbackFn, RcuHead};
 use crate::reader::SlotPtr;
-use crate::reclaim::CallbackLimits;
+use crate::reclaim::{CallbackLimits, ReclaimPacing};
 use crate::thread::FlavourLocals;
 use std::ptr::NonNull;
 
@@ -78,6 +78,16 @@ impl<F: FlavourLocals> Engine<F> {
     /// The `call_rcu` backlog thresholds in force.
     pub fn callback_limits(&self) -> CallbackLimits {
         self.reclaimer.limits()
+    }
+
+    /// Sets how the reclaim thread paces its batches (see [`ReclaimPacing`]).
+    pub fn set_reclaim_pacing(&self, pacing: ReclaimPacing) {
+        self.reclaimer.set_pacing(pacing);
+    }
+
+    /// The reclaim pacing in force.
+    pub fn reclaim_pacing(&self) -> ReclaimPacing {
+        self.reclaimer.pacing()
     }
 }
 

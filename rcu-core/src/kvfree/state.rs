@@ -13,7 +13,8 @@ use std::time::Duration;
 /// Empty blocks a slot keeps for reuse (the kernel keeps 5 pages per CPU).
 pub const CACHED_BLOCKS_PER_THREAD: u32 = 5;
 
-/// Past this many objects in sealed blocks not yet freed (32 full blocks of
+/// The default [`ReclaimPacing::kvfree_backlog_hard`](crate::ReclaimPacing):
+/// past this many objects in sealed blocks not yet freed (32 full blocks of
 /// thin boxes), a `kvfree_rcu` caller that may block waits for reclaim when
 /// it seals a block (until the whole backlog is under the soft limit), as it
 /// does past [`CallbackLimits::hard`](crate::CallbackLimits) for the whole

@@ -184,8 +184,8 @@ impl Reclaimer {
 
     /// Some kvfree block was sealed (the caller has started the thread):
     /// wake the thread. Returns whether the backlog is past the hard limit,
-    /// or the kvfree backlog past
-    /// [`KVFREE_BACKLOG_HARD`](crate::kvfree::KVFREE_BACKLOG_HARD).
+    /// or the kvfree backlog past its own limit
+    /// ([`ReclaimPacing::kvfree_backlog_hard`](super::ReclaimPacing)).
     pub(crate) fn note_sealed(&self, parts: Parts<'_>) -> bool {
         parts.defer.wake.wake_if_sleeping();
         let kvfree_backlog = parts.kvfree.backlog();
@@ -194,7 +194,7 @@ impl Reclaimer {
         // Relaxed: a statistic.
         self.peak_backlog.fetch_max(backlog, Ordering::Relaxed);
         // Relaxed: the thresholds are advisory (see `set_limits`).
-        backlog > self.limit_hard.load(Ordering::Relaxed) || kvfree_backlog > crate::kvfree::KVFREE_BACKLOG_HARD
+        backlog > self.limit_hard.load(Ordering::Relaxed) || kvfree_backlog > self.kvfree_hard.load(Ordering::Relaxed)
     }
 
     /// Waits for reclaim if past the hard limit and the caller may block

@@ -38,7 +38,8 @@
 //! until the backlog is back under the soft limit. Producers that may not
 //! block never wait; their callbacks are queued regardless. `kvfree_rcu`
 //! producers also wait once the kvfree objects alone pass
-//! [`KVFREE_BACKLOG_HARD`](crate::kvfree::KVFREE_BACKLOG_HARD), which keeps a
+//! [`ReclaimPacing::kvfree_backlog_hard`] (default
+//! [`KVFREE_BACKLOG_HARD`](crate::kvfree::KVFREE_BACKLOG_HARD)), which keeps a
 //! flood's memory near a cache-warm working set.
 //!
 //! # Counting
@@ -83,5 +84,5 @@ mod pending;
 mod state;
 mod thread;
 
-pub use state::CallbackLimits;
 pub(crate) use state::{in_reclaim_thread, Parts, Reclaimer};
+pub use state::{CallbackLimits, ReclaimPacing};

@@ -66,6 +66,9 @@ pub struct Reclaimer {
     pub(super) barriers: AtomicU64,
     pub(super) limit_soft: AtomicU64,
     pub(super) limit_hard: AtomicU64,
+    /// [`ReclaimPacing`], in nanoseconds and objects.
+    pub(super) gather_window_ns: AtomicU64,
+    pub(super) kvfree_hard: AtomicU64,
     /// The largest cookie some caller wants completed (polling).
     pub(super) requested: AtomicU64,
     /// Producers waiting for the backlog to drop, and the word they sleep on.
@@ -92,15 +95,35 @@ impl std::fmt::Debug for Reclaimer {
     }
 }
 
-/// The reclaim thread starts at most one grace period per window unless
-/// something is urgent (an `rcu_barrier` waits, a polled grace period was
-/// requested, or the backlog is past the soft limit). Callbacks that arrive
-/// meanwhile join the next batch. Without it, a steady stream of
-/// `call_rcu` made the thread run back-to-back grace periods, and each memb
-/// grace period's two membarrier IPIs interrupt the producers (the
-/// `call_rcu_enqueue` figure in BENCHMARKS.md, "Design choices, measured").
-/// An isolated callback still starts a grace period at once.
-pub(crate) const GATHER_WINDOW: Duration = Duration::from_millis(1);
+/// How the reclaim thread paces its batches. The defaults suit Rust
+/// programs (a short window, floods held near a cache-warm working set);
+/// the C ABI (`rcu-capi`) sets liburcu's pacing instead (see its docs).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ReclaimPacing {
+    /// The reclaim thread starts at most one grace period per window
+    /// unless something is urgent (an `rcu_barrier` waits, a polled grace
+    /// period was requested, or the backlog is past the soft limit).
+    /// Callbacks that arrive meanwhile join the next batch. Without it, a
+    /// steady stream of `call_rcu` made the thread run back-to-back grace
+    /// periods, and each memb grace period's two membarrier IPIs interrupt
+    /// the producers (the `call_rcu_enqueue` figure in BENCHMARKS.md,
+    /// "Design choices, measured"). An isolated callback still starts a
+    /// grace period at once. Default 1 ms.
+    pub gather_window: Duration,
+    /// Past this many kvfree objects waiting for reclaim, a caller that may
+    /// block waits for reclaim when it seals a block (default
+    /// [`KVFREE_BACKLOG_HARD`](crate::kvfree::KVFREE_BACKLOG_HARD)).
+    pub kvfree_backlog_hard: u64,
+}
+
+impl Default for ReclaimPacing {
+    fn default() -> Self {
+        DEFAULT_PACING
+    }
+}
+
+const DEFAULT_PACING: ReclaimPacing =
+    ReclaimPacing { gather_window: Duration::from_millis(1), kvfree_backlog_hard: crate::kvfree::KVFREE_BACKLOG_HARD };
 
 impl Reclaimer {
     pub(crate) const fn new() -> Self {
@@ -116,6 +139,8 @@ impl Reclaimer {
             barriers: AtomicU64::new(0),
             limit_soft: AtomicU64::new(limits.soft),
             limit_hard: AtomicU64::new(limits.hard),
+            gather_window_ns: AtomicU64::new(DEFAULT_PACING.gather_window.as_nanos() as u64),
+            kvfree_hard: AtomicU64::new(DEFAULT_PACING.kvfree_backlog_hard),
             requested: AtomicU64::new(0),
             throttled: AtomicU32::new(0),
             progress: AtomicU32::new(0),
@@ -145,6 +170,21 @@ impl Reclaimer {
     pub(crate) fn limits(&self) -> CallbackLimits {
         // Relaxed: as in `set_limits`.
         CallbackLimits { soft: self.limit_soft.load(Ordering::Relaxed), hard: self.limit_hard.load(Ordering::Relaxed) }
+    }
+
+    /// Sets the pacing (takes effect at the thread's next decision).
+    pub(crate) fn set_pacing(&self, pacing: ReclaimPacing) {
+        let window = u64::try_from(pacing.gather_window.as_nanos()).unwrap_or(u64::MAX);
+        // Relaxed: advisory, as the limits in `set_limits`.
+        self.gather_window_ns.store(window, Ordering::Relaxed);
+        self.kvfree_hard.store(pacing.kvfree_backlog_hard, Ordering::Relaxed);
+    }
+
+    /// The pacing in force.
+    pub(crate) fn pacing(&self) -> ReclaimPacing {
+        // Relaxed: as in `set_pacing`.
+        let gather_window = Duration::from_nanos(self.gather_window_ns.load(Ordering::Relaxed));
+        ReclaimPacing { gather_window, kvfree_backlog_hard: self.kvfree_hard.load(Ordering::Relaxed) }
     }
 
     /// Asks the reclaim thread to complete `cookie`. Never blocks. The

@@ -1,9 +1,9 @@
 //! The reclaim thread: takes what was handed over, waits for grace periods
-//! (at most one started per [`GATHER_WINDOW`] unless something is urgent),
+//! (at most one started per gather window unless something is urgent),
 //! frees blocks and runs callbacks, and sleeps on the doorbell when idle.
 
 use super::barrier::is_marker;
-use super::state::{Parts, Reclaimer, GATHER_WINDOW, IN_RECLAIM_THREAD};
+use super::state::{Parts, Reclaimer, IN_RECLAIM_THREAD};
 use crate::defer::block::SealedBlock;
 use crate::defer::callback;
 use crate::defer::deferrals::{CallbackLists, Steal};
@@ -63,12 +63,14 @@ impl Reclaimer {
     }
 
     /// Waits for `cookie`, starting at most one grace period per
-    /// [`GATHER_WINDOW`] unless something is urgent (see there).
+    /// gather window unless something is urgent (see
+    /// [`ReclaimPacing`](super::ReclaimPacing)).
     fn wait_for_grace_period(&self, parts: Parts<'_>, cookie: GpState, wait_for: &dyn Fn(GpState)) {
         let now = crate::sys::monotonic_ns();
         // Relaxed: reclaim-thread-only field.
         let since = now.saturating_sub(self.last_gp_start.load(Ordering::Relaxed));
-        let window = GATHER_WINDOW.as_nanos() as u64;
+        // Relaxed: an advisory setting (`set_pacing`).
+        let window = self.gather_window_ns.load(Ordering::Relaxed);
         if since < window && !self.is_urgent(parts) && !parts.sequence.poll(cookie) {
             self.gather(Duration::from_nanos(window - since), parts);
             return; // take what arrived, then decide again
