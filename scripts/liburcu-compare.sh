@@ -63,6 +63,10 @@ rows=(
     "test_urcu_gc -b 32|$b/test_urcu_gc|$readers 1 $dur -b 32|nr_reads nr_writes"
     "test_urcu_qsbr_gc|$b/test_urcu_qsbr_gc|$readers 1 $dur|nr_reads nr_writes"
     "test_urcu_defer|$b/test_urcu_defer|$readers 1 $dur|nr_reads nr_writes"
+    # The writer paced (2,000 loops between writes): equal write rates, so
+    # the readers' figures compare the read side alone (each write
+    # invalidates the line the readers load).
+    "test_urcu_defer -d 2000|$b/test_urcu_defer|$readers 1 $dur -d 2000|nr_reads nr_writes"
     "test_urcu_lfq (call_rcu)|$b/test_urcu_lfq|1 1 $dur|nr_enqueues nr_dequeues"
     "test_urcu_lfs (call_rcu)|$b/test_urcu_lfs|1 1 $dur|nr_enqueues nr_dequeues"
     "barrier_bench memb|$work/barrier_bench_memb|$cpus $dur 16|nr_barriers"
