@@ -193,7 +193,8 @@ impl Reclaimer {
         let backlog = self.backlog(Ordering::SeqCst) + kvfree_backlog;
         // Relaxed: a statistic.
         self.peak_backlog.fetch_max(backlog, Ordering::Relaxed);
-        // Relaxed: the thresholds are advisory (see `set_limits`).
+        // Relaxed: the thresholds are advisory and pair with nothing (see
+        // `set_limits`, `set_pacing`).
         backlog > self.limit_hard.load(Ordering::Relaxed) || kvfree_backlog > self.kvfree_hard.load(Ordering::Relaxed)
     }
 

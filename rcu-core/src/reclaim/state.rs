@@ -175,14 +175,17 @@ impl Reclaimer {
     /// Sets the pacing (takes effect at the thread's next decision).
     pub(crate) fn set_pacing(&self, pacing: ReclaimPacing) {
         let window = u64::try_from(pacing.gather_window.as_nanos()).unwrap_or(u64::MAX);
-        // Relaxed: advisory, as the limits in `set_limits`.
+        // Relaxed, pairing with nothing: each word is a setting read on its
+        // own (by `pacing`, the gather decision in `thread.rs` and
+        // `note_sealed`), no data is published with it, and a reader that
+        // sees the old value for a while only batches or throttles as before.
         self.gather_window_ns.store(window, Ordering::Relaxed);
         self.kvfree_hard.store(pacing.kvfree_backlog_hard, Ordering::Relaxed);
     }
 
     /// The pacing in force.
     pub(crate) fn pacing(&self) -> ReclaimPacing {
-        // Relaxed: as in `set_pacing`.
+        // Relaxed: pairs with nothing (see `set_pacing`).
         let gather_window = Duration::from_nanos(self.gather_window_ns.load(Ordering::Relaxed));
         ReclaimPacing { gather_window, kvfree_backlog_hard: self.kvfree_hard.load(Ordering::Relaxed) }
     }

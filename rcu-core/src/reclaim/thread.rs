@@ -69,7 +69,7 @@ impl Reclaimer {
         let now = crate::sys::monotonic_ns();
         // Relaxed: reclaim-thread-only field.
         let since = now.saturating_sub(self.last_gp_start.load(Ordering::Relaxed));
-        // Relaxed: an advisory setting (`set_pacing`).
+        // Relaxed: a setting that pairs with nothing (see `set_pacing`).
         let window = self.gather_window_ns.load(Ordering::Relaxed);
         if since < window && !self.is_urgent(parts) && !parts.sequence.poll(cookie) {
             self.gather(Duration::from_nanos(window - since), parts);
