@@ -31,13 +31,13 @@ export LD_LIBRARY_PATH=$dropin/lib
 pass=0 fail=0
 results=()
 # Each liburcu flavour library a binary needs must resolve into $dropin/lib
-# (Debian's liburcu-common, -cds, -mb, -signal, -bp stay Debian's).
+# (Debian's liburcu-common, -cds and -signal stay Debian's).
 check_resolution() {
     local bin=$1 line libs
     libs=$(ldd "$bin")
     while read -r line; do
         case $line in
-            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8*)
+            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8* | liburcu-mb.so.8* | liburcu-bp.so.8*)
                 [[ $line == *"=> $dropin/lib/"* ]] || { echo "not ours: $line"; return 1; } ;;
         esac
     done < <(sed 's/^[[:space:]]*//' <<<"$libs")
@@ -70,7 +70,7 @@ run() { # name, binary, args...
 t=$src/tests
 dur=1; [ $long = 1 ] && dur=30
 readers=$(nproc)
-for fl in membarrier qsbr; do
+for fl in membarrier qsbr mb bp; do
     for cb in callrcu_global callrcu_percpu callrcu_perthread; do
         run "rcutorture_urcu_$fl stress $cb" "$t/regression/.libs/rcutorture_urcu_$fl" "$readers" stress 1 "$cb"
         for mode in perf rperf uperf; do
@@ -80,28 +80,39 @@ for fl in membarrier qsbr; do
 done
 run "test_urcu_fork" "$t/regression/.libs/test_urcu_fork.tap"
 for b in test_urcu test_urcu_dynamic_link test_urcu_qsbr test_urcu_qsbr_dynamic_link \
-    test_urcu_gc test_urcu_qsbr_gc test_urcu_defer; do
+    test_urcu_gc test_urcu_qsbr_gc test_urcu_defer test_urcu_mb test_urcu_mb_gc test_urcu_mb_lgc \
+    test_urcu_bp test_urcu_bp_dynamic_link; do
     run "$b" "$t/benchmark/.libs/$b" "$readers" 1 "$dur"
 done
 run "test_urcu_gc (batch 32)" "$t/benchmark/.libs/test_urcu_gc" "$readers" 1 "$dur" -b 32
 run "test_urcu_qsbr_gc (batch 32)" "$t/benchmark/.libs/test_urcu_qsbr_gc" "$readers" 1 "$dur" -b 32
-# test_urcu_hash on memb: liburcu builds it for QSBR only (its header
-# includes <urcu-qsbr.h>). The same unmodified sources, compiled with the
-# build tree's flags, with <urcu-qsbr.h> found first in a directory whose
-# copy includes <urcu.h> (memb), whose headers make the test's QSBR calls
-# (quiescent state, offline, online) the no-ops they are on memb.
-hash_memb=$work/hash-memb/bin/test_urcu_hash
-mkdir -p "$work/hash-memb/include" "$work/hash-memb/bin"
-printf '%s\n' '/* rcu-capi: test_urcu_hash on the memb flavour. */' '#define RCU_MEMB' \
-    '#include <urcu.h>' >"$work/hash-memb/include/urcu-qsbr.h"
-cc -g -O2 -pthread -DHAVE_CONFIG_H -I"$work/hash-memb/include" -I"$src/include" -include config.h \
-    -I"$src/src" -I"$src/tests/common" "$t/benchmark/test_urcu_hash.c" \
-    "$t/benchmark/test_urcu_hash_rw.c" "$t/benchmark/test_urcu_hash_unique.c" \
-    -o "$hash_memb" -L"$dropin/lib" -lurcu-memb -lurcu-cds -lurcu-common
-# rculfhash (Debian's liburcu-cds) on our QSBR and memb flavours:
-# runhash.sh's cases.
-for hash in "$t/benchmark/.libs/test_urcu_hash" "$hash_memb"; do
-    fl=qsbr; [ "$hash" = "$hash_memb" ] && fl=memb
+# test_urcu_hash on memb, mb and bp: liburcu builds it for QSBR only (its
+# header includes <urcu-qsbr.h>). The same unmodified sources, compiled
+# with the build tree's flags, with <urcu-qsbr.h> found first in a
+# directory whose copy includes the flavour's header, whose definitions
+# make the test's QSBR calls (quiescent state, offline, online) the no-ops
+# they are on these flavours.
+hash_bins=("$t/benchmark/.libs/test_urcu_hash")
+for fl in memb mb bp; do
+    case $fl in
+        memb) inc='#define RCU_MEMB
+#include <urcu.h>' lib=urcu-memb ;;
+        mb) inc='#define RCU_MB
+#include <urcu.h>' lib=urcu-mb ;;
+        bp) inc='#include <urcu-bp.h>' lib=urcu-bp ;;
+    esac
+    dir=$work/hash-$fl
+    mkdir -p "$dir/include" "$dir/bin"
+    printf '%s\n' "/* rcu-capi: test_urcu_hash on the $fl flavour. */" "$inc" >"$dir/include/urcu-qsbr.h"
+    cc -g -O2 -pthread -DHAVE_CONFIG_H -I"$dir/include" -I"$src/include" -include config.h \
+        -I"$src/src" -I"$src/tests/common" "$t/benchmark/test_urcu_hash.c" \
+        "$t/benchmark/test_urcu_hash_rw.c" "$t/benchmark/test_urcu_hash_unique.c" \
+        -o "$dir/bin/test_urcu_hash" -L"$dropin/lib" -l$lib -lurcu-cds -lurcu-common
+    hash_bins+=("$dir/bin/test_urcu_hash")
+done
+# rculfhash (Debian's liburcu-cds) on each of our flavours: runhash.sh's cases.
+for hash in "${hash_bins[@]}"; do
+    fl=qsbr; [[ $hash == $work/hash-* ]] && { fl=${hash#"$work"/hash-}; fl=${fl%%/*}; }
     run "test_urcu_hash $fl readers only" "$hash" 0 4 "$dur" -A -s -M 1 -N 1 -O 1
     run "test_urcu_hash $fl add/remove" "$hash" 2 2 "$dur" -A -M 1 -N 1 -O 1
     run "test_urcu_hash $fl add_unique" "$hash" 2 2 "$dur" -A -u

@@ -1,11 +1,12 @@
 /*
- * The part of liburcu 0.13's ABI that stable Rust cannot define: the
- * thread-local reader records (`urcu_memb_reader`, `urcu_qsbr_reader`) and,
- * beside them, the global records (`urcu_memb_gp`, `urcu_qsbr_gp`,
- * `urcu_memb_has_sys_membarrier`), all with the layouts and initial values
- * of liburcu's headers (urcu/static/urcu-common.h, urcu-memb.h,
- * urcu-qsbr.h), plus the function-mode read side, which follows the same
- * counter protocol as the headers' inline code.
+ * The part of liburcu's ABI (0.13 to 0.15) that stable Rust cannot define:
+ * the thread-local reader records (`urcu_memb_reader`, `urcu_mb_reader`,
+ * `urcu_qsbr_reader`, and bp's `urcu_bp_reader` pointer) and, beside them,
+ * the global records (`urcu_*_gp`, `urcu_memb_has_sys_membarrier`,
+ * `urcu_bp_has_sys_membarrier`), all with the layouts and initial values of
+ * liburcu's headers (urcu/static/urcu-common.h, urcu-memb.h, urcu-mb.h,
+ * urcu-qsbr.h, urcu-bp.h), plus the function-mode read side, which follows
+ * the same counter protocol as the headers' inline code.
  *
  * Written for this project from the headers' declarations; no liburcu code
  * is copied. The grace periods that pair with these readers are rcu-core's
@@ -13,10 +14,20 @@
  * must find these objects through the dynamic symbol (GOT), since an
  * executable built with _LGPL_SOURCE may hold a copy-relocated
  * urcu_*_gp, and that copy is the live one.
+ *
+ * Unregistered readers (function ABI): liburcu leaves a memb, mb or QSBR
+ * section on an unregistered thread unprotected. Here the first such
+ * section registers the thread (rcu-capi's `flavour::register_lazily`):
+ * memb and mb stay registered until the thread exits (as bp does); a QSBR
+ * thread registered this way is online only inside its sections, since it
+ * never announces quiescent states. RCU_CAPI_STRICT=1 makes both abort
+ * with a message instead (a debugging aid).
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -35,53 +46,82 @@ struct rcu_capi_list_head {
 	struct rcu_capi_list_head *next, *prev;
 };
 
-/* struct urcu_gp */
+/* struct urcu_gp (memb, mb, QSBR) */
 struct rcu_capi_gp {
 	unsigned long ctr;
 	int32_t futex;
 } __attribute__((aligned(RCU_CAPI_CACHE_LINE)));
 
-/* struct urcu_reader (memb) */
-struct rcu_capi_memb_reader {
+/* struct urcu_bp_gp: no futex word (bp's writer polls) */
+struct rcu_capi_bp_gp {
+	unsigned long ctr;
+} __attribute__((aligned(RCU_CAPI_CACHE_LINE)));
+
+/*
+ * struct urcu_reader (memb and mb). The fields after `registered` live in
+ * the padding liburcu's layout leaves before the next cache line: the
+ * inline read side never touches them, and this library defines the
+ * object, so its size is ours.
+ */
+struct rcu_capi_reader {
 	unsigned long ctr;
 	char need_mb;
 	struct rcu_capi_list_head node __attribute__((aligned(RCU_CAPI_CACHE_LINE)));
 	pthread_t tid;
 	unsigned int registered:1;
+	unsigned int lazy:1; /* registered by its first section, not by the program */
 };
 
-/* struct urcu_qsbr_reader */
+/* struct urcu_qsbr_reader, with the same kind of private tail. */
 struct rcu_capi_qsbr_reader {
 	unsigned long ctr;
 	struct rcu_capi_list_head node __attribute__((aligned(RCU_CAPI_CACHE_LINE)));
 	int waiting;
 	pthread_t tid;
 	unsigned int registered:1;
+	unsigned int lazy:1;
+	unsigned int lazy_depth; /* nesting of a lazily registered thread's sections */
 };
 
-/* The memb counter encoding (urcu/static/urcu-common.h). */
-#define MEMB_GP_COUNT 1UL
-#define MEMB_PHASE (1UL << 32)
-#define MEMB_NEST_MASK (MEMB_PHASE - 1)
+/* struct urcu_bp_reader, allocated by rcu_capi_bp_new_record. */
+struct rcu_capi_bp_reader {
+	unsigned long ctr;
+	struct rcu_capi_list_head node __attribute__((aligned(RCU_CAPI_CACHE_LINE)));
+	pthread_t tid;
+	int alloc;
+};
+
+/* The phase-flip counter encoding (urcu/static/urcu-common.h, urcu-bp.h). */
+#define GP_COUNT 1UL
+#define PHASE (1UL << 32)
+#define NEST_MASK (PHASE - 1)
 /* The QSBR initial counter (URCU_QSBR_GP_ONLINE). */
 #define QSBR_ONLINE 1UL
 
-struct rcu_capi_gp urcu_memb_gp = { .ctr = MEMB_GP_COUNT };
+struct rcu_capi_gp urcu_memb_gp = { .ctr = GP_COUNT };
+struct rcu_capi_gp urcu_mb_gp = { .ctr = GP_COUNT };
 struct rcu_capi_gp urcu_qsbr_gp = { .ctr = QSBR_ONLINE };
+struct rcu_capi_bp_gp urcu_bp_gp = { .ctr = GP_COUNT };
 /* Set to 1 by the library constructor once the engine uses membarrier:
  * readers then need only a compiler barrier. 0 (a full fence in readers)
  * is always safe. */
 int urcu_memb_has_sys_membarrier;
+int urcu_bp_has_sys_membarrier;
 
 /* Initial-exec: these libraries are loaded with the program (as liburcu's
  * are), and the function-mode read side then costs no __tls_get_addr. */
-__thread struct rcu_capi_memb_reader urcu_memb_reader __attribute__((tls_model("initial-exec")));
-__thread struct rcu_capi_qsbr_reader urcu_qsbr_reader __attribute__((tls_model("initial-exec")));
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+__thread struct rcu_capi_reader urcu_memb_reader TLS_IE;
+__thread struct rcu_capi_reader urcu_mb_reader TLS_IE;
+__thread struct rcu_capi_qsbr_reader urcu_qsbr_reader TLS_IE;
+__thread struct rcu_capi_bp_reader *urcu_bp_reader TLS_IE;
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define COMPILER_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 #define FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 static void wake_writer(int32_t *futex)
 {
@@ -89,99 +129,156 @@ static void wake_writer(int32_t *futex)
 	(void) syscall(SYS_futex, futex, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-/* ---- memb: the reader's half of each barrier pair (gp/foreign.rs) ---- */
+/* In rcu-capi's Rust side (flavour.rs): registers the calling thread for
+ * its first section (or, with RCU_CAPI_STRICT=1, prints and aborts). */
+extern void rcu_capi_memb_register_lazily(void) __attribute__((cold));
+extern void rcu_capi_mb_register_lazily(void) __attribute__((cold));
+extern void rcu_capi_qsbr_register_lazily(void) __attribute__((cold));
+/* bp's registration, exported under liburcu's name (bp.rs). */
+extern void urcu_bp_register(void);
+
+/* ---- the phase-flip read side (memb, mb, bp), once ----
+ * `barrier` is the reader's half of each pair with the writer's B1/B2
+ * (gp/grace_period.rs): a compiler barrier when the writer's membarrier
+ * stands for it, a fence otherwise. */
+
+static inline void phase_flip_lock(unsigned long *ctr, const unsigned long *gp_ctr, void (*barrier)(void))
+{
+	unsigned long tmp = *ctr;
+
+	if (LIKELY(!(tmp & NEST_MASK))) {
+		/* Outermost: copy the phase; the barrier orders the copy
+		 * before the section's loads (pairs with the writer's B1). */
+		STORE(*ctr, LOAD(*gp_ctr));
+		barrier();
+	} else {
+		STORE(*ctr, tmp + GP_COUNT);
+	}
+}
+
+/* Returns whether the outermost section ended (the caller may then have a
+ * writer to wake). */
+static inline int phase_flip_unlock(unsigned long *ctr, void (*barrier)(void))
+{
+	unsigned long tmp = *ctr;
+
+	if (LIKELY((tmp & NEST_MASK) == GP_COUNT)) {
+		/* Outermost: the section's loads before the store (pairs with
+		 * the writer's B2); the store before the futex load (pairs
+		 * with the writer's barrier before it re-reads the words). */
+		barrier();
+		STORE(*ctr, tmp - GP_COUNT);
+		barrier();
+		return 1;
+	}
+	STORE(*ctr, tmp - GP_COUNT);
+	return 0;
+}
 
 static inline void memb_light_barrier(void)
 {
-	if (__builtin_expect(LOAD(urcu_memb_has_sys_membarrier), 1))
+	if (LIKELY(LOAD(urcu_memb_has_sys_membarrier)))
 		COMPILER_BARRIER(); /* the writer's membarrier stands for it */
 	else
 		FENCE();
 }
 
-/* In rcu-capi's Rust side: prints what went wrong and aborts. */
-extern void rcu_capi_unregistered_reader(const char *what) __attribute__((noreturn, cold));
+static inline void bp_light_barrier(void)
+{
+	if (LIKELY(LOAD(urcu_bp_has_sys_membarrier)))
+		COMPILER_BARRIER();
+	else
+		FENCE();
+}
+
+static inline void full_fence(void)
+{
+	FENCE();
+}
+
+/* ---- memb ---- */
 
 void urcu_memb_read_lock(void)
 {
-	unsigned long tmp = urcu_memb_reader.ctr;
-
 	COMPILER_BARRIER();
-	if (__builtin_expect(!(tmp & MEMB_NEST_MASK), 1)) {
-		/* liburcu leaves an unregistered reader unprotected, silently;
-		 * this check costs one thread-local load on the outermost lock. */
-		if (__builtin_expect(!urcu_memb_reader.registered, 0))
-			rcu_capi_unregistered_reader("urcu_memb_read_lock");
-		/* Outermost: copy the phase; the barrier orders the copy
-		 * before the section's loads (pairs with the writer's B1). */
-		STORE(urcu_memb_reader.ctr, LOAD(urcu_memb_gp.ctr));
-		memb_light_barrier();
-	} else {
-		STORE(urcu_memb_reader.ctr, tmp + MEMB_GP_COUNT);
-	}
+	/* One thread-local load on the outermost lock: a thread's first
+	 * section registers it (liburcu would leave it unprotected). */
+	if (UNLIKELY(!urcu_memb_reader.registered))
+		rcu_capi_memb_register_lazily();
+	phase_flip_lock(&urcu_memb_reader.ctr, &urcu_memb_gp.ctr, memb_light_barrier);
 }
 
 void urcu_memb_read_unlock(void)
 {
-	unsigned long tmp = urcu_memb_reader.ctr;
-
-	if (__builtin_expect((tmp & MEMB_NEST_MASK) == MEMB_GP_COUNT, 1)) {
-		/* Outermost: the section's loads before the store (pairs with
-		 * the writer's B2); the store before the futex load (pairs
-		 * with the writer's barrier before it re-reads the words). */
-		memb_light_barrier();
-		STORE(urcu_memb_reader.ctr, tmp - MEMB_GP_COUNT);
-		memb_light_barrier();
-		if (__builtin_expect(LOAD(urcu_memb_gp.futex) == -1, 0))
-			wake_writer(&urcu_memb_gp.futex);
-	} else {
-		STORE(urcu_memb_reader.ctr, tmp - MEMB_GP_COUNT);
-	}
+	if (phase_flip_unlock(&urcu_memb_reader.ctr, memb_light_barrier)
+	    && UNLIKELY(LOAD(urcu_memb_gp.futex) == -1))
+		wake_writer(&urcu_memb_gp.futex);
 	COMPILER_BARRIER();
 }
 
 int urcu_memb_read_ongoing(void)
 {
-	return (urcu_memb_reader.ctr & MEMB_NEST_MASK) != 0;
+	return (urcu_memb_reader.ctr & NEST_MASK) != 0;
+}
+
+/* ---- mb: readers fence themselves; the writer needs no membarrier ---- */
+
+void urcu_mb_read_lock(void)
+{
+	COMPILER_BARRIER();
+	if (UNLIKELY(!urcu_mb_reader.registered))
+		rcu_capi_mb_register_lazily();
+	phase_flip_lock(&urcu_mb_reader.ctr, &urcu_mb_gp.ctr, full_fence);
+}
+
+void urcu_mb_read_unlock(void)
+{
+	if (phase_flip_unlock(&urcu_mb_reader.ctr, full_fence)
+	    && UNLIKELY(LOAD(urcu_mb_gp.futex) == -1))
+		wake_writer(&urcu_mb_gp.futex);
+	COMPILER_BARRIER();
+}
+
+int urcu_mb_read_ongoing(void)
+{
+	return (urcu_mb_reader.ctr & NEST_MASK) != 0;
+}
+
+/* ---- bp: the first section registers (liburcu-bp's own semantics) ---- */
+
+void urcu_bp_read_lock(void)
+{
+	if (UNLIKELY(!urcu_bp_reader))
+		urcu_bp_register();
+	COMPILER_BARRIER();
+	phase_flip_lock(&urcu_bp_reader->ctr, &urcu_bp_gp.ctr, bp_light_barrier);
+}
+
+void urcu_bp_read_unlock(void)
+{
+	/* No futex: bp's writer polls (rcu-core's ForeignStyle::polled). */
+	(void) phase_flip_unlock(&urcu_bp_reader->ctr, bp_light_barrier);
+	COMPILER_BARRIER();
+}
+
+int urcu_bp_read_ongoing(void)
+{
+	if (UNLIKELY(!urcu_bp_reader))
+		urcu_bp_register();
+	return (urcu_bp_reader->ctr & NEST_MASK) != 0;
 }
 
 /* ---- QSBR ---- */
 
 static inline void qsbr_wake_up_gp(void)
 {
-	if (__builtin_expect(LOAD(urcu_qsbr_reader.waiting), 0)) {
+	if (UNLIKELY(LOAD(urcu_qsbr_reader.waiting))) {
 		STORE(urcu_qsbr_reader.waiting, 0);
 		FENCE(); /* the flag, then the -1 the writer stored before it */
 		if (LOAD(urcu_qsbr_gp.futex) != -1)
 			return;
 		wake_writer(&urcu_qsbr_gp.futex);
 	}
-}
-
-void urcu_qsbr_read_lock(void)
-{
-}
-
-void urcu_qsbr_read_unlock(void)
-{
-}
-
-int urcu_qsbr_read_ongoing(void)
-{
-	return urcu_qsbr_reader.ctr != 0;
-}
-
-void urcu_qsbr_quiescent_state(void)
-{
-	unsigned long gp = LOAD(urcu_qsbr_gp.ctr);
-
-	if (gp == urcu_qsbr_reader.ctr)
-		return;
-	FENCE(); /* earlier loads before the announcement */
-	STORE(urcu_qsbr_reader.ctr, gp);
-	FENCE(); /* the announcement before the flag load and later loads */
-	qsbr_wake_up_gp();
-	FENCE();
 }
 
 void urcu_qsbr_thread_offline(void)
@@ -193,35 +290,134 @@ void urcu_qsbr_thread_offline(void)
 	COMPILER_BARRIER();
 }
 
+/* A lazily registered thread between its sections stays offline: it never
+ * announces quiescent states, so online it would hold grace periods up
+ * forever (liburcu ignores such calls too: the thread is not registered). */
+#define QSBR_LAZY_OUTSIDE_SECTION() \
+	(UNLIKELY(urcu_qsbr_reader.lazy) && !urcu_qsbr_reader.lazy_depth)
+
 void urcu_qsbr_thread_online(void)
 {
+	if (QSBR_LAZY_OUTSIDE_SECTION())
+		return;
 	COMPILER_BARRIER();
 	STORE(urcu_qsbr_reader.ctr, LOAD(urcu_qsbr_gp.ctr));
 	FENCE(); /* online before the section's loads */
 }
 
+/* A section of a thread the program did not register: register it (once),
+ * and be online for the section only. */
+static void __attribute__((noinline, cold)) qsbr_lazy_read_lock(void)
+{
+	if (!urcu_qsbr_reader.registered)
+		rcu_capi_qsbr_register_lazily();
+	if (urcu_qsbr_reader.lazy && urcu_qsbr_reader.lazy_depth++ == 0)
+		urcu_qsbr_thread_online();
+}
+
+void urcu_qsbr_read_lock(void)
+{
+	/* An explicitly registered thread's section costs nothing, as in
+	 * liburcu; the test reads one word of the thread's own record. */
+	if (UNLIKELY(!urcu_qsbr_reader.registered || urcu_qsbr_reader.lazy))
+		qsbr_lazy_read_lock();
+}
+
+void urcu_qsbr_read_unlock(void)
+{
+	if (UNLIKELY(urcu_qsbr_reader.lazy_depth) && --urcu_qsbr_reader.lazy_depth == 0
+	    && urcu_qsbr_reader.lazy)
+		urcu_qsbr_thread_offline();
+}
+
+int urcu_qsbr_read_ongoing(void)
+{
+	return urcu_qsbr_reader.ctr != 0;
+}
+
+void urcu_qsbr_quiescent_state(void)
+{
+	unsigned long gp = LOAD(urcu_qsbr_gp.ctr);
+
+	if (gp == urcu_qsbr_reader.ctr || QSBR_LAZY_OUTSIDE_SECTION())
+		return;
+	FENCE(); /* earlier loads before the announcement */
+	STORE(urcu_qsbr_reader.ctr, gp);
+	FENCE(); /* the announcement before the flag load and later loads */
+	qsbr_wake_up_gp();
+	FENCE();
+}
+
 /* ---- accessors for the Rust side (not exported from the .so files) ---- */
 
 struct rcu_capi_gp *rcu_capi_memb_gp(void) { return &urcu_memb_gp; }
+struct rcu_capi_gp *rcu_capi_mb_gp(void) { return &urcu_mb_gp; }
 struct rcu_capi_gp *rcu_capi_qsbr_gp(void) { return &urcu_qsbr_gp; }
-unsigned long *rcu_capi_memb_ctr(void) { return &urcu_memb_reader.ctr; }
-unsigned long *rcu_capi_qsbr_ctr(void) { return &urcu_qsbr_reader.ctr; }
-int *rcu_capi_qsbr_waiting(void) { return &urcu_qsbr_reader.waiting; }
+struct rcu_capi_bp_gp *rcu_capi_bp_gp(void) { return &urcu_bp_gp; }
 int *rcu_capi_memb_has_sys_membarrier(void) { return &urcu_memb_has_sys_membarrier; }
+int *rcu_capi_bp_has_sys_membarrier(void) { return &urcu_bp_has_sys_membarrier; }
 
-int rcu_capi_memb_registered(void) { return urcu_memb_reader.registered; }
-int rcu_capi_qsbr_registered(void) { return urcu_qsbr_reader.registered; }
-
-void rcu_capi_memb_set_registered(int registered)
+/* The reader records of memb (0), mb (1) and QSBR (2), by number, so that
+ * the Rust side handles them with one set of functions. */
+static struct rcu_capi_reader *phase_flip_record(int flavour)
 {
-	urcu_memb_reader.registered = registered != 0;
-	urcu_memb_reader.tid = pthread_self();
+	return flavour == 0 ? &urcu_memb_reader : &urcu_mb_reader;
 }
 
-void rcu_capi_qsbr_set_registered(int registered)
+unsigned long *rcu_capi_ctr(int flavour)
 {
-	urcu_qsbr_reader.registered = registered != 0;
-	urcu_qsbr_reader.tid = pthread_self();
+	return flavour == 2 ? &urcu_qsbr_reader.ctr : &phase_flip_record(flavour)->ctr;
+}
+
+int *rcu_capi_qsbr_waiting(void) { return &urcu_qsbr_reader.waiting; }
+
+int rcu_capi_registered(int flavour)
+{
+	return flavour == 2 ? urcu_qsbr_reader.registered : phase_flip_record(flavour)->registered;
+}
+
+int rcu_capi_lazy(int flavour)
+{
+	return flavour == 2 ? urcu_qsbr_reader.lazy : phase_flip_record(flavour)->lazy;
+}
+
+void rcu_capi_set_registered(int flavour, int registered, int lazy)
+{
+	if (flavour == 2) {
+		urcu_qsbr_reader.registered = registered != 0;
+		urcu_qsbr_reader.lazy = lazy != 0;
+		urcu_qsbr_reader.tid = pthread_self();
+	} else {
+		struct rcu_capi_reader *r = phase_flip_record(flavour);
+
+		r->registered = registered != 0;
+		r->lazy = lazy != 0;
+		r->tid = pthread_self();
+	}
+}
+
+/* bp: the calling thread's record pointer (NULL: unregistered), a new
+ * record (zeroed: inactive), and setting the pointer. */
+struct rcu_capi_bp_reader *rcu_capi_bp_record(void) { return urcu_bp_reader; }
+
+struct rcu_capi_bp_reader *rcu_capi_bp_new_record(void)
+{
+	struct rcu_capi_bp_reader *r = aligned_alloc(RCU_CAPI_CACHE_LINE, sizeof(*r));
+
+	if (r)
+		memset(r, 0, sizeof(*r));
+	return r;
+}
+
+void rcu_capi_bp_free_record(struct rcu_capi_bp_reader *r) { free(r); }
+
+void rcu_capi_bp_set_record(struct rcu_capi_bp_reader *r)
+{
+	if (r) {
+		r->tid = pthread_self();
+		r->alloc = 1;
+	}
+	urcu_bp_reader = r;
 }
 
 /* ---- liburcu's futex fallback (urcu/futex.h) ----

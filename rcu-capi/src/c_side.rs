@@ -4,13 +4,29 @@
 use std::ffi::{c_int, c_ulong};
 
 /// liburcu's `struct urcu_gp`, as far as Rust reads it (the C side
-/// declares the alignment).
+/// declares the alignment). bp's `struct urcu_bp_gp` is its first field
+/// only; Rust never touches bp's futex word ([`rcu_core::ForeignStyle`]).
 pub(crate) type Gp = rcu_core::ForeignGp;
+
+/// Which of the C side's thread-local reader records (its numbering).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub(crate) enum Record {
+    Memb = 0,
+    Mb = 1,
+    Qsbr = 2,
+}
 
 extern "C" {
     pub(crate) fn urcu_memb_read_lock();
     pub(crate) fn urcu_memb_read_unlock();
     pub(crate) fn urcu_memb_read_ongoing() -> c_int;
+    pub(crate) fn urcu_mb_read_lock();
+    pub(crate) fn urcu_mb_read_unlock();
+    pub(crate) fn urcu_mb_read_ongoing() -> c_int;
+    pub(crate) fn urcu_bp_read_lock();
+    pub(crate) fn urcu_bp_read_unlock();
+    pub(crate) fn urcu_bp_read_ongoing() -> c_int;
     pub(crate) fn urcu_qsbr_read_lock();
     pub(crate) fn urcu_qsbr_read_unlock();
     pub(crate) fn urcu_qsbr_read_ongoing() -> c_int;
@@ -19,15 +35,24 @@ extern "C" {
     pub(crate) fn urcu_qsbr_thread_online();
 
     pub(crate) fn rcu_capi_memb_gp() -> *mut Gp;
+    pub(crate) fn rcu_capi_mb_gp() -> *mut Gp;
     pub(crate) fn rcu_capi_qsbr_gp() -> *mut Gp;
-    pub(crate) fn rcu_capi_memb_ctr() -> *mut c_ulong;
-    pub(crate) fn rcu_capi_qsbr_ctr() -> *mut c_ulong;
-    pub(crate) fn rcu_capi_qsbr_waiting() -> *mut c_int;
+    pub(crate) fn rcu_capi_bp_gp() -> *mut Gp;
     pub(crate) fn rcu_capi_memb_has_sys_membarrier() -> *mut c_int;
-    pub(crate) fn rcu_capi_memb_registered() -> c_int;
-    pub(crate) fn rcu_capi_qsbr_registered() -> c_int;
-    pub(crate) fn rcu_capi_memb_set_registered(registered: c_int);
-    pub(crate) fn rcu_capi_qsbr_set_registered(registered: c_int);
+    pub(crate) fn rcu_capi_bp_has_sys_membarrier() -> *mut c_int;
+
+    pub(crate) fn rcu_capi_ctr(record: Record) -> *mut c_ulong;
+    pub(crate) fn rcu_capi_qsbr_waiting() -> *mut c_int;
+    pub(crate) fn rcu_capi_registered(record: Record) -> c_int;
+    pub(crate) fn rcu_capi_lazy(record: Record) -> c_int;
+    pub(crate) fn rcu_capi_set_registered(record: Record, registered: c_int, lazy: c_int);
+
+    /// bp: the calling thread's record (NULL: not registered).
+    pub(crate) fn rcu_capi_bp_record() -> *mut c_ulong;
+    /// bp: a zeroed record (NULL when out of memory).
+    pub(crate) fn rcu_capi_bp_new_record() -> *mut c_ulong;
+    pub(crate) fn rcu_capi_bp_free_record(record: *mut c_ulong);
+    pub(crate) fn rcu_capi_bp_set_record(record: *mut c_ulong);
 }
 
 const _: () = assert!(std::mem::size_of::<c_ulong>() == 8, "liburcu's counters are 64-bit here");

@@ -1,6 +1,6 @@
 //! The `extern "C"` functions and objects of one flavour, written once:
 //! `export_flavour!` expands them with the flavour's liburcu prefix
-//! (`urcu_memb_*`, `urcu_qsbr_*`). The behaviour lives in `flavour.rs` and
+//! (`urcu_memb_*`, `urcu_mb_*`, `urcu_qsbr_*`, `urcu_bp_*`). The behaviour lives in `flavour.rs` and
 //! `call_rcu_data.rs`; these are the names and the safety contracts.
 
 /// liburcu's `struct rcu_head` (`cds_wfcq_node` link, then the function).
@@ -30,8 +30,18 @@ pub struct UrcuAtfork {
     pub priv_: *mut std::ffi::c_void,
 }
 
+/// liburcu 0.14's `struct urcu_gp_poll_state`: a grace-period cookie,
+/// passed and returned by value.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct UrcuGpPollState {
+    /// The engine's grace-period sequence value the cookie waits for.
+    pub grace_period_id: std::ffi::c_ulong,
+}
+
 /// liburcu's `struct rcu_flavor_struct`: what `liburcu-cds` (rculfhash)
-/// calls a flavour through.
+/// calls a flavour through. 0.14 appended the two poll fields; a program
+/// built against 0.13's headers reads the prefix it knows.
 #[repr(C)]
 #[derive(Debug)]
 pub struct RcuFlavorStruct {
@@ -64,6 +74,10 @@ pub struct RcuFlavorStruct {
     pub register_rculfhash_atfork: unsafe extern "C" fn(*mut UrcuAtfork),
     /// `urcu_unregister_rculfhash_atfork`.
     pub unregister_rculfhash_atfork: unsafe extern "C" fn(*mut UrcuAtfork),
+    /// `start_poll_synchronize_rcu` (liburcu 0.14).
+    pub update_start_poll_synchronize_rcu: unsafe extern "C" fn() -> UrcuGpPollState,
+    /// `poll_state_synchronize_rcu` (liburcu 0.14).
+    pub update_poll_state_synchronize_rcu: unsafe extern "C" fn(UrcuGpPollState) -> bool,
 }
 
 // SAFETY: a table of function pointers, never written.
@@ -343,6 +357,19 @@ macro_rules! export_flavour {
                 [<$prefix:upper _ATFORKS>].unregister(a);
             }
 
+            #[doc = concat!("`", stringify!($prefix), "_start_poll_synchronize_rcu` (liburcu 0.14): a cookie for a grace period that starts after the call, which the reclaim thread runs. Never blocks.")]
+            #[no_mangle]
+            pub extern "C" fn [<$prefix _start_poll_synchronize_rcu>]() -> $crate::exports::UrcuGpPollState {
+                let id = $crate::flavour::start_poll::<$flavour>(concat!(stringify!($prefix), "_start_poll_synchronize_rcu"));
+                $crate::exports::UrcuGpPollState { grace_period_id: id }
+            }
+
+            #[doc = concat!("`", stringify!($prefix), "_poll_state_synchronize_rcu` (liburcu 0.14): whether the cookie's grace period has completed. One load; never blocks.")]
+            #[no_mangle]
+            pub extern "C" fn [<$prefix _poll_state_synchronize_rcu>](state: $crate::exports::UrcuGpPollState) -> bool {
+                $crate::flavour::poll_state::<$flavour>(state.grace_period_id)
+            }
+
             #[doc = concat!("`", stringify!($prefix), "_flavor`: the flavour table `liburcu-cds` calls through.")]
             #[no_mangle]
             pub static [<$prefix _flavor>]: $crate::exports::RcuFlavorStruct = $crate::exports::RcuFlavorStruct {
@@ -360,6 +387,8 @@ macro_rules! export_flavour {
                 barrier: [<$prefix _barrier>],
                 register_rculfhash_atfork: [<$prefix _register_rculfhash_atfork>],
                 unregister_rculfhash_atfork: [<$prefix _unregister_rculfhash_atfork>],
+                update_start_poll_synchronize_rcu: [<$prefix _start_poll_synchronize_rcu>],
+                update_poll_state_synchronize_rcu: [<$prefix _poll_state_synchronize_rcu>],
             };
         }
     };

@@ -1,7 +1,20 @@
 //! Misuse through the C ABI: a message naming the call and the fix, then
-//! `abort()` (a Rust panic must never unwind into C).
+//! `abort()` where liburcu would deadlock or corrupt memory (a Rust panic
+//! must never unwind into C); a message only, once, where liburcu runs on.
+//! `RCU_CAPI_STRICT=1` makes every such case abort (a debugging aid).
 
-use std::ffi::{c_char, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+/// The environment variable that turns the lenient cases into aborts.
+pub const STRICT_ENV: &str = "RCU_CAPI_STRICT";
+
+/// Whether `RCU_CAPI_STRICT` is set to something other than `0` or empty
+/// (read once, at the first misuse or at library load).
+pub fn strict() -> bool {
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    *STRICT.get_or_init(|| std::env::var_os(STRICT_ENV).is_some_and(|v| !v.is_empty() && v != "0"))
+}
 
 /// Prints `rcu-capi: {message}` and aborts.
 #[cold]
@@ -10,21 +23,15 @@ pub(crate) fn die(message: &str) -> ! {
     std::process::abort()
 }
 
-/// Called by the C read side (`csrc/urcu_abi.c`) when an unregistered
-/// thread enters a read-side critical section: liburcu would leave it
-/// unprotected, silently.
-///
-/// # Safety
-///
-/// `what` is a NUL-terminated string (the function's name).
-#[no_mangle]
-pub unsafe extern "C" fn rcu_capi_unregistered_reader(what: *const c_char) -> ! {
-    // SAFETY: per the contract.
-    let what = unsafe { CStr::from_ptr(what) }.to_string_lossy();
-    die(&format!(
-        "{what}() called by a thread that is not registered: grace periods would not wait for it. \
-         Call urcu_memb_register_thread() (rcu_register_thread()) in the thread first"
-    ))
+/// Prints `rcu-capi: {message}` the first time any lenient misuse happens
+/// in the process (liburcu warns once, too).
+#[cold]
+pub(crate) fn warn_once(message: &str) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    // Relaxed: only decides whether to print; nothing is published with it.
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!("rcu-capi: {message} (printed once; RCU_CAPI_STRICT=1 aborts instead)");
+    }
 }
 
 /// Runs `f`, aborting with a message if it panics (an engine assertion):

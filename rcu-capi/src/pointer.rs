@@ -61,3 +61,25 @@ pub unsafe extern "C" fn rcu_cmpxchg_pointer_sym(
         Ok(v) | Err(v) => v,
     }
 }
+
+/// liburcu-bp exports the pointer helpers under its own prefix too.
+macro_rules! bp_alias {
+    ($alias:ident, $target:ident, ($($arg:ident: $ty:ty),*)) => {
+        #[doc = concat!("`", stringify!($alias), "`: [`", stringify!($target), "`] under liburcu-bp's name.")]
+        #[doc = ""]
+        #[doc = "# Safety"]
+        #[doc = ""]
+        #[doc = concat!("As [`", stringify!($target), "`].")]
+        #[no_mangle]
+        pub unsafe extern "C" fn $alias($($arg: $ty),*) -> *mut c_void {
+            // SAFETY: forwarded contract.
+            #[allow(unused_unsafe)]
+            unsafe { $target($($arg),*) }
+        }
+    };
+}
+
+bp_alias!(urcu_bp_dereference_sym, rcu_dereference_sym, (p: *mut c_void));
+bp_alias!(urcu_bp_set_pointer_sym, rcu_set_pointer_sym, (p: *mut *mut c_void, v: *mut c_void));
+bp_alias!(urcu_bp_xchg_pointer_sym, rcu_xchg_pointer_sym, (p: *mut *mut c_void, v: *mut c_void));
+bp_alias!(urcu_bp_cmpxchg_pointer_sym, rcu_cmpxchg_pointer_sym, (p: *mut *mut c_void, old: *mut c_void, new: *mut c_void));

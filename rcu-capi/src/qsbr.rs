@@ -1,18 +1,26 @@
 //! The QSBR flavour's C ABI (liburcu's `liburcu-qsbr.so`): readers in
 //! `urcu_qsbr_reader`, announcing quiescent states against `urcu_qsbr_gp`.
+//!
+//! A thread registered lazily (its first function-ABI section, on a thread
+//! the program never registered) is online only inside its sections: it
+//! never announces quiescent states, so online between sections it would
+//! hold every grace period up forever. The C read side brings it online at
+//! its outermost `read_lock` and offline at its outermost `read_unlock`.
 
-use crate::c_side;
-use crate::flavour::{unregister_at_exit, CFlavour};
-use rcu_core::{ForeignGp, ForeignReader, ForeignReaders, Protocol};
+use crate::c_side::{self, Record};
+use crate::flavour::{reader_record, CFlavour, ExitKey};
+use crate::record;
+use rcu_core::{ForeignGp, ForeignReaders, Protocol};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64};
 
 fn gp() -> &'static ForeignGp {
-    // SAFETY: as in `memb.rs`.
+    // SAFETY: as in `phase_flip.rs`.
     unsafe { &*c_side::rcu_capi_qsbr_gp() }
 }
 
 static READERS: ForeignReaders = ForeignReaders::new(gp, crate::flavour::current_word::<Qsbr>);
+static EXIT_KEY: ExitKey = ExitKey::new();
 
 rcu_core::define_flavour!(
     Qsbr,
@@ -22,11 +30,6 @@ rcu_core::define_flavour!(
     foreign = Some(&READERS)
 );
 
-thread_local! {
-    /// Unregisters a thread that exits registered.
-    static EXIT_GUARD: crate::ExitGuard = const { crate::ExitGuard(unregister_at_exit::<Qsbr>) };
-}
-
 fn online() -> bool {
     // SAFETY: reads the calling thread's record.
     unsafe { c_side::urcu_qsbr_read_ongoing() != 0 }
@@ -35,43 +38,46 @@ fn online() -> bool {
 impl CFlavour for Qsbr {
     const PREFIX: &'static str = "urcu_qsbr";
 
-    fn readers() -> &'static ForeignReaders {
-        &READERS
+    fn exit_key() -> &'static ExitKey {
+        &EXIT_KEY
     }
 
-    fn reader() -> ForeignReader {
+    fn current_word() -> Option<NonNull<AtomicU64>> {
+        record::current_word(Record::Qsbr)
+    }
+
+    fn is_lazy() -> bool {
+        record::is_lazy(Record::Qsbr)
+    }
+
+    fn add_record(lazy: bool) -> bool {
         // SAFETY: the accessor returns the calling thread's record.
         let waiting = unsafe { c_side::rcu_capi_qsbr_waiting() };
-        ForeignReader {
-            ctr: Self::word(),
-            waiting: Some(NonNull::new(waiting.cast::<AtomicI32>()).expect("a thread-local is never null")),
-            tid: rcu_core::sys::gettid(),
-        }
+        let waiting = NonNull::new(waiting.cast::<AtomicI32>()).expect("a thread-local is never null");
+        // SAFETY: as in `phase_flip.rs`: valid until `remove_record`, which
+        // the exit key's destructor runs at the latest.
+        unsafe { READERS.register(reader_record(record::word(Record::Qsbr), Some(waiting))) };
+        record::mark(Record::Qsbr, true, lazy);
+        true
     }
 
-    fn word() -> NonNull<AtomicU64> {
-        // SAFETY: the accessor returns the calling thread's record.
-        let ctr = unsafe { c_side::rcu_capi_qsbr_ctr() };
-        NonNull::new(ctr.cast::<AtomicU64>()).expect("a thread-local is never null")
+    fn make_explicit() {
+        record::mark(Record::Qsbr, true, false);
     }
 
-    fn registered() -> bool {
-        // SAFETY: reads the calling thread's record.
-        unsafe { c_side::rcu_capi_qsbr_registered() != 0 }
-    }
-
-    fn set_registered(registered: bool) {
-        // SAFETY: writes the calling thread's record.
-        unsafe { c_side::rcu_capi_qsbr_set_registered(registered.into()) }
-    }
-
-    fn arm_exit_guard() {
-        let _ = EXIT_GUARD.try_with(|_| ());
+    fn remove_record() {
+        READERS.unregister(record::word(Record::Qsbr));
+        record::mark(Record::Qsbr, false, false);
     }
 
     fn after_register() {
-        // SAFETY: the calling thread's record, registered just now.
-        unsafe { c_side::urcu_qsbr_thread_online() };
+        // Online, as liburcu's registration leaves a thread; a lazily
+        // registered thread inside a section is online already (and
+        // coming online again there would announce a quiescent state).
+        if !online() {
+            // SAFETY: the calling thread's record, registered just now.
+            unsafe { c_side::urcu_qsbr_thread_online() };
+        }
     }
 
     fn before_unregister() {
@@ -79,7 +85,11 @@ impl CFlavour for Qsbr {
         unsafe { c_side::urcu_qsbr_thread_offline() };
     }
 
-    fn enter_wait(_what: &str) -> bool {
+    fn in_own_section() -> bool {
+        false
+    }
+
+    fn offline_for_wait() -> bool {
         // An online thread waiting would wait for its own quiescent state:
         // liburcu goes offline for the wait, and so does this.
         let was_online = online();
@@ -90,10 +100,16 @@ impl CFlavour for Qsbr {
         was_online
     }
 
-    fn leave_wait(was_online: bool) {
+    fn online_after_wait(was_online: bool) {
         if was_online {
             // SAFETY: the calling thread's record.
             unsafe { c_side::urcu_qsbr_thread_online() };
         }
     }
+}
+
+/// Called by the C read side on an unregistered thread's first section.
+#[no_mangle]
+pub extern "C" fn rcu_capi_qsbr_register_lazily() {
+    crate::flavour::register_lazily::<Qsbr>();
 }

@@ -72,7 +72,7 @@ pub use engine::Engine;
 #[cfg(not(loom))]
 pub use flavour::{Flavour, ReadSection};
 #[cfg(not(loom))]
-pub use gp::foreign::{ForeignGp, ForeignReader, ForeignReaders};
+pub use gp::foreign::{ForeignGp, ForeignReader, ForeignReaders, ForeignStyle};
 pub use gp::grace_period;
 #[cfg(not(loom))]
 pub use gp::sequence::GpState;

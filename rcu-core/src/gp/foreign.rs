@@ -29,6 +29,13 @@
 //! writer. Any reader's wake-up makes the writer scan again: one shared word
 //! costs spurious wake-ups (see `reader/wait.rs` for why the engine's own
 //! slots each have their own), but it is the protocol the inline code speaks.
+//!
+//! Two of liburcu's flavours speak the PhaseFlip protocol with a difference
+//! ([`ForeignStyle`]): mb readers pay a full fence where memb readers pay a
+//! compiler barrier, so the writer's B1/B2 are fences, not membarrier
+//! ([`ForeignStyle::fenced_readers`]); bp readers never touch the futex
+//! word (liburcu-bp's writer polls), so a writer that has spun in vain
+//! sleeps a bounded time and scans again ([`ForeignStyle::polled`]).
 
 use crate::gp::grace_period::{run_protocol, writer_barrier};
 use crate::reader::{Protocol, ReaderState};
@@ -85,6 +92,38 @@ impl ForeignReader {
 /// Spin rounds before a writer sleeps (liburcu's `RCU_QS_ACTIVE_ATTEMPTS`).
 const ACTIVE_ATTEMPTS: u32 = 100;
 
+/// How a flavour's foreign readers pair with its writer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ForeignStyle {
+    /// Readers issue a full fence where memb's issue a compiler barrier
+    /// (liburcu's mb flavour): the writer's B1/B2 and its barrier before
+    /// sleeping are then fences, and no membarrier is needed.
+    pub readers_fence: bool,
+    /// Readers wake a sleeping writer through the futex word; when not
+    /// (liburcu-bp), the writer sleeps [`POLL_SLEEP`] at a time.
+    pub futex: bool,
+}
+
+impl ForeignStyle {
+    /// memb and QSBR: light (membarrier-paired) readers that wake the writer.
+    pub const STANDARD: ForeignStyle = ForeignStyle { readers_fence: false, futex: true };
+
+    /// liburcu's mb flavour: readers fence themselves and wake the writer.
+    pub const fn fenced_readers() -> Self {
+        ForeignStyle { readers_fence: true, futex: true }
+    }
+
+    /// liburcu's bp flavour: light readers that never wake the writer.
+    pub const fn polled() -> Self {
+        ForeignStyle { readers_fence: false, futex: false }
+    }
+}
+
+/// How long a writer waiting for a reader that never wakes it (bp) sleeps
+/// between scans. liburcu-bp polls every 10 ms; a shorter sleep costs a
+/// waiting writer a few more scans and saves its callers up to 9 ms.
+pub const POLL_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The foreign readers of one flavour, their global counter and futex.
 pub struct ForeignReaders {
     /// Where the counter and futex live. A function, called each time:
@@ -93,6 +132,7 @@ pub struct ForeignReaders {
     gp: fn() -> &'static ForeignGp,
     /// The calling thread's reader word, if it is registered.
     current: fn() -> Option<&'static AtomicU64>,
+    style: ForeignStyle,
     readers: ForkSafeMutex<Vec<ForeignReader>>,
 }
 
@@ -106,7 +146,26 @@ impl ForeignReaders {
     /// A registry with no reader; `gp` finds the counter and futex,
     /// `current` the calling thread's reader word if registered.
     pub const fn new(gp: fn() -> &'static ForeignGp, current: fn() -> Option<&'static AtomicU64>) -> Self {
-        ForeignReaders { gp, current, readers: ForkSafeMutex::new(Vec::new()) }
+        Self::with_style(gp, current, ForeignStyle::STANDARD)
+    }
+
+    /// As [`Self::new`], for readers of another [`ForeignStyle`].
+    pub const fn with_style(
+        gp: fn() -> &'static ForeignGp,
+        current: fn() -> Option<&'static AtomicU64>,
+        style: ForeignStyle,
+    ) -> Self {
+        ForeignReaders { gp, current, style, readers: ForkSafeMutex::new(Vec::new()) }
+    }
+
+    /// The writer's half of B1/B2 and of the pair before it sleeps: the
+    /// heavy barrier against light readers, a fence against fenced ones.
+    fn writer_barrier(&self, protocol: Protocol) -> fn() {
+        if self.style.readers_fence {
+            full_fence
+        } else {
+            writer_barrier(protocol)
+        }
     }
 
     /// The counter and futex.
@@ -134,6 +193,17 @@ impl ForeignReaders {
         let before = readers.len();
         readers.retain(|r| r.ctr != ctr);
         readers.len() != before
+    }
+
+    /// How many readers are registered (for tests and diagnostics; stale
+    /// as soon as it returns).
+    pub fn len(&self) -> usize {
+        self.readers.lock().len()
+    }
+
+    /// Whether no reader is registered (as [`Self::len`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Whether the calling thread may wait for a grace period (see
@@ -175,27 +245,32 @@ impl ForeignReaders {
     /// engine's running state, as for `GpCounter::run`).
     pub(crate) unsafe fn run(&self, protocol: Protocol, stall: &StallReporter<'_>) {
         // SAFETY: forwarded contract.
-        unsafe { run_protocol(protocol, &self.gp().ctr, |gp| self.wait_for_old(protocol, gp, stall)) };
+        unsafe {
+            run_protocol(protocol, &self.gp().ctr, self.writer_barrier(protocol), |gp| {
+                self.wait_for_old(protocol, gp, stall)
+            })
+        };
     }
 
     /// Returns once no registered reader is `ActiveOld` against `gp`: spins,
     /// then sleeps on the shared futex (the module docs' protocol).
     fn wait_for_old(&self, protocol: Protocol, gp: u64, stall: &StallReporter<'_>) {
         let shared = self.gp();
-        let barrier = writer_barrier(protocol);
+        let barrier = self.writer_barrier(protocol);
+        let futex = self.style.futex;
         let mut attempts = 0u32;
         let mut watch: Option<(u64, StallWatch<'_>)> = None;
         loop {
             let sleeping = attempts >= ACTIVE_ATTEMPTS;
             let readers = self.readers.lock();
-            if sleeping {
+            if sleeping && futex {
                 announce_sleep(shared, &readers, protocol);
                 barrier();
             }
             let old = readers.iter().find(|r| protocol.reader_state(r.word(), gp) == ReaderState::ActiveOld).copied();
             drop(readers);
             let Some(old) = old else {
-                if sleeping {
+                if sleeping && futex {
                     // Relaxed: only spares later unlocks a wake-up; this
                     // writer waits no more.
                     shared.futex.store(0, Ordering::Relaxed);
@@ -211,10 +286,16 @@ impl ForeignReaders {
                 watch = Some((old.tid, stall.watch(old.tid)));
             }
             let budget = watch.as_mut().and_then(|(_, w)| w.sleep_budget());
-            // Returns at once if a reader already reset the word to 0 (it saw
-            // our -1 and woke us), at a wake-up, or when a stall warning is
-            // due; the loop re-scans either way.
-            crate::sys::futex_wait_shared(&shared.futex, -1, budget);
+            if futex {
+                // Returns at once if a reader already reset the word to 0 (it
+                // saw our -1 and woke us), at a wake-up, or when a stall
+                // warning is due; the loop re-scans either way.
+                crate::sys::futex_wait_shared(&shared.futex, -1, budget);
+            } else {
+                // No reader will wake us: sleep a little and scan again. The
+                // registry lock is not held, so readers may come and go.
+                std::thread::sleep(budget.map_or(POLL_SLEEP, |b| b.min(POLL_SLEEP)));
+            }
         }
     }
 
@@ -242,6 +323,13 @@ impl ForeignReaders {
         // SAFETY: as above.
         unsafe { self.readers.raw_unlock() };
     }
+}
+
+/// A full fence, as the writer's barrier against readers that fence
+/// themselves (pairs with each of their fences as memb's heavy barrier pairs
+/// with its readers' compiler barriers).
+fn full_fence() {
+    fence(Ordering::SeqCst);
 }
 
 /// Before sleeping: the futex word to -1 and, for QSBR, every reader's

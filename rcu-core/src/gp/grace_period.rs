@@ -91,7 +91,9 @@ impl GpCounter {
         let barrier = writer_barrier(protocol);
         // SAFETY: forwarded contract (this counter's only writer).
         unsafe {
-            run_protocol(protocol, &self.ctr, |gp| self.wait_for_old_readers(protocol, slots(), gp, barrier, stall))
+            run_protocol(protocol, &self.ctr, crate::sys::heavy_barrier, |gp| {
+                self.wait_for_old_readers(protocol, slots(), gp, barrier, stall)
+            })
         };
     }
 
@@ -122,19 +124,22 @@ impl GpCounter {
 
 /// Runs one grace period of `protocol` on the global counter `ctr`;
 /// `wait_for_old(gp)` returns once no reader word is `ActiveOld` against
-/// the counter value `gp` (the scans of the module docs). Shared by the
-/// engine's own slots and foreign readers (`gp/foreign.rs`), which differ
-/// only in where their words live and how a writer sleeps.
+/// the counter value `gp` (the scans of the module docs). `heavy` is the
+/// writer's half of B1 and B2 (PhaseFlip only): the heavy barrier when
+/// readers pay a light one, a fence when readers fence themselves
+/// (liburcu's mb flavour, `gp/foreign.rs`). Shared by the engine's own
+/// slots and foreign readers, which differ only in where their words live,
+/// which barrier the readers pay and how a writer sleeps.
 ///
 /// # Safety
 ///
 /// The caller must be `ctr`'s only writer (see [`GpCounter::run`]).
-pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, mut wait_for_old: impl FnMut(u64)) {
+pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, heavy: fn(), mut wait_for_old: impl FnMut(u64)) {
     match protocol {
         Protocol::PhaseFlip => {
             // B1: orders the caller's unpublish before the scans; pairs with
-            // the light barrier after the counter store in read_lock.
-            crate::sys::heavy_barrier();
+            // the reader's barrier after the counter store in read_lock.
+            heavy();
             // Relaxed: single writer (lock held); readers load it Relaxed and
             // their barrier ordering is provided by B1/B2 and the fences here.
             let gp = ctr.load(Ordering::Relaxed);
@@ -150,9 +155,9 @@ pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, mut wait_
             fence(Ordering::SeqCst);
             wait_for_old(gp ^ memb::PHASE);
             // B2: orders scan 2's loads (readers seen inactive) before the
-            // caller's frees; pairs with the light barrier before the counter
-            // store in read_unlock.
-            crate::sys::heavy_barrier();
+            // caller's frees; pairs with the reader's barrier before the
+            // counter store in read_unlock.
+            heavy();
         }
         Protocol::Increment => {
             // Orders the caller's unpublish before the increment; pairs with

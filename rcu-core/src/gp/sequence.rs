@@ -47,6 +47,15 @@ impl GpState {
     pub(crate) fn from_seq(seq: u64) -> Self {
         GpState(seq)
     }
+
+    /// The cookie whose [`Self::seq`] is `seq`: for an ABI that carries
+    /// cookies as integers (liburcu's `struct urcu_gp_poll_state`). Only a
+    /// value `seq()` returned means anything: another value polls as
+    /// completed (below the sequence) or not yet (above it), and waiting for
+    /// one far above it runs grace periods until the sequence gets there.
+    pub fn from_raw(seq: u64) -> Self {
+        GpState(seq)
+    }
 }
 
 struct Leadership {
