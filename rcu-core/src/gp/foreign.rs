@@ -100,7 +100,7 @@ pub struct ForeignStyle {
     /// sleeping are then fences, and no membarrier is needed.
     pub readers_fence: bool,
     /// Readers wake a sleeping writer through the futex word; when not
-    /// (liburcu-bp), the writer sleeps [`POLL_SLEEP`] at a time.
+    /// (liburcu-bp), the writer sleeps a millisecond at a time (`POLL_SLEEP`).
     pub futex: bool,
 }
 
@@ -122,7 +122,7 @@ impl ForeignStyle {
 /// How long a writer waiting for a reader that never wakes it (bp) sleeps
 /// between scans. liburcu-bp polls every 10 ms; a shorter sleep costs a
 /// waiting writer a few more scans and saves its callers up to 9 ms.
-pub const POLL_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
+pub(crate) const POLL_SLEEP: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The foreign readers of one flavour, their global counter and futex.
 pub struct ForeignReaders {
