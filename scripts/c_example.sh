@@ -2,7 +2,7 @@
 # Builds rcu-capi's C examples (rcu-capi/examples/config_reload.c,
 # barrier_bench.c (rcu_barrier returns after every earlier callback), and
 # lfht_stress.c: Debian's rculfhash on our grace periods) against liburcu's
-# headers, four ways each (memb and QSBR; function ABI and, with
+# headers, eight ways each (memb, mb, QSBR and bp; function ABI and, with
 # _LGPL_SOURCE, inline ABI), and runs each on scripts/liburcu-dropin.sh's
 # libraries, checking with ldd that they, not Debian's liburcu, are used.
 # Needs liburcu-dev's headers (installed here if missing).
@@ -22,10 +22,10 @@ for prog in config_reload lfht_stress barrier_bench; do
     extra=()
     [ $prog = lfht_stress ] && extra=(-lurcu-cds)
     for abi in function inline; do
-        for flavour in memb qsbr; do
+        for flavour in memb mb qsbr bp; do
             flags=(-O2 -Wall -Wextra -Werror)
             [ $abi = inline ] && flags+=(-D_LGPL_SOURCE)
-            [ $flavour = qsbr ] && flags+=(-DUSE_QSBR)
+            [ $flavour = memb ] || flags+=("-DUSE_${flavour^^}")
             bin=$out/${prog}_${flavour}_$abi
             cc "${flags[@]}" "rcu-capi/examples/$prog.c" -o "$bin" -L"$lib" -lurcu-$flavour "${extra[@]}" -lpthread
             libs=$(LD_LIBRARY_PATH=$lib ldd "$bin")

@@ -27,8 +27,8 @@ work=$(pwd)/target/liburcu-compare
 mkdir -p "$work"
 bash scripts/liburcu-dropin.sh "$work/dropin" >/dev/null
 ours=$work/dropin/lib
-for fl in memb qsbr; do
-    flag=(); [ $fl = qsbr ] && flag=(-DUSE_QSBR)
+for fl in memb mb qsbr bp; do
+    flag=(); [ $fl = memb ] || flag=("-DUSE_${fl^^}")
     # Linked against Debian's libraries: the binary is the same for both runs.
     cc -O2 -Wall -Wextra -Werror "${flag[@]}" rcu-capi/examples/barrier_bench.c \
         -o "$work/barrier_bench_$fl" -lurcu-$fl -lpthread
@@ -43,7 +43,7 @@ resolves() {
     libs=$(LD_LIBRARY_PATH=$(lib_path "$2") ldd "$1")
     while read -r line; do
         case $line in
-            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8*)
+            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8* | liburcu-mb.so.8* | liburcu-bp.so.8*)
                 if [ "$2" = rcu-capi ]; then [[ $line == *"=> $ours/"* ]] || return 1
                 else [[ $line != *"=> $ours/"* && $line != *"not found"* ]] || return 1; fi ;;
         esac
@@ -67,10 +67,17 @@ rows=(
     # the readers' figures compare the read side alone (each write
     # invalidates the line the readers load).
     "test_urcu_defer -d 2000|$b/test_urcu_defer|$readers 1 $dur -d 2000|nr_reads nr_writes"
+    "test_urcu_mb|$b/test_urcu_mb|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_mb_gc|$b/test_urcu_mb_gc|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_mb_lgc|$b/test_urcu_mb_lgc|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_bp|$b/test_urcu_bp|$readers 1 $dur|nr_reads nr_writes"
+    "test_urcu_bp_dynamic_link|$b/test_urcu_bp_dynamic_link|$readers 1 $dur|nr_reads nr_writes"
     "test_urcu_lfq (call_rcu)|$b/test_urcu_lfq|1 1 $dur|nr_enqueues nr_dequeues"
     "test_urcu_lfs (call_rcu)|$b/test_urcu_lfs|1 1 $dur|nr_enqueues nr_dequeues"
     "barrier_bench memb|$work/barrier_bench_memb|$cpus $dur 16|nr_barriers"
     "barrier_bench qsbr|$work/barrier_bench_qsbr|$cpus $dur 16|nr_barriers"
+    "barrier_bench mb|$work/barrier_bench_mb|$cpus $dur 16|nr_barriers"
+    "barrier_bench bp|$work/barrier_bench_bp|$cpus $dur 16|nr_barriers"
 )
 # The call_rcu rows again on jemalloc, if installed (apt-get install -y
 # libjemalloc2): with glibc's malloc they measure how the producer's

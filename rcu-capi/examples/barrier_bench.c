@@ -7,7 +7,8 @@
  * or checks for leaks between test cases. Checks that every callback ran
  * by the time its thread's rcu_barrier() returned.
  *
- * Build: cc -O2 barrier_bench.c -lurcu-memb -lpthread   (-DUSE_QSBR: -lurcu-qsbr)
+ * Build: cc -O2 barrier_bench.c -lurcu-memb -lpthread   (-DUSE_QSBR: -lurcu-qsbr;
+ *        -DUSE_MB: -lurcu-mb; -DUSE_BP: -lurcu-bp; flavour.h)
  * Run:   ./a.out [threads] [seconds] [callbacks per barrier]
  * Prints one line: SUMMARY barrier_bench ... nr_barriers N nr_callbacks M
  */
@@ -17,14 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#ifdef USE_QSBR
-#include <urcu-qsbr.h>
-#define FLAVOUR "qsbr"
-#else
-#define RCU_MEMB
-#include <urcu.h>
-#define FLAVOUR "memb"
-#endif
+#include "flavour.h"
 #include <urcu/compiler.h>
 
 struct item {

@@ -8,7 +8,8 @@
  *
  * Build (function ABI):  cc config_reload.c -lurcu-memb -lpthread
  * Build (inline ABI):    cc -D_LGPL_SOURCE config_reload.c -lurcu-memb -lpthread
- * With -DUSE_QSBR the same program uses the QSBR flavour (-lurcu-qsbr).
+ * With -DUSE_QSBR, -DUSE_MB or -DUSE_BP the same program uses that
+ * flavour (-lurcu-qsbr, -lurcu-mb, -lurcu-bp; flavour.h).
  * Run against rcu-capi: LD_LIBRARY_PATH=OUTDIR/lib ./a.out
  */
 #include <assert.h>
@@ -19,14 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef USE_QSBR
-#include <urcu-qsbr.h>
-#define FLAVOUR "qsbr"
-#else
-#define RCU_MEMB
-#include <urcu.h>
-#define FLAVOUR "memb"
-#endif
+#include "flavour.h"
 #include <urcu/compiler.h>
 
 #define READERS 3
@@ -72,9 +66,7 @@ static void *reader(void *arg)
 		}
 		last = c->version;
 		rcu_read_unlock();
-#ifdef USE_QSBR
-		rcu_quiescent_state();
-#endif
+		reader_quiescent();
 		atomic_fetch_add(&reads, 1);
 	}
 	rcu_unregister_thread();

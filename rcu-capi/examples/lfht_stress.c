@@ -12,7 +12,8 @@
  * A program of ours beside liburcu's test_urcu_hash (which
  * scripts/liburcu-suite.sh runs on both flavours): it checks what that
  * benchmark does not, that no reader sees a freed node and that every
- * update returns what the writer predicts. With -DUSE_QSBR, on QSBR.
+ * update returns what the writer predicts. With -DUSE_QSBR, -DUSE_MB or
+ * -DUSE_BP, on that flavour (flavour.h).
  *
  * Build (function ABI):  cc lfht_stress.c -lurcu-memb -lurcu-cds -lpthread
  * Build (inline ABI):    cc -D_LGPL_SOURCE lfht_stress.c -lurcu-memb -lurcu-cds -lpthread
@@ -27,10 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flavour.h"
 #ifdef USE_QSBR
-#include <urcu-qsbr.h>
-#define FLAVOUR "qsbr"
-#define reader_quiescent() rcu_quiescent_state()
 /*
  * No CDS_LFHT_AUTO_RESIZE on QSBR: rculfhash's resize worker registers
  * (QSBR: comes online) and then waits for the resize mutex, which an
@@ -40,10 +39,6 @@
  */
 #define TABLE_FLAGS CDS_LFHT_ACCOUNTING
 #else
-#define RCU_MEMB
-#include <urcu.h>
-#define FLAVOUR "memb"
-#define reader_quiescent() do { } while (0)
 #define TABLE_FLAGS (CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING)
 #endif
 #include <urcu/compiler.h>
