@@ -94,6 +94,15 @@ pub extern "C" fn urcu_mb_init() {
 #[no_mangle]
 pub extern "C" fn urcu_qsbr_exit() {}
 
+/// `urcu_memb_exit` (exported by liburcu 0.15, its library destructor):
+/// nothing to tear down.
+#[no_mangle]
+pub extern "C" fn urcu_memb_exit() {}
+
+/// `urcu_mb_exit` (exported by liburcu 0.15): nothing to tear down.
+#[no_mangle]
+pub extern "C" fn urcu_mb_exit() {}
+
 /// The library constructor (liburcu's `urcu_memb_init` runs as one too):
 /// light readers must see `urcu_memb_has_sys_membarrier` /
 /// `urcu_bp_has_sys_membarrier` before their first section to skip their
