@@ -26,11 +26,11 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sched.h>
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
 #error "rcu-capi: liburcu's layouts are reproduced for 64-bit Linux (x86_64, aarch64) only"
@@ -70,6 +70,7 @@ struct rcu_capi_reader {
 	pthread_t tid;
 	unsigned int registered:1;
 	unsigned int lazy:1; /* registered by its first section, not by the program */
+	unsigned int exiting:1; /* its exit destructor ran: no more lazy registration */
 };
 
 /* struct urcu_qsbr_reader, with the same kind of private tail. */
@@ -80,6 +81,7 @@ struct rcu_capi_qsbr_reader {
 	pthread_t tid;
 	unsigned int registered:1;
 	unsigned int lazy:1;
+	unsigned int exiting:1;
 	unsigned int lazy_depth; /* nesting of a lazily registered thread's sections */
 };
 
@@ -123,6 +125,10 @@ __thread struct rcu_capi_bp_reader *urcu_bp_reader TLS_IE;
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* The reader's half of the futex protocol (gp/foreign.rs): it saw the -1 a
+ * sleeping writer stored; 0 spares later unlocks the wake-up (relaxed: the
+ * writer re-scans after any wake-up, and its FUTEX_WAIT compares the word
+ * in the kernel, so a lost 0 costs one spurious scan, never a lost wake). */
 static void wake_writer(int32_t *futex)
 {
 	STORE(*futex, 0);
@@ -142,11 +148,13 @@ extern void urcu_bp_register(void);
  * (gp/grace_period.rs): a compiler barrier when the writer's membarrier
  * stands for it, a fence otherwise. */
 
-static inline void phase_flip_lock(unsigned long *ctr, const unsigned long *gp_ctr, void (*barrier)(void))
+static inline void phase_flip_lock(unsigned long *ctr, const unsigned long *gp_ctr, void (*barrier)(void),
+		void (*outermost)(void))
 {
 	unsigned long tmp = *ctr;
 
 	if (LIKELY(!(tmp & NEST_MASK))) {
+		outermost();
 		/* Outermost: copy the phase; the barrier orders the copy
 		 * before the section's loads (pairs with the writer's B1). */
 		STORE(*ctr, LOAD(*gp_ctr));
@@ -196,16 +204,24 @@ static inline void full_fence(void)
 	FENCE();
 }
 
+static inline void nothing(void)
+{
+}
+
 /* ---- memb ---- */
+
+/* On the outermost lock, one thread-local load: a thread's first section
+ * registers it (liburcu would leave it unprotected). */
+static inline void memb_registered(void)
+{
+	if (UNLIKELY(!urcu_memb_reader.registered))
+		rcu_capi_memb_register_lazily();
+}
 
 void urcu_memb_read_lock(void)
 {
 	COMPILER_BARRIER();
-	/* One thread-local load on the outermost lock: a thread's first
-	 * section registers it (liburcu would leave it unprotected). */
-	if (UNLIKELY(!urcu_memb_reader.registered))
-		rcu_capi_memb_register_lazily();
-	phase_flip_lock(&urcu_memb_reader.ctr, &urcu_memb_gp.ctr, memb_light_barrier);
+	phase_flip_lock(&urcu_memb_reader.ctr, &urcu_memb_gp.ctr, memb_light_barrier, memb_registered);
 }
 
 void urcu_memb_read_unlock(void)
@@ -223,12 +239,16 @@ int urcu_memb_read_ongoing(void)
 
 /* ---- mb: readers fence themselves; the writer needs no membarrier ---- */
 
+static inline void mb_registered(void)
+{
+	if (UNLIKELY(!urcu_mb_reader.registered))
+		rcu_capi_mb_register_lazily();
+}
+
 void urcu_mb_read_lock(void)
 {
 	COMPILER_BARRIER();
-	if (UNLIKELY(!urcu_mb_reader.registered))
-		rcu_capi_mb_register_lazily();
-	phase_flip_lock(&urcu_mb_reader.ctr, &urcu_mb_gp.ctr, full_fence);
+	phase_flip_lock(&urcu_mb_reader.ctr, &urcu_mb_gp.ctr, full_fence, mb_registered);
 }
 
 void urcu_mb_read_unlock(void)
@@ -251,7 +271,7 @@ void urcu_bp_read_lock(void)
 	if (UNLIKELY(!urcu_bp_reader))
 		urcu_bp_register();
 	COMPILER_BARRIER();
-	phase_flip_lock(&urcu_bp_reader->ctr, &urcu_bp_gp.ctr, bp_light_barrier);
+	phase_flip_lock(&urcu_bp_reader->ctr, &urcu_bp_gp.ctr, bp_light_barrier, nothing);
 }
 
 void urcu_bp_read_unlock(void)
@@ -283,16 +303,31 @@ static inline void qsbr_wake_up_gp(void)
 
 void urcu_qsbr_thread_offline(void)
 {
+	/* The section's loads before the offline store: pairs with the
+	 * writer's fence after its scan (gp/grace_period.rs, Increment). */
 	FENCE();
 	STORE(urcu_qsbr_reader.ctr, 0);
+	/* The offline store before the `waiting` load: a store-buffering pair
+	 * with the writer's announce-then-fence before it re-scans. */
 	FENCE();
 	qsbr_wake_up_gp();
 	COMPILER_BARRIER();
 }
 
+/* Online: the store before the section's loads; pairs with the writer's
+ * fence after its increment (either its scan sees this thread online, or
+ * this thread's loads see what the writer unpublished). */
+static inline void qsbr_online(void)
+{
+	COMPILER_BARRIER();
+	STORE(urcu_qsbr_reader.ctr, LOAD(urcu_qsbr_gp.ctr));
+	FENCE();
+}
+
 /* A lazily registered thread between its sections stays offline: it never
  * announces quiescent states, so online it would hold grace periods up
- * forever (liburcu ignores such calls too: the thread is not registered). */
+ * forever (liburcu ignores such calls too: the thread is not registered).
+ * Inline (_LGPL_SOURCE) calls do not pass here: they are the program's. */
 #define QSBR_LAZY_OUTSIDE_SECTION() \
 	(UNLIKELY(urcu_qsbr_reader.lazy) && !urcu_qsbr_reader.lazy_depth)
 
@@ -300,19 +335,26 @@ void urcu_qsbr_thread_online(void)
 {
 	if (QSBR_LAZY_OUTSIDE_SECTION())
 		return;
-	COMPILER_BARRIER();
-	STORE(urcu_qsbr_reader.ctr, LOAD(urcu_qsbr_gp.ctr));
-	FENCE(); /* online before the section's loads */
+	qsbr_online();
 }
 
 /* A section of a thread the program did not register: register it (once),
- * and be online for the section only. */
+ * and be online for the section only. Online before the depth counts it,
+ * and again after if a signal handler's section ran in between and took
+ * the thread offline at its end: a handler that sees the depth counted
+ * finds the thread online already. */
 static void __attribute__((noinline, cold)) qsbr_lazy_read_lock(void)
 {
 	if (!urcu_qsbr_reader.registered)
 		rcu_capi_qsbr_register_lazily();
-	if (urcu_qsbr_reader.lazy && urcu_qsbr_reader.lazy_depth++ == 0)
-		urcu_qsbr_thread_online();
+	if (!urcu_qsbr_reader.lazy)
+		return; /* registered by the program meanwhile, or refused */
+	if (urcu_qsbr_reader.lazy_depth == 0)
+		qsbr_online();
+	urcu_qsbr_reader.lazy_depth++;
+	COMPILER_BARRIER();
+	if (LOAD(urcu_qsbr_reader.ctr) == 0)
+		qsbr_online();
 }
 
 void urcu_qsbr_read_lock(void)
@@ -341,10 +383,16 @@ void urcu_qsbr_quiescent_state(void)
 
 	if (gp == urcu_qsbr_reader.ctr || QSBR_LAZY_OUTSIDE_SECTION())
 		return;
-	FENCE(); /* earlier loads before the announcement */
+	/* Earlier loads before the announcement: pairs with the writer's
+	 * fence after its scan. */
+	FENCE();
 	STORE(urcu_qsbr_reader.ctr, gp);
-	FENCE(); /* the announcement before the flag load and later loads */
+	/* The announcement before the `waiting` load and the later loads:
+	 * pairs with the writer's fence after its increment. */
+	FENCE();
 	qsbr_wake_up_gp();
+	/* The wake-up's loads before the next section's loads (liburcu's
+	 * barrier at the end of the quiescent state). */
 	FENCE();
 }
 
@@ -387,6 +435,8 @@ void rcu_capi_set_registered(int flavour, int registered, int lazy)
 		urcu_qsbr_reader.registered = registered != 0;
 		urcu_qsbr_reader.lazy = lazy != 0;
 		urcu_qsbr_reader.tid = pthread_self();
+		if (!registered)
+			urcu_qsbr_reader.lazy_depth = 0;
 	} else {
 		struct rcu_capi_reader *r = phase_flip_record(flavour);
 
@@ -396,20 +446,87 @@ void rcu_capi_set_registered(int flavour, int registered, int lazy)
 	}
 }
 
+int rcu_capi_exiting(int flavour)
+{
+	return flavour == 2 ? urcu_qsbr_reader.exiting : phase_flip_record(flavour)->exiting;
+}
+
+void rcu_capi_set_exiting(int flavour)
+{
+	if (flavour == 2)
+		urcu_qsbr_reader.exiting = 1;
+	else
+		phase_flip_record(flavour)->exiting = 1;
+}
+
 /* bp: the calling thread's record pointer (NULL: unregistered), a new
  * record (zeroed: inactive), and setting the pointer. */
 struct rcu_capi_bp_reader *rcu_capi_bp_record(void) { return urcu_bp_reader; }
 
+/*
+ * bp's records come from an arena of mmap()ed chunks, never from malloc: a
+ * thread's first section may be in a signal handler that interrupted
+ * malloc (liburcu-bp allocates from mmap for the same reason). Freed
+ * records go back to a free list (linked through `node.next`), guarded by
+ * a spin lock that callers take with signals blocked (bp.rs), held across
+ * fork() by the atfork handlers below.
+ */
+#include <sys/mman.h>
+#define BP_CHUNK 64
+static struct rcu_capi_bp_reader *bp_free;
+static char bp_arena_lock;
+
+static void bp_arena_acquire(void)
+{
+	/* Acquire: pairs with the release in bp_arena_release, so the list
+	 * the last holder left is the one this holder reads. */
+	while (__atomic_test_and_set(&bp_arena_lock, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void bp_arena_release(void)
+{
+	__atomic_clear(&bp_arena_lock, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void bp_arena_atfork(void)
+{
+	(void) pthread_atfork(bp_arena_acquire, bp_arena_release, bp_arena_release);
+}
+
 struct rcu_capi_bp_reader *rcu_capi_bp_new_record(void)
 {
-	struct rcu_capi_bp_reader *r = aligned_alloc(RCU_CAPI_CACHE_LINE, sizeof(*r));
+	struct rcu_capi_bp_reader *r;
 
-	if (r)
-		memset(r, 0, sizeof(*r));
+	bp_arena_acquire();
+	if (!bp_free) {
+		struct rcu_capi_bp_reader *chunk = mmap(NULL, BP_CHUNK * sizeof(*chunk),
+				PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int i;
+
+		if (chunk == MAP_FAILED) {
+			bp_arena_release();
+			return NULL;
+		}
+		for (i = 0; i < BP_CHUNK; i++) {
+			chunk[i].node.next = (struct rcu_capi_list_head *) bp_free;
+			bp_free = &chunk[i];
+		}
+	}
+	r = bp_free;
+	bp_free = (struct rcu_capi_bp_reader *) r->node.next;
+	bp_arena_release();
+	memset(r, 0, sizeof(*r));
 	return r;
 }
 
-void rcu_capi_bp_free_record(struct rcu_capi_bp_reader *r) { free(r); }
+void rcu_capi_bp_free_record(struct rcu_capi_bp_reader *r)
+{
+	bp_arena_acquire();
+	r->node.next = (struct rcu_capi_list_head *) bp_free;
+	bp_free = r;
+	bp_arena_release();
+}
 
 void rcu_capi_bp_set_record(struct rcu_capi_bp_reader *r)
 {

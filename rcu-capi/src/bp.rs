@@ -8,7 +8,7 @@
 
 use crate::c_side;
 use crate::flavour::{in_phase_flip_section, reader_record, CFlavour, ExitKey};
-use crate::misuse::die;
+use rcu_core::sys::SignalsBlocked;
 use rcu_core::{ForeignGp, ForeignReaders, ForeignStyle, Protocol};
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU64;
@@ -16,8 +16,8 @@ use std::sync::atomic::AtomicU64;
 fn gp() -> &'static ForeignGp {
     // SAFETY: the C object (or the executable's copy of it) lives for the
     // whole process. `struct urcu_bp_gp` is a counter in a cache-line
-    // aligned object; `ForeignGp`'s futex field falls in its padding, and
-    // the polled style never uses it.
+    // aligned object; `ForeignGp`'s futex field falls in its padding,
+    // which the polled style never reads (a forked child only zeroes it).
     unsafe { &*c_side::rcu_capi_bp_gp() }
 }
 
@@ -41,6 +41,7 @@ fn record() -> Option<NonNull<AtomicU64>> {
 
 impl CFlavour for Bp {
     const PREFIX: &'static str = "urcu_bp";
+    const UNREGISTER_IS_NO_OP: bool = true;
 
     fn exit_key() -> &'static ExitKey {
         &EXIT_KEY
@@ -57,6 +58,12 @@ impl CFlavour for Bp {
     }
 
     fn add_record(_lazy: bool) -> bool {
+        // Blocked until the thread's pointer is set: a handler's section in
+        // between would register a second record (liburcu-bp blocks too).
+        let _signals = SignalsBlocked::new();
+        if record().is_some() {
+            return true;
+        }
         // SAFETY: allocates a zeroed record (inactive) or returns NULL.
         let Some(new) = NonNull::new(unsafe { c_side::rcu_capi_bp_new_record() }.cast::<AtomicU64>()) else {
             return false;
@@ -73,6 +80,9 @@ impl CFlavour for Bp {
     fn make_explicit() {}
 
     fn remove_record() {
+        // Blocked: a handler's section between the unregistration and the
+        // cleared pointer would use a record grace periods no longer see.
+        let _signals = SignalsBlocked::new();
         let Some(old) = record() else { return };
         READERS.unregister(old);
         // SAFETY: out of the registry (no scan reads it any more) and the
@@ -88,37 +98,11 @@ impl CFlavour for Bp {
     }
 }
 
-/// Blocks every signal for the life of the value: a signal handler that
-/// enters a section while its thread registers would otherwise register
-/// it again, re-entering the registry lock (liburcu-bp blocks them too).
-struct SignalsBlocked(libc::sigset_t);
-
-impl SignalsBlocked {
-    fn new() -> Self {
-        // SAFETY: plain-data out-parameters, initialised by the calls.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            if libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old) != 0 {
-                die("urcu_bp_register(): pthread_sigmask failed");
-            }
-            SignalsBlocked(old)
-        }
-    }
-}
-
-impl Drop for SignalsBlocked {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `new`.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
-    }
-}
-
 /// `urcu_bp_register`: registers the calling thread if it is not yet (the
-/// inline and function read sides call it on a thread's first section).
-/// Aborts with a message if no reader record can be allocated, as
-/// liburcu-bp does.
+/// inline and function read sides call it on a thread's first section,
+/// which may be in a signal handler: signals stay blocked, and the record
+/// comes from an mmap arena, not malloc). Aborts with a message if no
+/// record can be had, as liburcu-bp does.
 #[no_mangle]
 pub extern "C" fn urcu_bp_register() {
     let _signals = SignalsBlocked::new();

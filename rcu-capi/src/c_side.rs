@@ -5,7 +5,8 @@ use std::ffi::{c_int, c_ulong};
 
 /// liburcu's `struct urcu_gp`, as far as Rust reads it (the C side
 /// declares the alignment). bp's `struct urcu_bp_gp` is its first field
-/// only; Rust never touches bp's futex word ([`rcu_core::ForeignStyle`]).
+/// only: the futex field falls in that cache-line aligned object's padding,
+/// which the polled style never reads (a forked child zeroes it).
 pub(crate) type Gp = rcu_core::ForeignGp;
 
 /// Which of the C side's thread-local reader records (its numbering).
@@ -46,10 +47,13 @@ extern "C" {
     pub(crate) fn rcu_capi_registered(record: Record) -> c_int;
     pub(crate) fn rcu_capi_lazy(record: Record) -> c_int;
     pub(crate) fn rcu_capi_set_registered(record: Record, registered: c_int, lazy: c_int);
+    pub(crate) fn rcu_capi_exiting(record: Record) -> c_int;
+    pub(crate) fn rcu_capi_set_exiting(record: Record);
 
     /// bp: the calling thread's record (NULL: not registered).
     pub(crate) fn rcu_capi_bp_record() -> *mut c_ulong;
-    /// bp: a zeroed record (NULL when out of memory).
+    /// bp: a zeroed record from the mmap arena (NULL when out of memory);
+    /// the caller blocks signals.
     pub(crate) fn rcu_capi_bp_new_record() -> *mut c_ulong;
     pub(crate) fn rcu_capi_bp_free_record(record: *mut c_ulong);
     pub(crate) fn rcu_capi_bp_set_record(record: *mut c_ulong);

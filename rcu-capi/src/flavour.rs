@@ -45,9 +45,20 @@ pub(crate) trait CFlavour: Flavour {
     /// The calling thread's reader word if it is registered (no system
     /// call: for the checks on every wait and for unregistration).
     fn current_word() -> Option<NonNull<AtomicU64>>;
+    /// Whether `urcu_*_unregister_thread` does nothing (liburcu-bp's is an
+    /// empty inline: a bp thread leaves at exit).
+    const UNREGISTER_IS_NO_OP: bool = false;
     /// Whether the thread was registered by its first section rather than
     /// by the program.
     fn is_lazy() -> bool;
+    /// Whether the thread's exit destructor has run: a registration now
+    /// might never be undone (glibc runs key destructors at most four
+    /// rounds), so a TLS record must not be registered lazily any more.
+    fn is_exiting() -> bool {
+        false
+    }
+    /// Notes that the thread's exit destructor has run.
+    fn mark_exiting() {}
     /// Adds the calling thread's record to the registry and marks it
     /// registered (`lazy`: by its first section). Returns `false` if no
     /// record could be had (bp: out of memory).
@@ -96,10 +107,12 @@ pub const LIBURCU_PACING: ReclaimPacing =
 /// The `call_rcu` limits that go with [`LIBURCU_PACING`].
 pub const LIBURCU_LIMITS: CallbackLimits = CallbackLimits { soft: 500_000, hard: 2_000_000 };
 
-/// Sets liburcu's pacing on the flavour's engine (library constructor).
-pub(crate) fn pace_like_liburcu<F: CFlavour>() {
+/// The library constructor's part for one flavour: liburcu's pacing on
+/// its engine, and its exit key.
+pub(crate) fn set_up<F: CFlavour>() {
     F::engine().set_callback_limits(LIBURCU_LIMITS);
     F::engine().set_reclaim_pacing(LIBURCU_PACING);
+    F::exit_key().create::<F>();
 }
 
 /// The calling thread's reader word, if registered (for `ForeignReaders`).
@@ -122,9 +135,10 @@ impl ExitKey {
         ExitKey(OnceLock::new())
     }
 
-    /// Arms the key for the calling thread: its destructor runs at exit.
-    fn arm<F: CFlavour>(&self) {
-        let key = *self.0.get_or_init(|| {
+    /// Creates the key (the library constructor does, so that a thread's
+    /// first section, maybe in a signal handler, finds it made).
+    pub(crate) fn create<F: CFlavour>(&self) -> libc::pthread_key_t {
+        *self.0.get_or_init(|| {
             let mut key: libc::pthread_key_t = 0;
             // SAFETY: `key` is a valid out-pointer; the destructor is an
             // `extern "C"` function that never unwinds.
@@ -133,7 +147,12 @@ impl ExitKey {
                 die(&format!("{}: pthread_key_create failed ({rc}): too many keys in this process", F::PREFIX));
             }
             key
-        });
+        })
+    }
+
+    /// Arms the key for the calling thread: its destructor runs at exit.
+    fn arm<F: CFlavour>(&self) {
+        let key = self.create::<F>();
         // SAFETY: a key this process created. The value only needs to be
         // non-null for the destructor to run.
         unsafe { libc::pthread_setspecific(key, NonNull::<c_void>::dangling().as_ptr()) };
@@ -142,8 +161,14 @@ impl ExitKey {
 
 /// The exit key's destructor: unregisters a thread that exits registered
 /// (liburcu would leave a dangling record in its registry).
+///
+/// # Safety
+///
+/// Called by glibc at thread exit, on the exiting thread, whose TLS is
+/// still allocated (it goes after the last destructor round).
 unsafe extern "C" fn exit_destructor<F: CFlavour>(_value: *mut c_void) {
-    no_unwind("thread exit", || {
+    no_unwind(F::PREFIX, || {
+        F::mark_exiting();
         if F::current_word().is_some() {
             F::before_unregister();
             F::remove_record();
@@ -185,26 +210,39 @@ pub(crate) fn register_thread<F: CFlavour>() {
 /// Called by the C read side (`csrc/urcu_abi.c`) when an unregistered
 /// thread enters a function-ABI section: registers it until it exits (or
 /// unregisters), so that grace periods wait for the section. With
-/// `RCU_CAPI_STRICT=1`, aborts with a message instead.
+/// `RCU_CAPI_STRICT=1`, aborts with a message instead. A thread whose exit
+/// destructor has run is not registered (its section is unprotected, as on
+/// liburcu): nothing would unregister it before its record goes.
+///
+/// The thread may be in a signal handler: signals stay blocked throughout,
+/// the exit key exists already (library constructor), and nothing here
+/// allocates but the registry's own growth.
 pub(crate) fn register_lazily<F: CFlavour>() {
-    let what = format!("{}_read_lock", F::PREFIX);
     if strict() {
         die(&format!(
-            "{what}() called by a thread that is not registered (RCU_CAPI_STRICT=1; without it the \
-             thread is registered on the spot). Call {}_register_thread() (rcu_register_thread()) in \
-             the thread first",
+            "{}_read_lock() called by a thread that is not registered (RCU_CAPI_STRICT=1; without it \
+             the thread is registered on the spot). Call {}_register_thread() (rcu_register_thread()) \
+             in the thread first",
+            F::PREFIX,
             F::PREFIX
         ));
     }
-    no_unwind(&what, || {
+    if F::is_exiting() {
+        return;
+    }
+    let _signals = rcu_core::sys::SignalsBlocked::new();
+    no_unwind(F::PREFIX, || {
         if !add_and_arm::<F>(true) {
-            die(&format!("{what}(): out of memory for the thread's reader record"));
+            die(&format!("{}_read_lock(): out of memory for the thread's reader record", F::PREFIX));
         }
     });
 }
 
 /// `urcu_*_unregister_thread`.
 pub(crate) fn unregister_thread<F: CFlavour>() {
+    if F::UNREGISTER_IS_NO_OP {
+        return;
+    }
     let what = format!("{}_unregister_thread", F::PREFIX);
     if F::current_word().is_none() {
         die(&format!(

@@ -76,7 +76,7 @@ exports::export_flavour!(
 pub extern "C" fn urcu_memb_init() {
     misuse::no_unwind("urcu_memb_init", || {
         // SAFETY: the accessor returns the C object's address.
-        phase_flip::publish_barrier_strategy(unsafe { c_side::rcu_capi_memb_has_sys_membarrier() })
+        unsafe { phase_flip::publish_barrier_strategy(c_side::rcu_capi_memb_has_sys_membarrier()) }
     });
 }
 
@@ -107,16 +107,17 @@ pub extern "C" fn urcu_mb_exit() {}
 /// light readers must see `urcu_memb_has_sys_membarrier` /
 /// `urcu_bp_has_sys_membarrier` before their first section to skip their
 /// fence; every engine takes liburcu's pacing ([`LIBURCU_PACING`]) before
-/// any callback is queued; `RCU_CAPI_STRICT` is read.
+/// any callback is queued; the exit keys are created and `RCU_CAPI_STRICT`
+/// read before a first section (maybe in a signal handler) needs them.
 extern "C" fn library_init() {
     urcu_memb_init();
     misuse::no_unwind("rcu-capi's library constructor", || {
         // SAFETY: the accessor returns the C object's address.
-        phase_flip::publish_barrier_strategy(unsafe { c_side::rcu_capi_bp_has_sys_membarrier() });
-        flavour::pace_like_liburcu::<Memb>();
-        flavour::pace_like_liburcu::<Mb>();
-        flavour::pace_like_liburcu::<Qsbr>();
-        flavour::pace_like_liburcu::<Bp>();
+        unsafe { phase_flip::publish_barrier_strategy(c_side::rcu_capi_bp_has_sys_membarrier()) };
+        flavour::set_up::<Memb>();
+        flavour::set_up::<Mb>();
+        flavour::set_up::<Qsbr>();
+        flavour::set_up::<Bp>();
         misuse::strict();
     });
 }

@@ -44,10 +44,19 @@ macro_rules! phase_flip_flavour {
                 record::is_lazy($record)
             }
 
+            fn is_exiting() -> bool {
+                record::is_exiting($record)
+            }
+
+            fn mark_exiting() {
+                record::mark_exiting($record)
+            }
+
             fn add_record(lazy: bool) -> bool {
                 // SAFETY: the word is the calling thread's TLS; it stays valid
                 // until `remove_record`, which the exit key's destructor runs at
-                // the latest (key destructors run before TLS is freed).
+                // the latest (key destructors run before TLS is freed, and no
+                // lazy registration happens once it has run: `is_exiting`).
                 unsafe { READERS.register(reader_record(record::word($record), None)) };
                 record::mark($record, true, lazy);
                 true
@@ -112,10 +121,14 @@ pub(crate) extern "C" fn no_op() {}
 /// flag (`urcu_memb_has_sys_membarrier`, `urcu_bp_has_sys_membarrier`):
 /// they then skip their fence (the writer's membarrier stands for it).
 /// 0, the initial value, is safe with either strategy.
-pub(crate) fn publish_barrier_strategy(flag: *mut std::ffi::c_int) {
+///
+/// # Safety
+///
+/// `flag` points to one of those C objects (they live for the process).
+pub(crate) unsafe fn publish_barrier_strategy(flag: *mut std::ffi::c_int) {
     let membarrier = rcu_core::sys::init() == rcu_core::BarrierStrategy::Membarrier;
-    // SAFETY: the C object lives for the whole process. A plain int in
-    // liburcu's ABI; readers load it with a relaxed atomic load.
+    // SAFETY: per the contract. A plain int in liburcu's ABI; readers load
+    // it with a relaxed atomic load.
     let flag = unsafe { &*flag.cast::<std::sync::atomic::AtomicI32>() };
     // Relaxed: a reader that still sees 0 issues a full fence, which is
     // correct with membarrier too; one that sees 1 pairs with membarrier,

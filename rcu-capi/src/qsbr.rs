@@ -50,12 +50,21 @@ impl CFlavour for Qsbr {
         record::is_lazy(Record::Qsbr)
     }
 
+    fn is_exiting() -> bool {
+        record::is_exiting(Record::Qsbr)
+    }
+
+    fn mark_exiting() {
+        record::mark_exiting(Record::Qsbr)
+    }
+
     fn add_record(lazy: bool) -> bool {
         // SAFETY: the accessor returns the calling thread's record.
         let waiting = unsafe { c_side::rcu_capi_qsbr_waiting() };
         let waiting = NonNull::new(waiting.cast::<AtomicI32>()).expect("a thread-local is never null");
         // SAFETY: as in `phase_flip.rs`: valid until `remove_record`, which
-        // the exit key's destructor runs at the latest.
+        // the exit key's destructor runs at the latest (no lazy registration
+        // after it ran).
         unsafe { READERS.register(reader_record(record::word(Record::Qsbr), Some(waiting))) };
         record::mark(Record::Qsbr, true, lazy);
         true

@@ -31,3 +31,15 @@ pub(crate) fn mark(record: Record, registered: bool, lazy: bool) {
     // SAFETY: writes the calling thread's record; only its thread does.
     unsafe { c_side::rcu_capi_set_registered(record, registered.into(), lazy.into()) }
 }
+
+/// Whether the calling thread's exit destructor has run (it is exiting).
+pub(crate) fn is_exiting(record: Record) -> bool {
+    // SAFETY: reads the calling thread's record.
+    unsafe { c_side::rcu_capi_exiting(record) != 0 }
+}
+
+/// Notes that the calling thread's exit destructor has run.
+pub(crate) fn mark_exiting(record: Record) {
+    // SAFETY: writes the calling thread's record; only its thread does.
+    unsafe { c_side::rcu_capi_set_exiting(record) }
+}

@@ -12,6 +12,7 @@ extern "C" {
     fn urcu_memb_read_unlock();
     fn urcu_mb_read_lock();
     fn urcu_bp_read_lock();
+    fn urcu_bp_read_unlock();
     fn urcu_qsbr_read_lock();
 }
 
@@ -68,6 +69,18 @@ fn commit(case: &str) {
             unsafe { urcu_memb_read_unlock() };
             urcu_memb_synchronize_rcu();
         }
+        "bp_unregister" => {
+            // liburcu-bp's unregister is an empty inline: inside a section,
+            // twice, or never registered, it does nothing.
+            urcu_bp_unregister_thread();
+            // SAFETY: bp registers on first use.
+            unsafe { urcu_bp_read_lock() };
+            urcu_bp_unregister_thread();
+            // SAFETY: the section taken above.
+            unsafe { urcu_bp_read_unlock() };
+            urcu_bp_unregister_thread();
+            urcu_bp_synchronize_rcu();
+        }
         other => panic!("unknown misuse case {other}"),
     }
 }
@@ -119,7 +132,7 @@ fn misuse_is_judged_by_what_liburcu_does() {
     );
     // liburcu runs on: so does this (with one message where liburcu has
     // one too); RCU_CAPI_STRICT=1 aborts.
-    for case in ["unregistered_memb_reader", "unregistered_qsbr_reader"] {
+    for case in ["unregistered_memb_reader", "unregistered_qsbr_reader", "bp_unregister"] {
         let child = run(case, false);
         assert!(child.success && child.stderr.is_empty(), "{case}: {}", child.stderr);
     }

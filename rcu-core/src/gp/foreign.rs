@@ -30,6 +30,12 @@
 //! costs spurious wake-ups (see `reader/wait.rs` for why the engine's own
 //! slots each have their own), but it is the protocol the inline code speaks.
 //!
+//! The registry lock is only ever held with every signal blocked
+//! ([`SignalsBlocked`]): C programs enter sections from signal handlers
+//! (liburcu-bp registers a thread from one, and rcu-capi registers a thread
+//! on its first section), and a handler that interrupted its own thread
+//! while it held the lock would wait for it forever.
+//!
 //! Two of liburcu's flavours speak the PhaseFlip protocol with a difference
 //! ([`ForeignStyle`]): mb readers pay a full fence where memb readers pay a
 //! compiler barrier, so the writer's B1/B2 are fences, not membarrier
@@ -42,7 +48,8 @@ use crate::reader::{Protocol, ReaderState};
 use crate::stall::{StallReporter, StallWatch};
 use crate::sync::atomic::{fence, AtomicI32, AtomicU64, Ordering};
 use crate::sync::spin_hint;
-use crate::sys::lock::ForkSafeMutex;
+use crate::sys::lock::{ForkSafeMutex, Guard};
+use crate::sys::SignalsBlocked;
 use std::ptr::NonNull;
 
 /// liburcu's `struct urcu_gp`: the global counter and the futex word a
@@ -173,6 +180,13 @@ impl ForeignReaders {
         (self.gp)()
     }
 
+    /// The registry, locked with every signal blocked (module docs). The
+    /// guard unlocks before the signals are unblocked.
+    fn lock(&self) -> Locked<'_> {
+        let signals = SignalsBlocked::new();
+        Locked { readers: self.readers.lock(), _signals: signals }
+    }
+
     /// Adds a reader. Registering one word twice is a no-op.
     ///
     /// # Safety
@@ -180,7 +194,8 @@ impl ForeignReaders {
     /// `reader`'s pointers must stay valid until [`Self::unregister`] of
     /// the same word returns (a thread unregisters before its TLS goes).
     pub unsafe fn register(&self, reader: ForeignReader) {
-        let mut readers = self.readers.lock();
+        let mut locked = self.lock();
+        let readers = &mut locked.readers;
         if !readers.iter().any(|r| r.ctr == reader.ctr) {
             readers.push(reader);
         }
@@ -189,7 +204,8 @@ impl ForeignReaders {
     /// Removes the reader whose word is `ctr`; returns whether it was
     /// registered. Waits for a scan in progress (not for its sleep).
     pub fn unregister(&self, ctr: NonNull<AtomicU64>) -> bool {
-        let mut readers = self.readers.lock();
+        let mut locked = self.lock();
+        let readers = &mut locked.readers;
         let before = readers.len();
         readers.retain(|r| r.ctr != ctr);
         readers.len() != before
@@ -198,7 +214,7 @@ impl ForeignReaders {
     /// How many readers are registered (for tests and diagnostics; stale
     /// as soon as it returns).
     pub fn len(&self) -> usize {
-        self.readers.lock().len()
+        self.lock().readers.len()
     }
 
     /// Whether no reader is registered (as [`Self::len`]).
@@ -223,12 +239,12 @@ impl ForeignReaders {
         // reader's online store (liburcu's `thread_online`), as in
         // `grace_period::no_reader_to_wait_for`.
         fence(Ordering::SeqCst);
-        let readers = self.readers.lock();
+        let locked = self.lock();
         let idle = match protocol {
-            Protocol::PhaseFlip => readers.is_empty(),
-            Protocol::Increment => readers.iter().all(|r| r.word() == crate::reader::qsbr::OFFLINE),
+            Protocol::PhaseFlip => locked.readers.is_empty(),
+            Protocol::Increment => locked.readers.iter().all(|r| r.word() == crate::reader::qsbr::OFFLINE),
         };
-        drop(readers);
+        drop(locked);
         if idle {
             // Orders the loads above before the caller's frees; pairs with
             // the fence before a reader's offline store.
@@ -254,14 +270,19 @@ impl ForeignReaders {
 
     /// Returns once no registered reader is `ActiveOld` against `gp`: spins,
     /// then sleeps on the shared futex (the module docs' protocol).
+    /// Signals stay blocked through the spins (one pair of system calls, not
+    /// one per scan) and are unblocked while it sleeps, so that a long wait
+    /// never keeps the thread from its signals.
     fn wait_for_old(&self, protocol: Protocol, gp: u64, stall: &StallReporter<'_>) {
         let shared = self.gp();
         let barrier = self.writer_barrier(protocol);
         let futex = self.style.futex;
         let mut attempts = 0u32;
         let mut watch: Option<(u64, StallWatch<'_>)> = None;
+        let mut signals = Some(SignalsBlocked::new());
         loop {
             let sleeping = attempts >= ACTIVE_ATTEMPTS;
+            signals.get_or_insert_with(SignalsBlocked::new);
             let readers = self.readers.lock();
             if sleeping && futex {
                 announce_sleep(shared, &readers, protocol);
@@ -286,6 +307,7 @@ impl ForeignReaders {
                 watch = Some((old.tid, stall.watch(old.tid)));
             }
             let budget = watch.as_mut().and_then(|(_, w)| w.sleep_budget());
+            drop(signals.take());
             if futex {
                 // Returns at once if a reader already reset the word to 0 (it
                 // saw our -1 and woke us), at a wake-up, or when a stall
@@ -323,6 +345,12 @@ impl ForeignReaders {
         // SAFETY: as above.
         unsafe { self.readers.raw_unlock() };
     }
+}
+
+/// The registry, locked (the field order unlocks before unblocking).
+struct Locked<'a> {
+    readers: Guard<'a, Vec<ForeignReader>>,
+    _signals: SignalsBlocked,
 }
 
 /// A full fence, as the writer's barrier against readers that fence

@@ -53,6 +53,8 @@ impl GpState {
     /// value `seq()` returned means anything: another value polls as
     /// completed (below the sequence) or not yet (above it), and waiting for
     /// one far above it runs grace periods until the sequence gets there.
+    /// Hidden: for `rcu-capi`, which only polls such cookies.
+    #[doc(hidden)]
     pub fn from_raw(seq: u64) -> Self {
         GpState(seq)
     }

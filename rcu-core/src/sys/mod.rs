@@ -1,4 +1,5 @@
-//! The operating-system layer: `membarrier(2)` and futexes, and nothing else.
+//! The operating-system layer: `membarrier(2)`, futexes and the signal mask,
+//! and nothing else.
 //!
 //! # Barrier strategy
 //!
@@ -36,7 +37,11 @@ mod futex;
 #[cfg(not(loom))]
 pub(crate) mod lock;
 #[cfg(not(loom))]
+mod signals;
+#[cfg(not(loom))]
 pub use futex::{futex_wait, futex_wait_shared, futex_wait_timeout, futex_wait_u32, futex_wake, futex_wake_shared};
+#[cfg(not(loom))]
+pub use signals::SignalsBlocked;
 
 /// How the asymmetric reader/writer barrier pair is implemented.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
