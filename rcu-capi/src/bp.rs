@@ -4,7 +4,8 @@
 //! reader record is allocated, and `urcu_bp_reader` points to it. Readers
 //! pay a compiler barrier when `urcu_bp_has_sys_membarrier` says the writer
 //! uses membarrier, a fence otherwise; they never wake a sleeping writer,
-//! which polls instead ([`ForeignStyle::polled`]).
+//! which polls instead; its registry is held with signals blocked, since
+//! first sections run in signal handlers too ([`ForeignStyle::bulletproof`]).
 
 use crate::c_side;
 use crate::flavour::{in_phase_flip_section, reader_record, CFlavour, ExitKey};
@@ -22,7 +23,7 @@ fn gp() -> &'static ForeignGp {
 }
 
 static READERS: ForeignReaders =
-    ForeignReaders::with_style(gp, crate::flavour::current_word::<Bp>, ForeignStyle::polled());
+    ForeignReaders::with_style(gp, crate::flavour::current_word::<Bp>, ForeignStyle::bulletproof());
 static EXIT_KEY: ExitKey = ExitKey::new();
 
 rcu_core::define_flavour!(

@@ -107,12 +107,19 @@ pub const LIBURCU_PACING: ReclaimPacing =
 /// The `call_rcu` limits that go with [`LIBURCU_PACING`].
 pub const LIBURCU_LIMITS: CallbackLimits = CallbackLimits { soft: 500_000, hard: 2_000_000 };
 
+/// Registry room reserved at load time: registrations up to this many
+/// threads never allocate (a first section may be in a signal handler).
+const READERS_RESERVED: usize = 256;
+
 /// The library constructor's part for one flavour: liburcu's pacing on
-/// its engine, and its exit key.
+/// its engine, its exit key and its registry's room.
 pub(crate) fn set_up<F: CFlavour>() {
     F::engine().set_callback_limits(LIBURCU_LIMITS);
     F::engine().set_reclaim_pacing(LIBURCU_PACING);
     F::exit_key().create::<F>();
+    if let Some(readers) = F::foreign_readers() {
+        readers.reserve(READERS_RESERVED);
+    }
 }
 
 /// The calling thread's reader word, if registered (for `ForeignReaders`).
@@ -214,9 +221,12 @@ pub(crate) fn register_thread<F: CFlavour>() {
 /// destructor has run is not registered (its section is unprotected, as on
 /// liburcu): nothing would unregister it before its record goes.
 ///
-/// The thread may be in a signal handler: signals stay blocked throughout,
-/// the exit key exists already (library constructor), and nothing here
-/// allocates but the registry's own growth.
+/// The thread may be in a signal handler. If the handler interrupted this
+/// thread while it held the registry (its own grace period's scan), the
+/// thread is not registered (the section is unprotected, as on liburcu)
+/// rather than wait for itself. Otherwise nothing here allocates (the exit
+/// key and the registry's room are made by the library constructor) unless
+/// more threads are registered than the room reserved.
 pub(crate) fn register_lazily<F: CFlavour>() {
     if strict() {
         die(&format!(
@@ -227,10 +237,9 @@ pub(crate) fn register_lazily<F: CFlavour>() {
             F::PREFIX
         ));
     }
-    if F::is_exiting() {
+    if F::is_exiting() || rcu_core::ForeignReaders::held_by_this_thread() {
         return;
     }
-    let _signals = rcu_core::sys::SignalsBlocked::new();
     no_unwind(F::PREFIX, || {
         if !add_and_arm::<F>(true) {
             die(&format!("{}_read_lock(): out of memory for the thread's reader record", F::PREFIX));

@@ -1,8 +1,10 @@
 //! Read-side sections in signal handlers (liburcu-bp's promise): a handler
 //! that runs a thread's first bp section registers the thread, even when
 //! the signal lands while that thread holds the reader registry for its own
-//! grace period's scan. The registry is held with signals blocked, so the
-//! handler runs after the scan instead of waiting for it forever. Each of
+//! grace period's scan: bp's registry is held with signals blocked, so the
+//! handler runs after the scan instead of waiting for it forever. A memb
+//! section there is not registered (unprotected, as on liburcu) rather than
+//! wait for its own thread's scan. Each of
 //! many new writers gets one signal at a varying delay into its grace
 //! periods; without the blocking this hangs within seconds, and a watchdog
 //! turns a hang into a failure.
@@ -16,13 +18,19 @@ use std::time::{Duration, Instant};
 extern "C" {
     fn urcu_bp_read_lock();
     fn urcu_bp_read_unlock();
+    fn urcu_memb_read_lock();
+    fn urcu_memb_read_unlock();
 }
 
+/// A bp section and a memb section; the first of each on a thread
+/// registers it (memb: unless the thread holds memb's registry).
 extern "C" fn handler(_: libc::c_int) {
-    // SAFETY: a bp section; the first one on a thread registers it.
+    // SAFETY: sections entered and left.
     unsafe {
         urcu_bp_read_lock();
         urcu_bp_read_unlock();
+        urcu_memb_read_lock();
+        urcu_memb_read_unlock();
     }
 }
 
@@ -47,11 +55,14 @@ fn a_handler_registering_its_thread_during_that_threads_grace_period_does_not_de
     // A reader always in and out of sections: scans find it active and
     // re-take the registry, spin after spin.
     std::thread::spawn(|| loop {
-        // SAFETY: a bp section.
+        // SAFETY: sections entered and left.
         unsafe {
             urcu_bp_read_lock();
             std::hint::spin_loop();
             urcu_bp_read_unlock();
+            urcu_memb_read_lock();
+            std::hint::spin_loop();
+            urcu_memb_read_unlock();
         }
     });
     let start = Instant::now();
@@ -67,6 +78,7 @@ fn a_handler_registering_its_thread_during_that_threads_grace_period_does_not_de
                 started.store(true, Ordering::SeqCst);
                 for _ in 0..20 {
                     urcu_bp_synchronize_rcu();
+                    urcu_memb_synchronize_rcu();
                 }
             })
         };

@@ -30,23 +30,28 @@
 //! costs spurious wake-ups (see `reader/wait.rs` for why the engine's own
 //! slots each have their own), but it is the protocol the inline code speaks.
 //!
-//! The registry lock is only ever held with every signal blocked
-//! ([`SignalsBlocked`]): C programs enter sections from signal handlers
-//! (liburcu-bp registers a thread from one, and rcu-capi registers a thread
-//! on its first section), and a handler that interrupted its own thread
-//! while it held the lock would wait for it forever.
+//! C programs enter sections from signal handlers, and a section may
+//! register its thread (liburcu-bp's always may; rcu-capi registers a
+//! thread on its first function-ABI section). A handler that interrupted
+//! its own thread while that thread held the registry lock would wait for
+//! it forever. Two answers: a thread that holds the registry says so in a
+//! thread-local count ([`ForeignReaders::held_by_this_thread`]), so a
+//! registration that may be skipped (a lazy one) is; and for readers that
+//! must register from handlers (bp), the registry is held only with every
+//! signal blocked ([`SignalsBlocked`], as liburcu-bp does), so no handler
+//! runs while it is held.
 //!
 //! Two of liburcu's flavours speak the PhaseFlip protocol with a difference
 //! ([`ForeignStyle`]): mb readers pay a full fence where memb readers pay a
 //! compiler barrier, so the writer's B1/B2 are fences, not membarrier
 //! ([`ForeignStyle::fenced_readers`]); bp readers never touch the futex
 //! word (liburcu-bp's writer polls), so a writer that has spun in vain
-//! sleeps a bounded time and scans again ([`ForeignStyle::polled`]).
+//! sleeps a bounded time and scans again ([`ForeignStyle::bulletproof`]).
 
 use crate::gp::grace_period::{run_protocol, writer_barrier};
 use crate::reader::{Protocol, ReaderState};
 use crate::stall::{StallReporter, StallWatch};
-use crate::sync::atomic::{fence, AtomicI32, AtomicU64, Ordering};
+use crate::sync::atomic::{compiler_fence, fence, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use crate::sync::spin_hint;
 use crate::sys::lock::{ForkSafeMutex, Guard};
 use crate::sys::SignalsBlocked;
@@ -109,21 +114,35 @@ pub struct ForeignStyle {
     /// Readers wake a sleeping writer through the futex word; when not
     /// (liburcu-bp), the writer sleeps a millisecond at a time (`POLL_SLEEP`).
     pub futex: bool,
+    /// Readers register from signal handlers, and must succeed there: the
+    /// registry is held only with every signal blocked (module docs).
+    pub register_in_handlers: bool,
 }
 
 impl ForeignStyle {
     /// memb and QSBR: light (membarrier-paired) readers that wake the writer.
-    pub const STANDARD: ForeignStyle = ForeignStyle { readers_fence: false, futex: true };
+    pub const STANDARD: ForeignStyle = ForeignStyle { readers_fence: false, futex: true, register_in_handlers: false };
 
     /// liburcu's mb flavour: readers fence themselves and wake the writer.
     pub const fn fenced_readers() -> Self {
-        ForeignStyle { readers_fence: true, futex: true }
+        ForeignStyle { readers_fence: true, ..Self::STANDARD }
     }
 
-    /// liburcu's bp flavour: light readers that never wake the writer.
-    pub const fn polled() -> Self {
-        ForeignStyle { readers_fence: false, futex: false }
+    /// liburcu's bp flavour: light readers that never wake the writer and
+    /// register wherever their first section is, signal handlers included.
+    pub const fn bulletproof() -> Self {
+        ForeignStyle { readers_fence: false, futex: false, register_in_handlers: true }
     }
+}
+
+std::thread_local! {
+    /// How many foreign registry locks this thread holds or is taking
+    /// (module docs): a count, since a handler may take another flavour's
+    /// registry while its thread holds one. `const`, without destructor:
+    /// readable in a signal handler and while the thread's thread-locals are
+    /// torn down. An atomic, with compiler fences around the lock, so that
+    /// the compiler neither delays nor drops a store only a handler reads.
+    static HOLDS_REGISTRY: AtomicU32 = const { AtomicU32::new(0) };
 }
 
 /// How long a writer waiting for a reader that never wakes it (bp) sleeps
@@ -180,11 +199,41 @@ impl ForeignReaders {
         (self.gp)()
     }
 
-    /// The registry, locked with every signal blocked (module docs). The
-    /// guard unlocks before the signals are unblocked.
+    /// The registry, locked: with every signal blocked if readers register
+    /// in handlers, and with this thread's `HOLDS_REGISTRY` flag set while
+    /// held (module docs).
     fn lock(&self) -> Locked<'_> {
-        let signals = SignalsBlocked::new();
-        Locked { readers: self.readers.lock(), _signals: signals }
+        let signals = self.style.register_in_handlers.then(SignalsBlocked::new);
+        self.lock_with(signals)
+    }
+
+    fn lock_with(&self, signals: Option<SignalsBlocked>) -> Locked<'_> {
+        // Set before taking the lock and cleared after releasing it, so that
+        // a handler running at any instant in between sees it. Relaxed: read
+        // only by this thread (its handlers); the compiler fence keeps the
+        // store before the lock (a handler is this thread, so no hardware
+        // fence is needed).
+        // A load and a store, not an atomic add: a handler that interrupts
+        // them takes and releases whole locks, leaving the count as it was.
+        HOLDS_REGISTRY.with(|h| h.store(h.load(Ordering::Relaxed) + 1, Ordering::Relaxed));
+        compiler_fence(Ordering::SeqCst);
+        Locked { readers: self.readers.lock(), _holds: HoldsRegistry, _signals: signals }
+    }
+
+    /// Whether the calling thread holds a foreign registry's lock: true
+    /// only in a signal handler that interrupted it there. A registration
+    /// made now would wait for its own thread forever; a caller that can
+    /// do without one (rcu-capi's lazy registration) skips it.
+    pub fn held_by_this_thread() -> bool {
+        // Relaxed: this thread's own flag (see `lock_with`).
+        HOLDS_REGISTRY.with(|h| h.load(Ordering::Relaxed)) != 0
+    }
+
+    /// Room for `n` readers, reserved now (the library constructor) so that
+    /// registrations up to that many do not allocate: a first section may
+    /// run in a signal handler that interrupted `malloc`.
+    pub fn reserve(&self, n: usize) {
+        self.lock().readers.reserve(n);
     }
 
     /// Adds a reader. Registering one word twice is a no-op.
@@ -270,26 +319,30 @@ impl ForeignReaders {
 
     /// Returns once no registered reader is `ActiveOld` against `gp`: spins,
     /// then sleeps on the shared futex (the module docs' protocol).
-    /// Signals stay blocked through the spins (one pair of system calls, not
-    /// one per scan) and are unblocked while it sleeps, so that a long wait
-    /// never keeps the thread from its signals.
+    /// Where readers register in handlers, signals stay blocked through the
+    /// spins (one pair of system calls, not one per scan) and are unblocked
+    /// while it sleeps, so that a long wait never keeps the thread from its
+    /// signals.
     fn wait_for_old(&self, protocol: Protocol, gp: u64, stall: &StallReporter<'_>) {
         let shared = self.gp();
         let barrier = self.writer_barrier(protocol);
         let futex = self.style.futex;
         let mut attempts = 0u32;
         let mut watch: Option<(u64, StallWatch<'_>)> = None;
-        let mut signals = Some(SignalsBlocked::new());
+        let mut signals = None;
         loop {
             let sleeping = attempts >= ACTIVE_ATTEMPTS;
-            signals.get_or_insert_with(SignalsBlocked::new);
-            let readers = self.readers.lock();
+            if self.style.register_in_handlers && signals.is_none() {
+                signals = Some(SignalsBlocked::new());
+            }
+            let locked = self.lock_with(None);
             if sleeping && futex {
-                announce_sleep(shared, &readers, protocol);
+                announce_sleep(shared, &locked.readers, protocol);
                 barrier();
             }
-            let old = readers.iter().find(|r| protocol.reader_state(r.word(), gp) == ReaderState::ActiveOld).copied();
-            drop(readers);
+            let old =
+                locked.readers.iter().find(|r| protocol.reader_state(r.word(), gp) == ReaderState::ActiveOld).copied();
+            drop(locked);
             let Some(old) = old else {
                 if sleeping && futex {
                     // Relaxed: only spares later unlocks a wake-up; this
@@ -347,10 +400,25 @@ impl ForeignReaders {
     }
 }
 
-/// The registry, locked (the field order unlocks before unblocking).
+/// The registry, locked. Fields drop in order: unlock, then clear the
+/// thread's flag, then unblock signals.
 struct Locked<'a> {
     readers: Guard<'a, Vec<ForeignReader>>,
-    _signals: SignalsBlocked,
+    _holds: HoldsRegistry,
+    _signals: Option<SignalsBlocked>,
+}
+
+/// Counts one lock out of `HOLDS_REGISTRY` when dropped (after the lock
+/// is released).
+struct HoldsRegistry;
+
+impl Drop for HoldsRegistry {
+    fn drop(&mut self) {
+        // The unlock before the clear, as seen by a handler (`lock_with`).
+        compiler_fence(Ordering::SeqCst);
+        // Relaxed, a load and a store: as in `lock_with`.
+        HOLDS_REGISTRY.with(|h| h.store(h.load(Ordering::Relaxed) - 1, Ordering::Relaxed));
+    }
 }
 
 /// A full fence, as the writer's barrier against readers that fence
