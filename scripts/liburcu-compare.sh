@@ -72,6 +72,11 @@ rows=(
     "test_urcu_mb_lgc|$b/test_urcu_mb_lgc|$readers 1 $dur|nr_reads nr_writes"
     "test_urcu_bp|$b/test_urcu_bp|$readers 1 $dur|nr_reads nr_writes"
     "test_urcu_bp_dynamic_link|$b/test_urcu_bp_dynamic_link|$readers 1 $dur|nr_reads nr_writes"
+    # mb and bp paced as test_urcu_defer is: the read side alone, at equal
+    # write rates (at full speed each write costs the readers cache lines,
+    # and the library whose writer writes more shows fewer reads).
+    "test_urcu_mb -d 2000|$b/test_urcu_mb|$readers 1 $dur -d 2000|nr_reads nr_writes"
+    "test_urcu_bp -d 2000|$b/test_urcu_bp|$readers 1 $dur -d 2000|nr_reads nr_writes"
     "test_urcu_lfq (call_rcu)|$b/test_urcu_lfq|1 1 $dur|nr_enqueues nr_dequeues"
     "test_urcu_lfs (call_rcu)|$b/test_urcu_lfs|1 1 $dur|nr_enqueues nr_dequeues"
     "barrier_bench memb|$work/barrier_bench_memb|$cpus $dur 16|nr_barriers"

@@ -202,12 +202,14 @@ impl ForeignReaders {
     /// The registry, locked: with every signal blocked if readers register
     /// in handlers, and with this thread's `HOLDS_REGISTRY` flag set while
     /// held (module docs).
-    fn lock(&self) -> Locked<'_> {
+    fn lock(&self) -> Held<'_> {
         let signals = self.style.register_in_handlers.then(SignalsBlocked::new);
-        self.lock_with(signals)
+        Held { locked: self.lock_unblocked(), _signals: signals }
     }
 
-    fn lock_with(&self, signals: Option<SignalsBlocked>) -> Locked<'_> {
+    /// The registry, locked, signals as they are (for `wait_for_old`,
+    /// which blocks them itself where needed).
+    fn lock_unblocked(&self) -> Locked<'_> {
         // Set before taking the lock and cleared after releasing it, so that
         // a handler running at any instant in between sees it. Relaxed: read
         // only by this thread (its handlers); the compiler fence keeps the
@@ -217,7 +219,7 @@ impl ForeignReaders {
         // them takes and releases whole locks, leaving the count as it was.
         HOLDS_REGISTRY.with(|h| h.store(h.load(Ordering::Relaxed) + 1, Ordering::Relaxed));
         compiler_fence(Ordering::SeqCst);
-        Locked { readers: self.readers.lock(), _holds: HoldsRegistry, _signals: signals }
+        Locked { readers: self.readers.lock(), _holds: HoldsRegistry }
     }
 
     /// Whether the calling thread holds a foreign registry's lock: true
@@ -225,7 +227,7 @@ impl ForeignReaders {
     /// made now would wait for its own thread forever; a caller that can
     /// do without one (rcu-capi's lazy registration) skips it.
     pub fn held_by_this_thread() -> bool {
-        // Relaxed: this thread's own flag (see `lock_with`).
+        // Relaxed: this thread's own flag (see `lock_unblocked`).
         HOLDS_REGISTRY.with(|h| h.load(Ordering::Relaxed)) != 0
     }
 
@@ -233,7 +235,7 @@ impl ForeignReaders {
     /// registrations up to that many do not allocate: a first section may
     /// run in a signal handler that interrupted `malloc`.
     pub fn reserve(&self, n: usize) {
-        self.lock().readers.reserve(n);
+        self.lock().locked.readers.reserve(n);
     }
 
     /// Adds a reader. Registering one word twice is a no-op.
@@ -243,8 +245,8 @@ impl ForeignReaders {
     /// `reader`'s pointers must stay valid until [`Self::unregister`] of
     /// the same word returns (a thread unregisters before its TLS goes).
     pub unsafe fn register(&self, reader: ForeignReader) {
-        let mut locked = self.lock();
-        let readers = &mut locked.readers;
+        let mut held = self.lock();
+        let readers = &mut held.locked.readers;
         if !readers.iter().any(|r| r.ctr == reader.ctr) {
             readers.push(reader);
         }
@@ -253,8 +255,8 @@ impl ForeignReaders {
     /// Removes the reader whose word is `ctr`; returns whether it was
     /// registered. Waits for a scan in progress (not for its sleep).
     pub fn unregister(&self, ctr: NonNull<AtomicU64>) -> bool {
-        let mut locked = self.lock();
-        let readers = &mut locked.readers;
+        let mut held = self.lock();
+        let readers = &mut held.locked.readers;
         let before = readers.len();
         readers.retain(|r| r.ctr != ctr);
         readers.len() != before
@@ -263,7 +265,7 @@ impl ForeignReaders {
     /// How many readers are registered (for tests and diagnostics; stale
     /// as soon as it returns).
     pub fn len(&self) -> usize {
-        self.lock().readers.len()
+        self.lock().locked.readers.len()
     }
 
     /// Whether no reader is registered (as [`Self::len`]).
@@ -288,12 +290,13 @@ impl ForeignReaders {
         // reader's online store (liburcu's `thread_online`), as in
         // `grace_period::no_reader_to_wait_for`.
         fence(Ordering::SeqCst);
-        let locked = self.lock();
+        let held = self.lock();
+        let readers = &held.locked.readers;
         let idle = match protocol {
-            Protocol::PhaseFlip => locked.readers.is_empty(),
-            Protocol::Increment => locked.readers.iter().all(|r| r.word() == crate::reader::qsbr::OFFLINE),
+            Protocol::PhaseFlip => readers.is_empty(),
+            Protocol::Increment => readers.iter().all(|r| r.word() == crate::reader::qsbr::OFFLINE),
         };
-        drop(locked);
+        drop(held);
         if idle {
             // Orders the loads above before the caller's frees; pairs with
             // the fence before a reader's offline store.
@@ -335,7 +338,7 @@ impl ForeignReaders {
             if self.style.register_in_handlers && signals.is_none() {
                 signals = Some(SignalsBlocked::new());
             }
-            let locked = self.lock_with(None);
+            let locked = self.lock_unblocked();
             if sleeping && futex {
                 announce_sleep(shared, &locked.readers, protocol);
                 barrier();
@@ -400,11 +403,19 @@ impl ForeignReaders {
     }
 }
 
-/// The registry, locked. Fields drop in order: unlock, then clear the
-/// thread's flag, then unblock signals.
+/// The registry, locked. Fields drop in order: unlock, then count the
+/// thread out.
 struct Locked<'a> {
     readers: Guard<'a, Vec<ForeignReader>>,
     _holds: HoldsRegistry,
+}
+
+/// The registry, locked with signals blocked where readers register in
+/// handlers: unlocked before the signals are unblocked (field order). Kept
+/// apart from `Locked`, which a scan moves on every spin, since a signal
+/// set is 128 bytes.
+struct Held<'a> {
+    locked: Locked<'a>,
     _signals: Option<SignalsBlocked>,
 }
 
@@ -414,9 +425,9 @@ struct HoldsRegistry;
 
 impl Drop for HoldsRegistry {
     fn drop(&mut self) {
-        // The unlock before the clear, as seen by a handler (`lock_with`).
+        // The unlock before the clear, as seen by a handler (`lock_unblocked`).
         compiler_fence(Ordering::SeqCst);
-        // Relaxed, a load and a store: as in `lock_with`.
+        // Relaxed, a load and a store: as in `lock_unblocked`.
         HOLDS_REGISTRY.with(|h| h.store(h.load(Ordering::Relaxed) - 1, Ordering::Relaxed));
     }
 }

@@ -9,21 +9,28 @@
 //! same sections (`urcu_bp_register`, `urcu_bp_synchronize_rcu`).
 
 /// Every signal blocked on this thread while the value lives; the previous
-/// mask is restored on drop. Two `rt_sigprocmask` calls.
-pub struct SignalsBlocked(libc::sigset_t);
+/// mask is restored on drop. Two `rt_sigprocmask` calls. The saved mask is
+/// kept as the 64 bits Linux has signals for, not glibc's 128-byte set, so
+/// that the guard is cheap to move.
+pub struct SignalsBlocked(u64, std::marker::PhantomData<*const ()>);
+
+const _: () = assert!(std::mem::size_of::<libc::sigset_t>() >= 8, "Linux's 64 signals fit in a sigset_t");
 
 impl SignalsBlocked {
-    /// Blocks every signal (the kernel ignores SIGKILL and SIGSTOP).
+    /// Blocks every signal (the kernel ignores SIGKILL and SIGSTOP; glibc
+    /// keeps its own internal ones unblocked).
     pub fn new() -> Self {
         // SAFETY: plain-data out-parameters, initialised by the calls;
-        // `pthread_sigmask` only reads `all` and writes `old`.
+        // `pthread_sigmask` only reads `all` and writes `old`; the first 8
+        // bytes of a sigset_t are the mask of signals 1 to 64 (asserted
+        // size above).
         unsafe {
             let mut all: libc::sigset_t = std::mem::zeroed();
             let mut old: libc::sigset_t = std::mem::zeroed();
             libc::sigfillset(&mut all);
             // Cannot fail with SIG_BLOCK and a valid set.
             libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-            SignalsBlocked(old)
+            SignalsBlocked(std::ptr::read_unaligned(std::ptr::from_ref(&old).cast::<u64>()), std::marker::PhantomData)
         }
     }
 }
@@ -36,9 +43,14 @@ impl Default for SignalsBlocked {
 
 impl Drop for SignalsBlocked {
     fn drop(&mut self) {
-        // SAFETY: restores the mask `new` saved on this thread (the value is
-        // neither `Send` nor `Sync`, so it is dropped where it was made).
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+        // SAFETY: a zeroed set with the saved 64 bits written over its first
+        // 8 bytes is the mask `new` saved on this thread (the guard is made
+        // and dropped on one thread: the raw-pointer marker makes it `!Send`).
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            std::ptr::write_unaligned(std::ptr::from_mut(&mut set).cast::<u64>(), self.0);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        }
     }
 }
 
