@@ -344,6 +344,24 @@ server_pid() { # name log: the child of the timeout running the daemon
     echo "$1 did not start: $(tail -3 "$2" | tr '\n' ' ')"
     return 1
 }
+# Runs a DNS server (the command after the first seven arguments) under a
+# timeout, checks its maps, loads it (dns_load) while WRITER replaces the
+# zone, checks its maps again and stops it with the function STOP (which
+# bounds itself with a timeout).
+serve_dns() { # mode name port chase writer tcpclient stop command...
+    local mode=$1 name=$2 port=$3 chase=$4 writer=$5 client3=$6 stop=$7
+    shift 7
+    timeout -k 5 60 "$@" >"$dir/$name.log" 2>&1 &
+    tpid=$!; track "$tpid"
+    spid=$(server_pid "$name" "$dir/$name.log") || die "$spid"
+    track "$spid"
+    wait_version "$port" 1 10 || die "$name does not answer: $(tail -3 "$dir/$name.log" | tr '\n' ' ')"
+    maps_check "$mode" "$spid"
+    dns_load "$port" "$chase" "$writer" "$client3"
+    maps_check "$mode" "$spid"
+    "$stop" >>"$dir/writer.out" 2>&1 || die "$name stop failed: $(tail -2 "$dir/writer.out")"
+    stopped_cleanly "$name" "$dir/$name.log"
+}
 stopped_cleanly() { # name log
     local rc=0 c
     reap "$tpid" 20 || rc=$?
@@ -401,21 +419,15 @@ EOF
     if [ "$mode" = ours ]; then
         for b in /usr/sbin/knotd /usr/sbin/knotc; do check_ldd "$b" >"$dir/ldd" || die "$(cat "$dir/ldd")"; done
     fi
-    timeout -k 5 60 knotd -c "$dir/knot.conf" >"$dir/knotd.log" 2>&1 &
-    tpid=$!; track "$tpid"
-    spid=$(server_pid knotd "$dir/knotd.log") || die "$spid"
-    track "$spid"
-    wait_version "$port" 1 10 || die "knotd does not answer: $(tail -3 "$dir/knotd.log" | tr '\n' ' ')"
-    maps_check "$mode" "$spid"
-    dns_load "$port" 1 knot_writer axfr
-    maps_check "$mode" "$spid"
-    timeout 20 knotc -c "$dir/knot.conf" -t 15 stop >>"$dir/writer.out" 2>&1 || die "knotc stop failed: $(tail -2 "$dir/writer.out")"
-    stopped_cleanly knotd "$dir/knotd.log"
+    serve_dns "$mode" knotd "$port" 1 knot_writer axfr knot_stop knotd -c "$dir/knot.conf"
     echo "memb function ABI: $((N - 1)) reloads, $answers answers over UDP (2 clients, $versions versions seen)," \
         "$(cat "$dir/client3.transfers") whole-zone transfers consistent, stop status 0; $maps_seen"
 }
 
+knot_stop() { timeout 20 knotc -c "$dir/knot.conf" -t 15 stop; }
+
 # --- gdnsd ----------------------------------------------------------------------
+gdnsd_stop() { timeout 20 gdnsdctl -c "$dir/etc" -t 15 stop; }
 gdnsd_writer() {
     local v
     for ((v = 2; v <= N; v++)); do
@@ -440,16 +452,7 @@ options => {
 EOF
     gen_zone 1 "$dir/etc/zones/example.test"
     [ "$mode" = ours ] && { check_ldd /usr/sbin/gdnsd >"$dir/ldd" || die "$(cat "$dir/ldd")"; }
-    timeout -k 5 60 gdnsd -c "$dir/etc" start >"$dir/gdnsd.log" 2>&1 &
-    tpid=$!; track "$tpid"
-    spid=$(server_pid gdnsd "$dir/gdnsd.log") || die "$spid"
-    track "$spid"
-    wait_version "$port" 1 10 || die "gdnsd does not answer: $(tail -3 "$dir/gdnsd.log" | tr '\n' ' ')"
-    maps_check "$mode" "$spid"
-    dns_load "$port" 0 gdnsd_writer tcp
-    maps_check "$mode" "$spid"
-    timeout 20 gdnsdctl -c "$dir/etc" -t 15 stop >>"$dir/writer.out" 2>&1 || die "gdnsdctl stop failed: $(tail -2 "$dir/writer.out")"
-    stopped_cleanly gdnsd "$dir/gdnsd.log"
+    serve_dns "$mode" gdnsd "$port" 0 gdnsd_writer tcp gdnsd_stop gdnsd -c "$dir/etc" start
     echo "QSBR inline ABI: $((N - 1)) reloads, $answers answers (2 UDP + 1 TCP clients, $versions versions seen)," \
         "stop status 0; $maps_seen"
 }
