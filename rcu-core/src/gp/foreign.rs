@@ -200,7 +200,7 @@ impl ForeignReaders {
     }
 
     /// The registry, locked: with every signal blocked if readers register
-    /// in handlers, and with this thread's `HOLDS_REGISTRY` flag set while
+    /// in handlers, and counted in this thread's `HOLDS_REGISTRY` while
     /// held (module docs).
     fn lock(&self) -> Held<'_> {
         let signals = self.style.register_in_handlers.then(SignalsBlocked::new);
@@ -210,13 +210,13 @@ impl ForeignReaders {
     /// The registry, locked, signals as they are (for `wait_for_old`,
     /// which blocks them itself where needed).
     fn lock_unblocked(&self) -> Locked<'_> {
-        // Set before taking the lock and cleared after releasing it, so that
-        // a handler running at any instant in between sees it. Relaxed: read
-        // only by this thread (its handlers); the compiler fence keeps the
-        // store before the lock (a handler is this thread, so no hardware
-        // fence is needed).
-        // A load and a store, not an atomic add: a handler that interrupts
-        // them takes and releases whole locks, leaving the count as it was.
+        // Counted before taking the lock and counted out after releasing it,
+        // so that a handler running at any instant in between sees it.
+        // Relaxed: read only by this thread and its handlers; the compiler
+        // fence keeps the store before the lock (a handler runs on this
+        // thread, so no hardware fence is needed). A load and a store, not
+        // an atomic add: a handler that interrupts them takes and releases
+        // whole locks, leaving the count as it found it.
         HOLDS_REGISTRY.with(|h| h.store(h.load(Ordering::Relaxed) + 1, Ordering::Relaxed));
         compiler_fence(Ordering::SeqCst);
         Locked { readers: self.readers.lock(), _holds: HoldsRegistry }
@@ -227,7 +227,7 @@ impl ForeignReaders {
     /// made now would wait for its own thread forever; a caller that can
     /// do without one (rcu-capi's lazy registration) skips it.
     pub fn held_by_this_thread() -> bool {
-        // Relaxed: this thread's own flag (see `lock_unblocked`).
+        // Relaxed: this thread's own count (see `lock_unblocked`).
         HOLDS_REGISTRY.with(|h| h.load(Ordering::Relaxed)) != 0
     }
 
@@ -411,9 +411,8 @@ struct Locked<'a> {
 }
 
 /// The registry, locked with signals blocked where readers register in
-/// handlers: unlocked before the signals are unblocked (field order). Kept
-/// apart from `Locked`, which a scan moves on every spin, since a signal
-/// set is 128 bytes.
+/// handlers: unlocked before the signals are unblocked (field order). A
+/// scan's spins use `Locked` alone and block signals once around them.
 struct Held<'a> {
     locked: Locked<'a>,
     _signals: Option<SignalsBlocked>,
@@ -425,7 +424,8 @@ struct HoldsRegistry;
 
 impl Drop for HoldsRegistry {
     fn drop(&mut self) {
-        // The unlock before the clear, as seen by a handler (`lock_unblocked`).
+        // The unlock before the count goes down, as a handler sees them
+        // (`lock_unblocked`).
         compiler_fence(Ordering::SeqCst);
         // Relaxed, a load and a store: as in `lock_unblocked`.
         HOLDS_REGISTRY.with(|h| h.store(h.load(Ordering::Relaxed) - 1, Ordering::Relaxed));
