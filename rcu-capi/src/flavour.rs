@@ -5,8 +5,9 @@
 //! misuse checks, and the deferred calls.
 //!
 //! Every C flavour is an rcu-core flavour with its own engine whose
-//! [`ForeignReaders`](rcu_core::ForeignReaders) are the threads registered through this ABI: one
-//! engine, one reclaim thread, one sequence of grace periods per flavour.
+//! [`ForeignReaders`](rcu_core::ForeignReaders) are the threads registered
+//! through this ABI: one engine, one reclaim thread, one sequence of grace
+//! periods per flavour.
 //!
 //! # Where this is strict, and where it does what liburcu does
 //!
@@ -23,7 +24,9 @@
 //!   this aborts with a message;
 //! * a second registration, or unregistering an unregistered thread:
 //!   liburcu's assertion aborts (and without it, its registry list would be
-//!   corrupted); this aborts with a message.
+//!   corrupted); this aborts with a message;
+//! * `rcu_barrier` inside a `call_rcu` callback: liburcu's worker deadlocks
+//!   (no callback runs again); the engine's check aborts with a message.
 //!
 //! `RCU_CAPI_STRICT=1` ([`crate::misuse::strict`]) turns the lenient cases
 //! into aborts with a message, for debugging.
