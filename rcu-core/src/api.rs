@@ -1,7 +1,7 @@
 //! The public functions both flavour crates export, written once.
 //!
 //! `define_flavour_api!` expands, inside a flavour crate, to the free
-//! functions of ../shared/API.md that behave the same in every flavour
+//! functions (docs/API.md) that behave the same in every flavour
 //! (polling, call_rcu, rcu_barrier, stats...), each a one-line forward to
 //! the flavour's [`Engine`](crate::Engine), with docs and doc tests naming
 //! the flavour crate. What differs (the read side, `synchronize_rcu`'s
@@ -14,8 +14,8 @@
 macro_rules! define_flavour_api {
     ($flavour:ty, $engine:ident, $krate:literal, $reader_setup:literal) => {
         pub use $crate::{
-            set_stall_timeout, stall_timeout, BarrierStrategy, BlocksSealed, CallbackFn, CallbackLimits, GpState, RcuFree,
-            RcuHead, ReclaimPacing, Stats,
+            set_stall_timeout, stall_timeout, BarrierStrategy, BlocksSealed, CallbackFn, CallbackLimits, GpState, RcuFlavour,
+            RcuFree, RcuHead, ReclaimPacing, Stats,
         };
 
         /// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).

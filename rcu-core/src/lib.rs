@@ -12,6 +12,7 @@
 //!
 //! ```text
 //! rcu_option             RcuOption: an RcuCell that may be empty
+//! interface              RcuFlavour: the public trait generic code uses
 //! api · cell             the functions both flavour crates export; RcuCell, Retired
 //! own_section            a read-side section the engine opens by itself (Debug)
 //! fork                   the fork() handlers, registered per flavour
@@ -47,6 +48,8 @@ mod flavour;
 mod fork;
 mod gp;
 #[cfg(not(loom))]
+mod interface;
+#[cfg(not(loom))]
 pub mod kvfree;
 #[cfg(not(loom))]
 mod own_section;
@@ -76,6 +79,8 @@ pub use gp::foreign::{ForeignGp, ForeignReader, ForeignReaders, ForeignStyle};
 pub use gp::grace_period;
 #[cfg(not(loom))]
 pub use gp::sequence::GpState;
+#[cfg(not(loom))]
+pub use interface::RcuFlavour;
 #[cfg(not(loom))]
 pub use kvfree::{DeferSlot, RcuFree};
 #[cfg(not(loom))]

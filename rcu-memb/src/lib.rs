@@ -108,7 +108,7 @@ rcu_core::define_flavour!(
     Memb,
     "memb",
     rcu_core::Protocol::PhaseFlip,
-    "The membarrier flavour, as a type for generic code (`rcu_core::Flavour`)."
+    "The membarrier flavour, as a type for generic code ([`RcuFlavour`])."
 );
 
 /// A read-side critical section; dropping it leaves the section.
@@ -239,4 +239,32 @@ pub fn synchronize_rcu() {
 /// ```
 pub fn in_read_section() -> bool {
     !ENGINE.may_block()
+}
+
+/// A thread's registration as a memb reader, for code generic over
+/// [`rcu_core::RcuFlavour`]: `<Memb as RcuFlavour>::register_thread()`
+/// returns one. A marker: memb readers need no handle ([`read_lock`] works
+/// on any thread), and dropping it leaves the thread registered until it
+/// exits; `<Memb as RcuFlavour>::unregister_thread(handle)` unregisters.
+#[derive(Debug)]
+pub struct MembThread {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl rcu_core::RcuFlavour for Memb {
+    type Thread = MembThread;
+    type Guard<'t> = ReadGuard;
+    const NEEDS_QUIESCENT_STATES: bool = false;
+
+    fn register_thread() -> MembThread {
+        register_thread();
+        MembThread { _not_send: PhantomData }
+    }
+    fn unregister_thread(_thread: MembThread) {
+        unregister_thread();
+    }
+    #[inline]
+    fn read_lock(_thread: &MembThread) -> ReadGuard {
+        read_lock()
+    }
 }

@@ -97,7 +97,7 @@ rcu_core::define_flavour!(
     Qsbr,
     "qsbr",
     rcu_core::Protocol::Increment,
-    "The QSBR flavour, as a type for generic code (`rcu_core::Flavour`)."
+    "The QSBR flavour, as a type for generic code ([`RcuFlavour`])."
 );
 
 /// The calling thread's registration as a QSBR reader. Created online.
@@ -284,4 +284,29 @@ impl Drop for QsbrThread {
 #[track_caller]
 pub fn synchronize_rcu() {
     ENGINE.synchronize();
+}
+
+impl rcu_core::RcuFlavour for Qsbr {
+    type Thread = QsbrThread;
+    type Guard<'t> = ReadGuard<'t>;
+    const NEEDS_QUIESCENT_STATES: bool = true;
+
+    fn register_thread() -> QsbrThread {
+        register_thread()
+    }
+    fn unregister_thread(thread: QsbrThread) {
+        drop(thread);
+    }
+    #[inline]
+    fn read_lock(thread: &QsbrThread) -> ReadGuard<'_> {
+        thread.read_lock()
+    }
+    #[inline]
+    fn quiescent_state(thread: &mut QsbrThread) {
+        thread.quiescent_state();
+    }
+    #[inline]
+    fn offline_scope<R>(thread: &mut QsbrThread, f: impl FnOnce() -> R) -> R {
+        thread.offline_scope(f)
+    }
 }
