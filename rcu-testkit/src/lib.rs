@@ -28,6 +28,7 @@ pub mod rss;
 pub mod scenario;
 pub mod stall;
 pub mod state;
+pub mod stats;
 mod suites;
 
 pub use state::{Census, ObjectState, FREED, LIVE, RETIRED};
