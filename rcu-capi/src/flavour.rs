@@ -97,13 +97,13 @@ pub(crate) fn reader_record(
 }
 
 /// liburcu's pacing for C programs: its `call_rcu` worker runs a batch,
-/// then sleeps 10 ms, and never makes a producer wait. A 1 ms window (the
-/// Rust default) made a `test_urcu_lfq` dequeuer, which `call_rcu`s every
-/// node, run into the kvfree limit and wait, fall behind its enqueuer and
-/// never catch up (BENCHMARKS.md, "The C ABI, same binary on two
+/// then sleeps 10 ms, and never makes a producer wait. With a 1 ms window
+/// (the Rust default), a `test_urcu_lfq` dequeuer, which `call_rcu`s every
+/// node, runs into the kvfree limit and waits, falls behind its enqueuer
+/// and never catches up (BENCHMARKS.md, "The C ABI, same binary on two
 /// libraries"). The soft limit is what a 10 ms window gathers at 50 M
-/// objects/s (above the flood's measured peak), so only a faster flood
-/// cuts the window short; producers still wait past a million C objects
+/// objects/s, above the flood's rate in BENCHMARKS.md, so only a faster
+/// flood cuts the window short; producers still wait past a million C objects
 /// (about two such windows) where liburcu's backlog grows without bound.
 pub const LIBURCU_PACING: ReclaimPacing =
     ReclaimPacing { gather_window: std::time::Duration::from_millis(10), kvfree_backlog_hard: 1_000_000 };

@@ -13,9 +13,9 @@
 //!   node), or allocates a fresh slot if the pool is empty too. Known
 //!   limit: a thread that takes the pool and then idles keeps those slots
 //!   (at most what a flood left) until it exits, out of `trim`'s reach.
-//!   Taking at most 64 or 4,096 slots instead measured slower (boxed
+//!   Taking at most 64 or 4,096 slots instead is slower (boxed
 //!   `call_rcu` and the 2,000,000-callback drain; BENCHMARKS.md, "Design
-//!   choices, measured") and was not kept;
+//!   choices, measured");
 //! * a thread releasing slots (the reclaim thread, after reading a
 //!   callback out) adds them to its own list; past `BATCH` slots it pushes
 //!   the list onto the pool with a CAS (pushing is ABA-safe);
