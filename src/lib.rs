@@ -1,6 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+/// For code generic over the flavour: the interface both flavours
+/// implement, and the cell, optional cell and retired value of any flavour
+/// (`rcu::RcuCell<T, F>`; `rcu::memb::RcuCell<T>` names memb's).
+pub use rcu_core::{RcuCell, RcuFlavour, RcuOption, ReadSection, Retired};
 /// The membarrier flavour (see [`rcu_memb`]).
 pub use rcu_memb as memb;
 /// The QSBR flavour (see [`rcu_qsbr`]).
