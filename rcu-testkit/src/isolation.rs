@@ -5,7 +5,7 @@
 //! of a signal, or did not run exactly that test.
 //!
 //! Why: the suites observe and change state that belongs to the process
-//! (see [`flavour_suites!`](crate::flavour_suites)); a test binary runs
+//! (the [`suites`](crate::suites) module lists it); a test binary runs
 //! its tests in threads of one process.
 
 use std::process::Command;

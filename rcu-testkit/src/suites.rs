@@ -1,7 +1,7 @@
 //! Every shared suite, for one flavour, from one macro line in that
 //! flavour's crate (`tests/suites.rs`):
 //!
-//! ```ignore
+//! ```text
 //! rcu_testkit::flavour_suites!(rcu_memb::Memb);
 //! ```
 //!
