@@ -22,24 +22,23 @@
 //! Exit status is non-zero, with a message naming the failure, if any run
 //! saw an early free, a corrupt descriptor or a leak.
 
-#[path = "../descriptor_table/mod.rs"]
-// A library-style module: this binary uses most of it, the tests the rest.
-#[allow(dead_code)]
-mod descriptor_table;
+mod table;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Parser, ValueEnum};
-use descriptor_table::{DescriptorTable, Lookup, Strategy};
 use rcu::memb::Memb;
 use rcu::qsbr::Qsbr;
 use rcu_core::fault::AllocFailure;
-use rcu_core::{Flavour, FlavourLocals, ReadSection};
+use rcu_core::{RcuFlavour, ReadSection};
 use rcu_testkit::pin::CpuPlan;
 use rcu_testkit::rng::Rng;
+use rcu_testkit::{rss, stats};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use table::{DescriptorTable, Lookup, Strategy};
 
 /// Magic value every live descriptor carries.
 const MAGIC: u64 = 0xEF53_B10C_DE5C_0001;
@@ -52,8 +51,13 @@ const MAGIC: u64 = 0xEF53_B10C_DE5C_0001;
 )]
 struct Args {
     /// Flavours to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = FlavourArg::value_variants().to_vec())]
-    flavours: Vec<FlavourArg>,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = PossibleValuesParser::new(FLAVOURS.iter().map(|f| f.name)),
+        default_values_t = FLAVOURS.iter().map(|f| f.name.to_owned()).collect::<Vec<_>>()
+    )]
+    flavours: Vec<String>,
     /// Strategies to run.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = StrategyArg::value_variants().to_vec())]
     strategies: Vec<StrategyArg>,
@@ -98,8 +102,8 @@ struct Args {
     /// Leave reader placement to the scheduler instead of pinning reader i
     /// to the i-th CPU the process may use. Unpinned, two readers sometimes
     /// share a CPU for a whole run (the resizer then has the other to
-    /// itself), and the figures flip between two regimes: resizes 1.6x
-    /// faster, lookups 2.7x fewer.
+    /// itself), and the figures flip between two regimes: faster resizes,
+    /// far fewer lookups.
     #[arg(long)]
     no_pin: bool,
     /// Print JSON (every run, and the summary) instead of the table.
@@ -107,18 +111,25 @@ struct Args {
     json: bool,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum FlavourArg {
-    Memb,
-    Qsbr,
+/// Every flavour the binary can run, in the order it runs them: adding a
+/// flavour is adding its line here.
+const FLAVOURS: &[FlavourRunner] = &[FlavourRunner::of::<Memb>(), FlavourRunner::of::<Qsbr>()];
+
+/// One flavour: its name on the command line and in reports, and [`run`]
+/// for it.
+struct FlavourRunner {
+    name: &'static str,
+    run: fn(&RunConfig, &mut Progress) -> RunResult,
 }
 
-impl FlavourArg {
-    fn name(self) -> &'static str {
-        match self {
-            FlavourArg::Memb => Memb::NAME,
-            FlavourArg::Qsbr => Qsbr::NAME,
-        }
+impl FlavourRunner {
+    const fn of<F: RcuFlavour>() -> Self {
+        FlavourRunner { name: F::NAME, run: run::<F> }
+    }
+
+    /// The flavour named `name` (one of the values clap accepted).
+    fn named(name: &str) -> &'static FlavourRunner {
+        FLAVOURS.iter().find(|f| f.name == name).expect("clap accepts only the names in FLAVOURS")
     }
 }
 
@@ -219,7 +230,7 @@ impl ReaderState {
 
     /// One read-side section's worth of checked lookups.
     #[inline]
-    fn section<F: Flavour, G: ReadSection<F>>(&mut self, table: &Table<F>, guard: &G, lookups: u64) {
+    fn section<F: RcuFlavour, G: ReadSection<F>>(&mut self, table: &Table<F>, guard: &G, lookups: u64) {
         // One array for the whole section: the reader holds it as long as
         // its section lasts, which is what an early free would break.
         let array = table.array(guard);
@@ -233,7 +244,7 @@ impl ReaderState {
             let corrupt = match array.get_checked(index) {
                 Lookup::Found(d) => d.index != index || d.magic != MAGIC,
                 Lookup::PastEnd => index != len,
-                Lookup::Reclaimed { .. } => {
+                Lookup::Reclaimed => {
                     self.tally.early_frees += 1;
                     false
                 }
@@ -286,47 +297,27 @@ impl ReaderControl {
     }
 }
 
-/// The per-flavour part of a run: how a reader thread reads.
-trait StressFlavour: Flavour {
-    /// Runs reader `id` until told to stop.
-    fn reader(table: &Table<Self>, config: &RunConfig, control: &ReaderControl, id: usize) -> ReaderTally;
-}
-
-impl StressFlavour for Memb {
-    fn reader(table: &Table<Self>, config: &RunConfig, control: &ReaderControl, id: usize) -> ReaderTally {
-        rcu::memb::register_thread();
-        let mut state = ReaderState::new(config.reader_seed(id));
-        let mut first = true;
-        loop {
-            let guard = rcu::memb::read_lock();
-            state.section(table, &guard, config.section_len);
-            drop(guard);
-            if control.after_section(id, &state.tally, &mut first) {
-                return state.tally;
-            }
+/// Reader `id` of a run on flavour `F`, until told to stop: sections of
+/// `section_len` lookups, and a quiescent state once `qs_interval` lookups
+/// have been made since the last one (a no-op where sections end with
+/// their guard, as in memb).
+fn reader<F: RcuFlavour>(table: &Table<F>, config: &RunConfig, control: &ReaderControl, id: usize) -> ReaderTally {
+    let mut thread = F::register_thread();
+    let mut state = ReaderState::new(config.reader_seed(id));
+    let mut first = true;
+    let mut since_quiescent = 0;
+    loop {
+        let guard = F::read_lock(&thread);
+        state.section(table, &guard, config.section_len);
+        drop(guard);
+        since_quiescent += config.section_len;
+        if since_quiescent >= config.qs_interval {
+            F::quiescent_state(&mut thread);
+            since_quiescent = 0;
         }
-    }
-}
-
-impl StressFlavour for Qsbr {
-    fn reader(table: &Table<Self>, config: &RunConfig, control: &ReaderControl, id: usize) -> ReaderTally {
-        let mut thread = rcu::qsbr::register_thread();
-        let mut state = ReaderState::new(config.reader_seed(id));
-        let mut first = true;
-        let mut since_quiescent = 0;
-        loop {
-            {
-                let guard = thread.read_lock();
-                state.section(table, &guard, config.section_len);
-            }
-            since_quiescent += config.section_len;
-            if since_quiescent >= config.qs_interval {
-                thread.quiescent_state();
-                since_quiescent = 0;
-            }
-            if control.after_section(id, &state.tally, &mut first) {
-                return state.tally;
-            }
+        if control.after_section(id, &state.tally, &mut first) {
+            F::unregister_thread(thread);
+            return state.tally;
         }
     }
 }
@@ -415,10 +406,10 @@ impl RunResult {
 }
 
 /// Runs one configuration on flavour `F`.
-fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResult {
-    memory::reset_peak();
+fn run<F: RcuFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResult {
+    rss::reset_peak();
     if let Some(interval) = config.kvfree_drain {
-        F::engine().set_kvfree_drain_interval(interval);
+        F::set_kvfree_drain_interval(interval);
     }
     let mut table = DescriptorTable::new(config.strategy);
     table.inject_wrapper_failures(config.fail_wrapper_every);
@@ -435,7 +426,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
                     if config.pin_readers {
                         CpuPlan::new(true).pin(id);
                     }
-                    F::reader(&table, &config, &control, id)
+                    reader::<F>(&table, &config, &control, id)
                 })
                 .expect("cannot spawn a reader thread")
         })
@@ -445,7 +436,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         std::thread::yield_now();
     }
 
-    let stats_before = F::engine().stats();
+    let stats_before = F::stats();
     let lookups_before = control.total_lookups();
     if config.fail_kvfree_blocks {
         rcu_core::fault::set_alloc_failure(AllocFailure::Blocks);
@@ -475,11 +466,13 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
     for handle in readers {
         reader.add(handle.join().expect("a reader thread panicked"));
     }
-    // Every array retired so far is freed after this (deferred strategies).
+    // Every array retired so far is dropped after this (`call-rcu` and
+    // `kvfree` free on the reclaim thread; the barrier also seals the
+    // resizer's partial kvfree block).
     let drain_start = Instant::now();
-    barrier::<F>();
+    F::rcu_barrier();
     let drain_time = drain_start.elapsed();
-    let stats_after = F::engine().stats();
+    let stats_after = F::stats();
     let grace_periods = stats_after.grace_periods - stats_before.grace_periods;
     let kvfree_emergencies = stats_after.kvfree_emergency_synchronize - stats_before.kvfree_emergency_synchronize;
     let (sealed_after, sealed_before) = (&stats_after.kvfree_blocks_sealed, &stats_before.kvfree_blocks_sealed);
@@ -488,7 +481,7 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         sealed_after.timer - sealed_before.timer,
         sealed_after.barrier - sealed_before.barrier,
     ];
-    let peak_rss = memory::peak_rss();
+    let peak_rss = rss::peak_rss_kib().map(|kib| kib * 1024);
 
     let table = Arc::into_inner(table).expect("readers have exited");
     let fallbacks = table.fallbacks();
@@ -515,13 +508,6 @@ fn run<F: StressFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResu
         descriptors_created: config.resizes,
         descriptors_dropped: descriptor_drops.load(Ordering::Relaxed),
     }
-}
-
-/// Waits until every array retired before the call has been dropped
-/// (`call-rcu` and `kvfree` free on the reclaim thread; the barrier also
-/// seals the resizer's partial kvfree block).
-fn barrier<F: Flavour>() {
-    F::engine().barrier();
 }
 
 /// Progress lines on stderr once the program has run for two seconds.
@@ -562,43 +548,12 @@ impl Progress {
     }
 }
 
-/// Peak resident set size of the process, reset before each run.
-mod memory {
-    /// Gives freed heap memory back to the kernel and resets the peak RSS
-    /// counter (`VmHWM`), so the next reading covers one run only.
-    pub fn reset_peak() {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only releases free memory of the allocator.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-        // "5" resets the peak RSS (Linux 4.0+). Without it the figure is the
-        // process peak so far; reported as such.
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-    }
-
-    /// `VmHWM` from /proc/self/status, in bytes.
-    pub fn peak_rss() -> Option<u64> {
-        rcu_testkit::rss::peak_rss_kib().map(|kib| kib * 1024)
-    }
-}
-
 /// The calling thread's CPU time so far (user and system).
 fn thread_cpu_time() -> Option<Duration> {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid, writable timespec.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
     (rc == 0).then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
 }
 
 /// One row of the summary: the runs of one flavour and strategy.
@@ -617,21 +572,22 @@ struct Summary {
     relative_to_leak: Option<f64>,
 }
 
-fn summarise(results: &[RunResult], flavours: &[FlavourArg], strategies: &[StrategyArg]) -> Vec<Summary> {
+fn summarise(results: &[RunResult], flavours: &[&FlavourRunner], strategies: &[StrategyArg]) -> Vec<Summary> {
     let mut rows = Vec::new();
     for flavour in flavours {
         for strategy in strategies {
             let runs: Vec<&RunResult> =
-                results.iter().filter(|r| r.flavour == flavour.name() && r.strategy == strategy.strategy()).collect();
-            let med = |f: &dyn Fn(&RunResult) -> f64| median(&mut runs.iter().map(|r| f(r)).collect::<Vec<_>>());
+                results.iter().filter(|r| r.flavour == flavour.name && r.strategy == strategy.strategy()).collect();
+            let med = |f: &dyn Fn(&RunResult) -> f64| {
+                stats::median(&runs.iter().map(|r| f(r)).collect::<Vec<_>>()).expect("every row has a run per repeat")
+            };
             rows.push(Summary {
-                flavour: flavour.name(),
+                flavour: flavour.name,
                 strategy: strategy.strategy(),
                 resize_secs: med(&|r| r.resize_time.as_secs_f64()),
-                resizer_cpu_secs: {
-                    let mut cpu: Vec<f64> = runs.iter().filter_map(|r| r.resize_cpu).map(|d| d.as_secs_f64()).collect();
-                    (!cpu.is_empty()).then(|| median(&mut cpu))
-                },
+                resizer_cpu_secs: stats::median(
+                    &runs.iter().filter_map(|r| r.resize_cpu).map(|d| d.as_secs_f64()).collect::<Vec<_>>(),
+                ),
                 resizes_per_sec: med(&|r| r.resizes_per_sec()),
                 grace_periods: med(&|r| r.grace_periods as f64),
                 lookups_per_sec: med(&|r| r.lookups_per_sec()),
@@ -728,13 +684,14 @@ fn summary_json(s: &Summary) -> serde_json::Value {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let flavours: Vec<&FlavourRunner> = args.flavours.iter().map(|name| FlavourRunner::named(name)).collect();
     let readers = args.readers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let total_runs = args.repeat * (args.flavours.len() * args.strategies.len()) as u64;
+    let total_runs = args.repeat * (flavours.len() * args.strategies.len()) as u64;
     let mut progress = Progress::new(true);
     let mut results = Vec::new();
     let mut run_number = 0;
     for repeat in 0..args.repeat {
-        for &flavour in &args.flavours {
+        for flavour in &flavours {
             for &strategy in &args.strategies {
                 run_number += 1;
                 let config = RunConfig {
@@ -749,12 +706,9 @@ fn main() -> ExitCode {
                     kvfree_drain: args.kvfree_drain_ms.map(Duration::from_millis),
                     seed: args.seed.wrapping_add(repeat),
                     pin_readers: !args.no_pin,
-                    label: format!("[{run_number}/{total_runs}] {} {}", flavour.name(), strategy.strategy().name()),
+                    label: format!("[{run_number}/{total_runs}] {} {}", flavour.name, strategy.strategy().name()),
                 };
-                let result = match flavour {
-                    FlavourArg::Memb => run::<Memb>(&config, &mut progress),
-                    FlavourArg::Qsbr => run::<Qsbr>(&config, &mut progress),
-                };
+                let result = (flavour.run)(&config, &mut progress);
                 progress.finished(&config.label, &result);
                 results.push((repeat, result));
             }
@@ -762,7 +716,7 @@ fn main() -> ExitCode {
     }
 
     let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
-    let rows = summarise(&runs, &args.flavours, &args.strategies);
+    let rows = summarise(&runs, &flavours, &args.strategies);
     let failures: Vec<String> = runs.iter().flat_map(RunResult::failures).collect();
     if args.json {
         let out = json!({
@@ -886,7 +840,7 @@ mod tests {
                 label: String::from("test"),
             };
             let mut progress = Progress::new(false);
-            for result in [run::<Memb>(&config, &mut progress), run::<Qsbr>(&config, &mut progress)] {
+            for result in FLAVOURS.iter().map(|f| (f.run)(&config, &mut progress)) {
                 assert_eq!(result.failures(), Vec::<String>::new());
                 assert!(result.reader.lookups > 0);
                 assert_eq!(result.arrays_created, 65);
@@ -916,7 +870,7 @@ mod tests {
             label: String::from("test"),
         };
         let mut progress = Progress::new(false);
-        for result in [run::<Memb>(&config, &mut progress), run::<Qsbr>(&config, &mut progress)] {
+        for result in FLAVOURS.iter().map(|f| (f.run)(&config, &mut progress)) {
             assert_eq!(result.failures(), Vec::<String>::new());
             assert_eq!(result.kvfree_emergencies, 64, "{}", result.flavour);
             assert_eq!(result.max_arrays_alive, 1, "{}: each array is freed inline", result.flavour);

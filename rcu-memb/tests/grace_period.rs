@@ -1,6 +1,7 @@
-//! The memb grace period (waiting for an older reader is in rcu-testkit's
-//! `polling` scenarios, `tests/polling.rs`): it never lets a retired object be reclaimed under a reader, and misuse is
-//! reported instead of deadlocking.
+//! The memb grace period through memb's own API (the scenarios every
+//! flavour shares, such as waiting for an older reader, are in
+//! `tests/suites.rs`): nested sections, registration, thread-local guards,
+//! and misuse reported instead of deadlocking.
 
 use rcu_memb::{read_lock, synchronize_rcu};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,8 +1,7 @@
 //! call_rcu / rcu_barrier properties that do not depend on the read side,
-//! generic over the flavour. Each flavour's tests call them; those that read
-//! process-wide statistics run in their own test binary.
+//! generic over the flavour.
 
-use rcu_core::{CallbackLimits, Flavour};
+use rcu_core::{CallbackLimits, RcuFlavour};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -43,7 +42,7 @@ impl Drop for Counted {
 /// Objects created == objects dropped after `rcu_barrier`, with several
 /// producer threads that exit right after queueing (an exiting thread
 /// strands nothing).
-pub fn barrier_runs_everything_queued_by_exited_threads<F: Flavour>() {
+pub fn barrier_runs_everything_queued_by_exited_threads<F: RcuFlavour>() {
     let counter = Arc::new(DropCounter::default());
     let producers: Vec<_> = (0..4)
         .map(|_| {
@@ -51,7 +50,7 @@ pub fn barrier_runs_everything_queued_by_exited_threads<F: Flavour>() {
             std::thread::spawn(move || {
                 for _ in 0..10_000 {
                     let payload = counter.make();
-                    F::engine().call_rcu(move || drop(payload));
+                    F::call_rcu(move || drop(payload));
                 }
             })
         })
@@ -59,14 +58,14 @@ pub fn barrier_runs_everything_queued_by_exited_threads<F: Flavour>() {
     for p in producers {
         p.join().unwrap();
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.created(), 40_000);
     assert_eq!(counter.dropped(), counter.created(), "rcu_{}: leak after rcu_barrier", F::NAME);
 }
 
 /// `rcu_barrier` runs callbacks still in the own lists of threads that are
 /// alive but idle (fewer than a list flush, so only a steal moves them).
-pub fn barrier_collects_the_lists_of_idle_live_threads<F: Flavour>() {
+pub fn barrier_collects_the_lists_of_idle_live_threads<F: RcuFlavour>() {
     let counter = Arc::new(DropCounter::default());
     let (queued_tx, queued_rx) = std::sync::mpsc::channel();
     let (exit_tx, exit_rx) = std::sync::mpsc::channel::<()>();
@@ -77,7 +76,7 @@ pub fn barrier_collects_the_lists_of_idle_live_threads<F: Flavour>() {
             std::thread::spawn(move || {
                 for _ in 0..5 {
                     let payload = counter.make();
-                    F::engine().call_rcu(move || drop(payload));
+                    F::call_rcu(move || drop(payload));
                 }
                 queued_tx.send(()).unwrap();
                 // Alive and idle until the main thread's barrier returned.
@@ -88,7 +87,7 @@ pub fn barrier_collects_the_lists_of_idle_live_threads<F: Flavour>() {
     for _ in 0..3 {
         queued_rx.recv().unwrap();
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.created(), 15);
     assert_eq!(counter.dropped(), 15, "rcu_{}: rcu_barrier left callbacks of idle live threads queued", F::NAME);
     drop(exit_tx);
@@ -100,12 +99,12 @@ pub fn barrier_collects_the_lists_of_idle_live_threads<F: Flavour>() {
 /// A lone callback of a thread that stays alive and queues nothing more
 /// runs without any `rcu_barrier`: the reclaim thread takes the quiet
 /// thread's list. (Liveness only: the bound is minutes, not a timing check.)
-pub fn a_lone_callback_runs_without_a_barrier<F: Flavour>() {
+pub fn a_lone_callback_runs_without_a_barrier<F: RcuFlavour>() {
     let ran = Arc::new(AtomicBool::new(false));
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let r = ran.clone();
     let idler = std::thread::spawn(move || {
-        F::engine().call_rcu(move || r.store(true, Ordering::Release));
+        F::call_rcu(move || r.store(true, Ordering::Release));
         let _ = done_rx.recv();
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -125,7 +124,7 @@ pub fn a_lone_callback_runs_without_a_barrier<F: Flavour>() {
 /// Barriers racing with producers that keep queueing (lists handed over
 /// by owners and by steals): every callback queued before a barrier began
 /// has run when it returns.
-pub fn barriers_racing_with_producers_miss_nothing<F: Flavour>() {
+pub fn barriers_racing_with_producers_miss_nothing<F: RcuFlavour>() {
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = (0..2)
         .map(|_| {
@@ -136,13 +135,13 @@ pub fn barriers_racing_with_producers_miss_nothing<F: Flavour>() {
                 while !stop.load(Ordering::Relaxed) {
                     let published = Arc::new(AtomicU64::new(0));
                     let p = published.clone();
-                    F::engine().call_rcu(move || p.store(1, Ordering::Release));
+                    F::call_rcu(move || p.store(1, Ordering::Release));
                     until_check -= 1;
                     // Every so often, check the callback just queued after a
                     // barrier of our own: queued before it, so it must have run.
                     if until_check == 0 {
                         until_check = 97;
-                        F::engine().barrier();
+                        F::rcu_barrier();
                         assert_eq!(
                             published.load(Ordering::Acquire),
                             1,
@@ -157,8 +156,8 @@ pub fn barriers_racing_with_producers_miss_nothing<F: Flavour>() {
     for _ in 0..200 {
         let flag = Arc::new(AtomicU64::new(0));
         let f = flag.clone();
-        F::engine().call_rcu(move || f.store(1, Ordering::Release));
-        F::engine().barrier();
+        F::call_rcu(move || f.store(1, Ordering::Release));
+        F::rcu_barrier();
         assert_eq!(flag.load(Ordering::Acquire), 1, "rcu_{}: barrier returned before an earlier callback ran", F::NAME);
     }
     // Relaxed: a stop flag; the joins order the rest.
@@ -171,19 +170,19 @@ pub fn barriers_racing_with_producers_miss_nothing<F: Flavour>() {
 /// A callback queued by a callback before `rcu_barrier` is called is not
 /// necessarily waited for by that barrier, but a second barrier (called
 /// after the first returned, so after the chained callback was queued) is.
-pub fn chained_callbacks_need_one_barrier_per_link<F: Flavour>() {
+pub fn chained_callbacks_need_one_barrier_per_link<F: RcuFlavour>() {
     let first = Arc::new(AtomicBool::new(false));
     let second = Arc::new(AtomicBool::new(false));
     {
         let (first, second) = (first.clone(), second.clone());
-        F::engine().call_rcu(move || {
+        F::call_rcu(move || {
             first.store(true, Ordering::SeqCst);
-            F::engine().call_rcu(move || second.store(true, Ordering::SeqCst));
+            F::call_rcu(move || second.store(true, Ordering::SeqCst));
         });
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     assert!(first.load(Ordering::SeqCst), "rcu_barrier returned before a callback queued before it");
-    F::engine().barrier();
+    F::rcu_barrier();
     assert!(second.load(Ordering::SeqCst), "the second rcu_barrier missed the chained callback");
 }
 
@@ -199,41 +198,41 @@ impl Drop for PanicsOnDrop {
 /// A panicking callback is contained: counted, and the callbacks queued
 /// after it still run, also when dropping its panic payload panics.
 /// Reads process-wide statistics.
-pub fn a_panicking_callback_does_not_lose_the_others<F: Flavour>() {
-    let before = F::engine().stats().callback_panics;
+pub fn a_panicking_callback_does_not_lose_the_others<F: RcuFlavour>() {
+    let before = F::stats().callback_panics;
     let counter = Arc::new(DropCounter::default());
-    F::engine().call_rcu(|| panic!("deliberate panic in an RCU callback (test)"));
-    F::engine().call_rcu(|| std::panic::panic_any(PanicsOnDrop));
+    F::call_rcu(|| panic!("deliberate panic in an RCU callback (test)"));
+    F::call_rcu(|| std::panic::panic_any(PanicsOnDrop));
     for _ in 0..100 {
         let payload = counter.make();
-        F::engine().call_rcu(move || drop(payload));
+        F::call_rcu(move || drop(payload));
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.dropped(), 100, "callbacks after the panicking one were lost");
-    assert_eq!(F::engine().stats().callback_panics - before, 2);
+    assert_eq!(F::stats().callback_panics - before, 2);
     // The reclaim thread survived: it still runs callbacks.
     let ran = Arc::new(AtomicBool::new(false));
     let r = ran.clone();
-    F::engine().call_rcu(move || r.store(true, Ordering::SeqCst));
-    F::engine().barrier();
+    F::call_rcu(move || r.store(true, Ordering::SeqCst));
+    F::rcu_barrier();
     assert!(ran.load(Ordering::SeqCst));
 }
 
 /// `rcu_barrier` from a callback would wait for itself: it panics (the
 /// panic is contained and counted like any callback panic).
-pub fn barrier_inside_a_callback_panics_instead_of_deadlocking<F: Flavour>() {
-    let before = F::engine().stats().callback_panics;
-    F::engine().call_rcu(|| F::engine().barrier());
-    F::engine().barrier();
-    assert_eq!(F::engine().stats().callback_panics - before, 1);
+pub fn barrier_inside_a_callback_panics_instead_of_deadlocking<F: RcuFlavour>() {
+    let before = F::stats().callback_panics;
+    F::call_rcu(|| F::rcu_barrier());
+    F::rcu_barrier();
+    assert_eq!(F::stats().callback_panics - before, 1);
 }
 
 /// A flood from several threads stays under the hard limit (plus the
 /// producers' check interval): producers wait for reclaim.
 /// Reads process-wide statistics and changes the limits.
-pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
+pub fn a_flood_is_held_to_the_hard_limit<F: RcuFlavour>(per_thread: u64) {
     let limits = CallbackLimits { soft: 2_000, hard: 20_000 };
-    F::engine().set_callback_limits(limits);
+    F::set_callback_limits(limits);
     let counter = Arc::new(DropCounter::default());
     let threads = 4;
     let producers: Vec<_> = (0..threads)
@@ -242,7 +241,7 @@ pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
             std::thread::spawn(move || {
                 for _ in 0..per_thread {
                     let payload = counter.make();
-                    F::engine().call_rcu(move || drop(payload));
+                    F::call_rcu(move || drop(payload));
                 }
             })
         })
@@ -250,9 +249,9 @@ pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
     for p in producers {
         p.join().unwrap();
     }
-    F::engine().barrier();
-    let s = F::engine().stats();
-    F::engine().set_callback_limits(CallbackLimits::default());
+    F::rcu_barrier();
+    let s = F::stats();
+    F::set_callback_limits(CallbackLimits::default());
     assert_eq!(counter.dropped(), threads * per_thread);
     assert!(s.peak_callback_backlog > limits.soft, "the flood never reached the soft limit: {s:?}");
     assert!(
@@ -271,10 +270,9 @@ pub fn a_flood_is_held_to_the_hard_limit<F: Flavour>(per_thread: u64) {
 /// reclaim.rs, "Counting"): with the producers alive and idle, holding
 /// partial batches, and again after they exited. Reads process-wide
 /// statistics.
-pub fn callback_counts_are_exact_after_barrier<F: Flavour>() {
-    let e = F::engine();
-    e.barrier();
-    let before = e.stats();
+pub fn callback_counts_are_exact_after_barrier<F: RcuFlavour>() {
+    F::rcu_barrier();
+    let before = F::stats();
     let threads = 4u64;
     // Not a multiple of the batch (32): every producer keeps a residual.
     let per_thread = 1_013u64;
@@ -287,7 +285,7 @@ pub fn callback_counts_are_exact_after_barrier<F: Flavour>() {
             std::thread::spawn(move || {
                 for _ in 0..per_thread {
                     let payload = counter.make();
-                    F::engine().call_rcu(move || drop(payload));
+                    F::call_rcu(move || drop(payload));
                 }
                 queued.wait();
                 release.wait();
@@ -295,8 +293,8 @@ pub fn callback_counts_are_exact_after_barrier<F: Flavour>() {
         })
         .collect();
     let check = |when: &str| {
-        e.barrier();
-        let s = e.stats();
+        F::rcu_barrier();
+        let s = F::stats();
         let total = threads * per_thread;
         assert_eq!(counter.dropped(), total, "rcu_{} {when}: callbacks not run", F::NAME);
         assert_eq!(s.callbacks_queued - before.callbacks_queued, total, "rcu_{} {when}: queued {s:?}", F::NAME);
@@ -320,19 +318,19 @@ static NO_CAPTURE_RAN: AtomicU64 = AtomicU64::new(0);
 /// Boxed callbacks of every size run once and drop what they captured:
 /// closures with no captures, small ones (kept in rcu-core's recycled
 /// slots) and large ones (boxed).
-pub fn callbacks_of_every_size_run_once_and_drop_their_captures<F: Flavour>() {
+pub fn callbacks_of_every_size_run_once_and_drop_their_captures<F: RcuFlavour>() {
     let counter = Arc::new(DropCounter::default());
     let ran = Arc::new(AtomicU64::new(0));
     for i in 0..1_000u64 {
         let (payload, ran) = (counter.make(), ran.clone());
         match i % 3 {
-            0 => F::engine().call_rcu(move || {
+            0 => F::call_rcu(move || {
                 drop(payload);
                 ran.fetch_add(1, Ordering::Relaxed);
             }),
             1 => {
                 let big = [i; 16];
-                F::engine().call_rcu(move || {
+                F::call_rcu(move || {
                     drop(payload);
                     ran.fetch_add(big[15] - i + 1, Ordering::Relaxed);
                 })
@@ -340,13 +338,13 @@ pub fn callbacks_of_every_size_run_once_and_drop_their_captures<F: Flavour>() {
             _ => {
                 drop(payload);
                 // No captures: a zero-sized closure.
-                F::engine().call_rcu(|| {
+                F::call_rcu(|| {
                     NO_CAPTURE_RAN.fetch_add(1, Ordering::Relaxed);
                 });
             }
         }
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     let no_capture = NO_CAPTURE_RAN.load(Ordering::Relaxed);
     assert_eq!(
         ran.load(Ordering::Relaxed) + no_capture,

@@ -1,27 +1,24 @@
-//! `RcuCell`'s update paths and `RcuOption`, for both flavours: readers
+//! `RcuCell`'s update paths and `RcuOption`, for every flavour: readers
 //! check every value they load while a writer (inside a read-side section:
 //! none of these paths may wait for a grace period) replaces it, so a value
 //! freed too early is detected; nothing leaks; `Retired` blocks only where
 //! it may.
 
-use crate::kvfree::{Held, InReadSection};
+use crate::kvfree::Held;
+use crate::reader::{in_read_section, read_cell, read_option};
 use crate::{Arena, ReaderChecks};
-use rcu_core::{Flavour, RcuCell, RcuOption, ReadSection};
+use rcu_core::{RcuCell, RcuFlavour, RcuOption, ReadSection};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What an `RcuOption` reader thread gets: the cell, the checks, the stop flag.
-pub type OptionReader<F> = fn(&'static RcuOption<Held, F>, &'static ReaderChecks, &'static AtomicBool);
-
 /// Proof, for this generic code, that it runs inside the closure given to
-/// the flavour's `in_read_section`.
+/// [`in_read_section`].
 struct InSection<F>(PhantomData<(F, *const ())>);
 
 // SAFETY: built only inside the closure passed to `in_read_section`, which
-// holds a read-side section of `F` (memb: a guard; QSBR: an online thread
-// announcing no quiescent state) for the closure's whole run; never leaves
-// it; `!Send` through the raw pointer.
-unsafe impl<F: Flavour> ReadSection<F> for InSection<F> {}
+// holds a read-side section of `F` (a guard of `F::read_lock`) for the
+// closure's whole run; never leaves it; `!Send` through the raw pointer.
+unsafe impl<F: RcuFlavour> ReadSection<F> for InSection<F> {}
 
 /// How the writer replaces the cell's value.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -36,23 +33,24 @@ pub enum CellPath {
 
 const REPLACEMENTS: usize = 5_000;
 
+/// Checks per value a reader loads: repeating widens the window an early
+/// free needs to be seen.
+const CHECKS_PER_LOAD: usize = 16;
+
 /// Replaces the cell's value `REPLACEMENTS` times per writer by `path`
-/// while two `cell_reader` threads read; then no early free, no leak.
-pub fn cell_path_never_frees_early<F: Flavour>(
-    path: CellPath,
-    in_read_section: InReadSection,
-    cell_reader: crate::kvfree::CellReader<F>,
-) {
+/// while two reader threads read; then no early free, no leak.
+pub fn cell_path_never_frees_early<F: RcuFlavour>(path: CellPath) {
     let writers = if path == CellPath::Update { 2 } else { 1 };
     // Update's losers make extra values: room for one per attempt.
     let arena = Arena::leak(writers * REPLACEMENTS * 4 + 1);
     let cell: &'static RcuCell<Held, F> = Box::leak(Box::new(RcuCell::new(Held::new(arena))));
     let checks: &'static ReaderChecks = Box::leak(Box::default());
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
-    let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || cell_reader(cell, checks, stop))).collect();
+    let readers: Vec<_> =
+        (0..2).map(|_| std::thread::spawn(move || read_cell::<F>(cell, checks, stop, CHECKS_PER_LOAD))).collect();
     wait_for_readers(checks);
     let write = move || {
-        in_read_section(&mut || {
+        in_read_section::<F>(&mut || {
             let g = InSection::<F>(PhantomData);
             for _ in 0..REPLACEMENTS {
                 replace_once(path, cell, arena, checks, &g);
@@ -65,7 +63,7 @@ pub fn cell_path_never_frees_early<F: Flavour>(
     // Relaxed: a stop flag.
     stop.store(true, Ordering::Relaxed);
     readers.into_iter().for_each(|r| r.join().unwrap());
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(
         checks.early_frees(),
         0,
@@ -85,7 +83,7 @@ fn wait_for_readers(checks: &ReaderChecks) {
     }
 }
 
-fn replace_once<F: Flavour>(
+fn replace_once<F: RcuFlavour>(
     path: CellPath,
     cell: &RcuCell<Held, F>,
     arena: &'static Arena,
@@ -116,22 +114,20 @@ fn replace_once<F: Flavour>(
     }
 }
 
-/// `RcuOption::store` and `take` alternate while two `option_reader`
-/// threads read: no early free, no leak, and `load` sees both states.
-pub fn option_store_and_take_never_free_early<F: Flavour>(
-    in_read_section: InReadSection,
-    option_reader: OptionReader<F>,
-) {
+/// `RcuOption::store` and `take` alternate while two reader threads read:
+/// no early free, no leak, and `load` sees both states.
+pub fn option_store_and_take_never_free_early<F: RcuFlavour>() {
     let arena = Arena::leak(REPLACEMENTS + 2);
     let cell: &'static RcuOption<Held, F> = Box::leak(Box::default());
     assert!(cell.is_none());
     let checks: &'static ReaderChecks = Box::leak(Box::default());
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     cell.store(Some(Held::new(arena)));
-    let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || option_reader(cell, checks, stop))).collect();
+    let readers: Vec<_> =
+        (0..2).map(|_| std::thread::spawn(move || read_option::<F>(cell, checks, stop, CHECKS_PER_LOAD))).collect();
     wait_for_readers(checks);
     cell.store(None);
-    in_read_section(&mut || {
+    in_read_section::<F>(&mut || {
         let g = InSection::<F>(PhantomData);
         for i in 0..REPLACEMENTS {
             if i % 2 == 0 {
@@ -147,7 +143,7 @@ pub fn option_store_and_take_never_free_early<F: Flavour>(
     // Relaxed: a stop flag.
     stop.store(true, Ordering::Relaxed);
     readers.into_iter().for_each(|r| r.join().unwrap());
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(checks.early_frees(), 0, "rcu_{}: readers reached {} freed values", F::NAME, checks.early_frees());
     assert_eq!(arena.created(), arena.dropped(), "rcu_{}: leak or double drop", F::NAME);
 }
@@ -156,7 +152,7 @@ pub fn option_store_and_take_never_free_early<F: Flavour>(
 /// grace period outside a read-side section, and panics with a message
 /// naming the misuse inside one. `get_mut`, `into_inner`, `Default` and
 /// `From` need no grace period.
-pub fn retired_values_wait_only_where_they_may<F: Flavour>(in_read_section: InReadSection) {
+pub fn retired_values_wait_only_where_they_may<F: RcuFlavour>() {
     let cell: RcuCell<u64, F> = RcuCell::from(1);
     let old = cell.swap(2);
     assert_eq!(*old, 1);
@@ -172,7 +168,7 @@ pub fn retired_values_wait_only_where_they_may<F: Flavour>(in_read_section: InRe
     let cell: RcuCell<u64, F> = RcuCell::new(7);
     let mut old = Some(cell.swap(8));
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        in_read_section(&mut || drop(old.take().map(|o| o.into_inner_after_grace_period())));
+        in_read_section::<F>(&mut || drop(old.take().map(|o| o.into_inner_after_grace_period())));
     }))
     .expect_err("into_inner_after_grace_period inside a read-side section must panic, not deadlock");
     let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
@@ -205,7 +201,7 @@ impl std::fmt::Debug for SlowDebug {
 /// of its own: on an unregistered thread and inside the caller's section
 /// alike, leaving the thread as it was, and holding grace periods off
 /// while it reads.
-pub fn debug_reads_under_its_own_section<F: Flavour>(in_read_section: InReadSection) {
+pub fn debug_reads_under_its_own_section<F: RcuFlavour>() {
     let cell: RcuCell<u64, F> = RcuCell::new(41);
     let option: RcuOption<u64, F> = RcuOption::from(Some(42));
     std::thread::scope(|s| {
@@ -218,7 +214,7 @@ pub fn debug_reads_under_its_own_section<F: Flavour>(in_read_section: InReadSect
             }
         });
     });
-    in_read_section(&mut || {
+    in_read_section::<F>(&mut || {
         assert!(format!("{cell:?}").contains("41"));
         assert!(!F::engine().may_block(), "rcu_{}: Debug ended the caller's own section", F::NAME);
     });
@@ -228,7 +224,7 @@ pub fn debug_reads_under_its_own_section<F: Flavour>(in_read_section: InReadSect
         while !flags.inside.load(Ordering::Acquire) {
             std::thread::yield_now();
         }
-        F::engine().synchronize();
+        F::synchronize_rcu();
         flags.gp_done.store(true, Ordering::Release);
     });
     assert!(format!("{slow:?}").contains("SlowDebug"));
@@ -238,42 +234,4 @@ pub fn debug_reads_under_its_own_section<F: Flavour>(in_read_section: InReadSect
         "rcu_{}: a grace period ended while Debug was reading the value",
         F::NAME
     );
-}
-
-/// The `cells` scenarios: `cell_tests!(Flavour, in_read_section, cell_reader, option_reader)`.
-#[macro_export]
-macro_rules! cell_tests {
-    ($f:ty, $in_read_section:expr, $cell_reader:expr, $option_reader:expr) => {
-        use $crate::cells::{self as cells, CellPath};
-
-        #[test]
-        fn rcu_cell_update_never_frees_early() {
-            cells::cell_path_never_frees_early::<$f>(CellPath::Update, $in_read_section, $cell_reader);
-        }
-
-        #[test]
-        fn rcu_cell_compare_exchange_never_frees_early() {
-            cells::cell_path_never_frees_early::<$f>(CellPath::CompareExchange, $in_read_section, $cell_reader);
-        }
-
-        #[test]
-        fn rcu_cell_swap_never_frees_early() {
-            cells::cell_path_never_frees_early::<$f>(CellPath::Swap, $in_read_section, $cell_reader);
-        }
-
-        #[test]
-        fn rcu_option_store_and_take_never_free_early() {
-            cells::option_store_and_take_never_free_early::<$f>($in_read_section, $option_reader);
-        }
-
-        #[test]
-        fn debug_reads_under_its_own_section() {
-            cells::debug_reads_under_its_own_section::<$f>($in_read_section);
-        }
-
-        #[test]
-        fn retired_values_wait_only_where_they_may() {
-            cells::retired_values_wait_only_where_they_may::<$f>($in_read_section);
-        }
-    };
 }

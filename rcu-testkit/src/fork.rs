@@ -1,14 +1,11 @@
 //! `fork()` while callbacks are pending: the child can use the whole API,
 //! and the callbacks pending at fork time run in both processes.
 
-use rcu_core::Flavour;
+use rcu_core::RcuFlavour;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
 static RAN: AtomicU64 = AtomicU64::new(0);
-
-/// Holds a read-side section on a new thread from `entered` until `release`.
-pub type HoldReader = fn(entered: Arc<Barrier>, release: Arc<AtomicBool>);
 
 /// Forks while a reader holds the grace period up and `pending` callbacks
 /// wait for it. The child checks, then `_exit`s with a status: its pending
@@ -17,25 +14,25 @@ pub type HoldReader = fn(entered: Arc<Barrier>, release: Arc<AtomicBool>);
 /// parent checks the status and that its own callbacks ran exactly once.
 /// Another parent thread waits in `rcu_barrier` across the fork: the child
 /// must drop that thread's stack marker and still account correctly.
-pub fn child_runs_pending_and_new_callbacks<F: Flavour>(hold_reader: HoldReader) {
+pub fn child_runs_pending_and_new_callbacks<F: RcuFlavour>() {
     const PENDING: u64 = 100;
     let entered = Arc::new(Barrier::new(2));
     let release = Arc::new(AtomicBool::new(false));
     let reader = {
         let (entered, release) = (entered.clone(), release.clone());
-        std::thread::spawn(move || hold_reader(entered, release))
+        std::thread::spawn(move || crate::reader::hold::<F>(&entered, &release))
     };
     entered.wait();
     for _ in 0..PENDING {
-        F::engine().call_rcu(|| {
+        F::call_rcu(|| {
             RAN.fetch_add(1, Ordering::SeqCst);
         });
     }
     assert_eq!(RAN.load(Ordering::SeqCst), 0, "callbacks ran while a pre-existing reader was inside");
     // A thread waits in rcu_barrier across the fork: its marker is queued
     // on its stack, and that thread does not exist in the child.
-    let barrier_waiter = std::thread::spawn(|| F::engine().barrier());
-    while F::engine().stats().barriers == 0 {
+    let barrier_waiter = std::thread::spawn(|| F::rcu_barrier());
+    while F::stats().barriers == 0 {
         std::thread::yield_now();
     }
     // SAFETY: fork has no memory-safety preconditions; the child only runs
@@ -61,55 +58,54 @@ pub fn child_runs_pending_and_new_callbacks<F: Flavour>(hold_reader: HoldReader)
     release.store(true, Ordering::SeqCst);
     reader.join().unwrap();
     barrier_waiter.join().unwrap();
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(RAN.load(Ordering::SeqCst), PENDING, "the parent's callbacks ran a wrong number of times");
 }
 
-fn child_checks<F: Flavour>() -> bool {
-    let e = F::engine();
-    e.synchronize();
-    let cookie = e.start_poll();
-    e.cond_synchronize(cookie);
-    F::engine().call_rcu(|| {
+fn child_checks<F: RcuFlavour>() -> bool {
+    F::synchronize_rcu();
+    let cookie = F::start_poll_synchronize_rcu();
+    F::cond_synchronize_rcu(cookie);
+    F::call_rcu(|| {
         RAN.fetch_add(1000, Ordering::SeqCst);
     });
-    e.barrier();
+    F::rcu_barrier();
     let ran = RAN.load(Ordering::SeqCst);
     if ran != 1100 {
         eprintln!("rcu_{} child: expected 100 pending + 1 new callback to run, counter is {ran}", F::NAME);
         return false;
     }
-    let backlog = e.stats().callback_backlog;
+    let backlog = F::stats().callback_backlog;
     if backlog != 0 {
         eprintln!("rcu_{} child: backlog {backlog} after rcu_barrier (counters not reconciled)", F::NAME);
         return false;
     }
-    e.poll(cookie)
+    F::poll_state_synchronize_rcu(cookie)
 }
 
 /// A thread holds enqueue counts it has not flushed to the shared counter
 /// (fewer than a flush batch) when the process forks: the child's
-/// callback counters do not go backwards from the parent's (found in
-/// review: the child's `invoked` fell to 0).
-pub fn child_keeps_callback_counts_with_unflushed_residuals<F: Flavour>() {
+/// callback counters do not go backwards from the parent's (the child must
+/// keep the counts it inherits, not rebuild them from its own threads).
+pub fn child_keeps_callback_counts_with_unflushed_residuals<F: RcuFlavour>() {
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         for _ in 0..5 {
-            F::engine().call_rcu(|| {});
+            F::call_rcu(|| {});
         }
         done_tx.send(()).unwrap();
         go_rx.recv().unwrap();
     });
     done_rx.recv().unwrap();
-    F::engine().barrier();
-    let before = F::engine().stats();
+    F::rcu_barrier();
+    let before = F::stats();
     assert!(before.callbacks_invoked >= 5, "rcu_{}: the barrier ran the holder's callbacks: {before:?}", F::NAME);
     // SAFETY: the child only reads counters and leaves with _exit.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
     if pid == 0 {
-        let after = F::engine().stats();
+        let after = F::stats();
         let ok =
             after.callbacks_invoked >= before.callbacks_invoked && after.callbacks_queued >= after.callbacks_invoked;
         // SAFETY: _exit is async-signal-safe; the child runs nothing else.

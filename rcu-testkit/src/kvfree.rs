@@ -2,56 +2,53 @@
 //! threads, every emergency branch (by fault injection), every object shape.
 
 use crate::callbacks::DropCounter;
+use crate::reader::in_read_section;
 use crate::{Arena, Element, ReaderChecks, Token};
 use rcu_core::fault::{set_alloc_failure, AllocFailure};
-use rcu_core::Flavour;
+use rcu_core::RcuFlavour;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
-/// Runs `f` inside a read-side section (memb) / online (QSBR) on the
-/// calling thread: there, the thread may not block for a grace period.
-pub type InReadSection = fn(&mut dyn FnMut());
-
 /// A thread exits with a partial block: rcu_barrier frees everything in it.
-pub fn thread_exit_hands_over_its_partial_block<F: Flavour>() {
+pub fn thread_exit_hands_over_its_partial_block<F: RcuFlavour>() {
     let counter = Arc::new(DropCounter::default());
-    let sealed = F::engine().stats().kvfree_blocks_sealed;
+    let sealed = F::stats().kvfree_blocks_sealed;
     let before = sealed.thread_exit + sealed.barrier + sealed.timer;
     let c = counter.clone();
     std::thread::spawn(move || {
         for _ in 0..10 {
-            F::engine().kvfree(Box::new(c.make()));
+            F::kvfree_rcu(Box::new(c.make()));
         }
     })
     .join()
     .unwrap();
     // A concurrent test's rcu_barrier or the drain timer may seal the block
     // first; either way the exiting thread must not strand it.
-    let s = F::engine().stats().kvfree_blocks_sealed;
+    let s = F::stats().kvfree_blocks_sealed;
     assert!(s.thread_exit + s.barrier + s.timer > before, "nothing sealed the exiting thread's block");
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.dropped(), 10, "objects of an exited thread were stranded");
 }
 
 /// An idle (alive, blocked) thread's partial block is collected by
 /// rcu_barrier. Set a long drain interval first so the timer cannot do it.
-pub fn barrier_collects_partial_blocks_of_idle_threads<F: Flavour>() {
+pub fn barrier_collects_partial_blocks_of_idle_threads<F: RcuFlavour>() {
     let counter = Arc::new(DropCounter::default());
     let (filled_tx, filled_rx) = mpsc::channel();
     let (finish_tx, finish_rx) = mpsc::channel::<()>();
     let c = counter.clone();
     let idle = std::thread::spawn(move || {
         for _ in 0..10 {
-            F::engine().kvfree(Box::new(c.make()));
+            F::kvfree_rcu(Box::new(c.make()));
         }
         filled_tx.send(()).unwrap();
         finish_rx.recv().unwrap(); // alive and idle until told
     });
     filled_rx.recv().unwrap();
-    let before = F::engine().stats().kvfree_blocks_sealed.barrier;
-    F::engine().barrier();
+    let before = F::stats().kvfree_blocks_sealed.barrier;
+    F::rcu_barrier();
     assert_eq!(counter.dropped(), 10, "rcu_barrier left an idle thread's objects");
-    assert!(F::engine().stats().kvfree_blocks_sealed.barrier > before);
+    assert!(F::stats().kvfree_blocks_sealed.barrier > before);
     finish_tx.send(()).unwrap();
     idle.join().unwrap();
 }
@@ -59,23 +56,23 @@ pub fn barrier_collects_partial_blocks_of_idle_threads<F: Flavour>() {
 /// Emergency branch 1: no block can be had and the caller may block:
 /// kvfree_rcu waits for a grace period and drops the object before it
 /// returns.
-pub fn no_block_and_may_block_synchronizes_then_frees_inline<F: Flavour>() {
+pub fn no_block_and_may_block_synchronizes_then_frees_inline<F: RcuFlavour>() {
     std::thread::spawn(|| {
         let counter = Arc::new(DropCounter::default());
-        F::engine().kvfree(Box::new(counter.make())); // slot, reserve and a block exist
+        F::kvfree_rcu(Box::new(counter.make())); // slot, reserve and a block exist
         set_alloc_failure(AllocFailure::Blocks);
-        let before = F::engine().stats().kvfree_emergency_synchronize;
+        let before = F::stats().kvfree_emergency_synchronize;
         // Fill the open block; the next object finds no block.
         let mut sent = 1;
-        while F::engine().stats().kvfree_emergency_synchronize == before {
-            F::engine().kvfree(Box::new(counter.make()));
+        while F::stats().kvfree_emergency_synchronize == before {
+            F::kvfree_rcu(Box::new(counter.make()));
             sent += 1;
             assert!(sent < 100_000, "the emergency path was never taken");
         }
         set_alloc_failure(AllocFailure::None);
         let dropped_inline = counter.dropped();
         assert!(dropped_inline >= 1, "the object was not freed inline");
-        F::engine().barrier();
+        F::rcu_barrier();
         assert_eq!(counter.dropped(), sent, "leak on the emergency path");
     })
     .join()
@@ -85,17 +82,17 @@ pub fn no_block_and_may_block_synchronizes_then_frees_inline<F: Flavour>() {
 /// Emergency branch 2: no block and the caller may not block (inside a
 /// read-side section / online): the thread's reserve takes the object; it
 /// is not freed before the section ends, and is freed after a grace period.
-pub fn no_block_inside_a_read_section_uses_the_reserve<F: Flavour>(in_read_section: InReadSection) {
+pub fn no_block_inside_a_read_section_uses_the_reserve<F: RcuFlavour>() {
     std::thread::spawn(move || {
         let counter = Arc::new(DropCounter::default());
-        let before = F::engine().stats().kvfree_emergency_reserve;
+        let before = F::stats().kvfree_emergency_reserve;
         let mut sent = 0;
-        in_read_section(&mut || {
-            F::engine().kvfree(Box::new(counter.make()));
+        in_read_section::<F>(&mut || {
+            F::kvfree_rcu(Box::new(counter.make()));
             sent += 1;
             set_alloc_failure(AllocFailure::Blocks);
-            while F::engine().stats().kvfree_emergency_reserve == before {
-                F::engine().kvfree(Box::new(counter.make()));
+            while F::stats().kvfree_emergency_reserve == before {
+                F::kvfree_rcu(Box::new(counter.make()));
                 sent += 1;
                 assert!(sent < 100_000, "the reserve was never used");
             }
@@ -107,21 +104,21 @@ pub fn no_block_inside_a_read_section_uses_the_reserve<F: Flavour>(in_read_secti
         // The first kvfree that may block again hands the reserve back
         // (unless a concurrent rcu_barrier collected it first); after a grace
         // period it is this thread's reserve again, for the next emergency.
-        F::engine().kvfree(Box::new(counter.make()));
+        F::kvfree_rcu(Box::new(counter.make()));
         sent += 1;
-        F::engine().barrier();
+        F::rcu_barrier();
         assert_eq!(counter.dropped(), sent, "leak on the reserve path");
-        let used = F::engine().stats().kvfree_emergency_reserve;
-        in_read_section(&mut || {
+        let used = F::stats().kvfree_emergency_reserve;
+        in_read_section::<F>(&mut || {
             set_alloc_failure(AllocFailure::Blocks);
-            while F::engine().stats().kvfree_emergency_reserve == used {
-                F::engine().kvfree(Box::new(counter.make()));
+            while F::stats().kvfree_emergency_reserve == used {
+                F::kvfree_rcu(Box::new(counter.make()));
                 sent += 1;
                 assert!(sent < 200_000, "the returned reserve was never used again");
             }
             set_alloc_failure(AllocFailure::None);
         });
-        F::engine().barrier();
+        F::rcu_barrier();
     })
     .join()
     .unwrap();
@@ -130,7 +127,7 @@ pub fn no_block_inside_a_read_section_uses_the_reserve<F: Flavour>(in_read_secti
 /// Emergency branch 3: no block, may not block, reserve exhausted: the
 /// process aborts with a message. Runs the scenario in a forked child and
 /// checks it died of SIGABRT after printing the message.
-pub fn reserve_exhausted_aborts_with_a_message<F: Flavour>(in_read_section: InReadSection) {
+pub fn reserve_exhausted_aborts_with_a_message<F: RcuFlavour>() {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid two-element array for pipe(2).
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
@@ -140,10 +137,10 @@ pub fn reserve_exhausted_aborts_with_a_message<F: Flavour>(in_read_section: InRe
     if pid == 0 {
         // SAFETY: redirect stderr to the pipe's write end in the child.
         unsafe { libc::dup2(fds[1], 2) };
-        in_read_section(&mut || {
+        in_read_section::<F>(&mut || {
             set_alloc_failure(AllocFailure::BlocksAndReserve);
             for _ in 0..100_000 {
-                F::engine().kvfree(Box::new(0u64));
+                F::kvfree_rcu(Box::new(0u64));
             }
         });
         // SAFETY: leave the child without running the harness's handlers.
@@ -174,7 +171,7 @@ pub fn reserve_exhausted_aborts_with_a_message<F: Flavour>(in_read_section: InRe
 
 /// Every object shape: `Box<T>`, `Box<[T]>`, `Box<dyn Trait>`, `Vec<T>`,
 /// zero-sized types with a destructor; all dropped once after rcu_barrier.
-pub fn every_object_shape_is_dropped_once<F: Flavour>() {
+pub fn every_object_shape_is_dropped_once<F: RcuFlavour>() {
     trait Shape: Send {
         fn id(&self) -> u32;
     }
@@ -194,18 +191,18 @@ pub fn every_object_shape_is_dropped_once<F: Flavour>() {
     let counter = Arc::new(DropCounter::default());
     let zst_before = ZST_DROPS.load(Ordering::Relaxed);
     for _ in 0..100 {
-        F::engine().kvfree(Box::new(counter.make()));
-        F::engine().kvfree(vec![counter.make(), counter.make()].into_boxed_slice());
+        F::kvfree_rcu(Box::new(counter.make()));
+        F::kvfree_rcu(vec![counter.make(), counter.make()].into_boxed_slice());
         let dynamic: Box<dyn Shape> = Box::new(Square(counter.make()));
         assert_eq!(dynamic.id(), 4);
-        F::engine().kvfree(dynamic);
+        F::kvfree_rcu(dynamic);
         let mut v = Vec::with_capacity(8);
         v.push(counter.make());
-        F::engine().kvfree(v);
-        F::engine().kvfree(Box::new(Zst));
-        F::engine().kvfree(Vec::<Zst>::from([Zst, Zst]));
+        F::kvfree_rcu(v);
+        F::kvfree_rcu(Box::new(Zst));
+        F::kvfree_rcu(Vec::<Zst>::from([Zst, Zst]));
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.created(), 500);
     assert_eq!(counter.dropped(), 500);
     assert_eq!(ZST_DROPS.load(Ordering::Relaxed) - zst_before, 300);
@@ -213,7 +210,7 @@ pub fn every_object_shape_is_dropped_once<F: Flavour>() {
 
 /// A destructor that panics is reported and counted; the other objects in
 /// its block are still dropped.
-pub fn a_panicking_destructor_does_not_lose_the_others<F: Flavour>() {
+pub fn a_panicking_destructor_does_not_lose_the_others<F: RcuFlavour>() {
     struct Bomb;
     impl Drop for Bomb {
         fn drop(&mut self) {
@@ -221,30 +218,30 @@ pub fn a_panicking_destructor_does_not_lose_the_others<F: Flavour>() {
         }
     }
     let counter = Arc::new(DropCounter::default());
-    let before = F::engine().stats().kvfree_drop_panics;
-    F::engine().kvfree(Box::new(counter.make()));
-    F::engine().kvfree(Box::new(Bomb));
-    F::engine().kvfree(Box::new(counter.make()));
-    F::engine().barrier();
+    let before = F::stats().kvfree_drop_panics;
+    F::kvfree_rcu(Box::new(counter.make()));
+    F::kvfree_rcu(Box::new(Bomb));
+    F::kvfree_rcu(Box::new(counter.make()));
+    F::rcu_barrier();
     assert_eq!(counter.dropped(), 2);
-    assert_eq!(F::engine().stats().kvfree_drop_panics - before, 1);
+    assert_eq!(F::stats().kvfree_drop_panics - before, 1);
 }
 
 /// Freed blocks are cached per thread, at most 5 each, and `reclaim_now`
 /// drops the caches.
-pub fn block_caches_are_bounded_and_dropped_on_demand<F: Flavour>() {
+pub fn block_caches_are_bounded_and_dropped_on_demand<F: RcuFlavour>() {
     let done = Arc::new(AtomicBool::new(false));
     for _ in 0..20 {
         for _ in 0..600 {
-            F::engine().kvfree(Box::new(1u64));
+            F::kvfree_rcu(Box::new(1u64));
         }
-        F::engine().barrier();
+        F::rcu_barrier();
     }
-    let s = F::engine().stats();
+    let s = F::stats();
     let threads = s.registered_threads.max(1) as u64 + 64; // slots of any thread of this process
     assert!(s.kvfree_cached_blocks <= 5 * threads, "{} cached blocks", s.kvfree_cached_blocks);
-    F::engine().reclaim_now();
-    assert_eq!(F::engine().stats().kvfree_cached_blocks, 0);
+    F::reclaim_now();
+    assert_eq!(F::stats().kvfree_cached_blocks, 0);
     done.store(true, Ordering::Relaxed);
 }
 
@@ -265,16 +262,10 @@ impl Held {
     }
 }
 
-/// What a cell reader thread gets: the cell, the checks, the stop flag.
-pub type CellReader<F> = fn(&'static rcu_core::RcuCell<Held, F>, &'static ReaderChecks, &'static AtomicBool);
-
-/// RcuCell::replace retires through kvfree_rcu: readers (`cell_reader`,
-/// two threads) never see a value marked freed, nothing leaks, and replace
+/// RcuCell::replace retires through kvfree_rcu: readers (two threads)
+/// never see a value marked freed, nothing leaks, and replace
 /// never waits (it is called here from a read-side section).
-pub fn rcu_cell_replace_never_frees_early_and_never_leaks<F: Flavour>(
-    in_read_section: InReadSection,
-    cell_reader: CellReader<F>,
-) {
+pub fn rcu_cell_replace_never_frees_early_and_never_leaks<F: RcuFlavour>() {
     const REPLACEMENTS: usize = 5_000;
     let arena = Arena::leak(REPLACEMENTS + 1);
     let (e, t) = arena.create();
@@ -282,8 +273,9 @@ pub fn rcu_cell_replace_never_frees_early_and_never_leaks<F: Flavour>(
         Box::leak(Box::new(rcu_core::RcuCell::new(Held { element: e, _token: t })));
     let checks: &'static ReaderChecks = Box::leak(Box::default());
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
-    let readers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || cell_reader(cell, checks, stop))).collect();
-    in_read_section(&mut || {
+    let readers: Vec<_> =
+        (0..2).map(|_| std::thread::spawn(move || crate::reader::read_cell::<F>(cell, checks, stop, 1))).collect();
+    in_read_section::<F>(&mut || {
         for _ in 0..REPLACEMENTS {
             let (e, t) = arena.create();
             cell.replace(Held { element: e, _token: t });
@@ -293,7 +285,7 @@ pub fn rcu_cell_replace_never_frees_early_and_never_leaks<F: Flavour>(
     for r in readers {
         r.join().unwrap();
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(checks.early_frees(), 0, "rcu_{}: readers reached {} freed cell values", F::NAME, checks.early_frees());
     assert_eq!(arena.dropped(), REPLACEMENTS as u64, "rcu_{}: leak", F::NAME);
 }
@@ -301,13 +293,13 @@ pub fn rcu_cell_replace_never_frees_early_and_never_leaks<F: Flavour>(
 /// Partial blocks do not wait forever: with a short drain interval the
 /// timer seals one (a liveness bound, not a speed check); with a long one,
 /// rcu_barrier collects an idle thread's. Changes the drain interval: run in
-/// a test binary of its own.
-pub fn partial_blocks_are_sealed_by_the_timer_and_by_rcu_barrier<F: Flavour>() {
-    F::engine().set_kvfree_drain_interval(std::time::Duration::from_millis(5));
+/// a process of its own.
+pub fn partial_blocks_are_sealed_by_the_timer_and_by_rcu_barrier<F: RcuFlavour>() {
+    F::set_kvfree_drain_interval(std::time::Duration::from_millis(5));
     let counter = Arc::new(DropCounter::default());
     let c = counter.clone();
     std::thread::spawn(move || {
-        F::engine().kvfree(Box::new(c.make()));
+        F::kvfree_rcu(Box::new(c.make()));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while c.dropped() == 0 {
             assert!(std::time::Instant::now() < deadline, "the drain timer never sealed the block");
@@ -316,21 +308,21 @@ pub fn partial_blocks_are_sealed_by_the_timer_and_by_rcu_barrier<F: Flavour>() {
     })
     .join()
     .unwrap();
-    assert!(F::engine().stats().kvfree_blocks_sealed.timer >= 1);
+    assert!(F::stats().kvfree_blocks_sealed.timer >= 1);
     assert_eq!(counter.dropped(), 1);
-    F::engine().set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
+    F::set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
     barrier_collects_partial_blocks_of_idle_threads::<F>();
 }
 /// Owners pop cached blocks while another thread drops every cache
-/// (`reclaim_now`) over and over: no block is used after it was freed
-/// (before `cache_busy` this could crash or corrupt the cache) and
-/// no object is lost.
-pub fn cache_pops_race_with_reclaim_now<F: Flavour>() {
+/// (`reclaim_now`) over and over: no block is used after it was freed (a
+/// pop and a drop of the same cache must exclude each other) and no object
+/// is lost.
+pub fn cache_pops_race_with_reclaim_now<F: RcuFlavour>() {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let dropper = std::thread::spawn(move || {
         while !s.load(Ordering::Relaxed) {
-            F::engine().reclaim_now();
+            F::reclaim_now();
         }
     });
     let counter = Arc::new(DropCounter::default());
@@ -340,9 +332,9 @@ pub fn cache_pops_race_with_reclaim_now<F: Flavour>() {
             std::thread::spawn(move || {
                 for _ in 0..50 {
                     for _ in 0..3 * 512 {
-                        F::engine().kvfree(Box::new(c.make()));
+                        F::kvfree_rcu(Box::new(c.make()));
                     }
-                    F::engine().synchronize();
+                    F::synchronize_rcu();
                 }
             })
         })
@@ -350,7 +342,7 @@ pub fn cache_pops_race_with_reclaim_now<F: Flavour>() {
     owners.into_iter().for_each(|o| o.join().unwrap());
     stop.store(true, Ordering::Relaxed);
     dropper.join().unwrap();
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.dropped(), 2 * 50 * 3 * 512, "rcu_{}: objects lost or dropped twice", F::NAME);
 }
 
@@ -358,9 +350,9 @@ pub fn cache_pops_race_with_reclaim_now<F: Flavour>() {
 /// the kvfree limit (`ReclaimPacing::kvfree_backlog_hard`, default
 /// `KVFREE_BACKLOG_HARD`) of objects waiting for reclaim (not the 200,000 of the
 /// whole backlog's default hard limit). Reads process-wide statistics: run
-/// it in its own test binary.
-pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
-    let limit = F::engine().reclaim_pacing().kvfree_backlog_hard;
+/// it in a process of its own.
+pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: RcuFlavour>() {
+    let limit = F::reclaim_pacing().kvfree_backlog_hard;
     let counter = Arc::new(DropCounter::default());
     let threads = 2u64;
     let per_thread = 200_000;
@@ -369,7 +361,7 @@ pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
             let counter = counter.clone();
             std::thread::spawn(move || {
                 for _ in 0..per_thread {
-                    F::engine().kvfree(Box::new(counter.make()));
+                    F::kvfree_rcu(Box::new(counter.make()));
                 }
             })
         })
@@ -377,9 +369,9 @@ pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
     for p in producers {
         p.join().unwrap();
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.dropped(), threads * per_thread, "rcu_{}: leak after rcu_barrier", F::NAME);
-    let peak = F::engine().stats().peak_callback_backlog;
+    let peak = F::stats().peak_callback_backlog;
     // A producer checks when it seals a block, so each may add one more
     // block (about 500 thin boxes) before it waits.
     let slack = threads * 1024;
@@ -392,17 +384,17 @@ pub fn a_kvfree_flood_is_held_to_the_kvfree_limit<F: Flavour>() {
 
 /// Large objects fill blocks by the bytes they hold: 64 KiB boxed slices
 /// and vectors seal a block about every `BLOCK_HELD_BYTES` (15 of them, or
-/// fewer with their run headers), not every ~100-500 objects. Reads
-/// process-wide statistics: run it in its own test binary.
-pub fn large_objects_fill_blocks_by_the_bytes_they_hold<F: Flavour>() {
+/// fewer with their run headers), not every few hundred objects. Reads
+/// process-wide statistics: run it in a process of its own.
+pub fn large_objects_fill_blocks_by_the_bytes_they_hold<F: RcuFlavour>() {
     use rcu_core::kvfree::BLOCK_HELD_BYTES;
     const OBJECT_BYTES: usize = 64 << 10;
     let per_block = BLOCK_HELD_BYTES / OBJECT_BYTES;
     let objects = 8 * per_block;
     let counter = Arc::new(DropCounter::default());
     // No partial block may be drained while the producer fills it.
-    F::engine().set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
-    let full_before = F::engine().stats().kvfree_blocks_sealed.full;
+    F::set_kvfree_drain_interval(std::time::Duration::from_secs(3600));
+    let full_before = F::stats().kvfree_blocks_sealed.full;
     let c = counter.clone();
     std::thread::spawn(move || {
         let elements = OBJECT_BYTES / std::mem::size_of::<crate::callbacks::Counted>();
@@ -410,17 +402,17 @@ pub fn large_objects_fill_blocks_by_the_bytes_they_hold<F: Flavour>() {
             let v: Vec<_> = (0..elements).map(|_| c.make()).collect();
             assert_eq!(v.capacity() * std::mem::size_of_val(&v[0]), OBJECT_BYTES);
             if i % 2 == 0 {
-                F::engine().kvfree(v.into_boxed_slice());
+                F::kvfree_rcu(v.into_boxed_slice());
             } else {
-                F::engine().kvfree(v);
+                F::kvfree_rcu(v);
             }
         }
     })
     .join()
     .unwrap();
-    F::engine().barrier();
+    F::rcu_barrier();
     assert_eq!(counter.dropped(), counter.created(), "rcu_{}: leak after rcu_barrier", F::NAME);
-    let full = F::engine().stats().kvfree_blocks_sealed.full - full_before;
+    let full = F::stats().kvfree_blocks_sealed.full - full_before;
     // Each full block holds `per_block` objects; the last one goes out
     // at thread exit instead.
     assert!(

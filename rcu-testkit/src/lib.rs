@@ -11,25 +11,32 @@
 //! section has caught an early free. The token's own memory is really freed,
 //! so valgrind and sanitizers check the RCU machinery's frees as well.
 //!
+//! The flavour suites, generic over [`rcu_core::RcuFlavour`], run for a
+//! flavour by one line in its crate: [`flavour_suites!`] (see [`suites`]
+//! for how each test gets a process of its own).
+//!
 //! Also the helpers every test, bench and stress binary of the workspace
 //! shares, written once: [`rng`] (a seeded SplitMix64), [`rss`] (resident
-//! set size from `/proc`), [`pin`] (CPU pinning).
+//! set size from `/proc`), [`pin`] (CPU pinning), [`stats`] (median, min,
+//! max).
 #![deny(missing_docs)]
 
 pub mod callbacks;
 pub mod cells;
 pub mod fork;
+pub mod isolation;
 pub mod kvfree;
 pub mod no_reader;
 pub mod pin;
 pub mod polling;
+pub mod reader;
 pub mod rng;
 pub mod rss;
 pub mod scenario;
 pub mod stall;
 pub mod state;
 pub mod stats;
-mod suites;
+pub mod suites;
 
 pub use state::{Census, ObjectState, FREED, LIVE, RETIRED};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,10 +1,9 @@
-//! Scenarios shared by both flavours' tests: readers check every element
-//! they reach while a writer replaces it and retires the old one through a
-//! chosen path. Generic over the flavour; the flavour's test supplies only
-//! its reader loop.
+//! Every retire path against readers: readers check every element they
+//! reach while a writer replaces it and retires the old one through a
+//! chosen path. Generic over the flavour.
 
 use crate::{Arena, Element, ReaderChecks, Token};
-use rcu_core::{Flavour, RcuHead};
+use rcu_core::{RcuFlavour, RcuHead};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
@@ -71,53 +70,73 @@ unsafe fn drop_raw_token(head: NonNull<RcuHead>) {
     drop(unsafe { Box::from_raw(head.cast::<RawToken>().as_ptr()) });
 }
 
-fn retire<F: Flavour>(path: RetirePath, token: Token) {
+fn retire<F: RcuFlavour>(path: RetirePath, token: Token) {
     token.retire();
-    let engine = F::engine();
     match path {
         RetirePath::Synchronize => {
-            engine.synchronize();
+            F::synchronize_rcu();
             drop(token);
         }
-        RetirePath::CallRcu => engine.call_rcu(move || drop(token)),
+        RetirePath::CallRcu => F::call_rcu(move || drop(token)),
         RetirePath::CallRcuRaw => {
             let raw = Box::leak(Box::new(RawToken { head: RcuHead::new(), token }));
             // SAFETY: the box stays leaked until drop_raw_token frees it.
-            unsafe { engine.call_rcu_raw(NonNull::from(&raw.head), drop_raw_token) };
+            unsafe { F::call_rcu_raw(NonNull::from(&raw.head), drop_raw_token) };
         }
         RetirePath::Polling => {
-            let cookie = engine.start_poll();
-            engine.cond_synchronize(cookie);
-            assert!(engine.poll(cookie));
+            let cookie = F::start_poll_synchronize_rcu();
+            F::cond_synchronize_rcu(cookie);
+            assert!(F::poll_state_synchronize_rcu(cookie));
             drop(token);
         }
-        RetirePath::KvfreeBox => engine.kvfree(Box::new(token)),
-        RetirePath::KvfreeVec => engine.kvfree(vec![token]),
+        RetirePath::KvfreeBox => F::kvfree_rcu(Box::new(token)),
+        RetirePath::KvfreeVec => F::kvfree_rcu(vec![token]),
     }
 }
 
-/// Runs `readers` threads of `reader_loop` while the calling thread replaces
+/// Sections of a reader between two times it gives way (`offline_scope`).
+const SECTIONS_PER_YIELD: usize = 16 * crate::reader::SECTIONS_PER_QUIESCENT_STATE;
+
+/// A reader thread of the scenario: nested sections, each checking the
+/// published element, until the writer is done.
+fn reader_loop<F: RcuFlavour>(shared: &'static Shared) {
+    let mut thread = F::register_thread();
+    while !shared.stopped() {
+        for i in 1..=SECTIONS_PER_YIELD {
+            let outer = F::read_lock(&thread);
+            shared.read_and_check(4);
+            let nested = F::read_lock(&thread);
+            shared.read_and_check(4);
+            drop(nested);
+            drop(outer);
+            if i % crate::reader::SECTIONS_PER_QUIESCENT_STATE == 0 {
+                F::quiescent_state(&mut thread);
+            }
+        }
+        // Give way now and then, as real QSBR threads block: on 2 cores
+        // several always-online spinners make every grace period wait for
+        // a scheduler time slice.
+        F::offline_scope(&mut thread, std::thread::yield_now);
+    }
+    F::unregister_thread(thread);
+}
+
+/// Runs `readers` reader threads while the calling thread replaces
 /// the published element `replacements` times, retiring through `path`.
 /// Then waits (`rcu_barrier`) and asserts: no early free, every retired
 /// element freed, created == dropped + the one still published.
 ///
 /// The calling thread must be allowed to block (not an online QSBR reader).
-pub fn replace_while_reading<F: Flavour>(
-    readers: usize,
-    reader_loop: fn(&'static Shared),
-    path: RetirePath,
-    replacements: usize,
-) {
-    replace_while_reading_from::<F>(1, readers, reader_loop, path, replacements);
+pub fn replace_while_reading<F: RcuFlavour>(readers: usize, path: RetirePath, replacements: usize) {
+    replace_while_reading_from::<F>(1, readers, path, replacements);
 }
 
 /// As [`replace_while_reading`], with `writers` threads each replacing the
 /// published element `replacements` times (exchanging it, so each retires
 /// exactly the element it unpublished).
-pub fn replace_while_reading_from<F: Flavour>(
+pub fn replace_while_reading_from<F: RcuFlavour>(
     writers: usize,
     readers: usize,
-    reader_loop: fn(&'static Shared),
     path: RetirePath,
     replacements: usize,
 ) {
@@ -131,7 +150,7 @@ pub fn replace_while_reading_from<F: Flavour>(
         checks: ReaderChecks::default(),
         stop: AtomicBool::new(false),
     }));
-    let threads: Vec<_> = (0..readers).map(|_| std::thread::spawn(move || reader_loop(shared))).collect();
+    let threads: Vec<_> = (0..readers).map(|_| std::thread::spawn(move || reader_loop::<F>(shared))).collect();
     // Start replacing only once readers are reading, or a fast writer could
     // finish before they start and the test would check nothing.
     while shared.checks.reads() == 0 {
@@ -159,7 +178,7 @@ pub fn replace_while_reading_from<F: Flavour>(
     for t in threads {
         t.join().unwrap();
     }
-    F::engine().barrier();
+    F::rcu_barrier();
     let early = shared.checks.early_frees();
     assert_eq!(early, 0, "rcu_{} {path:?}: readers reached {early} freed elements", F::NAME);
     assert!(shared.checks.reads() > 0, "readers never ran");

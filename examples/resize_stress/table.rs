@@ -64,7 +64,7 @@
 //! limit, and only where waiting is allowed; elsewhere it uses its reserve).
 
 use rcu_core::RcuHead;
-use rcu_core::{Flavour, ReadSection};
+use rcu_core::{Flavour, RcuFlavour, ReadSection};
 use std::alloc::Layout;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -80,16 +80,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
     /// `synchronize_rcu()`, then free: one full grace period per resize,
-    /// waited for by the resizer (the first patch proposed for ext4).
+    /// waited for by the resizer.
     Sync,
     /// Allocate a small wrapper with an `RcuHead` and `call_rcu_raw` it; the
     /// reclaim thread frees the array after a grace period. If the wrapper
-    /// cannot be allocated, `synchronize_rcu()` then free (the interim ext4
-    /// helper).
+    /// cannot be allocated, `synchronize_rcu()` then free.
     CallRcu,
     /// Headless `kvfree_rcu` of the old array's box: per-thread bulk
     /// blocks, one grace period per block, no head and no allocation per
-    /// resize (the general facility that came out of the ext4 discussion).
+    /// resize.
     Kvfree,
     /// Never free while the table lives: retired arrays are kept and freed
     /// with the table. The cost floor, paid for in memory.
@@ -97,7 +96,9 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// Every strategy, in the order the stress binary reports them.
+    /// Every strategy, in the order the stress binary reports them (its
+    /// command line lists them through clap, so only the tests need this).
+    #[cfg(test)]
     pub const ALL: [Strategy; 4] = [Strategy::Sync, Strategy::CallRcu, Strategy::Kvfree, Strategy::Leak];
 
     /// The strategy's name on the command line and in reports.
@@ -393,7 +394,7 @@ unsafe impl<D: Send + Sync, F: Flavour> Send for DescriptorTable<D, F> {}
 // load the published pointer.
 unsafe impl<D: Send + Sync, F: Flavour> Sync for DescriptorTable<D, F> {}
 
-impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
+impl<D: Send + Sync + 'static, F: RcuFlavour> DescriptorTable<D, F> {
     /// An empty table whose `grow` retires old arrays with `strategy`.
     pub fn new(strategy: Strategy) -> Self {
         let generations = Arc::new(Generations::new());
@@ -407,11 +408,6 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
             fail_wrapper_every: 0,
             _owns: PhantomData,
         }
-    }
-
-    /// The strategy `grow` uses.
-    pub fn strategy(&self) -> Strategy {
-        self.strategy
     }
 
     /// Makes every `every`th `call-rcu` wrapper allocation fail as if memory
@@ -443,12 +439,6 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
         // SAFETY: every published view lives in `self.generations`' arena,
         // which lives at least as long as `self` (borrowed for 'g).
         ArrayRef { view: unsafe { &*view }, _guard: PhantomData }
-    }
-
-    /// The descriptor at `index`, or `None` past the end. Never blocks.
-    #[inline]
-    pub fn get<'g, G: ReadSection<F>>(&'g self, index: usize, guard: &'g G) -> Option<&'g D> {
-        self.array(guard).get(index)
     }
 
     /// Appends `descriptor` and returns its index. Allocates a larger array,
@@ -495,7 +485,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
                 // `free`; the wrapper is fresh, queued once, and stays
                 // allocated until `free` runs, which drops a
                 // `PointerArray<D>` (`Send`) on the reclaim thread.
-                Ok(wrapper) => unsafe { F::engine().call_rcu_raw(wrapper.cast::<RcuHead>(), RetireWrapper::<D>::free) },
+                Ok(wrapper) => unsafe { F::call_rcu_raw(wrapper.cast::<RcuHead>(), RetireWrapper::<D>::free) },
                 Err(old) => {
                     // Relaxed: a statistic.
                     self.fallbacks.fetch_add(1, Ordering::Relaxed);
@@ -506,7 +496,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
             // the view `FREED` when dropped) goes into this thread's bulk
             // block and is dropped on the reclaim thread after a grace
             // period; `PointerArray<D>` is `Send` because `D: Send + Sync`.
-            Strategy::Kvfree => F::engine().kvfree(old.into_box()),
+            Strategy::Kvfree => F::kvfree_rcu(old.into_box()),
             Strategy::Leak => writer.kept.push(old),
         }
     }
@@ -514,7 +504,7 @@ impl<D: Send + Sync + 'static, F: Flavour> DescriptorTable<D, F> {
     fn synchronize_then_free(old: ArrayOwner<D>) {
         // Leaked, not freed, if the grace period panics.
         let old = ManuallyDrop::new(old);
-        F::engine().synchronize();
+        F::synchronize_rcu();
         drop(ManuallyDrop::into_inner(old));
     }
 
@@ -568,10 +558,7 @@ pub enum Lookup<'g, D> {
     PastEnd,
     /// The array had already been freed: an early free. The slot read is
     /// not trusted and the descriptor is not dereferenced.
-    Reclaimed {
-        /// The array's generation.
-        generation: u64,
-    },
+    Reclaimed,
 }
 
 impl<'g, D> ArrayRef<'g, D> {
@@ -581,40 +568,24 @@ impl<'g, D> ArrayRef<'g, D> {
         self.view.slots.len()
     }
 
-    /// Whether this array has no descriptors (only the table's first one).
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// This array's generation: 0 for the first, one more per grow.
     #[inline]
     pub fn generation(&self) -> u64 {
         self.view.generation
     }
 
-    /// The descriptor at `index`, or `None` past the end.
-    #[inline]
-    pub fn get(&self, index: usize) -> Option<&'g D> {
-        if index >= self.len() {
-            return None;
-        }
-        // SAFETY: `index < len`; the slots are not freed while the reader's
-        // guard lasts (the writer retires them through RCU), and each slot
-        // points to a descriptor owned by the table, borrowed for 'g.
-        Some(unsafe { self.read_slot(index).as_ref() })
-    }
-
-    /// As [`ArrayRef::get`], and checks the array's state after reading the
-    /// slot: finding it freed reports an early free instead of trusting the
-    /// slot.
+    /// The descriptor at `index`, checking the array's state after reading
+    /// the slot: finding it freed reports an early free instead of trusting
+    /// the slot.
     #[inline]
     pub fn get_checked(&self, index: usize) -> Lookup<'g, D> {
         if index >= self.len() {
             return Lookup::PastEnd;
         }
-        // SAFETY: as in `get`, for a correct RCU; an early free is detected
-        // below before the value read is used.
+        // SAFETY: `index < len`; the slots are not freed while the reader's
+        // guard lasts (the writer retires them through RCU) for a correct
+        // RCU, and an early free is detected below before the value read is
+        // used.
         let slot = unsafe { self.read_slot(index) };
         // Orders the slot read before the state read (load-load; free on
         // x86, `dmb ishld` on Arm); pairs with the Release store of `FREED`
@@ -622,7 +593,7 @@ impl<'g, D> ArrayRef<'g, D> {
         // memory therefore sees `FREED` next.
         fence(Ordering::Acquire);
         if self.view.state.get_relaxed() == FREED {
-            return Lookup::Reclaimed { generation: self.view.generation };
+            return Lookup::Reclaimed;
         }
         // SAFETY: the array was not freed when the slot was read, and each
         // slot points to a descriptor owned by the table, borrowed for 'g.
@@ -631,7 +602,7 @@ impl<'g, D> ArrayRef<'g, D> {
 
     /// # Safety
     ///
-    /// `index < self.len()`, and the slots are valid (see `get`).
+    /// `index < self.len()`, and the slots are valid (see `get_checked`).
     #[inline]
     unsafe fn read_slot(&self, index: usize) -> NonNull<D> {
         // SAFETY: the caller guarantees `index` is in bounds of a valid array.
@@ -644,7 +615,7 @@ mod tests {
     use super::*;
     use rcu::memb::Memb;
     use rcu::qsbr::Qsbr;
-    use rcu_core::Flavour;
+    use rcu_core::RcuFlavour;
     use rcu_testkit::state::RETIRED;
     use std::sync::atomic::AtomicBool;
 
@@ -662,10 +633,8 @@ mod tests {
             let array = table.array(&guard);
             assert_eq!((array.len(), array.generation()), (100, 100));
             for i in 0..100 {
-                assert_eq!(table.get(i, &guard), Some(&Desc(i)));
                 assert!(matches!(array.get_checked(i), Lookup::Found(d) if d.0 == i));
             }
-            assert_eq!(table.get(100, &guard), None);
             assert!(matches!(array.get_checked(100), Lookup::PastEnd));
         }
     }
@@ -727,7 +696,7 @@ mod tests {
                 let table = Arc::clone(&table);
                 std::thread::spawn(move || {
                     let index = table.grow(Desc(1));
-                    Memb::engine().barrier();
+                    Memb::rcu_barrier();
                     index
                 })
             };
@@ -751,7 +720,7 @@ mod tests {
         for i in 0..50 {
             table.grow(Desc(i));
         }
-        Memb::engine().barrier();
+        Memb::rcu_barrier();
         assert_eq!(generations.alive(), 1);
         assert_eq!(table.fallbacks(), 0);
         drop(table);
@@ -765,7 +734,7 @@ mod tests {
         for i in 0..50 {
             table.grow(Desc(i));
         }
-        Memb::engine().barrier();
+        Memb::rcu_barrier();
         assert_eq!(generations.alive(), 1);
         drop(table);
         assert_eq!(generations.created(), generations.dropped());
@@ -787,7 +756,7 @@ mod tests {
             assert_eq!(held.view.state.get(), RETIRED);
             assert!(matches!(held.get_checked(0), Lookup::Found(Desc(0))));
         }
-        Memb::engine().barrier();
+        Memb::rcu_barrier();
         assert_eq!(generations.alive(), 1);
     }
 
@@ -800,12 +769,12 @@ mod tests {
             for i in 0..20 {
                 let guard = thread.read_lock();
                 table.grow(Desc(i));
-                assert_eq!(table.get(i, &guard), Some(&Desc(i)));
+                assert!(matches!(table.array(&guard).get_checked(i), Lookup::Found(Desc(j)) if *j == i));
                 drop(guard);
                 thread.quiescent_state();
             }
         }
-        Qsbr::engine().barrier();
+        Qsbr::rcu_barrier();
         assert_eq!(generations.alive(), 1);
         drop(table);
         assert_eq!(generations.created(), generations.dropped());
@@ -820,7 +789,7 @@ mod tests {
             table.grow(Desc(i));
         }
         assert_eq!(table.fallbacks(), 10);
-        Memb::engine().barrier();
+        Memb::rcu_barrier();
         assert_eq!(generations.alive(), 1);
         drop(table);
         assert_eq!(generations.created(), generations.dropped());

@@ -1,3 +1,0 @@
-//! call_rcu and rcu_barrier: ordering, chains, exited producers, panics.
-
-rcu_testkit::callback_tests!(rcu_memb::Memb);
