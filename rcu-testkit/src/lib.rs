@@ -20,6 +20,7 @@ pub mod callbacks;
 pub mod cells;
 pub mod fork;
 pub mod kvfree;
+pub mod layers;
 pub mod no_reader;
 pub mod pin;
 pub mod polling;
