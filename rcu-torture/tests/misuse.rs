@@ -14,7 +14,7 @@ use std::sync::mpsc;
 /// Runs `f`, which must panic, and returns the panic message.
 fn panic_message(f: impl FnOnce()) -> String {
     let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("the misuse must panic");
-    rcu_torture::threads::panic_text(&*payload)
+    rcu_torture::failures::panic_text(&*payload)
 }
 
 fn assert_mentions(message: &str, parts: &[&str]) {
@@ -42,7 +42,7 @@ fn barrier_message_from_a_callback(call_rcu: fn(Box<dyn FnOnce() + Send>), barri
     let (tx, rx) = mpsc::channel();
     call_rcu(Box::new(move || {
         let outcome = catch_unwind(barrier);
-        let _ = tx.send(outcome.map_err(|p| rcu_torture::threads::panic_text(&*p)));
+        let _ = tx.send(outcome.map_err(|p| rcu_torture::failures::panic_text(&*p)));
     }));
     barrier();
     match rx.recv().expect("the callback ran before rcu_barrier returned") {
