@@ -28,6 +28,7 @@ pub mod polling;
 pub mod rng;
 pub mod rss;
 pub mod scenario;
+pub mod seccomp;
 pub mod stall;
 pub mod state;
 pub mod stats;

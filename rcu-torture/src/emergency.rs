@@ -21,11 +21,12 @@
 //!   section; QSBR: online). The token takes the thread's reserve block,
 //!   which becomes its open block and is freed after a grace period like
 //!   any block; `kvfree_emergency_reserve` must have moved by exactly one.
-//!   One object per stretch only: a second one in the same section can
-//!   find the reserve stolen by the drain timer (sealed, waiting for a grace
-//!   period that waits for this very section) and abort the process, an
-//!   engine gap reproduced in `tests/engine_gaps.rs`. `BlocksAndReserve`,
-//!   which makes that abort certain, is never used here.
+//!   One object per stretch only: another thread's `rcu_barrier` may
+//!   collect a reserve in use (sealed, waiting for a grace period that
+//!   waits for this very section), and a second object in the same section
+//!   would then abort the process (see `rcu-core/tests/engine_gaps.rs`).
+//!   `BlocksAndReserve`, which makes that abort certain, is used only by
+//!   the sabotage path below.
 
 use crate::board::Board;
 use crate::discipline;

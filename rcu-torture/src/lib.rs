@@ -60,7 +60,7 @@
 //! board                                the state every thread of a run shares
 //! ledger · ceiling                     objects retired unpublished, counted per source; the memory ceiling
 //! discipline · failures                how a thread takes part, for any flavour; failure messages
-//! label · seccomp                      flavour, seed and per-thread generators; the membarrier filter
+//! label                                flavour, seed and per-thread generators
 //! ```
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -80,7 +80,6 @@ pub mod path;
 pub mod paths;
 pub mod report;
 pub mod run;
-pub mod seccomp;
 pub mod synchronous;
 pub mod threads;
 pub mod writer;

@@ -163,8 +163,8 @@ fn deny_membarrier(which: DenyArg) -> Result<(), String> {
         DenyArg::Eperm => libc::EPERM,
         DenyArg::Enosys => libc::ENOSYS,
     };
-    rcu_torture::seccomp::deny_membarrier(errno).map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
-    match rcu_torture::seccomp::query_membarrier() {
+    rcu_testkit::seccomp::deny_membarrier(errno).map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
+    match rcu_testkit::seccomp::query_membarrier() {
         Err(got) if got == errno => {
             println!("rcu-torture: membarrier(2) denied by seccomp (errno {errno})");
             Ok(())
