@@ -122,9 +122,9 @@ pub fn kvfree_box<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     });
 }
 
-/// `kvfree_rcu` of a vector with spare capacity, freed without reallocation. One in 32 is large (up to 64 KiB
-/// of capacity), so its size takes room in its block
-/// (`BYTES_PER_BLOCK_WORD`) and fills it early.
+/// `kvfree_rcu` of a vector with spare capacity, freed without
+/// reallocation. One in 32 is large (up to 64 KiB of capacity), so its size
+/// takes room in its block (`BYTES_PER_BLOCK_WORD`) and fills it early.
 pub fn kvfree_vec<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     const LARGE_BYTES: u64 = 64 << 10;
     let capacity = if cx.rng.one_in(32) {

@@ -27,7 +27,7 @@ const SYNCHRONOUS: u32 = 2;
 const DEFERRED: u32 = 6;
 /// Weight of the paths that call `rcu_barrier`, which seals every thread's
 /// partial kvfree block: run often, they would leave the drain timer
-/// (20 ms) nothing to seal.
+/// nothing to seal within its interval.
 const BARRIER: u32 = 1;
 
 /// Every retire path.

@@ -25,7 +25,7 @@ pub struct PathTally {
 /// Everything a run measured.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// `memb` or `qsbr`.
+    /// The flavour's name.
     pub flavour: &'static str,
     /// The seed that reproduces the run's random decisions.
     pub seed: u64,

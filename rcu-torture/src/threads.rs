@@ -1,5 +1,5 @@
-//! The threads of a run other than the writer: readers, extra updaters and
-//! churn threads, and the read-side check they all share.
+//! The threads of a run other than the writer: readers, extra updaters,
+//! the stuck reader of `--sabotage-hang`, and churn threads.
 
 use crate::board::{Board, Histogram};
 use crate::check::{check_one_section, CellValue};
@@ -155,8 +155,8 @@ fn churn_child<F: RcuFlavour>(board: &'static Board, cell: &RcuCell<CellValue, F
         0 => F::unregister_thread(thread),
         1 => discipline::exit_registered::<F>(thread),
         _ => {
-            // QSBR must be unregistered first (a second QsbrThread on one
-            // thread is misuse); memb may read either way.
+            // Unregistered first: the late read registers again, and a
+            // flavour may allow one handle per thread (QSBR).
             F::unregister_thread(thread);
             arm_late_read::<F>(board);
         }
