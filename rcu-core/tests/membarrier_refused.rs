@@ -62,6 +62,8 @@ fn grace_periods_work<F: RcuFlavour>(expected: BarrierStrategy) {
             F::call_rcu(move || drop(counted));
             F::kvfree_rcu(Box::new(CountsDrop(&DROPS)));
         }
+        // Relaxed: pairs with nothing; the scope's join orders the
+        // reader's end before the checks below.
         stop.store(true, Ordering::Relaxed);
     });
     F::rcu_barrier();
