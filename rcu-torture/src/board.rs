@@ -1,65 +1,17 @@
-//! The state every thread of one run shares: the pool, the pointer lane,
-//! the stop flag, progress counters and the failure log.
+//! The state every thread of one run shares: the arena, the pointer lane,
+//! the stop flag, progress counters, the ledgers and the failure log.
 //!
 //! It is leaked (one per run) because some readers run in thread-local
 //! destructors, after the scope that started their thread may have ended.
 
-use crate::ledger::Ledgers;
-use crate::pool::{Element, Observation, Pool, PIPE_LEN};
-use crate::rss::{mib, RssWatch};
-use std::collections::BTreeSet;
+use crate::ceiling::{mib, RssWatch};
+use crate::failures::Failures;
+use crate::label::RunLabel;
+use crate::ledger::{Ledgers, Retiree, Source};
+use rcu_core::RcuFlavour;
+use rcu_testkit::arena::{Arena, Element, Observation, PIPE_LEN};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
-
-/// The flavour and seed of a run: every failure message carries both.
-#[derive(Copy, Clone, Debug)]
-pub struct RunLabel {
-    /// `memb` or `qsbr`.
-    pub flavour: &'static str,
-    /// The run's `--seed`.
-    pub seed: u64,
-}
-
-/// How many failure messages are kept (all are counted).
-const KEPT_FAILURES: usize = 32;
-
-/// Failures seen by any thread.
-#[derive(Debug, Default)]
-pub struct Failures {
-    count: AtomicU64,
-    messages: Mutex<Vec<String>>,
-    /// Every path some failure named (all failures, not only those kept).
-    paths: Mutex<BTreeSet<String>>,
-}
-
-impl Failures {
-    /// Records one failure of `path`.
-    pub fn record(&self, path: &str, message: String) {
-        // Relaxed: read after the threads are joined.
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.paths.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_owned());
-        let mut m = self.messages.lock().unwrap_or_else(|e| e.into_inner());
-        if m.len() < KEPT_FAILURES {
-            eprintln!("{message}");
-            m.push(message);
-        }
-    }
-
-    /// Failures so far.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    /// The first failure messages.
-    pub fn messages(&self) -> Vec<String> {
-        self.messages.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Every path a failure named.
-    pub fn paths(&self) -> Vec<String> {
-        self.paths.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
-    }
-}
 
 /// Counters the watchdog and the report read (Relaxed: statistics).
 #[derive(Debug, Default)]
@@ -125,9 +77,9 @@ pub struct Board {
     /// Flavour and seed.
     pub label: RunLabel,
     /// The elements readers can reach.
-    pub pool: &'static Pool,
+    pub arena: &'static Arena,
     /// The pointer lane: the element published by the raw-pointer paths.
-    /// Always points into `pool`.
+    /// Always points into `arena`.
     pointer: AtomicPtr<Element>,
     /// Names of the retire paths, by index (for messages).
     pub path_names: Vec<&'static str>,
@@ -139,7 +91,7 @@ pub struct Board {
     pub progress: Progress,
     /// Reader histograms, merged in as threads finish.
     pub histogram: Mutex<Histogram>,
-    /// Accounting of the objects that are not pool tokens.
+    /// Accounting of the objects that are not arena tokens.
     pub ledgers: Ledgers,
     /// The memory ceiling and its samples.
     pub rss: RssWatch,
@@ -149,35 +101,32 @@ pub struct Board {
 }
 
 impl Board {
-    /// A board whose pointer lane publishes `first`, leaked for the run;
-    /// `pool` reports early drops to it from now on.
+    /// A board whose pointer lane publishes `first`, leaked for the run.
     pub fn leak(
         label: RunLabel,
-        pool: &'static Pool,
+        arena: &'static Arena,
         first: usize,
         path_names: Vec<&'static str>,
         rss: RssWatch,
     ) -> &'static Board {
-        let pointer = AtomicPtr::new(pool.element(first) as *const Element as *mut Element);
+        let pointer = AtomicPtr::new(arena.element(first) as *const Element as *mut Element);
         let progress = Progress { writer_path: AtomicUsize::new(IDLE), ..Progress::default() };
-        let board: &'static Board = Box::leak(Box::new(Board {
+        Box::leak(Box::new(Board {
             label,
-            pool,
+            arena,
             pointer,
             path_names,
             stop: AtomicBool::new(false),
-            failures: Failures::default(),
+            failures: Failures::new(label),
             progress,
             histogram: Mutex::new(Histogram::default()),
             ledgers: Ledgers::default(),
             rss,
             thread_names: Mutex::new(Vec::new()),
-        }));
-        pool.attach(board);
-        board
+        }))
     }
 
-    /// Samples the RSS (see `rss.rs`); the first sample above the ceiling
+    /// Samples the RSS (see `ceiling.rs`); the first sample above the ceiling
     /// is a failure of `path`, found by `who`.
     pub fn sample_rss(&self, path: &str, who: &str) {
         if let Some(over) = self.rss.sample() {
@@ -207,9 +156,9 @@ impl Board {
         // Acquire pairs with the Release half of `publish_pointer`'s swap:
         // the reader sees the recycled element's fresh side-table state.
         let p = self.pointer.load(Ordering::Acquire);
-        // SAFETY: the pointer always points into `self.pool`, which is
+        // SAFETY: the pointer always points into `self.arena`, which is
         // leaked and never freed (see the module docs); elements are only
-        // ever accessed through atomics.
+        // ever accessed through atomics and a mutex.
         unsafe { &*p }
     }
 
@@ -231,8 +180,32 @@ impl Board {
 
     /// Records a failure, naming the flavour, path and seed.
     pub fn fail(&self, path: &str, what: impl std::fmt::Display) {
-        let RunLabel { flavour, seed } = self.label;
-        self.failures.record(path, format!("FAIL [flavour={flavour} path={path} seed={seed}] {what}"));
+        self.failures.fail(path, what);
+    }
+
+    /// Turns the arena's early drops since the last call into failures of
+    /// the paths that retired the elements.
+    pub fn report_early_drops(&self) {
+        for e in self.arena.take_early_drops() {
+            self.fail(
+                self.path_name(e.path),
+                format_args!(
+                    "the token of element {} was dropped before the grace period of its retire completed (cookie {:?} not reached): an early free",
+                    e.id, e.cookie
+                ),
+            );
+        }
+    }
+
+    /// A retiree of `source`, handed over by `path`, counted in this run's
+    /// ledgers (see `ledger.rs`).
+    pub fn retiree<F: RcuFlavour>(&'static self, source: Source, path: &'static str) -> Retiree {
+        Retiree::new::<F>(&self.ledgers, &self.failures, source, path)
+    }
+
+    /// `n` retirees (for `Vec` and boxed-slice hand-offs).
+    pub fn retirees<F: RcuFlavour>(&'static self, source: Source, path: &'static str, n: usize) -> Vec<Retiree> {
+        (0..n).map(|_| self.retiree::<F>(source, path)).collect()
     }
 
     /// Judges what a reader (`who`) saw of `element` inside one read-side
@@ -257,7 +230,7 @@ impl Board {
                 path,
                 format_args!(
                     "{who} reached element {} {what} inside a read-side section (age {} then {}, freed {} then {})",
-                    element.index, first.age, last.age, first.freed, last.freed
+                    element.id, first.age, last.age, first.freed, last.freed
                 ),
             );
         }

@@ -15,21 +15,20 @@
 //! * `kvfree_rcu` of a `Box<Token>`, a `Box<[Token]>` and a
 //!   `Box<dyn Send>` (one, two and two words per entry in the block), and
 //!   of a `Vec<Token>` with spare capacity (three words, freed without
-//!   reallocation; one in 32 up to 64 KiB, which fills its block by size),
-//!   through `kvfree_rcu_vec` and the generic `kvfree_rcu`.
+//!   reallocation; one in 32 up to 64 KiB, which fills its block by size).
 
-use crate::flavour::TortureFlavour;
-use crate::paths::{maybe_reading, PathCtx};
-use crate::pool::Token;
-use rcu_core::RcuHead;
+use crate::discipline;
+use crate::path::PathCtx;
+use rcu_core::{RcuFlavour, RcuHead};
+use rcu_testkit::arena::Token;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// The closure owns the token.
-pub fn call_rcu<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+pub fn call_rcu<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     let reading = cx.rng.one_in(2);
-    maybe_reading::<F, _>(cx.thread, reading, || F::call_rcu(move || drop(token)));
+    discipline::maybe_reading::<F, _>(cx.thread, reading, || F::call_rcu(move || drop(token)));
 }
 
 /// A retired token with an intrusive head, not at offset 0.
@@ -57,13 +56,13 @@ unsafe fn free_raw_node(head: NonNull<RcuHead>) {
 
 /// The token rides in a node with an embedded head: no allocation by the
 /// engine.
-pub fn call_rcu_raw<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+pub fn call_rcu_raw<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     let node = Box::into_raw(Box::new(RawNode { token, head: RcuHead::new() }));
     // SAFETY: `node` is a valid pointer from `Box::into_raw`; taking the
     // field's address creates no reference.
     let head = unsafe { NonNull::new_unchecked(std::ptr::addr_of_mut!((*node).head)) };
     let reading = cx.rng.one_in(2);
-    maybe_reading::<F, _>(cx.thread, reading, || {
+    discipline::maybe_reading::<F, _>(cx.thread, reading, || {
         // SAFETY: the head is valid and not queued (the node is new); the
         // node stays leaked, unmoved and unused until `free_raw_node`
         // reclaims it; what the callback drops (a `Token`) is `Send`.
@@ -73,7 +72,7 @@ pub fn call_rcu_raw<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
 
 /// Queues link `link` of `links`; it counts itself in `ran`, then queues
 /// the next link or, as the last, drops the token.
-fn queue_link<F: TortureFlavour>(link: u32, links: u32, ran: Arc<AtomicU32>, token: Token) {
+fn queue_link<F: RcuFlavour>(link: u32, links: u32, ran: Arc<AtomicU32>, token: Token) {
     F::call_rcu(move || {
         // Release pairs with the writer's Acquire load after rcu_barrier
         // (which itself orders the callback before its return).
@@ -87,13 +86,13 @@ fn queue_link<F: TortureFlavour>(link: u32, links: u32, ran: Arc<AtomicU32>, tok
 }
 
 /// A chain of callbacks, one `rcu_barrier` per link (see the module docs).
-pub fn chain_and_barrier<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+pub fn chain_and_barrier<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     let links = 1 + cx.rng.below(4) as u32;
-    let index = token.index();
+    let index = token.id();
     let ran = Arc::new(AtomicU32::new(0));
     queue_link::<F>(1, links, Arc::clone(&ran), token);
     for barrier in 1..=links {
-        F::barrier(cx.thread);
+        discipline::barrier::<F>(cx.thread);
         // Acquire: see `queue_link`.
         let n = ran.load(Ordering::Acquire);
         if n < barrier {
@@ -103,7 +102,7 @@ pub fn chain_and_barrier<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Toke
             ));
         }
     }
-    if !cx.board.pool.element(index).observe().freed {
+    if !cx.board.arena.element(index).observe().freed {
         cx.fail(format_args!(
             "rcu_barrier returned {links} times but the last of {links} chained callbacks has not dropped element {index}'s token"
         ));
@@ -113,21 +112,20 @@ pub fn chain_and_barrier<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Toke
 }
 
 /// `kvfree_rcu` of a box: sized, slice or trait object.
-pub fn kvfree_box<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+pub fn kvfree_box<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     let shape = cx.rng.below(3);
     let reading = cx.rng.one_in(2);
-    maybe_reading::<F, _>(cx.thread, reading, || match shape {
-        0 => F::kvfree(Box::new(token)),
-        1 => F::kvfree(vec![token].into_boxed_slice()),
-        _ => F::kvfree(Box::new(token) as Box<dyn Send>),
+    discipline::maybe_reading::<F, _>(cx.thread, reading, || match shape {
+        0 => F::kvfree_rcu(Box::new(token)),
+        1 => F::kvfree_rcu(vec![token].into_boxed_slice()),
+        _ => F::kvfree_rcu(Box::new(token) as Box<dyn Send>),
     });
 }
 
-/// `kvfree_rcu_vec` (or the generic `kvfree_rcu`) of a vector with spare
-/// capacity, freed without reallocation. One in 32 is large (up to 64 KiB
-/// of capacity), so its size takes room in its block
-/// (`BYTES_PER_BLOCK_WORD`) and fills it early.
-pub fn kvfree_vec<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+/// `kvfree_rcu` of a vector with spare capacity, freed without
+/// reallocation. One in 32 is large (up to 64 KiB of capacity), so its size
+/// takes room in its block (`BYTES_PER_BLOCK_WORD`) and fills it early.
+pub fn kvfree_vec<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     const LARGE_BYTES: u64 = 64 << 10;
     let capacity = if cx.rng.one_in(32) {
         1 + cx.rng.below(LARGE_BYTES / std::mem::size_of::<Token>() as u64)
@@ -136,7 +134,6 @@ pub fn kvfree_vec<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     };
     let mut v = Vec::with_capacity(capacity as usize);
     v.push(token);
-    let generic = cx.rng.one_in(2);
     let reading = cx.rng.one_in(2);
-    maybe_reading::<F, _>(cx.thread, reading, || if generic { F::kvfree(v) } else { F::kvfree_vec(v) });
+    discipline::maybe_reading::<F, _>(cx.thread, reading, || F::kvfree_rcu(v));
 }

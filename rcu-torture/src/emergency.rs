@@ -9,7 +9,7 @@
 //! freed, which also brings back the writer's reserve block if an earlier
 //! stretch used it. Then, with the fault set, the writer hands over the
 //! retired token (on the synchronize branch, followed by up to three extra
-//! objects: [`Retiree`]s of every shape):
+//! objects: [`Retiree`](crate::ledger::Retiree)s of every shape):
 //!
 //! * **synchronize branch**: the writer may block (memb: outside any
 //!   read-side section; QSBR: offline). Each object is freed inline after
@@ -21,19 +21,21 @@
 //!   section; QSBR: online). The token takes the thread's reserve block,
 //!   which becomes its open block and is freed after a grace period like
 //!   any block; `kvfree_emergency_reserve` must have moved by exactly one.
-//!   One object per stretch only: a second one in the same section can
-//!   find the reserve stolen by the drain timer (sealed, waiting for a grace
-//!   period that waits for this very section) and abort the process, an
-//!   engine gap reproduced in `tests/engine_gaps.rs`. `BlocksAndReserve`,
-//!   which makes that abort certain, is never used here.
+//!   One object per stretch only: another thread's `rcu_barrier` may
+//!   collect a reserve in use (sealed, waiting for a grace period that
+//!   waits for this very section), and a second object in the same section
+//!   would then abort the process (see `rcu-core/tests/engine_gaps.rs`).
+//!   `BlocksAndReserve`, which makes that abort certain, is used only by
+//!   the sabotage path below.
 
 use crate::board::Board;
-use crate::flavour::TortureFlavour;
-use crate::ledger::{Retiree, Source};
-use crate::paths::{maybe_reading, PathCtx};
-use crate::pool::Token;
-use crate::rng::Rng;
+use crate::discipline;
+use crate::ledger::Source;
+use crate::path::PathCtx;
 use rcu_core::fault::{set_alloc_failure, AllocFailure};
+use rcu_core::RcuFlavour;
+use rcu_testkit::arena::Token;
+use rcu_testkit::rng::Rng;
 
 /// The most extra objects in one synchronize-branch stretch.
 const MAX_EXTRA: u64 = 3;
@@ -60,29 +62,29 @@ impl Drop for FaultStretch {
 }
 
 /// Hands `n` retirees to `kvfree_rcu`, each in a shape chosen by `rng`.
-fn kvfree_extra<F: TortureFlavour>(board: &'static Board, rng: &mut Rng, path: &'static str, n: u64) {
+fn kvfree_extra<F: RcuFlavour>(board: &'static Board, rng: &mut Rng, path: &'static str, n: u64) {
     for _ in 0..n {
-        let r = || Retiree::new::<F>(board, Source::Emergency, path);
+        let r = || board.retiree::<F>(Source::Emergency, path);
         match rng.below(4) {
-            0 => F::kvfree(Box::new(r())),
-            1 => F::kvfree(Retiree::many::<F>(board, Source::Emergency, path, 2).into_boxed_slice()),
-            2 => F::kvfree_vec(Retiree::many::<F>(board, Source::Emergency, path, 1 + rng.below(3) as usize)),
-            _ => F::kvfree(Box::new(r()) as Box<dyn Send>),
+            0 => F::kvfree_rcu(Box::new(r())),
+            1 => F::kvfree_rcu(board.retirees::<F>(Source::Emergency, path, 2).into_boxed_slice()),
+            2 => F::kvfree_rcu(board.retirees::<F>(Source::Emergency, path, 1 + rng.below(3) as usize)),
+            _ => F::kvfree_rcu(Box::new(r()) as Box<dyn Send>),
         }
     }
 }
 
 /// No block, and the writer may block: synchronize, then free inline.
-pub fn synchronize_branch<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
-    F::barrier(cx.thread);
+pub fn synchronize_branch<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+    discipline::barrier::<F>(cx.thread);
     let extra = cx.rng.below(MAX_EXTRA + 1);
-    let index = token.index();
+    let index = token.id();
     let before = F::stats().kvfree_emergency_synchronize;
     let (board, rng, name) = (cx.board, &mut *cx.rng, cx.name);
-    maybe_reading::<F, _>(cx.thread, false, || {
+    discipline::maybe_reading::<F, _>(cx.thread, false, || {
         let _fault = FaultStretch::begin();
-        F::kvfree(Box::new(token));
-        if !board.pool.element(index).observe().freed {
+        F::kvfree_rcu(Box::new(token));
+        if !board.arena.element(index).observe().freed {
             board.fail(
                 name,
                 format_args!(
@@ -104,16 +106,16 @@ pub fn synchronize_branch<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Tok
 }
 
 /// No block, and the writer may not block: the per-thread reserve.
-pub fn reserve_branch<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
-    F::barrier(cx.thread);
-    let index = token.index();
+pub fn reserve_branch<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+    discipline::barrier::<F>(cx.thread);
+    let index = token.id();
     let before = F::stats().kvfree_emergency_reserve;
     let (board, name) = (cx.board, cx.name);
-    maybe_reading::<F, _>(cx.thread, true, || {
+    discipline::maybe_reading::<F, _>(cx.thread, true, || {
         let fault = FaultStretch::begin();
-        F::kvfree(Box::new(token));
+        F::kvfree_rcu(Box::new(token));
         drop(fault);
-        if board.pool.element(index).observe().freed {
+        if board.arena.element(index).observe().freed {
             board.fail(
                 name,
                 format_args!(
@@ -138,16 +140,16 @@ pub fn reserve_branch<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) 
 /// previous owner's) is full. The engine must then abort (its documented
 /// answer to memory exhaustion where it may not block), and the torture
 /// binary must say which flavour, path and seed died.
-pub fn out_of_memory_in_a_section<F: TortureFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
+pub fn out_of_memory_in_a_section<F: RcuFlavour>(cx: &mut PathCtx<'_, F>, token: Token) {
     // An empty open block, so the first call looks for a new one.
-    F::barrier(cx.thread);
+    discipline::barrier::<F>(cx.thread);
     let (board, name) = (cx.board, cx.name);
-    maybe_reading::<F, _>(cx.thread, true, || {
+    discipline::maybe_reading::<F, _>(cx.thread, true, || {
         let _fault = FaultStretch::with(AllocFailure::BlocksAndReserve);
-        F::kvfree(Box::new(token));
+        F::kvfree_rcu(Box::new(token));
         // A reserve block holds at most 58 one-word objects.
         for _ in 0..100 {
-            F::kvfree(Box::new(Retiree::new::<F>(board, Source::Emergency, name)));
+            F::kvfree_rcu(Box::new(board.retiree::<F>(Source::Emergency, name)));
         }
     });
     cx.fail("kvfree_rcu returned 101 times with every block allocation failing inside a read-side section (expected an abort)");

@@ -1,7 +1,7 @@
 //! The callback flood: a thread that queues `call_rcu` callbacks and
 //! `kvfree_rcu` objects as fast as it can for a burst, rests, and floods
 //! again, while the RSS is sampled against the run's memory ceiling
-//! (`rss.rs`).
+//! (`ceiling.rs`).
 //!
 //! What bounds memory is the engine's backpressure: past the hard backlog
 //! limit a caller that may block waits until reclaim catches up. So the
@@ -12,15 +12,16 @@
 //! The run tightens the backlog limits while it lasts ([`FLOOD_LIMITS`]),
 //! so the throttle engages within each burst.
 //!
-//! Every object is a [`Retiree`] (see `ledger.rs`): it checks its grace
+//! Every object is a [`Retiree`](crate::ledger::Retiree) (see `ledger.rs`): it checks its grace
 //! period when dropped and is counted, so the flood's objects take part in
 //! the leak accounting after the final `rcu_barrier`.
 
 use crate::board::Board;
-use crate::flavour::TortureFlavour;
-use crate::ledger::{Retiree, Source};
-use crate::rng::Rng;
-use rcu_core::CallbackLimits;
+use crate::label::role;
+use crate::ledger::Source;
+use crate::path::name::FLOOD;
+use rcu_core::{CallbackLimits, RcuFlavour};
+use rcu_testkit::rng::Rng;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -30,9 +31,6 @@ pub const FLOOD_LIMITS: CallbackLimits = CallbackLimits { soft: 2_000, hard: 20_
 
 /// Calls between RSS samples and stop checks.
 const SAMPLE_EVERY: u64 = 4096;
-
-/// The path name flood failures carry.
-pub const FLOOD_PATH: &str = "flood";
 
 /// How a flood thread floods.
 #[derive(Copy, Clone, Debug)]
@@ -48,22 +46,22 @@ pub struct FloodShape {
 /// self-check), each burst runs inside one read-side section (QSBR:
 /// online), where the engine never throttles and no grace period can
 /// complete: memory must then grow past the ceiling and fail the run.
-pub fn flooder<F: TortureFlavour>(board: &'static Board, index: u64, shape: FloodShape, unbounded: bool) {
-    let mut rng = Rng::for_thread(board.label.seed, crate::threads::role::FLOOD, index);
+pub fn flooder<F: RcuFlavour>(board: &'static Board, index: u64, shape: FloodShape, unbounded: bool) {
+    let mut rng = board.label.rng(role::FLOOD, index);
     board.name_this_thread(&format!("flood {index}"));
     // Once the ceiling is broken the run has failed; flooding on would only
     // take memory from the rest of the machine.
     while !board.stopping() && !board.rss.exceeded() {
         if unbounded {
-            let thread = F::register();
+            let thread = F::register_thread();
             let guard = F::read_lock(&thread);
             burst::<F>(board, &mut rng, shape.burst);
             drop(guard);
-            F::unregister(thread);
+            F::unregister_thread(thread);
         } else if rng.one_in(2) {
-            let mut thread = F::register();
-            F::blocking(&mut thread, || burst::<F>(board, &mut rng, shape.burst));
-            F::unregister(thread);
+            let mut thread = F::register_thread();
+            F::offline_scope(&mut thread, || burst::<F>(board, &mut rng, shape.burst));
+            F::unregister_thread(thread);
         } else {
             burst::<F>(board, &mut rng, shape.burst);
         }
@@ -83,26 +81,24 @@ fn rest(board: &Board, rng: &mut Rng, mean: Duration) {
     }
 }
 
-/// One burst: `call_rcu`, `kvfree_rcu(Box)` and `kvfree_rcu_vec` as fast
+/// One burst: `call_rcu`, and `kvfree_rcu` of boxes and vectors, as fast
 /// as the engine accepts them.
-fn burst<F: TortureFlavour>(board: &'static Board, rng: &mut Rng, length: Duration) {
+fn burst<F: RcuFlavour>(board: &'static Board, rng: &mut Rng, length: Duration) {
     let end = Instant::now() + length;
     let mut calls = 0u64;
     loop {
         for _ in 0..SAMPLE_EVERY {
             match rng.below(4) {
                 0 | 1 => {
-                    let r = Retiree::new::<F>(board, Source::FloodCallRcu, FLOOD_PATH);
+                    let r = board.retiree::<F>(Source::FloodCallRcu, FLOOD);
                     F::call_rcu(move || drop(r));
                 }
-                2 => F::kvfree(Box::new(Retiree::new::<F>(board, Source::FloodKvfree, FLOOD_PATH))),
-                _ => {
-                    F::kvfree_vec(Retiree::many::<F>(board, Source::FloodKvfree, FLOOD_PATH, 1 + rng.below(4) as usize))
-                }
+                2 => F::kvfree_rcu(Box::new(board.retiree::<F>(Source::FloodKvfree, FLOOD))),
+                _ => F::kvfree_rcu(board.retirees::<F>(Source::FloodKvfree, FLOOD, 1 + rng.below(4) as usize)),
             }
         }
         calls += SAMPLE_EVERY;
-        board.sample_rss(FLOOD_PATH, "the flood thread");
+        board.sample_rss(FLOOD, "the flood thread");
         if board.stopping() || board.rss.exceeded() || Instant::now() >= end {
             break;
         }

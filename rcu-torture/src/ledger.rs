@@ -9,9 +9,8 @@
 //! Every retiree is counted in the [`Ledger`] of its [`Source`] when made
 //! and when dropped; after the final `rcu_barrier` both counts must match.
 
-use crate::board::Board;
-use crate::flavour::TortureFlavour;
-use rcu_core::GpState;
+use crate::failures::Failures;
+use rcu_core::{GpState, RcuFlavour};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Who made a retiree (one ledger each).
@@ -84,7 +83,8 @@ impl Ledgers {
 /// dropped, that a grace period has elapsed since it was made.
 #[derive(Debug)]
 pub struct Retiree {
-    board: &'static Board,
+    ledger: &'static Ledger,
+    failures: &'static Failures,
     source: Source,
     /// The path or thread that retired it, for failure messages.
     path: &'static str,
@@ -93,23 +93,26 @@ pub struct Retiree {
 }
 
 impl Retiree {
-    /// A retiree about to be handed over by `path`; its cookie is taken now.
-    pub fn new<F: TortureFlavour>(board: &'static Board, source: Source, path: &'static str) -> Self {
+    /// A retiree of `source` about to be handed over by `path`, counted in
+    /// `ledgers` and reporting to `failures`; its cookie is taken now.
+    pub fn new<F: RcuFlavour>(
+        ledgers: &'static Ledgers,
+        failures: &'static Failures,
+        source: Source,
+        path: &'static str,
+    ) -> Self {
+        let ledger = ledgers.of(source);
         // Relaxed: a count read after the final rcu_barrier.
-        board.ledgers.of(source).created.fetch_add(1, Ordering::Relaxed);
-        Retiree { board, source, path, cookie: F::get_state(), poll: F::poll }
-    }
-
-    /// `n` retirees (for `Vec` and boxed-slice hand-offs).
-    pub fn many<F: TortureFlavour>(board: &'static Board, source: Source, path: &'static str, n: usize) -> Vec<Self> {
-        (0..n).map(|_| Self::new::<F>(board, source, path)).collect()
+        ledger.created.fetch_add(1, Ordering::Relaxed);
+        let cookie = F::get_state_synchronize_rcu();
+        Retiree { ledger, failures, source, path, cookie, poll: F::poll_state_synchronize_rcu }
     }
 }
 
 impl Drop for Retiree {
     fn drop(&mut self) {
         if !(self.poll)(self.cookie) {
-            self.board.fail(
+            self.failures.fail(
                 self.path,
                 format_args!(
                     "a {} object was dropped before the grace period of its hand-off completed (cookie {:?} not reached): an early free",
@@ -119,6 +122,6 @@ impl Drop for Retiree {
             );
         }
         // Relaxed: as in `Ledger::created`.
-        self.board.ledgers.of(self.source).dropped.fetch_add(1, Ordering::Relaxed);
+        self.ledger.dropped.fetch_add(1, Ordering::Relaxed);
     }
 }

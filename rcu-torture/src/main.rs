@@ -6,19 +6,22 @@
 //! ```
 
 use clap::{Parser, ValueEnum};
-use rcu_core::BarrierStrategy;
+use rcu_core::{BarrierStrategy, RcuFlavour};
 use rcu_memb::Memb;
 use rcu_qsbr::Qsbr;
-use rcu_torture::{run, Config, Report, TortureFlavour};
+use rcu_torture::{run, Config, Report};
 use std::process::ExitCode;
 use std::time::Duration;
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum FlavourArg {
-    Memb,
-    Qsbr,
-    Both,
-}
+/// One flavour's run, as the table below holds it.
+type RunOne = fn(&Config) -> Result<Report, String>;
+
+/// The flavours `--flavour` picks from, by name, in the order `all` runs
+/// them. Torturing another flavour takes one line here.
+const FLAVOURS: &[(&str, RunOne)] = &[("memb", run_one::<Memb>), ("qsbr", run_one::<Qsbr>)];
+
+/// `--flavour` for every flavour of [`FLAVOURS`].
+const ALL: &str = "all";
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum BarrierArg {
@@ -51,9 +54,9 @@ enum DenyArg {
 #[derive(Debug, Parser)]
 #[command(name = "rcu-torture", version)]
 struct Args {
-    /// Which flavour to torture (`both`: memb, then qsbr).
-    #[arg(long, value_enum, default_value_t = FlavourArg::Both)]
-    flavour: FlavourArg,
+    /// Which flavour to torture (`all`: each in turn).
+    #[arg(long, default_value = ALL, value_parser = flavour_names())]
+    flavour: String,
     /// Seconds per flavour, at least: a run goes on until every selected
     /// path has run once [default: 10, or 3 with --quick].
     #[arg(long, value_name = "SECS")]
@@ -160,8 +163,8 @@ fn deny_membarrier(which: DenyArg) -> Result<(), String> {
         DenyArg::Eperm => libc::EPERM,
         DenyArg::Enosys => libc::ENOSYS,
     };
-    rcu_torture::seccomp::deny_membarrier(errno).map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
-    match rcu_torture::seccomp::query_membarrier() {
+    rcu_testkit::seccomp::deny_membarrier(errno).map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
+    match rcu_testkit::seccomp::query_membarrier() {
         Err(got) if got == errno => {
             println!("rcu-torture: membarrier(2) denied by seccomp (errno {errno})");
             Ok(())
@@ -187,7 +190,12 @@ fn reproduce_command(flavour: &str, seed: u64) -> String {
     format!("rcu-torture {} --flavour {flavour} --seed {seed}", kept.join(" "))
 }
 
-fn run_one<F: TortureFlavour>(config: &Config) -> Result<Report, String> {
+/// `--flavour`'s choices: every flavour's name, and `all`.
+fn flavour_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(FLAVOURS.iter().map(|(name, _)| *name).chain([ALL]))
+}
+
+fn run_one<F: RcuFlavour>(config: &Config) -> Result<Report, String> {
     let report = run::<F>(config)
         .map_err(|e| format!("FAIL [flavour={} path=- seed={}] cannot run: {e}", F::NAME, config.seed))?;
     println!("{report}");
@@ -217,13 +225,11 @@ fn main() -> ExitCode {
         "rcu-torture: seed {seed}, {:.1} s per flavour (rerun with --seed {seed} to replay the random decisions)",
         config.duration.as_secs_f64()
     );
-    let mut outcomes = Vec::new();
-    if matches!(args.flavour, FlavourArg::Memb | FlavourArg::Both) {
-        outcomes.push(("memb", run_one::<Memb>(&config)));
-    }
-    if matches!(args.flavour, FlavourArg::Qsbr | FlavourArg::Both) {
-        outcomes.push(("qsbr", run_one::<Qsbr>(&config)));
-    }
+    let outcomes: Vec<(&str, Result<Report, String>)> = FLAVOURS
+        .iter()
+        .filter(|(name, _)| args.flavour == ALL || args.flavour == *name)
+        .map(|(name, run_one)| (*name, run_one(&config)))
+        .collect();
     let mut failed = Vec::new();
     for (flavour, outcome) in &outcomes {
         match outcome {

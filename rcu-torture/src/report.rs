@@ -5,8 +5,8 @@
 //! single path is (a leak spread over several, a reader slot left claimed).
 
 use crate::board::Histogram;
-use crate::paths::name;
-use crate::rss::mib;
+use crate::ceiling::mib;
+use crate::path::name;
 use rcu_core::{BarrierStrategy, Stats};
 use std::fmt;
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub struct PathTally {
 /// Everything a run measured.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// `memb` or `qsbr`.
+    /// The flavour's name.
     pub flavour: &'static str,
     /// The seed that reproduces the run's random decisions.
     pub seed: u64,
@@ -179,12 +179,12 @@ impl Report {
         self.accounting_problems(&mut out);
         self.counter_problems(&mut out);
         if self.flooders > 0 && self.flood_calls == 0 {
-            out.push(format!("{} the flood never ran (run too short?)", self.tag(crate::flood::FLOOD_PATH)));
+            out.push(format!("{} the flood never ran (run too short?)", self.tag(name::FLOOD)));
         }
         if self.rss_peak > self.rss_ceiling {
             out.push(format!(
                 "{} peak RSS {:.1} MiB above the ceiling {:.1} MiB",
-                self.tag(crate::flood::FLOOD_PATH),
+                self.tag(name::FLOOD),
                 mib(self.rss_peak),
                 mib(self.rss_ceiling)
             ));
@@ -270,7 +270,7 @@ impl Report {
         // drain timer or an rcu_barrier took it in the microseconds before;
         // over a hundred exits, some must have sealed their own block.
         if self.churned_threads >= 100 && self.churn_pending > 0 {
-            need(crate::threads::CHURN_PATH, "kvfree_blocks_sealed.thread_exit", m.thread_exit_seals, 1);
+            need(name::CHURN, "kvfree_blocks_sealed.thread_exit", m.thread_exit_seals, 1);
         }
         if m.callback_panics + m.drop_panics > 0 {
             out.push(format!(

@@ -1,17 +1,20 @@
 //! One torture run of one flavour: start every thread, watch them, stop
 //! them, account for every token.
 
-use crate::board::{Board, RunLabel, IDLE};
-use crate::flavour::TortureFlavour;
-use crate::flood::{flooder, FloodShape, FLOOD_LIMITS, FLOOD_PATH};
+use crate::board::{Board, IDLE};
+use crate::ceiling::RssWatch;
+use crate::check::CellValue;
+use crate::failures::panic_text;
+use crate::flood::{flooder, FloodShape, FLOOD_LIMITS};
+use crate::label::RunLabel;
 use crate::ledger::Source;
+use crate::path::name::FLOOD;
 use crate::paths::{all_paths, sabotage_paths};
-use crate::pool::{Pool, MAX_PATHS};
 use crate::report::{PathTally, Report};
-use crate::rss::RssWatch;
-use crate::threads::{churn, panic_text, reader, stuck_reader, updater};
-use crate::writer::{CellValue, Writer, WriterOutcome};
-use rcu_core::{BarrierStrategy, RcuCell};
+use crate::threads::{churn, reader, stuck_reader, updater};
+use crate::writer::{Writer, WriterOutcome};
+use rcu_core::{BarrierStrategy, RcuCell, RcuFlavour};
+use rcu_testkit::arena::{Arena, MAX_PATHS, PIPE_LEN};
 use std::sync::atomic::Ordering;
 use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
@@ -21,12 +24,12 @@ pub const HANG_EXIT_STATUS: i32 = 3;
 
 /// The smallest pool: the two published elements, a full pipeline of
 /// cooling ones, and slack.
-pub const MIN_POOL: usize = crate::pool::PIPE_LEN as usize + 6;
+pub const MIN_POOL: usize = PIPE_LEN as usize + 6;
 
-/// The default memory ceiling above the starting RSS (see `rss.rs`).
-/// The flood under its tightened limits (`flood::FLOOD_LIMITS`) adds a few
-/// MiB (peak 2.4 MiB above a 2.8 MiB baseline in `--quick` runs); a flood
-/// the engine failed to throttle grows by hundreds of MiB per second.
+/// The default memory ceiling above the starting RSS (see `ceiling.rs`):
+/// the flood under its tightened limits (`flood::FLOOD_LIMITS`) stays a
+/// few MiB above the baseline, while a flood the engine failed to throttle
+/// grows without bound, so a generous ceiling still bites within a burst.
 pub const DEFAULT_RSS_HEADROOM: u64 = 64 << 20;
 
 /// What to run.
@@ -126,7 +129,7 @@ fn select_paths(table: &[&'static str], names: &[String]) -> Result<Vec<usize>, 
 /// A hang does not return: the watchdog prints the flavour's grace-period
 /// state and exits the process with [`HANG_EXIT_STATUS`] (hung threads
 /// cannot be joined).
-pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
+pub fn run<F: RcuFlavour>(config: &Config) -> Result<Report, ConfigError> {
     if config.pool_size < MIN_POOL {
         return Err(ConfigError(format!("the pool needs at least {MIN_POOL} elements (got {})", config.pool_size)));
     }
@@ -139,9 +142,9 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     let enabled = select_paths(&names, &config.paths)?;
     let label = RunLabel { flavour: F::NAME, seed: config.seed };
     let stats_before = F::stats();
-    let pool = Pool::leak(config.pool_size, F::poll);
-    let board = Board::leak(label, pool, 0, names.clone(), RssWatch::starting_now(config.rss_headroom));
-    let cell = RcuCell::<CellValue, F>::new(CellValue::new(pool.mint(1)));
+    let arena = Arena::leak_checked(config.pool_size, F::poll_state_synchronize_rcu);
+    let board = Board::leak(label, arena, 0, names.clone(), RssWatch::starting_now(config.rss_headroom));
+    let cell = RcuCell::<CellValue, F>::new(CellValue::new(arena.mint(1)));
     crate::crash::arm(board);
     let limits_before = F::callback_limits();
     if config.flooders > 0 {
@@ -152,7 +155,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     let outcome = std::thread::scope(|s| {
         let writer = {
             let (cell, paths, enabled) = (&cell, &paths, enabled.clone());
-            let first = pool.mint(0);
+            let first = arena.mint(0);
             s.spawn(move || Writer::new(board, cell, paths, enabled, first, 1).run())
         };
         let mut others: Vec<(String, ScopedJoinHandle<'_, ()>)> = Vec::new();
@@ -194,7 +197,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
 
     // Every thread has exited: no reader remains, but the published
     // elements are still formally under RCU. One grace period, then drop.
-    F::synchronize_unregistered();
+    F::synchronize_rcu();
     let path_steps = match outcome {
         Some(WriterOutcome { pointer_token, path_counts }) => {
             drop(pointer_token);
@@ -207,11 +210,12 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
     // (partial ones included) are dropped before this returns. No callback
     // queues another at this point (the chain path waits for its whole
     // chain), so one barrier suffices.
-    F::barrier_unregistered();
+    F::rcu_barrier();
+    board.report_early_drops();
     F::set_kvfree_drain_interval(rcu_core::kvfree::DEFAULT_DRAIN_INTERVAL);
     F::set_callback_limits(limits_before);
     crate::crash::disarm();
-    board.sample_rss(FLOOD_PATH, "the end of the run");
+    board.sample_rss(FLOOD, "the end of the run");
 
     let p = &board.progress;
     Ok(Report {
@@ -224,7 +228,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         writer_stalls: p.writer_stalls.load(Ordering::Relaxed),
         paths: enabled
             .iter()
-            .map(|&i| PathTally { name: names[i], steps: path_steps[i], dropped: pool.dropped_by_path(i) })
+            .map(|&i| PathTally { name: names[i], steps: path_steps[i], dropped: arena.dropped_by_path(i) })
             .collect(),
         updater_synchronizes: p.updater_synchronizes.load(Ordering::Relaxed),
         churned_threads: p.churned_threads.load(Ordering::Relaxed),
@@ -240,10 +244,10 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
         rss_samples: board.rss.samples(),
         histogram: board.histogram.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         bad_reads: p.bad_reads.load(Ordering::Relaxed),
-        early_drops: pool.early_drops(),
-        created: pool.created(),
-        dropped: pool.dropped(),
-        dropped_unretired: pool.dropped_unretired(),
+        early_drops: arena.early_drops(),
+        created: arena.created(),
+        dropped: arena.dropped(),
+        dropped_unretired: arena.dropped_unretired(),
         ledgers: Source::ALL
             .iter()
             .map(|&s| {
@@ -262,7 +266,7 @@ pub fn run<F: TortureFlavour>(config: &Config) -> Result<Report, ConfigError> {
 
 /// The watchdog: stops the run when its time is up and every path has run,
 /// and turns a hang into a report and an exit instead of waiting forever.
-fn watch<F: TortureFlavour>(
+fn watch<F: RcuFlavour>(
     board: &Board,
     config: &Config,
     start: Instant,
@@ -294,7 +298,8 @@ fn watch<F: TortureFlavour>(
         if unfinished.is_empty() {
             return;
         }
-        board.sample_rss(FLOOD_PATH, "the watchdog");
+        board.sample_rss(FLOOD, "the watchdog");
+        board.report_early_drops();
         let gp = F::stats().grace_periods;
         if gp != last_gp.0 {
             last_gp = (gp, now);
@@ -332,7 +337,7 @@ fn watch<F: TortureFlavour>(
 
 /// Prints the hang, the flavour's grace-period state and the failures so
 /// far, and exits the process.
-fn hang<F: TortureFlavour>(board: &Board, what: std::fmt::Arguments<'_>) -> ! {
+fn hang<F: RcuFlavour>(board: &Board, what: std::fmt::Arguments<'_>) -> ! {
     let path = match board.progress.writer_path.load(Ordering::Relaxed) {
         IDLE => "-",
         p => board.path_name(Some(p)),

@@ -1,82 +1,21 @@
-//! The threads of a run other than the writer: readers, extra updaters and
-//! churn threads, and the read-side check they all share.
+//! The threads of a run other than the writer: readers, extra updaters,
+//! the stuck reader of `--sabotage-hang`, and churn threads.
 
 use crate::board::{Board, Histogram};
-use crate::flavour::TortureFlavour;
-use crate::ledger::{Retiree, Source};
-use crate::rng::Rng;
-use crate::writer::CellValue;
-use rcu_core::RcuCell;
+use crate::check::{check_one_section, CellValue};
+use crate::discipline;
+use crate::failures::panic_text;
+use crate::label::role;
+use crate::ledger::Source;
+use crate::path::name;
+use rcu_core::{RcuCell, RcuFlavour};
+use rcu_testkit::rng::Rng;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// Role numbers mixed into each thread's seed.
-pub(crate) mod role {
-    pub const WRITER: u64 = 1;
-    pub const READER: u64 = 2;
-    pub const UPDATER: u64 = 3;
-    pub const CHURN: u64 = 4;
-    pub const FLOOD: u64 = 5;
-}
-
 /// Reads are added to the shared counter in batches of this many.
 const READ_BATCH: u64 = 256;
-
-/// One read-side section that checks both lanes: the pointer lane in the
-/// outer section and, half of the time, the cell lane in a nested one.
-pub fn check_one_section<F: TortureFlavour>(
-    board: &Board,
-    cell: Option<&RcuCell<CellValue, F>>,
-    thread: &F::Thread,
-    rng: &mut Rng,
-    who: &str,
-    histogram: &mut Histogram,
-) {
-    let outer = F::read_lock(thread);
-    let element = board.load_pointer();
-    let first = element.observe();
-    if let Some(cell) = cell.filter(|_| rng.one_in(2)) {
-        check_cell_nested::<F>(board, cell, thread, rng, who, histogram);
-    }
-    spin(rng.below(64));
-    let last = element.observe();
-    drop(outer);
-    board.judge(who, element, first, last, histogram);
-}
-
-/// A nested section reading the cell lane.
-fn check_cell_nested<F: TortureFlavour>(
-    board: &Board,
-    cell: &RcuCell<CellValue, F>,
-    thread: &F::Thread,
-    rng: &mut Rng,
-    who: &str,
-    histogram: &mut Histogram,
-) {
-    let inner = F::read_lock(thread);
-    // This reads the cell's heap value: if the engine freed it early, this
-    // load is itself the use-after-free that sanitizers report; the side
-    // table still catches it, because the value's token marks the element
-    // freed before the memory is released.
-    let index = cell.load(&inner).index;
-    let Some(element) = board.pool.get(index) else {
-        drop(inner);
-        board.fail("RcuCell::replace", format_args!("{who} read element index {index} from the cell: garbage"));
-        return;
-    };
-    let first = element.observe();
-    spin(rng.below(32));
-    let last = element.observe();
-    drop(inner);
-    board.judge(who, element, first, last, histogram);
-}
-
-fn spin(n: u64) {
-    for _ in 0..n {
-        std::hint::spin_loop();
-    }
-}
 
 /// Counts reads locally and adds them to the board in batches.
 struct ReadCounter<'b> {
@@ -106,44 +45,43 @@ impl Drop for ReadCounter<'_> {
 }
 
 /// A reader: checks sections back to back until the run stops, announcing
-/// quiescent states (QSBR) and pausing now and then (QSBR: offline, maybe
-/// with a `synchronize_rcu`; memb: unregister and register again).
-pub fn reader<F: TortureFlavour>(board: &Board, cell: &RcuCell<CellValue, F>, index: u64) {
-    let mut rng = Rng::for_thread(board.label.seed, role::READER, index);
+/// quiescent states and pausing now and then (`discipline::pause`).
+pub fn reader<F: RcuFlavour>(board: &Board, cell: &RcuCell<CellValue, F>, index: u64) {
+    let mut rng = board.label.rng(role::READER, index);
     let who = format!("reader {index}");
     let mut histogram = Histogram::default();
     let mut reads = ReadCounter { board, pending: 0 };
     board.name_this_thread(&who);
-    let mut thread = F::register();
+    let mut thread = F::register_thread();
     while !board.stopping() {
         check_one_section::<F>(board, Some(cell), &thread, &mut rng, &who, &mut histogram);
-        F::quiescent(&mut thread);
+        F::quiescent_state(&mut thread);
         reads.add();
         if rng.one_in(1024) {
-            F::pause(&mut thread, &mut rng);
+            thread = discipline::pause::<F>(thread, &mut rng);
         }
     }
-    F::unregister(thread);
+    F::unregister_thread(thread);
     board.merge_histogram(&histogram);
 }
 
 /// An extra updater: only `synchronize_rcu`, so that grace periods overlap
 /// and are shared with the writer's. Odd-numbered updaters are registered
-/// threads (and, for QSBR, read between their calls), even ones are not.
-pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
-    let mut rng = Rng::for_thread(board.label.seed, role::UPDATER, index);
+/// threads that also read between their calls; even ones are not.
+pub fn updater<F: RcuFlavour>(board: &Board, index: u64) {
+    let mut rng = board.label.rng(role::UPDATER, index);
     let mut histogram = Histogram::default();
     let who = format!("updater {index}");
     board.name_this_thread(&who);
-    let mut thread = (index % 2 == 1).then(F::register);
+    let mut thread = (index % 2 == 1).then(F::register_thread);
     while !board.stopping() {
         match thread.as_mut() {
             Some(t) => {
                 check_one_section::<F>(board, None, t, &mut rng, &who, &mut histogram);
-                F::quiescent(t);
-                F::synchronize(t);
+                F::quiescent_state(t);
+                discipline::synchronize::<F>(t);
             }
-            None => F::synchronize_unregistered(),
+            None => F::synchronize_rcu(),
         }
         // Relaxed: a statistic.
         board.progress.updater_synchronizes.fetch_add(1, Ordering::Relaxed);
@@ -154,7 +92,7 @@ pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
         }
     }
     if let Some(t) = thread {
-        F::unregister(t);
+        F::unregister_thread(t);
     }
     board.merge_histogram(&histogram);
 }
@@ -162,15 +100,15 @@ pub fn updater<F: TortureFlavour>(board: &Board, index: u64) {
 /// A reader that stays inside one read-side section until the run stops
 /// (`--sabotage-hang`): grace periods cannot complete, so the watchdog must
 /// report a hang naming this thread's slot.
-pub fn stuck_reader<F: TortureFlavour>(board: &Board) {
+pub fn stuck_reader<F: RcuFlavour>(board: &Board) {
     board.name_this_thread("stuck reader");
-    let thread = F::register();
+    let thread = F::register_thread();
     let guard = F::read_lock(&thread);
     while !board.stopping() {
         std::thread::sleep(Duration::from_millis(10));
     }
     drop(guard);
-    F::unregister(thread);
+    F::unregister_thread(thread);
 }
 
 /// A churn thread: starts short-lived threads one after the other until the
@@ -181,8 +119,8 @@ pub fn stuck_reader<F: TortureFlavour>(board: &Board) {
 /// it and seal the block), or with one more read-side section and one more
 /// `kvfree_rcu` to run from a thread-local destructor. The next child
 /// registers again, often in the slots just released.
-pub fn churn<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValue, F>, index: u64) {
-    let mut rng = Rng::for_thread(board.label.seed, role::CHURN, index);
+pub fn churn<F: RcuFlavour>(board: &'static Board, cell: &RcuCell<CellValue, F>, index: u64) {
+    let mut rng = board.label.rng(role::CHURN, index);
     board.name_this_thread(&format!("churn {index}"));
     while !board.stopping() {
         let child_seed = rng.next_u64();
@@ -199,49 +137,46 @@ pub fn churn<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValue,
     }
 }
 
-fn churn_child<F: TortureFlavour>(board: &'static Board, cell: &RcuCell<CellValue, F>, seed: u64) {
+fn churn_child<F: RcuFlavour>(board: &'static Board, cell: &RcuCell<CellValue, F>, seed: u64) {
     let mut rng = Rng::for_thread(seed, role::CHURN, 0);
     let mut histogram = Histogram::default();
-    let mut thread = F::register();
+    let mut thread = F::register_thread();
     for _ in 0..=rng.below(32) {
         check_one_section::<F>(board, Some(cell), &thread, &mut rng, "churn thread", &mut histogram);
-        F::quiescent(&mut thread);
+        F::quiescent_state(&mut thread);
         if rng.one_in(8) {
-            F::unregister(thread);
-            thread = F::register();
+            F::unregister_thread(thread);
+            thread = F::register_thread();
         }
     }
     board.merge_histogram(&histogram);
     leave_objects_pending::<F>(board, &mut thread, &mut rng);
     match rng.below(3) {
-        0 => F::unregister(thread),
-        1 => F::exit_registered(thread),
+        0 => F::unregister_thread(thread),
+        1 => discipline::exit_registered::<F>(thread),
         _ => {
-            // QSBR must be unregistered first (a second QsbrThread on one
-            // thread is misuse); memb may read either way.
-            F::unregister(thread);
+            // Unregistered first: the late read registers again, and a
+            // flavour may allow one handle per thread (QSBR).
+            F::unregister_thread(thread);
             arm_late_read::<F>(board);
         }
     }
 }
 
-/// The path name of what churn threads leave pending.
-pub const CHURN_PATH: &str = "churn";
-
 /// Right before a churn thread exits: a few objects into its kvfree block
 /// (which stays partial, to be sealed by the thread's exit unless the drain
 /// timer or an `rcu_barrier` gets there first) and sometimes a callback,
 /// as a reader or not.
-fn leave_objects_pending<F: TortureFlavour>(board: &'static Board, thread: &mut F::Thread, rng: &mut Rng) {
+fn leave_objects_pending<F: RcuFlavour>(board: &'static Board, thread: &mut F::Thread, rng: &mut Rng) {
     let objects = 1 + rng.below(6);
     let reading = rng.one_in(2);
-    let retiree = || Retiree::new::<F>(board, Source::Churn, CHURN_PATH);
-    crate::paths::maybe_reading::<F, _>(thread, reading, || {
+    let retiree = || board.retiree::<F>(Source::Churn, name::CHURN);
+    discipline::maybe_reading::<F, _>(thread, reading, || {
         for _ in 0..objects {
             match rng.below(4) {
-                0 => F::kvfree(Box::new(retiree())),
-                1 => F::kvfree_vec(vec![retiree(), retiree()]),
-                2 => F::kvfree(Box::new(retiree()) as Box<dyn Send>),
+                0 => F::kvfree_rcu(Box::new(retiree())),
+                1 => F::kvfree_rcu(vec![retiree(), retiree()]),
+                2 => F::kvfree_rcu(Box::new(retiree()) as Box<dyn Send>),
                 _ => {
                     let r = retiree();
                     F::call_rcu(move || drop(r));
@@ -274,30 +209,21 @@ thread_local! {
     static LATE_READ: LateRead = const { LateRead { job: Cell::new(None) } };
 }
 
-fn arm_late_read<F: TortureFlavour>(board: &'static Board) {
+fn arm_late_read<F: RcuFlavour>(board: &'static Board) {
     LATE_READ.with(|l| l.job.set(Some((late_read::<F>, board))));
 }
 
-fn late_read<F: TortureFlavour>(board: &'static Board) {
-    let mut rng = Rng::for_thread(board.label.seed, role::CHURN, u64::MAX);
+fn late_read<F: RcuFlavour>(board: &'static Board) {
+    let mut rng = board.label.rng(role::CHURN, u64::MAX);
     let mut histogram = Histogram::default();
-    let thread = F::register();
+    let thread = F::register_thread();
     // The pointer lane only: the cell belongs to a scope that may be over.
     check_one_section::<F>(board, None, &thread, &mut rng, "thread-exit destructor", &mut histogram);
-    F::unregister(thread);
+    F::unregister_thread(thread);
     // kvfree_rcu from a thread-local destructor: the thread's kvfree state
     // may be gone already (then the engine takes its allocating path).
-    F::kvfree(Box::new(Retiree::new::<F>(board, Source::ThreadExit, CHURN_PATH)));
+    F::kvfree_rcu(Box::new(board.retiree::<F>(Source::ThreadExit, name::CHURN)));
     board.merge_histogram(&histogram);
     // Relaxed: a statistic.
     board.progress.late_reads.fetch_add(1, Ordering::Relaxed);
-}
-
-/// The message of a panic payload.
-pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "(non-string panic payload)".to_owned())
 }

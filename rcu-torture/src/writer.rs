@@ -1,7 +1,7 @@
 //! The real writer: publishes a new element, ages the others, retires the
 //! old one through the next retire path of its rotation.
 //!
-//! Two lanes are published: the pointer lane (an `AtomicPtr` into the pool,
+//! Two lanes are published: the pointer lane (an `AtomicPtr` into the arena,
 //! used by every [`Retire::Token`] path) and the cell lane (an `RcuCell`,
 //! used by `RcuCell::replace`). Each step:
 //!
@@ -16,15 +16,16 @@
 //!    reusable.
 //!
 //! The element pipeline is what turns a reclaim that came too early into a
-//! reader-visible age of 2 or a freed mark (see `pool.rs`).
+//! reader-visible age of 2 or a freed mark (see `rcu_testkit::arena`).
 
 use crate::board::{Board, Histogram, IDLE};
-use crate::flavour::TortureFlavour;
-use crate::paths::{maybe_reading, name, CellOp, PathCtx, Retire, RetirePath};
-use crate::pool::Token;
-use crate::rng::Rng;
-use crate::threads::{check_one_section, role};
-use rcu_core::{GpState, RcuCell};
+use crate::check::{check_one_section, CellValue};
+use crate::discipline::{self, maybe_reading};
+use crate::label::role;
+use crate::path::{name, CellOp, PathCtx, Retire, RetirePath};
+use rcu_core::{GpState, RcuCell, RcuFlavour};
+use rcu_testkit::arena::Token;
+use rcu_testkit::rng::Rng;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -38,22 +39,6 @@ const DRAIN_INTERVALS: [Duration; 3] =
 
 /// How long the writer sleeps when every element waits for a deferred free.
 const STALL_SLEEP: Duration = Duration::from_micros(200);
-
-/// The value the cell lane publishes: an element index and the token that
-/// frees the element when the cell drops the value.
-#[derive(Debug)]
-pub struct CellValue {
-    /// The pool index of the published element.
-    pub index: usize,
-    _token: Token,
-}
-
-impl CellValue {
-    /// A value publishing the token's element.
-    pub fn new(token: Token) -> Self {
-        CellValue { index: token.index(), _token: token }
-    }
-}
 
 /// An element retired and not yet reusable.
 #[derive(Debug)]
@@ -73,7 +58,7 @@ pub struct WriterOutcome {
 }
 
 /// The writer thread's state.
-pub struct Writer<'r, F: TortureFlavour> {
+pub struct Writer<'r, F: RcuFlavour> {
     board: &'static Board,
     cell: &'r RcuCell<CellValue, F>,
     paths: &'r [RetirePath<F>],
@@ -88,10 +73,10 @@ pub struct Writer<'r, F: TortureFlavour> {
     histogram: Histogram,
 }
 
-impl<'r, F: TortureFlavour> Writer<'r, F> {
+impl<'r, F: RcuFlavour> Writer<'r, F> {
     /// A writer for a board whose pointer lane publishes `pointer_token`'s
     /// element and whose cell publishes element `cell_current`; every other
-    /// pool element is free. Registers the calling thread.
+    /// arena element is free. Registers the calling thread.
     pub fn new(
         board: &'static Board,
         cell: &'r RcuCell<CellValue, F>,
@@ -101,14 +86,14 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         cell_current: usize,
     ) -> Self {
         board.name_this_thread("writer");
-        let free = (0..board.pool.len()).filter(|&i| i != pointer_token.index() && i != cell_current).collect();
+        let free = (0..board.arena.len()).filter(|&i| i != pointer_token.id() && i != cell_current).collect();
         Writer {
             board,
             cell,
             paths,
             enabled,
-            thread: F::register(),
-            rng: Rng::for_thread(board.label.seed, role::WRITER, 0),
+            thread: F::register_thread(),
+            rng: board.label.rng(role::WRITER, 0),
             pointer_token,
             cell_current,
             free,
@@ -135,7 +120,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
             }
         }
         self.board.merge_histogram(&self.histogram);
-        F::unregister(self.thread);
+        F::unregister_thread(self.thread);
         WriterOutcome { pointer_token: self.pointer_token, path_counts: self.path_counts }
     }
 
@@ -154,21 +139,21 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         self.board.progress.writer_path.store(IDLE, Ordering::Relaxed);
         self.advance_pipeline();
         self.board.progress.writer_steps.fetch_add(1, Ordering::Relaxed);
-        F::quiescent(&mut self.thread);
+        F::quiescent_state(&mut self.thread);
     }
 
     fn step_pointer_lane(&mut self, path: usize, new: usize, retire: fn(&mut PathCtx<'_, F>, Token)) {
-        let pool = self.board.pool;
-        let token = pool.mint(new);
-        let old = self.board.publish_pointer(pool.element(new));
+        let arena = self.board.arena;
+        let token = arena.mint(new);
+        let old = self.board.publish_pointer(arena.element(new));
         old.mark_unpublished(path);
         // Taken after the unpublish (its fence orders the swap first): once
         // it completes, no reader can still hold `old`.
-        let cookie = F::get_state();
+        let cookie = F::get_state_synchronize_rcu();
         old.set_retire_cookie(cookie);
-        self.in_flight.push_back(InFlight { index: old.index, cookie: Some(cookie) });
+        self.in_flight.push_back(InFlight { index: old.id, cookie: Some(cookie) });
         let old_token = std::mem::replace(&mut self.pointer_token, token);
-        assert_eq!(old_token.index(), old.index, "torture bug: the pointer lane's token does not match its element");
+        assert_eq!(old_token.id(), old.id, "torture bug: the pointer lane's token does not match its element");
         let mut cx =
             PathCtx { thread: &mut self.thread, rng: &mut self.rng, board: self.board, name: self.paths[path].name };
         retire(&mut cx, old_token);
@@ -176,7 +161,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
 
     fn step_cell_lane(&mut self, path: usize, new: usize, op: CellOp) {
         let old = self.cell_current;
-        let element = self.board.pool.element(old);
+        let element = self.board.arena.element(old);
         // Before the unpublish: a reader may see age 1 on the current
         // element for a moment, which is allowed.
         element.mark_unpublished(path);
@@ -184,8 +169,8 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         // `replace` unpublishes and retires in one call, so this one is
         // taken just before it (weaker than after the unpublish, never
         // wrong).
-        element.set_retire_cookie(F::get_state());
-        let value = CellValue::new(self.board.pool.mint(new));
+        element.set_retire_cookie(F::get_state_synchronize_rcu());
+        let value = CellValue::new(self.board.arena.mint(new));
         let cell = self.cell;
         // None of the cell's writers waits for a grace period: `replace`
         // and `swap` run as a reader (inside a section, or online) half of
@@ -222,7 +207,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         }
         // `replace` has unpublished the old value, so a cookie taken now
         // covers every reader that can hold it (later than needed: safe).
-        self.in_flight.push_back(InFlight { index: old, cookie: Some(F::get_state()) });
+        self.in_flight.push_back(InFlight { index: old, cookie: Some(F::get_state_synchronize_rcu()) });
         self.cell_current = new;
     }
 
@@ -233,15 +218,15 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
     fn take_reusable(&mut self) -> usize {
         loop {
             if let Some(index) = self.free.pop_front() {
-                self.board.pool.element(index).recycle();
+                self.board.arena.element(index).recycle();
                 return index;
             }
             // Relaxed: a statistic.
             self.board.progress.writer_stalls.fetch_add(1, Ordering::Relaxed);
             if self.in_flight.iter().any(|e| e.cookie.is_some()) {
-                F::synchronize(&mut self.thread);
+                discipline::synchronize::<F>(&mut self.thread);
             } else {
-                F::blocking(&mut self.thread, || std::thread::sleep(STALL_SLEEP));
+                F::offline_scope(&mut self.thread, || std::thread::sleep(STALL_SLEEP));
             }
             self.advance_pipeline();
         }
@@ -250,11 +235,11 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
     /// Ages every element in flight (see the module docs) and moves the
     /// reusable ones to the free list, oldest first.
     fn advance_pipeline(&mut self) {
-        let pool = self.board.pool;
+        let arena = self.board.arena;
         for entry in &mut self.in_flight {
-            let element = pool.element(entry.index);
+            let element = arena.element(entry.index);
             if let Some(cookie) = entry.cookie {
-                if F::poll(cookie) {
+                if F::poll_state_synchronize_rcu(cookie) {
                     element.mark_grace_period_elapsed();
                     entry.cookie = None;
                 }
@@ -263,7 +248,7 @@ impl<'r, F: TortureFlavour> Writer<'r, F> {
         }
         let free = &mut self.free;
         self.in_flight.retain(|entry| {
-            let reusable = entry.cookie.is_none() && pool.element(entry.index).is_reusable();
+            let reusable = entry.cookie.is_none() && arena.element(entry.index).is_reusable();
             if reusable {
                 free.push_back(entry.index);
             }

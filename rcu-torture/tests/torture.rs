@@ -5,10 +5,11 @@
 //! Runs of one flavour must not overlap (the pass condition checks that no
 //! reader slot is left claimed), so the tests of this file take turns.
 
+use rcu_core::RcuFlavour;
 use rcu_memb::Memb;
 use rcu_qsbr::Qsbr;
 use rcu_torture::flood::FloodShape;
-use rcu_torture::{run, Config, Report, TortureFlavour};
+use rcu_torture::{run, Config, Report};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -18,14 +19,14 @@ fn short(seed: u64) -> Config {
     Config { duration: Duration::from_millis(1500), seed, readers: 2, updaters: 1, churners: 1, ..Config::default() }
 }
 
-fn run_alone<F: TortureFlavour>(config: &Config) -> Report {
+fn run_alone<F: RcuFlavour>(config: &Config) -> Report {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let report = run::<F>(config).expect("valid configuration");
     println!("{report}");
     report
 }
 
-fn assert_passes<F: TortureFlavour>() {
+fn assert_passes<F: RcuFlavour>() {
     let report = run_alone::<F>(&short(11));
     assert!(report.passed(), "{report}");
     assert!(report.reads > 0 && report.writer_steps > 0, "{report}");
@@ -44,7 +45,7 @@ fn a_short_qsbr_run_passes_every_check_on_every_path() {
     assert_passes::<Qsbr>();
 }
 
-fn assert_sabotage_is_caught<F: TortureFlavour>() {
+fn assert_sabotage_is_caught<F: RcuFlavour>() {
     let config = Config { sabotage: true, paths: vec!["sabotage:no-grace-period".into()], ..short(29) };
     let report = run_alone::<F>(&config);
     assert!(!report.passed(), "a path that frees without a grace period must fail the run:\n{report}");
@@ -64,7 +65,7 @@ fn a_qsbr_path_that_frees_without_a_grace_period_is_caught() {
     assert_sabotage_is_caught::<Qsbr>();
 }
 
-fn assert_unbounded_flood_breaks_the_ceiling<F: TortureFlavour>() {
+fn assert_unbounded_flood_breaks_the_ceiling<F: RcuFlavour>() {
     let config = Config {
         sabotage_flood: true,
         rss_headroom: 4 << 20,

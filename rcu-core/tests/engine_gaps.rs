@@ -1,45 +1,41 @@
-//! Regression tests for two engine gaps the torture test found, each
-//! reproduced in a child process (the failure mode was an abort or a hang).
-//! Both are fixed: the drain timer leaves an emergency reserve in place and
-//! the owner hands it back once it may block again; the one-time set-up uses
-//! fork-safe locks that the fork handlers (registered first) take. An
-//! `rcu_barrier` from another thread still collects a reserve in use; if
-//! allocation keeps failing, the owner's next kvfree in the same section then
-//! aborts (documented in `rcu-core/src/kvfree/mod.rs`).
+//! Two engine cases that end in an abort or a hang when they go wrong,
+//! each run in a child process.
 //!
-//! # The kvfree reserve is lost to a drain (or rcu_barrier) steal
+//! # A kvfree reserve taken by a drain (or rcu_barrier) before its owner
+//! may block
 //!
-//! `kvfree.rs` documents the emergency path as: a caller that may not block
-//! takes its thread's reserve block, and the process aborts only when "the
-//! reserve is in use and full too". But the reserve, once taken, is the
-//! thread's open block, and the drain timer (or any thread's `rcu_barrier`)
-//! steals and seals open blocks of idle threads. A sealed reserve waits for
-//! a grace period, which cannot end while its owner is still inside the
-//! read-side section it took the reserve in. So the owner's next
-//! `kvfree_rcu` in that section, with block allocation still failing,
-//! finds no open block and no reserve, and aborts, after the reserve
-//! stored a single object. The torture test therefore hands the reserve
-//! branch one object per stretch (`rcu-torture/src/emergency.rs`).
+//! A `kvfree_rcu` caller that may not block and finds no block takes its
+//! thread's reserve block, which becomes its open block. The drain timer
+//! (or any thread's `rcu_barrier`) seals open blocks of idle threads; a
+//! sealed reserve waits for a grace period, which cannot end while its
+//! owner is still inside the read-side section it took the reserve in. So
+//! the drain timer must leave a reserve in use in place, and the owner
+//! hands it back once it may block again; otherwise the owner's next
+//! `kvfree_rcu` in that section, with block allocation still failing, finds
+//! no open block and no reserve and aborts after the reserve stored a
+//! single object. An `rcu_barrier` from another thread still collects a
+//! reserve in use; if allocation keeps failing, the owner's next kvfree in
+//! the same section then aborts (documented in
+//! `rcu-core/src/kvfree/mod.rs`), which is why the torture test hands the
+//! reserve branch one object per stretch (`rcu-torture/src/emergency.rs`).
 //!
-//! # A fork during the engine's one-time set-up hangs the child
+//! # A fork during the engine's one-time set-up
 //!
-//! `Engine::init` runs once per flavour in a `std::sync::Once`: it decides
-//! the barrier strategy (registering for membarrier, which the kernel
-//! answers after a grace period of its own: tens of milliseconds on a busy
-//! machine) and only then installs the `pthread_atfork` handlers. A fork
-//! while another thread is inside it copies the `Once` as "running" into a
-//! child where nothing will ever finish it, with no handler to repair it:
-//! the child's first RCU call waits on the `Once` forever (seen with gdb:
-//! `Once::call` → `futex_wait` under `Engine::init`). Timing-dependent: on
-//! the 2-core machine the test was written on, most of the delays below
-//! hang the child. The torture's fork test sidesteps it by using both
-//! flavours before its first fork.
+//! `Engine::init` runs once per flavour: it decides the barrier strategy
+//! (registering for membarrier, which the kernel answers after a grace
+//! period of its own) and installs the `pthread_atfork` handlers. A fork
+//! while another thread is inside it must leave a child whose first RCU
+//! call completes: the set-up uses fork-safe locks that the fork handlers,
+//! registered first, take; a `std::sync::Once` caught "running" by the
+//! fork would make the child wait forever. The outcome depends on timing,
+//! so the test forks after several delays. `tests/fork.rs` avoids the case
+//! by using both flavours before its first fork.
 
 use std::process::Command;
 use std::time::Duration;
 
 /// Set in the child process.
-const CHILD: &str = "RCU_TORTURE_ENGINE_GAP_CHILD";
+const CHILD: &str = "RCU_CORE_ENGINE_GAP_CHILD";
 
 /// Runs test `name` of this binary in a child process with `CHILD` set and
 /// returns (exit status, stderr).
@@ -60,8 +56,8 @@ fn two_kvfrees_in_one_section_with_a_drain_in_between() {
     set_alloc_failure(AllocFailure::Blocks);
     rcu_memb::kvfree_rcu(Box::new(1u64));
     assert_eq!(rcu_memb::stats().kvfree_emergency_reserve, 1, "the first call takes the reserve");
-    // Longer than the default drain interval (20 ms): the reclaim thread
-    // seals the reserve, which now holds one object of about 56.
+    // Longer than the default drain interval: the reclaim thread would
+    // seal the reserve, which holds one object so far.
     std::thread::sleep(Duration::from_millis(100));
     rcu_memb::kvfree_rcu(Box::new(2u64));
     set_alloc_failure(AllocFailure::None);

@@ -32,7 +32,9 @@
 //! in a child into a SIGALRM death that the parent reports with the step
 //! the child was in.
 
-use rcu_core::{CallbackFn, RcuHead};
+use rcu_core::{RcuFlavour, RcuHead};
+use rcu_memb::Memb;
+use rcu_qsbr::Qsbr;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -207,23 +209,23 @@ fn queue_then_barrier(generation: u32, n: u64, queue: impl FnOnce(), barrier: im
 }
 
 /// 8 closures and one intrusive node.
-fn queue_callbacks(call_rcu: fn(Box<dyn FnOnce() + Send>), call_rcu_raw: unsafe fn(NonNull<RcuHead>, CallbackFn)) {
+fn queue_callbacks<F: RcuFlavour>() {
     for _ in 0..8 {
         let c = Counted::new();
-        call_rcu(Box::new(move || drop(c)));
+        F::call_rcu(move || drop(c));
     }
     // SAFETY: a fresh node, leaked until `free_raw_node` reclaims it; a
     // `Counted` may be dropped on any thread.
-    unsafe { call_rcu_raw(raw_node(), free_raw_node) };
+    unsafe { F::call_rcu_raw(raw_node(), free_raw_node) };
 }
 
-/// 4 boxes, a boxed slice of 2, a vector of 3 (through both entry points).
-fn queue_kvfrees(kvfree_box: fn(Box<Counted>), kvfree_slice: fn(Box<[Counted]>), kvfree_vec: fn(Vec<Counted>)) {
+/// 4 boxes, a boxed slice of 2, a vector of 3.
+fn queue_kvfrees<F: RcuFlavour>() {
     for _ in 0..4 {
-        kvfree_box(Box::new(Counted::new()));
+        F::kvfree_rcu(Box::new(Counted::new()));
     }
-    kvfree_slice(vec![Counted::new(), Counted::new()].into_boxed_slice());
-    kvfree_vec(vec![Counted::new(), Counted::new(), Counted::new()]);
+    F::kvfree_rcu(vec![Counted::new(), Counted::new()].into_boxed_slice());
+    F::kvfree_rcu(vec![Counted::new(), Counted::new(), Counted::new()]);
 }
 
 /// A chain of `links` callbacks, each queueing the next; the last drops a
@@ -273,17 +275,15 @@ fn exercise_memb(generation: u32) {
     cell.replace(generation + 100);
     check(generation, *cell.load(&read_lock()) == generation + 100);
     step(generation, "memb: call_rcu + call_rcu_raw + rcu_barrier");
-    queue_then_barrier(
-        generation,
-        9,
-        || queue_callbacks(|f| rcu_memb::call_rcu(f), rcu_memb::call_rcu_raw),
-        rcu_memb::rcu_barrier,
-    );
+    queue_then_barrier(generation, 9, queue_callbacks::<Memb>, rcu_memb::rcu_barrier);
     step(generation, "memb: kvfree_rcu + kvfree_rcu_vec + rcu_barrier");
     queue_then_barrier(
         generation,
-        9,
-        || queue_kvfrees(rcu_memb::kvfree_rcu, rcu_memb::kvfree_rcu, rcu_memb::kvfree_rcu_vec),
+        10,
+        || {
+            queue_kvfrees::<Memb>();
+            rcu_memb::kvfree_rcu_vec(vec![Counted::new()]);
+        },
         rcu_memb::rcu_barrier,
     );
     step(generation, "memb: chained call_rcu, one rcu_barrier per link");
@@ -337,17 +337,15 @@ fn exercise_qsbr(generation: u32) {
     });
     check(generation, rcu_qsbr::poll_state_synchronize_rcu(cookie) && *cell.load(&t.read_lock()) == generation + 100);
     step(generation, "qsbr: call_rcu + call_rcu_raw online, rcu_barrier offline");
-    queue_then_barrier(
-        generation,
-        9,
-        || queue_callbacks(|f| rcu_qsbr::call_rcu(f), rcu_qsbr::call_rcu_raw),
-        || t.offline_scope(rcu_qsbr::rcu_barrier),
-    );
+    queue_then_barrier(generation, 9, queue_callbacks::<Qsbr>, || t.offline_scope(rcu_qsbr::rcu_barrier));
     step(generation, "qsbr: kvfree_rcu + kvfree_rcu_vec online, rcu_barrier offline");
     queue_then_barrier(
         generation,
-        9,
-        || queue_kvfrees(rcu_qsbr::kvfree_rcu, rcu_qsbr::kvfree_rcu, rcu_qsbr::kvfree_rcu_vec),
+        10,
+        || {
+            queue_kvfrees::<Qsbr>();
+            rcu_qsbr::kvfree_rcu_vec(vec![Counted::new()]);
+        },
         || t.offline_scope(rcu_qsbr::rcu_barrier),
     );
     step(generation, "qsbr: a new thread registers, reads and exits");
@@ -368,20 +366,23 @@ fn exercise_qsbr(generation: u32) {
     check(generation, rcu_qsbr::stats().grace_periods > before);
 }
 
-/// Leaves work pending in both flavours (in the busy scenario): polled
-/// grace periods the reclaim threads are asked to run, callbacks, and a few
-/// objects in the calling thread's partial kvfree block.
+/// Leaves work pending in flavour `F`: a polled grace period the reclaim
+/// thread is asked to run, callbacks, and a few objects in the calling
+/// thread's partial kvfree block.
+fn leave_pending<F: RcuFlavour>() {
+    let _ = F::start_poll_synchronize_rcu();
+    for _ in 0..4 {
+        let c = Counted::new();
+        F::call_rcu(move || drop(c));
+    }
+    queue_kvfrees::<F>();
+}
+
+/// Leaves work pending in both flavours (in the busy scenario).
 fn leave_work_pending() {
     if PENDING_AT_FORK.load(Ordering::Relaxed) {
-        let _ = rcu_memb::start_poll_synchronize_rcu();
-        let _ = rcu_qsbr::start_poll_synchronize_rcu();
-        for _ in 0..4 {
-            let (a, b) = (Counted::new(), Counted::new());
-            rcu_memb::call_rcu(move || drop(a));
-            rcu_qsbr::call_rcu(move || drop(b));
-        }
-        queue_kvfrees(rcu_memb::kvfree_rcu, rcu_memb::kvfree_rcu, rcu_memb::kvfree_rcu_vec);
-        queue_kvfrees(rcu_qsbr::kvfree_rcu, rcu_qsbr::kvfree_rcu, rcu_qsbr::kvfree_rcu_vec);
+        leave_pending::<Memb>();
+        leave_pending::<Qsbr>();
     }
 }
 

@@ -6,15 +6,30 @@
 //! old value through `kvfree_rcu` and never waits for a grace period, so it
 //! works inside a read-side section (memb) and from an online QSBR thread,
 //! and the old value is still dropped after a grace period.
+//!
+//! The cases every flavour shares are written once over [`RcuFlavour`];
+//! the rest name each flavour's own message and API.
 
+use rcu_core::{RcuCell, RcuFlavour};
+use rcu_memb::Memb;
+use rcu_qsbr::Qsbr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+/// The message of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "(non-string panic payload)".to_owned())
+}
+
 /// Runs `f`, which must panic, and returns the panic message.
 fn panic_message(f: impl FnOnce()) -> String {
     let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("the misuse must panic");
-    rcu_torture::threads::panic_text(&*payload)
+    panic_text(&*payload)
 }
 
 fn assert_mentions(message: &str, parts: &[&str]) {
@@ -34,26 +49,51 @@ impl Drop for CountsDrop {
     }
 }
 
-/// Queues a callback (with `call_rcu`) that calls `barrier` and sends the
-/// panic message back; returns that message. `barrier_outside` is the
-/// flavour's `rcu_barrier`, called from the test thread to make the
-/// callback run.
-fn barrier_message_from_a_callback(call_rcu: fn(Box<dyn FnOnce() + Send>), barrier: fn()) -> String {
+/// Queues a callback that calls `rcu_barrier` and sends the panic message
+/// back; calls `rcu_barrier` from this thread to make it run; returns the
+/// message, which must name the flavour and the misuse.
+fn rcu_barrier_from_a_callback_panics<F: RcuFlavour>() {
     let (tx, rx) = mpsc::channel();
-    call_rcu(Box::new(move || {
-        let outcome = catch_unwind(barrier);
-        let _ = tx.send(outcome.map_err(|p| rcu_torture::threads::panic_text(&*p)));
-    }));
-    barrier();
+    F::call_rcu(move || {
+        let outcome = catch_unwind(F::rcu_barrier);
+        let _ = tx.send(outcome.map_err(|p| panic_text(&*p)));
+    });
+    F::rcu_barrier();
     match rx.recv().expect("the callback ran before rcu_barrier returned") {
         Ok(()) => panic!("rcu_barrier() from a callback must panic"),
-        Err(message) => message,
+        Err(message) => {
+            assert_mentions(&message, &[&format!("rcu_{}", F::NAME), "rcu_barrier()", "from an RCU callback"])
+        }
     }
+}
+
+/// `RcuCell::replace` from a thread that is reading (inside a section;
+/// QSBR online): the old value stays valid for the section and is dropped
+/// after a grace period.
+fn rcu_cell_replace_while_reading_works<F: RcuFlavour>(drops: &'static AtomicUsize) {
+    let cell = RcuCell::<CountsDrop, F>::new(CountsDrop(1, drops));
+    let mut thread = F::register_thread();
+    {
+        let guard = F::read_lock(&thread);
+        let old = cell.load(&guard);
+        cell.replace(CountsDrop(2, drops));
+        // The old value stays valid for this section: it is retired, not
+        // dropped (and the new one is published).
+        assert_eq!(old.0, 1);
+        assert_eq!(cell.load(&guard).0, 2);
+        assert_eq!(drops.load(Ordering::Relaxed), 0);
+    }
+    F::quiescent_state(&mut thread);
+    F::offline_scope(&mut thread, F::rcu_barrier);
+    assert_eq!(drops.load(Ordering::Relaxed), 1, "the old value is dropped");
+    drop(cell);
+    assert_eq!(drops.load(Ordering::Relaxed), 2);
+    F::unregister_thread(thread);
 }
 
 mod memb {
     use super::*;
-    use rcu_memb::{read_lock, RcuCell};
+    use rcu_memb::read_lock;
 
     #[test]
     fn synchronize_rcu_inside_a_read_side_section_panics_naming_the_misuse() {
@@ -91,21 +131,7 @@ mod memb {
     #[test]
     fn rcu_cell_replace_inside_a_section_works_and_frees_the_old_value_after_a_grace_period() {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let cell = RcuCell::new(CountsDrop(1, &DROPS));
-        {
-            let guard = read_lock();
-            let old = cell.load(&guard);
-            cell.replace(CountsDrop(2, &DROPS));
-            // The old value stays valid for this section: it is retired,
-            // not dropped (and the new one is published).
-            assert_eq!(old.0, 1);
-            assert_eq!(cell.load(&guard).0, 2);
-            assert_eq!(DROPS.load(Ordering::Relaxed), 0);
-        }
-        rcu_memb::rcu_barrier();
-        assert_eq!(DROPS.load(Ordering::Relaxed), 1, "the old value is dropped");
-        drop(cell);
-        assert_eq!(DROPS.load(Ordering::Relaxed), 2);
+        rcu_cell_replace_while_reading_works::<Memb>(&DROPS);
     }
 
     #[test]
@@ -121,8 +147,7 @@ mod memb {
 
     #[test]
     fn rcu_barrier_from_a_callback_panics_naming_the_misuse() {
-        let msg = barrier_message_from_a_callback(|f| rcu_memb::call_rcu(f), rcu_memb::rcu_barrier);
-        assert_mentions(&msg, &["rcu_memb", "rcu_barrier()", "from an RCU callback"]);
+        rcu_barrier_from_a_callback_panics::<Memb>();
     }
 
     #[test]
@@ -137,7 +162,7 @@ mod memb {
 
 mod qsbr {
     use super::*;
-    use rcu_qsbr::{register_thread, RcuCell};
+    use rcu_qsbr::register_thread;
 
     #[test]
     fn a_second_qsbr_thread_on_one_thread_panics_naming_the_misuse() {
@@ -180,20 +205,7 @@ mod qsbr {
     #[test]
     fn rcu_cell_replace_from_an_online_thread_works_and_frees_the_old_value_after_a_grace_period() {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let cell = RcuCell::new(CountsDrop(1, &DROPS));
-        let mut t = register_thread();
-        {
-            let guard = t.read_lock();
-            let old = cell.load(&guard);
-            cell.replace(CountsDrop(2, &DROPS));
-            assert_eq!(old.0, 1);
-            assert_eq!(DROPS.load(Ordering::Relaxed), 0);
-        }
-        t.quiescent_state();
-        t.offline_scope(rcu_qsbr::rcu_barrier);
-        assert_eq!(DROPS.load(Ordering::Relaxed), 1, "the old value is dropped");
-        drop(cell);
-        assert_eq!(DROPS.load(Ordering::Relaxed), 2);
+        rcu_cell_replace_while_reading_works::<Qsbr>(&DROPS);
     }
 
     #[test]
@@ -209,7 +221,6 @@ mod qsbr {
 
     #[test]
     fn rcu_barrier_from_a_callback_panics_naming_the_misuse() {
-        let msg = barrier_message_from_a_callback(|f| rcu_qsbr::call_rcu(f), rcu_qsbr::rcu_barrier);
-        assert_mentions(&msg, &["rcu_qsbr", "rcu_barrier()", "from an RCU callback"]);
+        rcu_barrier_from_a_callback_panics::<Qsbr>();
     }
 }
