@@ -22,6 +22,8 @@ const FLAVOURS: &[(&str, RunOne)] = &[("memb", run_one::<Memb>), ("qsbr", run_on
 
 /// `--flavour` for every flavour of [`FLAVOURS`].
 const ALL: &str = "all";
+/// Another name for `all`, accepted so that scripts written for it keep working.
+const ALL_ALIAS: &str = "both";
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum BarrierArg {
@@ -192,7 +194,9 @@ fn reproduce_command(flavour: &str, seed: u64) -> String {
 
 /// `--flavour`'s choices: every flavour's name, and `all`.
 fn flavour_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(FLAVOURS.iter().map(|(name, _)| *name).chain([ALL]))
+    let alias = clap::builder::PossibleValue::new(ALL_ALIAS).hide(true);
+    let names = FLAVOURS.iter().map(|(name, _)| clap::builder::PossibleValue::new(*name));
+    clap::builder::PossibleValuesParser::new(names.chain([clap::builder::PossibleValue::new(ALL), alias]))
 }
 
 fn run_one<F: RcuFlavour>(config: &Config) -> Result<Report, String> {
@@ -227,7 +231,7 @@ fn main() -> ExitCode {
     );
     let outcomes: Vec<(&str, Result<Report, String>)> = FLAVOURS
         .iter()
-        .filter(|(name, _)| args.flavour == ALL || args.flavour == *name)
+        .filter(|(name, _)| [ALL, ALL_ALIAS].contains(&args.flavour.as_str()) || args.flavour == *name)
         .map(|(name, run_one)| (*name, run_one(&config)))
         .collect();
     let mut failed = Vec::new();
