@@ -22,10 +22,9 @@
 //! Exit status is non-zero, with a message naming the failure, if any run
 //! saw an early free, a corrupt descriptor or a leak.
 
-mod table;
-
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, ValueEnum};
+use descriptor_table::table::{DescriptorTable, Lookup, Strategy};
 use rcu::memb::Memb;
 use rcu::qsbr::Qsbr;
 use rcu_core::fault::AllocFailure;
@@ -38,7 +37,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use table::{DescriptorTable, Lookup, Strategy};
 
 /// Magic value every live descriptor carries.
 const MAGIC: u64 = 0xEF53_B10C_DE5C_0001;
