@@ -14,6 +14,7 @@
 //! 3. Readers stop; the table is dropped; after a barrier every array
 //!    created must have been dropped, and every descriptor too (leaks).
 //!
+//! A run is [`FlavourRunner::run`] for a flavour of [`FLAVOURS`];
 //! [`RunResult::failures`] names what went wrong, if anything.
 
 use crate::table::{DescriptorTable, Lookup, Strategy};
@@ -53,7 +54,14 @@ impl FlavourRunner {
         FLAVOURS.iter().find(|f| f.name == name)
     }
 
-    /// Runs `config` on this flavour.
+    /// Runs `config` on this flavour, on the calling thread and `readers`
+    /// threads it spawns and joins.
+    ///
+    /// One run at a time: a run uses process-wide settings. It resets the
+    /// process's peak RSS, sets the flavour's kvfree drain interval when
+    /// `kvfree_drain` is given (and leaves it so), and with
+    /// `fail_kvfree_blocks` makes kvfree block allocations fail while the
+    /// resizer runs (set back to none before it returns).
     pub fn run(&self, config: &RunConfig, progress: &mut Progress) -> RunResult {
         (self.run)(config, progress)
     }
