@@ -2,8 +2,8 @@
 //! object is `LIVE`, then `RETIRED` (unpublished, handed to RCU), then
 //! `FREED` (its destructor ran); a reader inside a read-side section that
 //! finds `FREED` has caught an early free. With a [`Census`] of objects
-//! created and dropped. Used by [`Arena`](crate::Arena) and by the
-//! descriptor table example's array views.
+//! created and dropped. Used by [`Arena`](crate::Arena) and by the array
+//! views of the `descriptor-table` crate (examples/descriptor-table).
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 

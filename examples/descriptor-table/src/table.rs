@@ -96,9 +96,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// Every strategy, in the order the stress binary reports them (its
-    /// command line lists them through clap, so only the tests need this).
-    #[cfg(test)]
+    /// Every strategy, in the order the stress binary reports them.
     pub const ALL: [Strategy; 4] = [Strategy::Sync, Strategy::CallRcu, Strategy::Kvfree, Strategy::Leak];
 
     /// The strategy's name on the command line and in reports.
@@ -568,6 +566,13 @@ impl<'g, D> ArrayRef<'g, D> {
         self.view.slots.len()
     }
 
+    /// Whether this array holds no descriptor (only a table never grown
+    /// publishes one).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// This array's generation: 0 for the first, one more per grow.
     #[inline]
     pub fn generation(&self) -> u64 {
@@ -613,9 +618,9 @@ impl<'g, D> ArrayRef<'g, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rcu::memb::Memb;
-    use rcu::qsbr::Qsbr;
     use rcu_core::RcuFlavour;
+    use rcu_memb::Memb;
+    use rcu_qsbr::Qsbr;
     use rcu_testkit::state::RETIRED;
     use std::sync::atomic::AtomicBool;
 
@@ -626,12 +631,18 @@ mod tests {
     fn lookups_return_each_descriptor_by_index_and_none_past_the_end() {
         for strategy in Strategy::ALL {
             let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(strategy);
+            {
+                let guard = rcu_memb::read_lock();
+                let first = table.array(&guard);
+                assert!(first.is_empty());
+                assert!(matches!(first.get_checked(0), Lookup::PastEnd));
+            }
             for i in 0..100 {
                 assert_eq!(table.grow(Desc(i)), i);
             }
-            let guard = rcu::memb::read_lock();
+            let guard = rcu_memb::read_lock();
             let array = table.array(&guard);
-            assert_eq!((array.len(), array.generation()), (100, 100));
+            assert_eq!((array.len(), array.generation(), array.is_empty()), (100, 100, false));
             for i in 0..100 {
                 assert!(matches!(array.get_checked(i), Lookup::Found(d) if d.0 == i));
             }
@@ -690,7 +701,7 @@ mod tests {
         for strategy in [Strategy::Sync, Strategy::CallRcu, Strategy::Kvfree] {
             let table: Arc<DescriptorTable<Desc, Memb>> = Arc::new(DescriptorTable::new(strategy));
             table.grow(Desc(0));
-            let guard = rcu::memb::read_lock();
+            let guard = rcu_memb::read_lock();
             let old = table.array(&guard);
             let grower = {
                 let table = Arc::clone(&table);
@@ -749,7 +760,7 @@ mod tests {
         let generations = table.generations();
         table.grow(Desc(0));
         {
-            let guard = rcu::memb::read_lock();
+            let guard = rcu_memb::read_lock();
             let held = table.array(&guard);
             table.grow(Desc(1));
             table.grow(Desc(2));
@@ -765,7 +776,7 @@ mod tests {
         let table: DescriptorTable<Desc, Qsbr> = DescriptorTable::new(Strategy::Kvfree);
         let generations = table.generations();
         {
-            let mut thread = rcu::qsbr::register_thread();
+            let mut thread = rcu_qsbr::register_thread();
             for i in 0..20 {
                 let guard = thread.read_lock();
                 table.grow(Desc(i));
@@ -799,7 +810,7 @@ mod tests {
     #[should_panic(expected = "inside a read-side critical section")]
     fn a_sync_grow_inside_a_read_section_panics_before_changing_anything() {
         let table: DescriptorTable<Desc, Memb> = DescriptorTable::new(Strategy::Sync);
-        let _guard = rcu::memb::read_lock();
+        let _guard = rcu_memb::read_lock();
         table.grow(Desc(0));
     }
 
@@ -810,7 +821,7 @@ mod tests {
         let reader = {
             let (table, done) = (Arc::clone(&table), Arc::clone(&done));
             std::thread::spawn(move || {
-                let mut thread = rcu::qsbr::register_thread();
+                let mut thread = rcu_qsbr::register_thread();
                 let mut last = 0;
                 // Acquire pairs with the Release store below: the last
                 // grow is visible once `done` is.

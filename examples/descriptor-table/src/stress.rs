@@ -1,124 +1,46 @@
-//! `resize_stress`: readers look descriptors up while a resizer grows the
-//! table one descriptor at a time, for every reclamation strategy on both
-//! flavours; prints what each costs and verifies that nothing was freed
-//! early and nothing leaked.
+//! One stress run (one flavour, one strategy) and its verification.
 //!
-//! One run (one flavour, one strategy):
-//!
-//! 1. `--readers` threads (default: one per core) register with the flavour
-//!    and look descriptors up at random, in read-side sections of
-//!    `--section-len` lookups (QSBR readers also announce a quiescent state
-//!    every `--qs-interval` lookups). A section loads the published array
-//!    once and makes all its lookups in it. Each lookup is checked: the
-//!    descriptor's index and magic value, the array's generation never going
-//!    backwards, and the array's state in the table's side table (an array
-//!    already freed is an *early free*; the check reads no freed memory).
-//! 2. The resizer (this thread, never a registered QSBR reader, never inside
-//!    a memb section, so it may wait for grace periods) grows the table
-//!    `--resizes` times; that is the timed part.
+//! 1. `readers` threads register with the flavour and look descriptors up
+//!    at random, in read-side sections of `section_len` lookups (QSBR
+//!    readers also announce a quiescent state every `qs_interval` lookups).
+//!    A section loads the published array once and makes all its lookups in
+//!    it. Each lookup is checked: the descriptor's index and magic value,
+//!    the array's generation never going backwards, and the array's state
+//!    in the table's side table (an array already freed is an *early free*;
+//!    the check reads no freed memory).
+//! 2. The resizer (the calling thread, never a registered QSBR reader,
+//!    never inside a memb section, so it may wait for grace periods) grows
+//!    the table `resizes` times; that is the timed part.
 //! 3. Readers stop; the table is dropped; after a barrier every array
 //!    created must have been dropped, and every descriptor too (leaks).
 //!
-//! Exit status is non-zero, with a message naming the failure, if any run
-//! saw an early free, a corrupt descriptor or a leak.
+//! A run is [`FlavourRunner::run`] for a flavour of [`FLAVOURS`];
+//! [`RunResult::failures`] names what went wrong, if anything.
 
-mod table;
-
-use clap::builder::PossibleValuesParser;
-use clap::{Parser, ValueEnum};
-use rcu::memb::Memb;
-use rcu::qsbr::Qsbr;
+use crate::table::{DescriptorTable, Lookup, Strategy};
 use rcu_core::fault::AllocFailure;
 use rcu_core::{RcuFlavour, ReadSection};
+use rcu_memb::Memb;
+use rcu_qsbr::Qsbr;
 use rcu_testkit::pin::CpuPlan;
 use rcu_testkit::rng::Rng;
-use rcu_testkit::{rss, stats};
-use serde_json::json;
-use std::process::ExitCode;
+use rcu_testkit::rss;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use table::{DescriptorTable, Lookup, Strategy};
 
 /// Magic value every live descriptor carries.
 const MAGIC: u64 = 0xEF53_B10C_DE5C_0001;
 
-#[derive(Parser, Debug)]
-#[command(
-    about = "Descriptor-table resize stress: compares RCU reclamation strategies on both flavours, \
-             verifies no early free and no leak",
-    long_about = None
-)]
-struct Args {
-    /// Flavours to run.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_parser = PossibleValuesParser::new(FLAVOURS.iter().map(|f| f.name)),
-        default_values_t = FLAVOURS.iter().map(|f| f.name.to_owned()).collect::<Vec<_>>()
-    )]
-    flavours: Vec<String>,
-    /// Strategies to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = StrategyArg::value_variants().to_vec())]
-    strategies: Vec<StrategyArg>,
-    /// Reader threads [default: one per core].
-    #[arg(long)]
-    readers: Option<usize>,
-    /// Resizes (grows by one descriptor) per run.
-    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..))]
-    resizes: u64,
-    /// Lookups per read-side critical section.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
-    section_len: u64,
-    /// QSBR readers: lookups between quiescent states (rounded up to whole
-    /// sections).
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
-    qs_interval: u64,
-    /// Runs of each configuration; the table shows medians, JSON every run.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    repeat: u64,
-    /// The resizer yields the CPU after every N resizes (0: never). For
-    /// valgrind, which runs one thread at a time: readers then run, and are
-    /// preempted inside read-side sections, between resizes.
-    #[arg(long, default_value_t = 0)]
-    yield_every: u64,
-    /// call-rcu: every Nth wrapper allocation fails as if memory were
-    /// exhausted (0: never), exercising the synchronize-then-free fallback.
-    #[arg(long, default_value_t = 0)]
-    fail_wrapper_every: u64,
-    /// kvfree: the resizer runs as if no kvfree block could be allocated,
-    /// so every retirement takes kvfree_rcu's emergency path
-    /// (synchronize_rcu(), then free inline).
-    #[arg(long)]
-    fail_kvfree_blocks: bool,
-    /// kvfree: how long a partial block may wait before the reclaim thread
-    /// seals it, in milliseconds [default: the engine's, 20 ms]. Long
-    /// intervals make blocks fill up (under valgrind, for example).
-    #[arg(long)]
-    kvfree_drain_ms: Option<u64>,
-    /// Seed of the readers' random lookups.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Leave reader placement to the scheduler instead of pinning reader i
-    /// to the i-th CPU the process may use. Unpinned, two readers sometimes
-    /// share a CPU for a whole run (the resizer then has the other to
-    /// itself), and the figures flip between two regimes: faster resizes,
-    /// far fewer lookups.
-    #[arg(long)]
-    no_pin: bool,
-    /// Print JSON (every run, and the summary) instead of the table.
-    #[arg(long)]
-    json: bool,
-}
-
 /// Every flavour the binary can run, in the order it runs them: adding a
 /// flavour is adding its line here.
-const FLAVOURS: &[FlavourRunner] = &[FlavourRunner::of::<Memb>(), FlavourRunner::of::<Qsbr>()];
+pub const FLAVOURS: &[FlavourRunner] = &[FlavourRunner::of::<Memb>(), FlavourRunner::of::<Qsbr>()];
 
-/// One flavour: its name on the command line and in reports, and [`run`]
-/// for it.
-struct FlavourRunner {
-    name: &'static str,
+/// One flavour: its name on the command line and in reports, and the
+/// stress run for it.
+pub struct FlavourRunner {
+    /// The flavour's name (`RcuFlavour::NAME`).
+    pub name: &'static str,
     run: fn(&RunConfig, &mut Progress) -> RunResult,
 }
 
@@ -127,53 +49,53 @@ impl FlavourRunner {
         FlavourRunner { name: F::NAME, run: run::<F> }
     }
 
-    /// The flavour named `name` (one of the values clap accepted).
-    fn named(name: &str) -> &'static FlavourRunner {
-        FLAVOURS.iter().find(|f| f.name == name).expect("clap accepts only the names in FLAVOURS")
+    /// The flavour named `name` in [`FLAVOURS`], if any.
+    pub fn named(name: &str) -> Option<&'static FlavourRunner> {
+        FLAVOURS.iter().find(|f| f.name == name)
     }
-}
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum StrategyArg {
-    /// synchronize_rcu() then free, per resize.
-    Sync,
-    /// A wrapper with an RcuHead per resize, call_rcu_raw; sync if the
-    /// wrapper cannot be allocated.
-    CallRcu,
-    /// Headless kvfree_rcu of the old array: per-thread bulk blocks, one
-    /// grace period per block.
-    Kvfree,
-    /// Never free during the run (the floor; memory grows).
-    Leak,
-}
-
-impl StrategyArg {
-    fn strategy(self) -> Strategy {
-        match self {
-            StrategyArg::Sync => Strategy::Sync,
-            StrategyArg::CallRcu => Strategy::CallRcu,
-            StrategyArg::Kvfree => Strategy::Kvfree,
-            StrategyArg::Leak => Strategy::Leak,
-        }
+    /// Runs `config` on this flavour, on the calling thread and `readers`
+    /// threads it spawns and joins.
+    ///
+    /// One run at a time: a run uses process-wide settings. It resets the
+    /// process's peak RSS, sets the flavour's kvfree drain interval when
+    /// `kvfree_drain` is given (and leaves it so), and with
+    /// `fail_kvfree_blocks` makes kvfree block allocations fail while the
+    /// resizer runs (set back to none before it returns).
+    pub fn run(&self, config: &RunConfig, progress: &mut Progress) -> RunResult {
+        (self.run)(config, progress)
     }
 }
 
 /// What one run is asked to do.
 #[derive(Clone, Debug)]
-struct RunConfig {
-    strategy: Strategy,
-    readers: usize,
-    resizes: u64,
-    section_len: u64,
-    qs_interval: u64,
-    yield_every: u64,
-    fail_wrapper_every: u64,
-    fail_kvfree_blocks: bool,
-    kvfree_drain: Option<Duration>,
-    seed: u64,
+pub struct RunConfig {
+    /// How the table retires the array each resize replaces.
+    pub strategy: Strategy,
+    /// Reader threads.
+    pub readers: usize,
+    /// Resizes (grows by one descriptor).
+    pub resizes: u64,
+    /// Lookups per read-side critical section.
+    pub section_len: u64,
+    /// QSBR readers: lookups between quiescent states (rounded up to whole
+    /// sections).
+    pub qs_interval: u64,
+    /// The resizer yields the CPU after every N resizes (0: never).
+    pub yield_every: u64,
+    /// call-rcu: every Nth wrapper allocation fails (0: never).
+    pub fail_wrapper_every: u64,
+    /// kvfree: the resizer runs as if no kvfree block could be allocated.
+    pub fail_kvfree_blocks: bool,
+    /// kvfree: how long a partial block may wait before it is sealed
+    /// (`None`: the engine's setting).
+    pub kvfree_drain: Option<Duration>,
+    /// Seed of the readers' random lookups.
+    pub seed: u64,
     /// Pin reader i to the i-th allowed CPU (modulo their number).
-    pin_readers: bool,
-    label: String,
+    pub pin_readers: bool,
+    /// The run's name in progress lines.
+    pub label: String,
 }
 
 impl RunConfig {
@@ -199,12 +121,17 @@ impl Drop for GroupDescriptor {
 
 type Table<F> = DescriptorTable<GroupDescriptor, F>;
 
-/// What one reader counted.
+/// What one reader counted, or all of a run's readers together.
 #[derive(Default, Debug, Clone, Copy)]
-struct ReaderTally {
-    lookups: u64,
-    early_frees: u64,
-    corrupt: u64,
+pub struct ReaderTally {
+    /// Lookups made and checked.
+    pub lookups: u64,
+    /// Lookups that reached an array already freed.
+    pub early_frees: u64,
+    /// Lookups that returned a wrong descriptor, a bad magic value or a
+    /// wrong end of table, and sections that saw an older array than one
+    /// seen before.
+    pub corrupt: u64,
 }
 
 impl ReaderTally {
@@ -324,55 +251,69 @@ fn reader<F: RcuFlavour>(table: &Table<F>, config: &RunConfig, control: &ReaderC
 
 /// What one run measured and verified.
 #[derive(Debug, Clone)]
-struct RunResult {
-    flavour: &'static str,
-    strategy: Strategy,
-    resize_time: Duration,
+pub struct RunResult {
+    /// The flavour's name (`RcuFlavour::NAME`).
+    pub flavour: &'static str,
+    /// How the run's table retired old arrays.
+    pub strategy: Strategy,
+    /// The resizer's wall time for all resizes.
+    pub resize_time: Duration,
     /// The resizer's own CPU time for the resizes (user and system): the
     /// wall time less what it lost waiting or sharing a core with readers.
-    resize_cpu: Option<Duration>,
+    pub resize_cpu: Option<Duration>,
     /// The barrier after the resizes: deferred frees still pending.
-    drain_time: Duration,
-    resizes: u64,
+    pub drain_time: Duration,
+    /// Resizes made (each grows the table by one descriptor).
+    pub resizes: u64,
     /// From the first resize until every retired array was freed.
-    grace_periods: u64,
+    pub grace_periods: u64,
     /// call-rcu retirements that fell back to synchronize-then-free.
-    fallbacks: u64,
+    pub fallbacks: u64,
     /// kvfree_rcu calls that found no block and synchronized, then freed
     /// inline (the engine's count over the resizes and the barrier).
-    kvfree_emergencies: u64,
+    pub kvfree_emergencies: u64,
     /// kvfree blocks sealed by any thread: full, by the drain timer, by the
     /// barrier.
-    kvfree_blocks: [u64; 3],
-    readers: usize,
+    pub kvfree_blocks: [u64; 3],
+    /// Reader threads.
+    pub readers: usize,
     /// Every lookup checked, from the readers' start to their stop.
-    reader: ReaderTally,
+    pub reader: ReaderTally,
     /// Lookups made while the resizer ran (the rate's numerator).
-    lookups_during: u64,
-    peak_rss: Option<u64>,
-    max_arrays_alive: u64,
-    arrays_created: u64,
-    arrays_dropped: u64,
-    descriptors_created: u64,
-    descriptors_dropped: u64,
+    pub lookups_during: u64,
+    /// The process's peak resident set size during the run, in bytes.
+    pub peak_rss: Option<u64>,
+    /// Most arrays alive at once, sampled after each resize.
+    pub max_arrays_alive: u64,
+    /// Arrays the table created (the first, empty one included).
+    pub arrays_created: u64,
+    /// Arrays dropped after the table and a barrier.
+    pub arrays_dropped: u64,
+    /// Descriptors the resizer added.
+    pub descriptors_created: u64,
+    /// Descriptors dropped with the table.
+    pub descriptors_dropped: u64,
 }
 
 impl RunResult {
-    fn resizes_per_sec(&self) -> f64 {
+    /// Resizes per second of the resizer's wall time.
+    pub fn resizes_per_sec(&self) -> f64 {
         self.resizes as f64 / self.resize_time.as_secs_f64()
     }
 
-    fn lookups_per_sec(&self) -> f64 {
+    /// Lookups per second, all readers together, while the resizer ran.
+    pub fn lookups_per_sec(&self) -> f64 {
         self.lookups_during as f64 / self.resize_time.as_secs_f64()
     }
 
-    fn leaks(&self) -> u64 {
+    /// Arrays and descriptors created and never dropped.
+    pub fn leaks(&self) -> u64 {
         self.arrays_created.saturating_sub(self.arrays_dropped)
             + self.descriptors_created.saturating_sub(self.descriptors_dropped)
     }
 
     /// Messages naming each failure of this run (empty: it passed).
-    fn failures(&self) -> Vec<String> {
+    pub fn failures(&self) -> Vec<String> {
         let who = format!("{}/{}", self.flavour, self.strategy.name());
         let mut out = Vec::new();
         if self.reader.early_frees > 0 {
@@ -510,15 +451,17 @@ fn run<F: RcuFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResult 
     }
 }
 
-/// Progress lines on stderr once the program has run for two seconds.
-struct Progress {
+/// Progress lines on stderr (`resize_stress: ...`), printed only once two
+/// seconds have passed since [`Progress::new`], so short runs stay quiet.
+pub struct Progress {
     start: Instant,
     last: Instant,
     enabled: bool,
 }
 
 impl Progress {
-    fn new(enabled: bool) -> Self {
+    /// Starts the clock; prints nothing unless `enabled`.
+    pub fn new(enabled: bool) -> Self {
         let now = Instant::now();
         Progress { start: now, last: now, enabled }
     }
@@ -537,7 +480,8 @@ impl Progress {
         }
     }
 
-    fn finished(&mut self, label: &str, result: &RunResult) {
+    /// Reports that the run labelled `label` finished, with its resize time.
+    pub fn finished(&mut self, label: &str, result: &RunResult) {
         if self.enabled && self.start.elapsed() >= Duration::from_secs(2) {
             eprintln!(
                 "resize_stress: {label}: done, {:.1} ms ({:.1} s elapsed)",
@@ -556,225 +500,12 @@ fn thread_cpu_time() -> Option<Duration> {
     (rc == 0).then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
 }
 
-/// One row of the summary: the runs of one flavour and strategy.
-struct Summary {
-    flavour: &'static str,
-    strategy: Strategy,
-    resize_secs: f64,
-    /// Median resizer CPU time, where the clock was available.
-    resizer_cpu_secs: Option<f64>,
-    resizes_per_sec: f64,
-    grace_periods: f64,
-    lookups_per_sec: f64,
-    peak_rss: Option<u64>,
-    early_frees: u64,
-    leaks: u64,
-    relative_to_leak: Option<f64>,
-}
-
-fn summarise(results: &[RunResult], flavours: &[&FlavourRunner], strategies: &[StrategyArg]) -> Vec<Summary> {
-    let mut rows = Vec::new();
-    for flavour in flavours {
-        for strategy in strategies {
-            let runs: Vec<&RunResult> =
-                results.iter().filter(|r| r.flavour == flavour.name && r.strategy == strategy.strategy()).collect();
-            let med = |f: &dyn Fn(&RunResult) -> f64| {
-                stats::median(&runs.iter().map(|r| f(r)).collect::<Vec<_>>()).expect("every row has a run per repeat")
-            };
-            rows.push(Summary {
-                flavour: flavour.name,
-                strategy: strategy.strategy(),
-                resize_secs: med(&|r| r.resize_time.as_secs_f64()),
-                resizer_cpu_secs: stats::median(
-                    &runs.iter().filter_map(|r| r.resize_cpu).map(|d| d.as_secs_f64()).collect::<Vec<_>>(),
-                ),
-                resizes_per_sec: med(&|r| r.resizes_per_sec()),
-                grace_periods: med(&|r| r.grace_periods as f64),
-                lookups_per_sec: med(&|r| r.lookups_per_sec()),
-                peak_rss: runs.iter().filter_map(|r| r.peak_rss).max(),
-                early_frees: runs.iter().map(|r| r.reader.early_frees).sum(),
-                leaks: runs.iter().map(|r| r.leaks()).sum(),
-                relative_to_leak: None,
-            });
-        }
-    }
-    let leak_time = |flavour: &str, rows: &[Summary]| {
-        rows.iter().find(|s| s.flavour == flavour && s.strategy == Strategy::Leak).map(|s| s.resize_secs)
-    };
-    for i in 0..rows.len() {
-        let relative = leak_time(rows[i].flavour, &rows).map(|t| rows[i].resize_secs / t);
-        rows[i].relative_to_leak = relative;
-    }
-    rows
-}
-
-fn print_table(rows: &[Summary]) {
-    println!(
-        "{:<7} {:<9} {:>10} {:>11} {:>8} {:>13} {:>9} {:>6} {:>6} {:>8}",
-        "flavour", "strategy", "resize ms", "resizes/s", "GPs", "lookups/s", "peak RSS", "early", "leaks", "vs leak"
-    );
-    for s in rows {
-        let rss = s.peak_rss.map_or("n/a".to_string(), |b| format!("{:.1}M", b as f64 / (1 << 20) as f64));
-        let rel = s.relative_to_leak.map_or("n/a".to_string(), |x| format!("{x:.2}x"));
-        println!(
-            "{:<7} {:<9} {:>10.1} {:>11.0} {:>8.0} {:>13.0} {:>9} {:>6} {:>6} {:>8}",
-            s.flavour,
-            s.strategy.name(),
-            s.resize_secs * 1e3,
-            s.resizes_per_sec,
-            s.grace_periods,
-            s.lookups_per_sec,
-            rss,
-            s.early_frees,
-            s.leaks,
-            rel
-        );
-    }
-}
-
-fn run_json(r: &RunResult, repeat: u64) -> serde_json::Value {
-    json!({
-        "flavour": r.flavour,
-        "strategy": r.strategy.name(),
-        "repeat": repeat,
-        "resizes": r.resizes,
-        "readers": r.readers,
-        "resize_seconds": r.resize_time.as_secs_f64(),
-        "resizer_cpu_seconds": r.resize_cpu.map(|d| d.as_secs_f64()),
-        "drain_seconds": r.drain_time.as_secs_f64(),
-        "call_rcu_fallbacks": r.fallbacks,
-        "kvfree_emergency_synchronize": r.kvfree_emergencies,
-        "kvfree_blocks_sealed": {
-            "full": r.kvfree_blocks[0],
-            "timer": r.kvfree_blocks[1],
-            "barrier": r.kvfree_blocks[2],
-        },
-        "resizes_per_second": r.resizes_per_sec(),
-        "grace_periods": r.grace_periods,
-        "lookups_checked": r.reader.lookups,
-        "lookups_during_resize": r.lookups_during,
-        "lookups_per_second": r.lookups_per_sec(),
-        "peak_rss_bytes": r.peak_rss,
-        "max_arrays_alive": r.max_arrays_alive,
-        "early_frees": r.reader.early_frees,
-        "corrupt_lookups": r.reader.corrupt,
-        "arrays_created": r.arrays_created,
-        "arrays_dropped": r.arrays_dropped,
-        "descriptors_created": r.descriptors_created,
-        "descriptors_dropped": r.descriptors_dropped,
-        "leaks": r.leaks(),
-    })
-}
-
-fn summary_json(s: &Summary) -> serde_json::Value {
-    json!({
-        "flavour": s.flavour,
-        "strategy": s.strategy.name(),
-        "resize_seconds": s.resize_secs,
-        "resizer_cpu_seconds": s.resizer_cpu_secs,
-        "resizes_per_second": s.resizes_per_sec,
-        "grace_periods": s.grace_periods,
-        "lookups_per_second": s.lookups_per_sec,
-        "peak_rss_bytes": s.peak_rss,
-        "early_frees": s.early_frees,
-        "leaks": s.leaks,
-        "relative_to_leak": s.relative_to_leak,
-    })
-}
-
-fn main() -> ExitCode {
-    let args = Args::parse();
-    let flavours: Vec<&FlavourRunner> = args.flavours.iter().map(|name| FlavourRunner::named(name)).collect();
-    let readers = args.readers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let total_runs = args.repeat * (flavours.len() * args.strategies.len()) as u64;
-    let mut progress = Progress::new(true);
-    let mut results = Vec::new();
-    let mut run_number = 0;
-    for repeat in 0..args.repeat {
-        for flavour in &flavours {
-            for &strategy in &args.strategies {
-                run_number += 1;
-                let config = RunConfig {
-                    strategy: strategy.strategy(),
-                    readers,
-                    resizes: args.resizes,
-                    section_len: args.section_len,
-                    qs_interval: args.qs_interval,
-                    yield_every: args.yield_every,
-                    fail_wrapper_every: args.fail_wrapper_every,
-                    fail_kvfree_blocks: args.fail_kvfree_blocks,
-                    kvfree_drain: args.kvfree_drain_ms.map(Duration::from_millis),
-                    seed: args.seed.wrapping_add(repeat),
-                    pin_readers: !args.no_pin,
-                    label: format!("[{run_number}/{total_runs}] {} {}", flavour.name, strategy.strategy().name()),
-                };
-                let result = (flavour.run)(&config, &mut progress);
-                progress.finished(&config.label, &result);
-                results.push((repeat, result));
-            }
-        }
-    }
-
-    let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
-    let rows = summarise(&runs, &flavours, &args.strategies);
-    let failures: Vec<String> = runs.iter().flat_map(RunResult::failures).collect();
-    if args.json {
-        let out = json!({
-            "config": {
-                "resizes": args.resizes,
-                "readers": readers,
-                "section_len": args.section_len,
-                "qs_interval": args.qs_interval,
-                "yield_every": args.yield_every,
-                "fail_wrapper_every": args.fail_wrapper_every,
-                "fail_kvfree_blocks": args.fail_kvfree_blocks,
-                "kvfree_drain_ms": args.kvfree_drain_ms,
-                "repeat": args.repeat,
-                "seed": args.seed,
-                "barrier_strategy": format!("{:?}", rcu::memb::stats().barrier_strategy),
-            },
-            "runs": results.iter().map(|(rep, r)| run_json(r, *rep)).collect::<Vec<_>>(),
-            "summary": rows.iter().map(summary_json).collect::<Vec<_>>(),
-            "ok": failures.is_empty(),
-        });
-        println!("{}", serde_json::to_string_pretty(&out).expect("JSON values always serialise"));
-    } else {
-        println!(
-            "resize_stress: {} resizes, {readers} readers, {} lookups per read-side section, QSBR quiescent \
-             state every {} lookups, {} repeat(s), seed {}; memb barriers: {:?}",
-            args.resizes,
-            args.section_len,
-            args.qs_interval,
-            args.repeat,
-            args.seed,
-            rcu::memb::stats().barrier_strategy
-        );
-        if args.fail_wrapper_every != 0 {
-            println!(
-                "  call-rcu: 1 in {} wrapper allocations fails (fallback: synchronize, then free)",
-                args.fail_wrapper_every
-            );
-        }
-        if args.fail_kvfree_blocks {
-            println!("  kvfree: no block can be allocated (emergency path: synchronize, then free inline)");
-        }
-        print_table(&rows);
-    }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        for f in &failures {
-            eprintln!("resize_stress: {f}");
-        }
-        ExitCode::FAILURE
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn clean_run() -> RunResult {
+    /// A run that verified clean (the report's tests build on it too).
+    pub(crate) fn clean_run() -> RunResult {
         RunResult {
             flavour: "memb",
             strategy: Strategy::Sync,
@@ -840,7 +571,7 @@ mod tests {
                 label: String::from("test"),
             };
             let mut progress = Progress::new(false);
-            for result in FLAVOURS.iter().map(|f| (f.run)(&config, &mut progress)) {
+            for result in FLAVOURS.iter().map(|f| f.run(&config, &mut progress)) {
                 assert_eq!(result.failures(), Vec::<String>::new());
                 assert!(result.reader.lookups > 0);
                 assert_eq!(result.arrays_created, 65);
@@ -870,7 +601,7 @@ mod tests {
             label: String::from("test"),
         };
         let mut progress = Progress::new(false);
-        for result in FLAVOURS.iter().map(|f| (f.run)(&config, &mut progress)) {
+        for result in FLAVOURS.iter().map(|f| f.run(&config, &mut progress)) {
             assert_eq!(result.failures(), Vec::<String>::new());
             assert_eq!(result.kvfree_emergencies, 64, "{}", result.flavour);
             assert_eq!(result.max_arrays_alive, 1, "{}: each array is freed inline", result.flavour);
