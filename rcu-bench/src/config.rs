@@ -30,7 +30,7 @@
 
 use crate::hist::Histogram;
 use crate::implementations::Implementation;
-use crate::par_iter::{run_par_iter, ParIterKind};
+use crate::par_iter::{run_par_iter, ParIterKind, PoolRun};
 use crate::peer::{count_bad, ConfigChunk, ConfigSession, ConfigStore, CONFIG_CHUNK as CHUNK};
 use crate::pin::CpuPlan;
 use crate::report::text::fmt_ns;
@@ -414,8 +414,14 @@ impl Workload for ConfigReload {
             progress(&format!("{} config {}", round.label(), r.line()));
         }
         let pool_threads = self.pool_threads;
+        let pool = PoolRun {
+            threads: pool_threads,
+            warmup: self.run.warmup,
+            duration: self.run.duration,
+            reload_period: self.run.reload_period,
+        };
         for kind in round.order(ParIterKind::all()) {
-            let r = run_par_iter(kind, pool_threads, &self.run);
+            let r = run_par_iter(kind, &pool);
             if r.mismatches != 0 {
                 return Err(format!("{}: {} passes found the wrong hits", kind.name(), r.mismatches));
             }

@@ -18,8 +18,8 @@
 //! * [`report`]: results, sections, text, CSV and chart;
 //! * the workloads: [`run`] (`test_urcu`), [`suite`] (read pair and
 //!   2 readers + 1 writer), [`sharing`] (concurrent `synchronize_rcu`),
-//!   [`flood`] (rcuscale kfree), [`config`] (configuration reload) and
-//!   [`par_iter`] (its rayon pool rows);
+//!   [`flood`] (rcuscale kfree), [`par_iter`] (rayon pool lookups) and
+//!   [`config`] (configuration reload, with the pool rows);
 //! * [`compare`]: the list of workloads `rcu-bench compare` runs.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

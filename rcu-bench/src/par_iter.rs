@@ -3,13 +3,25 @@
 //! replaces the table every reload period, for each implementation with a
 //! rayon pool and a table cell.
 
-use crate::config::ConfigRunConfig;
 use crate::implementations::Implementation;
 use crate::peer::TableCell;
 use crate::workload::Table;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// One pool run's sizes.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolRun {
+    /// Workers of the pool.
+    pub threads: usize,
+    /// Not measured, before the window.
+    pub warmup: Duration,
+    /// Measured window.
+    pub duration: Duration,
+    /// Time between two replacements of the table.
+    pub reload_period: Duration,
+}
 
 /// The pool row of an implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,19 +64,19 @@ impl ParIterReport {
     }
 }
 
-/// Runs the pool row for `kind`: a pool of `threads` workers, passes of
-/// `PASS_KEYS` lookups in chunks of `PAR_CHUNK`, a writer replacing the
-/// table every `config.reload_period`.
-pub fn run_par_iter(kind: ParIterKind, threads: usize, config: &ConfigRunConfig) -> ParIterReport {
+/// Runs the pool row for `kind`: a pool of `config.threads` workers,
+/// passes of `PASS_KEYS` lookups in chunks of `PAR_CHUNK`, a writer
+/// replacing the table every `config.reload_period`.
+pub fn run_par_iter(kind: ParIterKind, config: &PoolRun) -> ParIterReport {
     let (builder, cell) = kind.0.table_pool().expect("a pool kind has a table cell");
-    let pool = builder.num_threads(threads).build().expect("build the rayon pool");
+    let pool = builder.num_threads(config.threads).build().expect("build the rayon pool");
     par_iter_with(kind, &pool, config, &*cell)
 }
 
 fn par_iter_with<C: TableCell + ?Sized>(
     kind: ParIterKind,
     pool: &rayon::ThreadPool,
-    config: &ConfigRunConfig,
+    config: &PoolRun,
     cell: &C,
 ) -> ParIterReport {
     let keys: Vec<u64> = (0..PASS_KEYS as u64).map(|i| i * Table::KEY_STRIDE % Table::KEY_SPACE).collect();
@@ -101,15 +113,14 @@ mod tests {
 
     #[test]
     fn every_pool_kind_finds_the_expected_hits() {
-        let config = ConfigRunConfig {
-            readers: 2,
+        let config = PoolRun {
+            threads: 2,
             duration: Duration::from_millis(100),
             warmup: Duration::from_millis(10),
             reload_period: Duration::from_millis(1),
-            pin: false,
         };
         for kind in ParIterKind::all() {
-            let r = run_par_iter(kind, 2, &config);
+            let r = run_par_iter(kind, &config);
             assert_eq!(r.mismatches, 0, "{kind:?}");
             assert!(r.lookups > 0, "{kind:?}");
         }

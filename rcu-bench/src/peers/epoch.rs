@@ -137,6 +137,8 @@ impl Peer for Epoch {
         let guard = crossbeam_epoch::pin();
         // SAFETY: the writer has stopped; the last table is reachable only
         // from here, and readers pinned before are handled by the collector.
+        // Acquire: pairs with the writer's last swap (its join orders it
+        // too).
         unsafe { guard.defer_destroy(atomic.load(Ordering::Acquire, &guard)) };
     }
 
@@ -231,7 +233,8 @@ impl TableCell for EpochStore<Table> {
 impl<T> Drop for EpochStore<T> {
     fn drop(&mut self) {
         // SAFETY: the run is over: no reader or writer is left, so the
-        // current value is reachable only from here.
+        // current value is reachable only from here. Relaxed: the joins of
+        // those threads ordered their swaps before this load.
         unsafe { drop(self.0.load(Ordering::Relaxed, crossbeam_epoch::unprotected()).into_owned()) };
     }
 }
