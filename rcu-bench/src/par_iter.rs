@@ -102,6 +102,8 @@ fn par_iter_with<C: TableCell + ?Sized>(
             passes += 1;
         }
         let elapsed = start.elapsed();
+        // Relaxed: pairs with the writer's load above; the flag carries no
+        // data and the scope's join orders the rest.
         stop.store(true, Ordering::Relaxed);
         ParIterReport { kind, lookups: passes * PASS_KEYS as u64, elapsed, mismatches }
     })

@@ -357,11 +357,15 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
 
         std::thread::sleep(config.warmup);
         let (r0, w0, g0) = (snapshot(&reader_progress), snapshot(&writer_progress), config.imp.grace_periods());
+        // Relaxed: pairs with the writers' load in `writer_loop`; a phase
+        // flag, so a grace period recorded just outside the window is
+        // harmless.
         measuring.store(true, Ordering::Relaxed);
         let start = Instant::now();
         std::thread::sleep(config.duration);
         let (r1, w1, g1) = (snapshot(&reader_progress), snapshot(&writer_progress), config.imp.grace_periods());
         let window = start.elapsed();
+        // Relaxed: as the store above.
         measuring.store(false, Ordering::Relaxed);
         // Relaxed: see reader_loop; the joins below order the results.
         shared.stop.store(1, Ordering::Relaxed);
