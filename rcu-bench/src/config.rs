@@ -1,17 +1,19 @@
 //! `rcu-bench config`: the bench a server author asks for first. A
 //! configuration value is read by N threads while one thread reloads it
-//! every millisecond, for each way a Rust server holds such a value:
+//! every millisecond, for each way a Rust server holds such a value
+//! ([`ConfigKind`]):
 //!
-//! * `rcu-memb-cell`, `rcu-qsbr-cell`: this workspace's `RcuCell`; a read
-//!   is a section, `load`, two fields. The reloader calls `replace` (the
-//!   old value goes to `kvfree_rcu`, never waiting), and every other reload
+//! * each implementation's own holder ([`Peer::config_store`]): for this
+//!   workspace's flavours `<flavour>-cell`, an `RcuCell`, where a read is a
+//!   section, `load`, a field, and the reloader calls `replace` (the old
+//!   value goes to `kvfree_rcu`, never waiting), and every other reload
 //!   `swap` + `into_inner_after_grace_period` instead, whose latency is the
-//!   store plus a whole grace period (the `reload_gp` figure).
+//!   store plus a whole grace period (the `reload_gp` figure); for
+//!   crossbeam-epoch an `Atomic<Config>` loaded under `pin()`, reloaded
+//!   with `swap` + `defer_destroy`;
 //! * `arc-swap-load`, `arc-swap-load_full`: `ArcSwap<Config>`, read through
 //!   `load()` (a debt-slot guard) or `load_full()` (an `Arc` clone);
-//!   reloaded with `store`.
-//! * `crossbeam-epoch`: an `Atomic<Config>` loaded under `pin()`, reloaded
-//!   with `swap` + `defer_destroy`.
+//!   reloaded with `store`;
 //! * `rwlock-arc`: `RwLock<Arc<Config>>`, read by cloning the `Arc` under
 //!   the read lock, reloaded by replacing it under the write lock.
 //!
@@ -19,14 +21,15 @@
 //! [`Config::read_ok`]). Readers announce a QSBR quiescent state every
 //! 1,024 reads, as test_urcu's readers do (the other kinds have nothing to
 //! announce). Every read checks the field it loaded (a dropped `Config` is
-//! poisoned), so a value freed too early is counted, not just fast. Figures: reads per second per
-//! reader over the measured window (after a warm-up), and the reloader's
-//! latency per reload (median and p99 of the store call, excluding building
-//! the new value).
+//! poisoned), so a value freed too early is counted, not just fast.
+//! Figures: reads per second per reader over the measured window (after a
+//! warm-up), and the reloader's latency per reload (median and p99 of the
+//! store call, excluding building the new value).
 //!
-//! [`run_par_iter`](crate::par_iter::run_par_iter) is the pool row: a rayon pool looks keys up in a table
-//! behind a cell (one read scope per chunk of keys) while a writer replaces
-//! the table every millisecond.
+//! The [`ConfigReload`] workload of `compare` adds the pool rows of
+//! [`par_iter`](crate::par_iter) to these.
+//!
+//! [`Peer::config_store`]: crate::peer::Peer::config_store
 
 use crate::hist::Histogram;
 use crate::implementations::Implementation;

@@ -79,10 +79,10 @@ fn call_rcu_free<F: RcuFlavour>(node: Box<Node>) {
     F::call_rcu(move || drop(node));
 }
 
-/// The `-m call` / `-m kvfree` retirer.
-struct Retirer<F>(fn(Box<Node>), PhantomData<fn() -> F>);
+/// The `-m call` / `-m kvfree` retirer: the flavour's function.
+struct Retirer(fn(Box<Node>));
 
-impl<F> Retire for Retirer<F> {
+impl Retire for Retirer {
     fn retire(&mut self, node: Box<Node>) {
         (self.0)(node)
     }
@@ -169,7 +169,7 @@ impl<F: RcuFlavour> Peer for Ours<F> {
             RetireMode::Kvfree => F::kvfree_rcu::<Box<Node>>,
             _ => call_rcu_free::<F>,
         };
-        Box::new(Retirer::<F>(retire, PhantomData))
+        Box::new(Retirer(retire))
     }
     fn drain(&self, _mode: RetireMode) {
         F::rcu_barrier();
