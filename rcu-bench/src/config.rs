@@ -59,11 +59,18 @@ pub enum ConfigKind {
 }
 
 impl ConfigKind {
-    /// Every kind, in report order: the implementations' holders, then the
-    /// others.
+    /// Every kind, in report order: the holders of implementations with
+    /// grace periods, arc-swap, the other implementations' holders
+    /// (crossbeam-epoch), the lock.
     pub fn all() -> Vec<ConfigKind> {
-        let peers = Implementation::all().iter().filter(|i| i.config_store().is_some()).map(|&i| ConfigKind::Peer(i));
-        peers.chain([ConfigKind::ArcSwapLoad, ConfigKind::ArcSwapLoadFull, ConfigKind::RwLockArc]).collect()
+        let peers = |gp: bool| {
+            Implementation::all()
+                .iter()
+                .filter(move |i| i.has_synchronize() == gp && i.config_store().is_some())
+                .map(|&i| ConfigKind::Peer(i))
+        };
+        let arc_swap = [ConfigKind::ArcSwapLoad, ConfigKind::ArcSwapLoadFull];
+        peers(true).chain(arc_swap).chain(peers(false)).chain([ConfigKind::RwLockArc]).collect()
     }
 
     /// Name in reports and on the command line.
