@@ -9,6 +9,7 @@
 # Usage: scripts/c_example.sh [OUTDIR]   (default target/c-example)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 out=${1:-target/c-example}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -29,7 +30,7 @@ for prog in config_reload lfht_stress barrier_bench; do
             bin=$out/${prog}_${flavour}_$abi
             cc "${flags[@]}" "rcu-capi/examples/$prog.c" -o "$bin" -L"$lib" -lurcu-$flavour "${extra[@]}" -lpthread
             libs=$(LD_LIBRARY_PATH=$lib ldd "$bin")
-            [[ $libs == *"liburcu-$flavour.so.8 => $lib/"* ]] ||
+            resolve_check "$lib" "liburcu-$flavour" "$libs" >/dev/null ||
                 { echo "$bin does not use rcu-capi:"; echo "$libs"; exit 1; } >&2
             LD_LIBRARY_PATH=$lib timeout 120 "$bin"
         done

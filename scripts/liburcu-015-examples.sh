@@ -40,6 +40,7 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 DROPIN_OUTDIR | --reference" >&2; exit 2; }
 arg=$1
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 repo=$(pwd)
 work=$repo/target/liburcu-015
 root=$(bash scripts/liburcu-015.sh)
@@ -85,16 +86,13 @@ printf '#include <urcu/config.h>\n#ifndef CONFIG_RCU_EMIT_LEGACY_MB\n#error 0.13
 listing() { "$loader" --library-path "$libpath" --list "$1" 2>&1; }
 # Every flavour library must come from $1 (the directory under test).
 check_resolution() { # dir binary
-    local dir=$1 bin=$2 line libs found=0
+    local dir=$1 bin=$2 line libs rc=0
     libs=$(listing "$bin") || { echo "loader --list failed: $(tail -1 <<<"$libs")"; return 1; }
-    while read -r line; do
-        case $line in
-            liburcu.so.8* | liburcu-memb.so.8* | liburcu-mb.so.8* | liburcu-qsbr.so.8* | liburcu-bp.so.8* | liburcu-signal.so.8*)
-                found=1
-                [[ $line == *"=> $dir/"* ]] || { echo "not under test: $line"; return 1; } ;;
-        esac
-    done < <(sed 's/^[[:space:]]*//' <<<"$libs")
-    [ $found = 1 ] || { echo "needs no flavour library"; return 2; }
+    line=$(resolve_check "$dir" "$URCU_FLAVOURS_SIGNAL" "$libs") || rc=$?
+    case $rc in
+        1) echo "not under test: $line"; return 1 ;;
+        2) echo "needs no flavour library"; return 2 ;;
+    esac
 }
 
 start=$SECONDS pass=0 fail=0 skip=0 selftest_bin=

@@ -40,6 +40,7 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 --reference | DROPIN_OUTDIR" >&2; exit 2; }
 arg=$1
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 repo=$(pwd)
 work=$repo/target/liburcu-015/upstream
 tag=${LIBURCU_TAG:-v0.15.2}
@@ -115,18 +116,15 @@ export LD_LIBRARY_PATH=$under_test:$cds_dir
 # 0: every flavour library from $under_test and cds/common from $cds_dir;
 # 2: the binary needs no flavour library; 1 (message): anything else.
 check_resolution() {
-    local bin=$1 line libs found=0
+    local bin=$1 line libs rc=0
     libs=$(ldd "$bin" 2>&1) || { echo "ldd failed"; return 1; }
-    while read -r line; do
-        case $line in
-            liburcu.so.8* | liburcu-memb.so.8* | liburcu-mb.so.8* | liburcu-qsbr.so.8* | liburcu-bp.so.8* | liburcu-signal.so.8*)
-                found=1
-                [[ $line == *"=> $under_test/"* ]] || { echo "not under test: $line"; return 1; } ;;
-            liburcu-cds.so.8* | liburcu-common.so.8*)
-                [[ $line == *"=> $cds_dir/"* ]] || { echo "not 0.15's: $line"; return 1; } ;;
-        esac
-    done < <(sed 's/^[[:space:]]*//' <<<"$libs")
-    [ $found = 1 ] || { echo "needs no flavour library"; return 2; }
+    line=$(resolve_check "$under_test" "$URCU_FLAVOURS_SIGNAL" "$libs") || rc=$?
+    [ $rc != 1 ] || { echo "not under test: $line"; return 1; }
+    local found=$rc
+    rc=0
+    line=$(resolve_check "$cds_dir" 'liburcu-(cds|common)' "$libs") || rc=$?
+    [ $rc != 1 ] || { echo "not 0.15's: $line"; return 1; }
+    [ "$found" = 0 ] || { echo "needs no flavour library"; return 2; }
 }
 t=$src/tests
 probe=$t/regression/.libs/rcutorture_urcu_bp

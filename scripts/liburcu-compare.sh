@@ -13,6 +13,7 @@
 #   (defaults: 3 rounds of 5 s per run; about 12 runs per round and library)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 rounds=3 dur=5
 while [ $# -gt 0 ]; do
     case $1 in
@@ -39,15 +40,14 @@ lib_path() { if [ "$1" = rcu-capi ]; then echo "$ours"; else echo ""; fi; }
 # resolves BIN LABEL: every liburcu flavour library BIN needs is rcu-capi's
 # (LABEL rcu-capi) or none of them is (LABEL liburcu).
 resolves() {
-    local libs line
+    local libs rc=0
     libs=$(LD_LIBRARY_PATH=$(lib_path "$2") ldd "$1")
-    while read -r line; do
-        case $line in
-            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8* | liburcu-mb.so.8* | liburcu-bp.so.8*)
-                if [ "$2" = rcu-capi ]; then [[ $line == *"=> $ours/"* ]] || return 1
-                else [[ $line != *"=> $ours/"* && $line != *"not found"* ]] || return 1; fi ;;
-        esac
-    done < <(sed 's/^[[:space:]]*//' <<<"$libs")
+    if [ "$2" = rcu-capi ]; then
+        resolve_check "$ours" "$URCU_FLAVOURS" "$libs" >/dev/null || rc=$?
+        [ $rc != 1 ]
+    else
+        resolve_elsewhere "$ours" "$URCU_FLAVOURS" "$libs" >/dev/null
+    fi
 }
 
 b=$src/tests/benchmark/.libs
@@ -113,9 +113,8 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 
-median() { # row label figure
-    awk -F'\t' -v r="$1" -v l="$2" -v f="$3" '$1 == r && $2 == l && $3 == f { print $4 }' "$results" |
-        sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+median_of() { # row label figure
+    awk -F'\t' -v r="$1" -v l="$2" -v f="$3" '$1 == r && $2 == l && $3 == f { print $4 }' "$results" | median
 }
 echo
 echo "medians of $rounds rounds, $dur s each, $cpus CPUs ($readers readers where the row has readers)"
@@ -125,8 +124,7 @@ printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' 
 for row in "${rows[@]}"; do
     IFS='|' read -r name _ _ figures _ <<<"$row"
     for f in $figures; do
-        theirs=$(median "$name" liburcu "$f") mine=$(median "$name" rcu-capi "$f")
-        ratio=$(awk -v a="$mine" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-        printf '| %-36s | %-12s | %14.0f | %14.0f | %8s |\n' "$name" "$f" "$theirs" "$mine" "$ratio"
+        theirs=$(median_of "$name" liburcu "$f") mine=$(median_of "$name" rcu-capi "$f")
+        printf '| %-36s | %-12s | %14.0f | %14.0f | %8s |\n' "$name" "$f" "$theirs" "$mine" "$(ratio "$mine" "$theirs")"
     done
 done

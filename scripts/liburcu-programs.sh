@@ -48,6 +48,7 @@
 # count and time, and every process started is killed on any exit path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 repo=$(pwd)
 work=$repo/target/liburcu-programs
 dropin=$work/dropin
@@ -80,16 +81,18 @@ soname_of() { local b=${1##*/}; echo "${b%%.so*}.so.8"; }
 ours_provides() { [ -e "$dropin/lib/$(soname_of "$1")" ]; }
 # ldd BIN: every flavour library resolves into $dropin/lib, at least one does.
 check_ldd() {
-    local bin=$1 line lib path n=0
-    while read -r line; do
-        lib=${line%% *} path=${line#*=> }
-        path=${path%% (*}
-        case $lib in liburcu*.so*) ;; *) continue ;; esac
-        ours_provides "$lib" || continue
-        [[ $path == "$dropin/lib/"* ]] || { echo "not ours: $bin: $lib => $path"; return 1; }
-        n=$((n + 1))
-    done < <(ldd "$bin" | sed 's/^[[:space:]]*//')
-    [ $n -gt 0 ] || { echo "$bin resolves none of our libraries"; return 1; }
+    local bin=$1 line lib path rc=0 ours
+    # The sonames $dropin/lib provides, as resolve_check's expression.
+    ours=$(cd "$dropin/lib" && ls liburcu*.so.8 | sed 's/\.so\.8$//' | paste -sd'|')
+    line=$(resolve_check "$dropin/lib" "$ours" "$(ldd "$bin")") || rc=$?
+    case $rc in
+        1)
+            lib=${line%% *} path=${line#*=> }
+            echo "not ours: $bin: $lib => ${path%% (*}"
+            return 1
+            ;;
+        2) echo "$bin resolves none of our libraries"; return 1 ;;
+    esac
 }
 # /proc/PID/maps of running processes: the same rule, for what is mapped.
 check_maps() { # pid...; prints what it saw

@@ -16,6 +16,7 @@
 # target/liburcu-suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 repo=$(pwd)
 work=$repo/target/liburcu-suite
 dropin=$work/dropin
@@ -33,14 +34,10 @@ results=()
 # Each liburcu flavour library a binary needs must resolve into $dropin/lib
 # (Debian's liburcu-common, -cds and -signal stay Debian's).
 check_resolution() {
-    local bin=$1 line libs
+    local bin=$1 line libs rc=0
     libs=$(ldd "$bin")
-    while read -r line; do
-        case $line in
-            liburcu.so.8* | liburcu-memb.so.8* | liburcu-qsbr.so.8* | liburcu-mb.so.8* | liburcu-bp.so.8*)
-                [[ $line == *"=> $dropin/lib/"* ]] || { echo "not ours: $line"; return 1; } ;;
-        esac
-    done < <(sed 's/^[[:space:]]*//' <<<"$libs")
+    line=$(resolve_check "$dropin/lib" "$URCU_FLAVOURS" "$libs") || rc=$?
+    [ $rc != 1 ] || { echo "not ours: $line"; return 1; }
     [[ $libs == *"$dropin/lib/"* ]] || { echo "resolves none of our libraries"; return 1; }
 }
 # The check must be able to fail: without our libraries first, it must

@@ -22,7 +22,8 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
-use rcu_bench::implementation::{synchronize, BusyReaders, Implementation};
+use rcu_bench::implementations::Implementation;
+use rcu_bench::sharing::BusyReaders;
 use std::sync::Barrier;
 use std::time::Instant;
 
@@ -31,9 +32,11 @@ fn synchronize_rcu(c: &mut Criterion) {
     let mut g = c.benchmark_group("synchronize_rcu");
     g.sampling_mode(SamplingMode::Flat);
     for busy_readers in [0usize, 1, 2] {
-        for &imp in Implementation::ALL.iter().filter(|i| i.has_synchronize()) {
+        for imp in Implementation::with_synchronize() {
             let readers = BusyReaders::start(imp, busy_readers, &plan, 1);
-            g.bench_with_input(BenchmarkId::new(imp.name(), busy_readers), &imp, |b, &imp| b.iter(|| synchronize(imp)));
+            g.bench_with_input(BenchmarkId::new(imp.name(), busy_readers), &imp, |b, &imp| {
+                b.iter(|| imp.synchronize())
+            });
             let (_reads, mismatches) = readers.stop();
             assert_eq!(mismatches, 0, "{imp}: a reader saw a node that is not live");
         }
@@ -49,7 +52,7 @@ fn synchronize_rcu_4_callers(c: &mut Criterion) {
     // One iteration is one synchronize_rcu() by each of the four callers.
     g.throughput(Throughput::Elements(CALLERS as u64));
     for busy_readers in [0usize, 1] {
-        for &imp in Implementation::ALL.iter().filter(|i| i.has_synchronize()) {
+        for imp in Implementation::with_synchronize() {
             // Readers take the plan's threads after the four callers.
             let readers = BusyReaders::start(imp, busy_readers, &plan, CALLERS);
             g.bench_with_input(BenchmarkId::new(imp.name(), busy_readers), &imp, |b, &imp| {
@@ -62,14 +65,14 @@ fn synchronize_rcu_4_callers(c: &mut Criterion) {
                                 plan.pin(k);
                                 start_line.wait();
                                 for _ in 0..iters {
-                                    synchronize(imp);
+                                    imp.synchronize();
                                 }
                             });
                         }
                         start_line.wait();
                         let start = Instant::now();
                         for _ in 0..iters {
-                            synchronize(imp);
+                            imp.synchronize();
                         }
                         // Leaving the scope joins the other callers: the time
                         // covers all four.

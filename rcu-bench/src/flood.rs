@@ -14,8 +14,9 @@
 //! would count toward the next kind's peak. The child prints one
 //! `FLOOD key=value ...` line that the parent parses.
 
-use crate::implementation::Implementation;
+use crate::implementations::Implementation;
 use crate::pin::CpuPlan;
+use crate::report::{Metric, Results, Round, Section, Workload};
 use crate::workload::Node;
 use std::hint::black_box;
 use std::sync::Barrier;
@@ -26,39 +27,23 @@ use std::time::{Duration, Instant};
 pub enum FloodKind {
     /// Allocate and free at once: the floor any deferred free is held to.
     Plain,
-    /// crossbeam-epoch: `pin()` then `defer_destroy` per object.
-    Epoch,
-    /// This workspace's `kvfree_rcu`, `call_rcu` or `call_rcu_raw`.
-    Ours {
-        /// `Memb` or `Qsbr`.
-        flavour: Implementation,
-        /// How each object is retired.
-        retire: OurRetire,
-    },
-    /// liburcu `call_rcu` (intrusive head) or `defer_rcu` (feature `liburcu`).
-    Liburcu {
-        /// `LiburcuMemb` or `LiburcuQsbr`.
-        flavour: Implementation,
-        /// `defer_rcu` if true, else `call_rcu`.
-        defer: bool,
+    /// A deferred free of an implementation: its flood way number `way`
+    /// (`kvfree_rcu`, `call_rcu`, `defer_destroy`, `defer_rcu`, ...).
+    Peer {
+        /// The implementation.
+        imp: Implementation,
+        /// Index into its [`flood_ways`](crate::peer::Peer::flood_ways).
+        way: usize,
     },
 }
 
 impl FloodKind {
     /// Every kind built into this binary.
     pub fn all() -> Vec<FloodKind> {
-        let mut kinds = Vec::new();
-        for flavour in [Implementation::Memb, Implementation::Qsbr] {
-            for retire in OurRetire::ALL {
-                kinds.push(FloodKind::Ours { flavour, retire });
-            }
-        }
-        kinds.push(FloodKind::Epoch);
-        #[cfg(feature = "liburcu")]
-        for flavour in [Implementation::LiburcuMemb, Implementation::LiburcuQsbr] {
-            kinds.push(FloodKind::Liburcu { flavour, defer: false });
-            kinds.push(FloodKind::Liburcu { flavour, defer: true });
-        }
+        let mut kinds: Vec<FloodKind> = Implementation::all()
+            .iter()
+            .flat_map(|&imp| (0..imp.flood_ways().len()).map(move |way| FloodKind::Peer { imp, way }))
+            .collect();
         kinds.push(FloodKind::Plain);
         kinds
     }
@@ -67,11 +52,7 @@ impl FloodKind {
     pub fn name(self) -> String {
         match self {
             FloodKind::Plain => "plain-alloc-free".into(),
-            FloodKind::Epoch => "crossbeam-epoch-defer_destroy".into(),
-            FloodKind::Ours { flavour, retire } => format!("{}-{}", flavour.name(), retire.name()),
-            FloodKind::Liburcu { flavour, defer } => {
-                format!("{}-{}", flavour.name(), if defer { "defer_rcu" } else { "call_rcu" })
-            }
+            FloodKind::Peer { imp, way } => format!("{}-{}", imp.name(), imp.flood_ways()[way]),
         }
     }
 
@@ -87,7 +68,7 @@ impl FloodKind {
             _ => Err(format!(
                 "unknown or ambiguous flood kind `{name}`; known: {}{}",
                 all.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
-                if cfg!(feature = "liburcu") { "" } else { " (liburcu kinds need the `liburcu` feature)" }
+                if name.contains("urcu") { " (liburcu kinds need the `liburcu` feature)" } else { "" }
             )),
         }
     }
@@ -96,35 +77,7 @@ impl FloodKind {
     pub fn implementation(self) -> Option<Implementation> {
         match self {
             FloodKind::Plain => None,
-            FloodKind::Epoch => Some(Implementation::Epoch),
-            FloodKind::Ours { flavour, .. } | FloodKind::Liburcu { flavour, .. } => Some(flavour),
-        }
-    }
-}
-
-/// How this workspace's flavours retire flood objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OurRetire {
-    /// `kvfree_rcu(Box<Node>)`: headless, into the thread's bulk block.
-    KvfreeRcu,
-    /// `call_rcu(move || drop(node))`: the closure is boxed (a second
-    /// allocation per object).
-    CallRcu,
-    /// `call_rcu_raw` on a node with an intrusive head: liburcu
-    /// `call_rcu`'s shape, one allocation per object.
-    CallRcuRaw,
-}
-
-impl OurRetire {
-    /// Every way, in report order.
-    pub const ALL: [OurRetire; 3] = [OurRetire::KvfreeRcu, OurRetire::CallRcu, OurRetire::CallRcuRaw];
-
-    /// The suffix of the kind's name (the API's name).
-    pub fn name(self) -> &'static str {
-        match self {
-            OurRetire::KvfreeRcu => "kvfree_rcu",
-            OurRetire::CallRcu => "call_rcu",
-            OurRetire::CallRcuRaw => "call_rcu_raw",
+            FloodKind::Peer { imp, .. } => Some(imp),
         }
     }
 }
@@ -222,11 +175,7 @@ impl FloodReport {
 }
 
 fn grace_periods(kind: FloodKind) -> Option<u64> {
-    match kind {
-        FloodKind::Ours { flavour: Implementation::Memb, .. } => Some(rcu_memb::stats().grace_periods),
-        FloodKind::Ours { flavour: Implementation::Qsbr, .. } => Some(rcu_qsbr::stats().grace_periods),
-        _ => None,
-    }
+    kind.implementation()?.grace_periods()
 }
 
 /// One thread's loop: `n` objects allocated and retired.
@@ -237,102 +186,14 @@ fn flood_thread(kind: FloodKind, n: u64) {
                 drop(black_box(Node::new_boxed()));
             }
         }
-        FloodKind::Epoch => {
-            let handle = crossbeam_epoch::default_collector().register();
-            for _ in 0..n {
-                let guard = handle.pin();
-                let node = crossbeam_epoch::Shared::from(Box::into_raw(Node::new_boxed()).cast_const());
-                // SAFETY: the node was never published; destroying it after
-                // the epoch advances is trivially safe.
-                unsafe { guard.defer_destroy(node) };
-            }
-        }
-        FloodKind::Ours { flavour, retire } => {
-            use crate::reclaim::{call_rcu_raw_free, OurReclaim, RawNode};
-            fn ours<F: OurReclaim>(n: u64, retire: OurRetire) {
-                match retire {
-                    OurRetire::KvfreeRcu => {
-                        for _ in 0..n {
-                            F::kvfree_rcu(Node::new_boxed());
-                        }
-                    }
-                    OurRetire::CallRcu => {
-                        for _ in 0..n {
-                            let node = Node::new_boxed();
-                            F::call_rcu(move || drop(node));
-                        }
-                    }
-                    OurRetire::CallRcuRaw => {
-                        for _ in 0..n {
-                            call_rcu_raw_free::<F>(RawNode::new_boxed());
-                        }
-                    }
-                }
-            }
-            if flavour == Implementation::Memb {
-                ours::<rcu_memb::Memb>(n, retire)
-            } else {
-                ours::<rcu_qsbr::Qsbr>(n, retire)
-            }
-        }
-        #[cfg(feature = "liburcu")]
-        FloodKind::Liburcu { flavour, defer } => {
-            use crate::liburcu::{call_rcu_free_node, defer_free_node, LibMemb, LibQsbr, Urcu, UrcuThread};
-            fn lib<F: Urcu>(n: u64, defer: bool) {
-                // Registered (call_rcu takes liburcu's read lock inside) but
-                // offline, so its grace periods do not wait for this thread.
-                let mut thread = UrcuThread::<F>::register();
-                thread.offline();
-                for _ in 0..n {
-                    if defer {
-                        defer_free_node::<F>(Node::new_boxed());
-                    } else {
-                        call_rcu_free_node(&thread, Node::new_boxed());
-                    }
-                }
-            }
-            if flavour == Implementation::LiburcuMemb {
-                lib::<LibMemb>(n, defer)
-            } else {
-                lib::<LibQsbr>(n, defer)
-            }
-        }
-        #[allow(unreachable_patterns)]
-        other => panic!("flood kind {} is not built into this binary", other.name()),
+        FloodKind::Peer { imp, way } => imp.flood(way, &mut |flood| flood(n, false)),
     }
 }
 
 /// Waits until everything the flood deferred has been freed.
 fn drain(kind: FloodKind) {
-    match kind {
-        FloodKind::Plain => {}
-        FloodKind::Epoch => {
-            // crossbeam-epoch has no barrier; pinning and flushing advances
-            // the epoch and frees what it can.
-            let handle = crossbeam_epoch::default_collector().register();
-            for _ in 0..4 {
-                handle.pin().flush();
-            }
-        }
-        FloodKind::Ours { flavour, .. } => {
-            if flavour == Implementation::Memb {
-                rcu_memb::rcu_barrier()
-            } else {
-                rcu_qsbr::rcu_barrier()
-            }
-        }
-        #[cfg(feature = "liburcu")]
-        FloodKind::Liburcu { flavour, defer } => {
-            use crate::liburcu::{defer_barrier, LibMemb, LibQsbr, Urcu};
-            match (flavour == Implementation::LiburcuMemb, defer) {
-                (true, false) => LibMemb::rcu_barrier(),
-                (false, false) => LibQsbr::rcu_barrier(),
-                (true, true) => defer_barrier::<LibMemb>(),
-                (false, true) => defer_barrier::<LibQsbr>(),
-            }
-        }
-        #[allow(unreachable_patterns)]
-        other => panic!("flood kind {} is not built into this binary", other.name()),
+    if let FloodKind::Peer { imp, way } = kind {
+        imp.flood_drain(way);
     }
 }
 
@@ -437,6 +298,36 @@ pub fn format_table(reports: &[FloodReport], baseline: Option<&str>) -> String {
     out
 }
 
+/// The flood workload of `compare`: every kind, each in a child process.
+#[derive(Clone, Copy, Debug)]
+pub struct Flood(pub FloodConfig);
+
+const METRICS: &[Metric] = &[Metric::FloodObjectsPerSec, Metric::FloodPeakRssKib];
+
+impl Workload for Flood {
+    fn section(&self) -> Section {
+        Section { title: "flood", metrics: METRICS }
+    }
+
+    fn round(&self, round: Round, results: &mut Results, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+        for kind in round.order(FloodKind::all()) {
+            let r = run_flood_in_child(kind, &self.0)?;
+            results.add(&r.kind, Metric::FloodObjectsPerSec, r.objects_per_sec());
+            if let Some(kib) = r.peak_rss_kib {
+                results.add(&r.kind, Metric::FloodPeakRssKib, kib as f64);
+            }
+            progress(&format!(
+                "{} flood {:<32} {:8.2} Mobj/s peak {} KiB",
+                round.label(),
+                r.kind,
+                r.objects_per_sec() / 1e6,
+                r.peak_rss_kib.map_or("-".into(), |k| k.to_string())
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,24 +355,25 @@ mod tests {
         assert!(FloodKind::from_name("no-such-kind").is_err());
     }
 
-    /// Objects freed so far by this workspace's flavour of `kind`, through
-    /// kvfree_rcu or callbacks.
+    /// Objects freed so far by the flavour of `kind` (`rcu-memb` or
+    /// `rcu-qsbr`), through kvfree_rcu or callbacks.
     fn freed(kind: FloodKind) -> u64 {
-        let stats = match kind {
-            FloodKind::Ours { flavour: Implementation::Memb, .. } => rcu_memb::stats(),
+        let stats = match kind.implementation().map(|i| i.name()) {
+            Some("rcu-memb") => rcu_memb::stats(),
             _ => rcu_qsbr::stats(),
         };
-        match kind {
-            FloodKind::Ours { retire: OurRetire::KvfreeRcu, .. } => stats.kvfree_objects_freed,
-            _ => stats.callbacks_invoked,
+        if kind.name().ends_with("kvfree_rcu") {
+            stats.kvfree_objects_freed
+        } else {
+            stats.callbacks_invoked
         }
     }
 
     #[test]
     fn our_floods_free_every_object_before_reporting() {
-        for flavour in [Implementation::Memb, Implementation::Qsbr] {
-            for retire in OurRetire::ALL {
-                let kind = FloodKind::Ours { flavour, retire };
+        for imp in ["rcu-memb", "rcu-qsbr"].map(Implementation::named) {
+            for way in 0..imp.flood_ways().len() {
+                let kind = FloodKind::Peer { imp, way };
                 let before = freed(kind);
                 let r = run_flood_here(kind, &FloodConfig { threads: 2, objects_per_thread: 10_000, pin: false });
                 // Other tests in this process may free objects too, hence
@@ -494,7 +386,7 @@ mod tests {
 
     #[test]
     fn in_process_floods_retire_every_object() {
-        for kind in [FloodKind::Plain, FloodKind::Epoch] {
+        for kind in [FloodKind::Plain, FloodKind::from_name("crossbeam-epoch-defer_destroy").unwrap()] {
             let r = run_flood_here(kind, &FloodConfig { threads: 2, objects_per_thread: 10_000, pin: false });
             assert_eq!(r.objects, 20_000);
             assert!(r.total_time >= r.loop_time);

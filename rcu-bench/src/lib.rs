@@ -1,37 +1,51 @@
-//! rcu-bench: rcu-memb and rcu-qsbr measured beside crossbeam-epoch and,
-//! with the `liburcu` feature, liburcu's urcu-memb and urcu-qsbr.
+//! rcu-bench: this workspace's flavours measured beside crossbeam-epoch
+//! and, with the `liburcu` feature, liburcu's urcu-memb and urcu-qsbr.
 //!
 //! The library holds what the criterion benches (`benches/`) and the
-//! `rcu-bench` binary share:
+//! `rcu-bench` binary share. Modules, each depending only on those above
+//! it:
 //!
-//! * [`workload`]: the node and table readers reach, `repr(C)` so the
-//!   liburcu shim reads the same bytes;
-//! * [`implementation`]: the implementations under test, their read-side
-//!   sections and reader loops, busy readers, grace-period waits;
-//! * [`pin`]: pinning threads to CPUs;
-//! * [`reclaim`]: this workspace's deferred frees (`call_rcu`,
-//!   `call_rcu_raw`, `kvfree_rcu`, `rcu_barrier`) behind one trait;
-//! * [`hist`]: the grace-period latency histogram; [`rss`]: peak RSS;
-//! * [`config_reload`]: a configuration value read by N threads and
-//!   reloaded every millisecond, per way of holding it, and the rayon
-//!   pool lookup row;
-//! * [`run`], [`flood`], [`compare`], [`chart`]: the `rcu-bench`
-//!   subcommands.
-//! * `liburcu` (feature `liburcu`): the C shim's bindings.
+//! * data and helpers: [`workload`] (the node, table, intrusive node and
+//!   configuration value readers reach, `repr(C)` where the liburcu shim
+//!   reads them), [`hist`] (latency histogram), [`pin`], [`rss`];
+//! * [`reader`]: liburcu `test_urcu`'s reader loop over a read-side
+//!   section; [`loops`]: every other measured loop and its timing;
+//! * [`peer`]: the peer interface, what a workload or bench asks of an
+//!   implementation; [`peers`]: its implementation for this workspace's
+//!   flavours (generic over `RcuFlavour`) and crossbeam-epoch; `liburcu`
+//!   (feature `liburcu`): the C shim's bindings and liburcu's peers;
+//! * [`implementations`]: the list of implementations under test;
+//! * [`report`]: results, sections, text, CSV and chart;
+//! * the workloads: [`run`] (`test_urcu`), [`suite`] (read pair and
+//!   2 readers + 1 writer), [`sharing`] (concurrent `synchronize_rcu`),
+//!   [`flood`] (rcuscale kfree), [`par_iter`] (rayon pool lookups) and
+//!   [`config`] (configuration reload, with the pool rows);
+//! * [`compare`]: the list of workloads `rcu-bench compare` runs.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod chart;
-pub mod compare;
-pub mod config_reload;
-pub mod flood;
-pub mod gp_sharing;
 pub mod hist;
-pub mod implementation;
+pub use rcu_testkit::pin;
+pub use rcu_testkit::rss;
+pub mod workload;
+
+pub mod loops;
+pub mod reader;
+
 #[cfg(feature = "liburcu")]
 pub mod liburcu;
-pub use rcu_testkit::pin;
-pub mod reclaim;
-pub use rcu_testkit::rss;
+pub mod peer;
+pub mod peers;
+
+pub mod implementations;
+
+pub mod report;
+
+pub mod config;
+pub mod flood;
+pub mod par_iter;
 pub mod run;
-pub mod workload;
+pub mod sharing;
+pub mod suite;
+
+pub mod compare;

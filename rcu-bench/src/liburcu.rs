@@ -9,7 +9,10 @@
 //!
 //! Registration is owned by [`UrcuThread`]: `!Send`, registers on creation,
 //! unregisters on drop, so a reader loop can only run on a registered
-//! thread.
+//! thread. [`UrcuPeer`] is the rest of the crate's only view of liburcu.
+
+mod peer;
+pub use peer::UrcuPeer;
 
 pub use crate::workload::UrcuHead;
 use crate::workload::{Node, Table};

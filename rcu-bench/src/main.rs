@@ -2,10 +2,11 @@
 //! methodology of each subcommand, and BENCHMARKS.md).
 
 use clap::{Parser, Subcommand};
-use rcu_bench::compare::{compare, format_csv, format_text, CompareConfig, Results};
-use rcu_bench::config_reload::ConfigRunConfig;
+use rcu_bench::compare::{compare, CompareConfig};
+use rcu_bench::config::ConfigRunConfig;
 use rcu_bench::flood::{format_table, run_flood_here, run_flood_in_child, FloodConfig, FloodKind};
-use rcu_bench::implementation::Implementation;
+use rcu_bench::implementations::Implementation;
+use rcu_bench::report::{format_csv, format_text, Results};
 use rcu_bench::run::{default_warmup, run, RetireMode, RunConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -235,9 +236,8 @@ fn real_main(cli: Cli) -> Result<(), String> {
                 reports.push(run_flood_in_child(kind, &config)?);
             }
             let baseline = baseline.or_else(|| {
-                let preferred =
-                    if cfg!(feature = "liburcu") { "liburcu-memb-call_rcu" } else { "crossbeam-epoch-defer_destroy" };
-                reports.iter().any(|r| r.kind == preferred).then(|| preferred.to_string())
+                let preferred = ["liburcu-memb-call_rcu", "crossbeam-epoch-defer_destroy"];
+                preferred.into_iter().find(|p| reports.iter().any(|r| r.kind == *p)).map(String::from)
             });
             print!("{}", format_table(&reports, baseline.as_deref()));
             Ok(())
@@ -270,7 +270,7 @@ fn real_main(cli: Cli) -> Result<(), String> {
                 config.rounds = r.max(1);
             }
             if no_flood {
-                config.flood = None;
+                config = config.without("flood");
             }
             let baselines = if baselines.is_empty() { default_baselines() } else { baselines };
             let results = compare(&config, |line| eprintln!("{line}"))?;
@@ -278,7 +278,7 @@ fn real_main(cli: Cli) -> Result<(), String> {
         }
         Command::List => {
             println!("implementations:");
-            for imp in Implementation::ALL {
+            for imp in Implementation::all() {
                 println!("  {}", imp.name());
             }
             println!("flood kinds:");
@@ -299,17 +299,22 @@ fn report(results: &Results, baselines: &[String], csv: bool, svg: Option<&Path>
         print!("{}", format_text(results, baselines));
     }
     if let Some(path) = svg {
-        rcu_bench::chart::write_svg(results, path)?;
+        rcu_bench::report::chart::write_svg(results, path)?;
         eprintln!("chart written to {}", path.display());
     }
     Ok(())
 }
 
+/// The baselines of the text report; those without a row are skipped.
 fn default_baselines() -> Vec<String> {
-    let mut b = Vec::new();
-    if cfg!(feature = "liburcu") {
-        b.extend(["liburcu-memb", "liburcu-qsbr", "liburcu-memb-call_rcu"].map(String::from));
-    }
-    b.extend(["crossbeam-epoch", "crossbeam-epoch-defer_destroy", "arc-swap-load"].map(String::from));
-    b
+    [
+        "liburcu-memb",
+        "liburcu-qsbr",
+        "liburcu-memb-call_rcu",
+        "crossbeam-epoch",
+        "crossbeam-epoch-defer_destroy",
+        "arc-swap-load",
+    ]
+    .map(String::from)
+    .to_vec()
 }

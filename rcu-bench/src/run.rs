@@ -21,34 +21,16 @@
 //! `test_urcu`'s own; its counts are those of the measured window.
 
 use crate::hist::Histogram;
-use crate::implementation::{run_reader, spin, synchronize, Implementation, ReaderShared};
+use crate::implementations::Implementation;
+use crate::peer::Retire;
+pub use crate::peer::RetireMode;
 use crate::pin::CpuPlan;
+use crate::reader::{spin, ReaderShared};
+use crate::report::text::fmt_ns;
 use crate::workload::Node;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// How writers retire the node they replaced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum RetireMode {
-    /// `synchronize_rcu()` (every `batch` retirements), then free.
-    Sync,
-    /// Queue a callback that frees it (`call_rcu`).
-    Call,
-    /// Queue a headless free (`kvfree_rcu`).
-    Kvfree,
-}
-
-impl RetireMode {
-    /// The name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            RetireMode::Sync => "sync",
-            RetireMode::Call => "call",
-            RetireMode::Kvfree => "kvfree",
-        }
-    }
-}
 
 /// One run's parameters (`test_urcu`'s, plus the retire mode and warm-up).
 #[derive(Clone, Debug)]
@@ -104,10 +86,11 @@ impl RunConfig {
         if self.batch > 1 && self.mode != RetireMode::Sync {
             return Err(format!("-b BATCH batches grace periods of -m sync; -m {} has no batch", self.mode.name()));
         }
-        if self.imp == Implementation::Epoch && self.mode == RetireMode::Sync {
-            return Err("crossbeam-epoch has no synchronize_rcu; use -m call (Guard::defer) \
-                 or -m kvfree (Guard::defer_destroy)"
-                .into());
+        if !self.imp.has_synchronize() && self.mode == RetireMode::Sync {
+            return Err(format!(
+                "{} has no synchronize_rcu; use -m call (Guard::defer) or -m kvfree (Guard::defer_destroy)",
+                self.imp
+            ));
         }
         Ok(())
     }
@@ -236,15 +219,6 @@ impl RunReport {
     }
 }
 
-/// Formats nanoseconds with a readable unit.
-pub fn fmt_ns(ns: u64) -> String {
-    match ns {
-        0..1_000 => format!("{ns} ns"),
-        1_000..1_000_000 => format!("{:.2} us", ns as f64 / 1e3),
-        _ => format!("{:.3} ms", ns as f64 / 1e6),
-    }
-}
-
 /// A node unpublished by a writer and not yet freed.
 struct Retired(*mut Node);
 
@@ -252,105 +226,41 @@ struct Retired(*mut Node);
 enum Retirer {
     /// Wait for a grace period every `batch` nodes, then free them.
     Sync { imp: Implementation, pending: Vec<Retired>, batch: usize },
-    /// crossbeam-epoch `Guard::defer(closure)`.
-    EpochDefer(crossbeam_epoch::LocalHandle),
-    /// crossbeam-epoch `Guard::defer_destroy`.
-    EpochDestroy(crossbeam_epoch::LocalHandle),
-    /// This workspace's `call_rcu` or `kvfree_rcu`.
-    Ours(fn(Box<Node>)),
-    /// liburcu-memb `call_rcu`.
-    #[cfg(feature = "liburcu")]
-    LibCallMemb(crate::liburcu::UrcuThread<crate::liburcu::LibMemb>),
-    /// liburcu-qsbr `call_rcu` (the thread stays offline).
-    #[cfg(feature = "liburcu")]
-    LibCallQsbr(crate::liburcu::UrcuThread<crate::liburcu::LibQsbr>),
-    /// liburcu `defer_rcu`, memb.
-    #[cfg(feature = "liburcu")]
-    LibDeferMemb,
-    /// liburcu `defer_rcu`, qsbr.
-    #[cfg(feature = "liburcu")]
-    LibDeferQsbr,
+    /// The implementation's deferred free (`-m call`, `-m kvfree`).
+    Deferred(Box<dyn Retire>),
 }
 
 impl Retirer {
     /// The retirer for a validated config, created on the writer thread
-    /// (liburcu registrations are per thread).
+    /// (some registrations are per thread).
     fn new(config: &RunConfig) -> Retirer {
-        use Implementation as I;
-        match (config.imp, config.mode) {
-            (imp, RetireMode::Sync) => {
-                Retirer::Sync { imp, pending: Vec::with_capacity(config.batch), batch: config.batch }
+        match config.mode {
+            RetireMode::Sync => {
+                Retirer::Sync { imp: config.imp, pending: Vec::with_capacity(config.batch), batch: config.batch }
             }
-            (I::Epoch, RetireMode::Call) => Retirer::EpochDefer(crossbeam_epoch::default_collector().register()),
-            (I::Epoch, RetireMode::Kvfree) => Retirer::EpochDestroy(crossbeam_epoch::default_collector().register()),
-            (I::Memb, RetireMode::Call) => Retirer::Ours(|node| rcu_memb::call_rcu(move || drop(node))),
-            (I::Qsbr, RetireMode::Call) => Retirer::Ours(|node| rcu_qsbr::call_rcu(move || drop(node))),
-            (I::Memb, RetireMode::Kvfree) => Retirer::Ours(rcu_memb::kvfree_rcu::<Box<Node>>),
-            (I::Qsbr, RetireMode::Kvfree) => Retirer::Ours(rcu_qsbr::kvfree_rcu::<Box<Node>>),
-            #[cfg(feature = "liburcu")]
-            (I::LiburcuMemb, RetireMode::Call) => Retirer::LibCallMemb(crate::liburcu::UrcuThread::register()),
-            #[cfg(feature = "liburcu")]
-            (I::LiburcuQsbr, RetireMode::Call) => {
-                let mut t = crate::liburcu::UrcuThread::register();
-                t.offline();
-                Retirer::LibCallQsbr(t)
-            }
-            #[cfg(feature = "liburcu")]
-            (I::LiburcuMemb, RetireMode::Kvfree) => Retirer::LibDeferMemb,
-            #[cfg(feature = "liburcu")]
-            (I::LiburcuQsbr, RetireMode::Kvfree) => Retirer::LibDeferQsbr,
+            mode => Retirer::Deferred(config.imp.retirer(mode)),
         }
     }
 
     /// Retires `node`; records the grace-period latency if it waited for
     /// one and `measuring`.
     fn retire(&mut self, node: Retired, hist: &mut Histogram, measuring: bool) {
-        // SAFETY (for each `Box::from_raw` below): `node.0` came from
-        // Box::into_raw, was unpublished by this writer's exchange, and is
-        // owned by this writer alone; where it becomes a Box before a grace
-        // period, the API taking it defers the drop past one.
         match self {
             Retirer::Sync { imp, pending, batch } => {
                 pending.push(node);
                 if pending.len() >= *batch {
                     let start = Instant::now();
-                    synchronize(*imp);
+                    imp.synchronize();
                     if measuring {
                         hist.record_duration(start.elapsed());
                     }
-                    // SAFETY: see above; a grace period has passed.
-                    pending.drain(..).for_each(|r| drop(unsafe { Box::from_raw(r.0) }));
+                    pending.drain(..).for_each(Retired::free);
                 }
             }
-            Retirer::EpochDefer(handle) => {
-                // SAFETY: see above.
-                let node = unsafe { Box::from_raw(node.0) };
-                handle.pin().defer(move || drop(node));
-            }
-            Retirer::EpochDestroy(handle) => {
-                let guard = handle.pin();
-                // SAFETY: see above; defer_destroy frees it after readers
-                // pinned now have unpinned.
-                unsafe { guard.defer_destroy(crossbeam_epoch::Shared::from(node.0.cast_const())) };
-            }
-            // SAFETY: see above.
-            Retirer::Ours(retire) => retire(unsafe { Box::from_raw(node.0) }),
-            #[cfg(feature = "liburcu")]
-            // SAFETY: see above.
-            Retirer::LibCallMemb(t) => crate::liburcu::call_rcu_free_node(t, unsafe { Box::from_raw(node.0) }),
-            #[cfg(feature = "liburcu")]
-            // SAFETY: see above.
-            Retirer::LibCallQsbr(t) => crate::liburcu::call_rcu_free_node(t, unsafe { Box::from_raw(node.0) }),
-            #[cfg(feature = "liburcu")]
-            Retirer::LibDeferMemb => {
-                // SAFETY: see above.
-                crate::liburcu::defer_free_node::<crate::liburcu::LibMemb>(unsafe { Box::from_raw(node.0) })
-            }
-            #[cfg(feature = "liburcu")]
-            Retirer::LibDeferQsbr => {
-                // SAFETY: see above.
-                crate::liburcu::defer_free_node::<crate::liburcu::LibQsbr>(unsafe { Box::from_raw(node.0) })
-            }
+            // SAFETY: `node.0` came from Box::into_raw, was unpublished by
+            // this writer's exchange and is owned by this writer alone; the
+            // retirer defers its drop past a grace period.
+            Retirer::Deferred(retirer) => retirer.retire(unsafe { Box::from_raw(node.0) }),
         }
     }
 
@@ -358,47 +268,21 @@ impl Retirer {
     fn finish(&mut self) {
         if let Retirer::Sync { imp, pending, .. } = self {
             if !pending.is_empty() {
-                synchronize(*imp);
-                // SAFETY: as in `retire`; a grace period has passed.
-                pending.drain(..).for_each(|r| drop(unsafe { Box::from_raw(r.0) }));
+                imp.synchronize();
+                pending.drain(..).for_each(Retired::free);
             }
         }
     }
 }
 
-/// Grace periods completed so far, for the flavours that count them.
-fn grace_periods(imp: Implementation) -> Option<u64> {
-    match imp {
-        Implementation::Memb => Some(rcu_memb::stats().grace_periods),
-        Implementation::Qsbr => Some(rcu_qsbr::stats().grace_periods),
-        _ => None,
-    }
-}
-
-/// Drains deferred work after the run, so the next run starts clean.
-fn drain(imp: Implementation, mode: RetireMode) {
-    match (imp, mode) {
-        (_, RetireMode::Sync) => {}
-        (Implementation::Epoch, _) => {
-            let handle = crossbeam_epoch::default_collector().register();
-            for _ in 0..4 {
-                handle.pin().flush();
-            }
-        }
-        (Implementation::Memb, _) => rcu_memb::rcu_barrier(),
-        (Implementation::Qsbr, _) => rcu_qsbr::rcu_barrier(),
-        #[cfg(feature = "liburcu")]
-        (Implementation::LiburcuMemb, RetireMode::Call) => {
-            <crate::liburcu::LibMemb as crate::liburcu::Urcu>::rcu_barrier()
-        }
-        #[cfg(feature = "liburcu")]
-        (Implementation::LiburcuQsbr, RetireMode::Call) => {
-            <crate::liburcu::LibQsbr as crate::liburcu::Urcu>::rcu_barrier()
-        }
-        #[cfg(feature = "liburcu")]
-        (Implementation::LiburcuMemb, RetireMode::Kvfree) => crate::liburcu::defer_barrier::<crate::liburcu::LibMemb>(),
-        #[cfg(feature = "liburcu")]
-        (Implementation::LiburcuQsbr, RetireMode::Kvfree) => crate::liburcu::defer_barrier::<crate::liburcu::LibQsbr>(),
+impl Retired {
+    /// Frees the node once a grace period has passed since it was
+    /// unpublished.
+    fn free(self) {
+        // SAFETY: from Box::into_raw, unpublished by this writer's exchange,
+        // owned by this writer alone, and (the caller's precondition) past
+        // a grace period.
+        drop(unsafe { Box::from_raw(self.0) });
     }
 }
 
@@ -457,7 +341,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
                 let (shared, progress, plan) = (&shared, &*reader_progress[k], &plan);
                 s.spawn(move || {
                     plan.pin(k);
-                    run_reader(config.imp, shared, progress, config.read_cs_len)
+                    config.imp.run_reader(shared, progress, config.read_cs_len)
                 })
             })
             .collect();
@@ -472,12 +356,16 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
             .collect();
 
         std::thread::sleep(config.warmup);
-        let (r0, w0, g0) = (snapshot(&reader_progress), snapshot(&writer_progress), grace_periods(config.imp));
+        let (r0, w0, g0) = (snapshot(&reader_progress), snapshot(&writer_progress), config.imp.grace_periods());
+        // Relaxed: pairs with the writers' load in `writer_loop`; a phase
+        // flag, so a grace period recorded just outside the window is
+        // harmless.
         measuring.store(true, Ordering::Relaxed);
         let start = Instant::now();
         std::thread::sleep(config.duration);
-        let (r1, w1, g1) = (snapshot(&reader_progress), snapshot(&writer_progress), grace_periods(config.imp));
+        let (r1, w1, g1) = (snapshot(&reader_progress), snapshot(&writer_progress), config.imp.grace_periods());
         let window = start.elapsed();
+        // Relaxed: as the store above.
         measuring.store(false, Ordering::Relaxed);
         // Relaxed: see reader_loop; the joins below order the results.
         shared.stop.store(1, Ordering::Relaxed);
@@ -488,13 +376,14 @@ pub fn run(config: &RunConfig) -> Result<RunReport, String> {
         let gps = g0.zip(g1).map(|(a, b)| b - a);
         (window, reads, writes, gps, reader_results, hists)
     });
-    let peak_callback_backlog = match (config.imp, config.mode) {
-        (_, RetireMode::Sync) => None,
-        (Implementation::Memb, _) => Some(rcu_memb::stats().peak_callback_backlog),
-        (Implementation::Qsbr, _) => Some(rcu_qsbr::stats().peak_callback_backlog),
-        _ => None,
+    let peak_callback_backlog = match config.mode {
+        RetireMode::Sync => None,
+        mode => {
+            let peak = config.imp.peak_callback_backlog();
+            config.imp.drain(mode);
+            peak
+        }
     };
-    drain(config.imp, config.mode);
 
     let mut gp_latency = Histogram::new();
     hists.iter().for_each(|h| gp_latency.merge(h));
@@ -529,7 +418,7 @@ mod tests {
 
     #[test]
     fn a_sync_run_counts_reads_writes_and_grace_periods_without_mismatches() {
-        for imp in [Implementation::Memb, Implementation::Qsbr] {
+        for imp in [Implementation::named("rcu-memb"), Implementation::named("rcu-qsbr")] {
             let report = run(&short(imp, RetireMode::Sync)).unwrap();
             assert!(report.reads() > 0 && report.writes() > 0, "{imp}: {report:?}");
             assert_eq!(report.mismatches, 0, "{imp}");
@@ -541,7 +430,7 @@ mod tests {
 
     #[test]
     fn a_batched_run_waits_once_per_batch() {
-        let mut c = short(Implementation::Memb, RetireMode::Sync);
+        let mut c = short(Implementation::named("rcu-memb"), RetireMode::Sync);
         c.batch = 8;
         c.nr_readers = 1;
         let report = run(&c).unwrap();
@@ -559,7 +448,7 @@ mod tests {
     #[test]
     fn crossbeam_epoch_runs_with_deferred_frees() {
         for mode in [RetireMode::Call, RetireMode::Kvfree] {
-            let report = run(&short(Implementation::Epoch, mode)).unwrap();
+            let report = run(&short(Implementation::named("crossbeam-epoch"), mode)).unwrap();
             assert!(report.writes() > 0);
             assert_eq!(report.mismatches, 0);
             assert_eq!(report.gp_latency.count(), 0);
@@ -568,7 +457,7 @@ mod tests {
 
     #[test]
     fn call_rcu_runs_free_every_node_and_report_the_backlog() {
-        for imp in [Implementation::Memb, Implementation::Qsbr] {
+        for imp in [Implementation::named("rcu-memb"), Implementation::named("rcu-qsbr")] {
             let report = run(&short(imp, RetireMode::Call)).unwrap();
             assert!(report.writes() > 0, "{imp}");
             assert_eq!(report.mismatches, 0, "{imp}");
@@ -578,16 +467,16 @@ mod tests {
 
     #[test]
     fn unsupported_combinations_are_refused_with_the_fix() {
-        let err = short(Implementation::Epoch, RetireMode::Sync).validate().unwrap_err();
+        let err = short(Implementation::named("crossbeam-epoch"), RetireMode::Sync).validate().unwrap_err();
         assert!(err.contains("-m call"), "{err}");
-        let mut c = short(Implementation::Memb, RetireMode::Sync);
+        let mut c = short(Implementation::named("rcu-memb"), RetireMode::Sync);
         c.batch = 0;
         assert!(c.validate().is_err());
     }
 
     #[test]
     fn summary_line_has_test_urcus_fields_in_order() {
-        let mut report = run(&short(Implementation::Qsbr, RetireMode::Sync)).unwrap();
+        let mut report = run(&short(Implementation::named("rcu-qsbr"), RetireMode::Sync)).unwrap();
         report.config.duration = Duration::from_secs(10);
         let line = report.summary_line();
         let fields: Vec<&str> = line.split_whitespace().step_by(2).collect();

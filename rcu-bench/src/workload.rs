@@ -9,8 +9,12 @@
 //!   reader that counts a mismatch has seen a node freed too early.
 //! * [`Table`]: a read-mostly sorted key table for the lookup benchmark; the
 //!   Rust [`Table::lookup`] and the shim's `table_lookup` are the same loop.
+//! * [`RawNode`]: a node with an intrusive head, for `call_rcu_raw`.
+//! * [`Config`]: the configuration value of `rcu-bench config`.
 
+use rcu_core::RcuHead;
 use std::ffi::c_void;
+use std::ptr::NonNull;
 
 /// The value of every live [`Node`].
 pub const NODE_VALUE: u64 = 8;
@@ -133,6 +137,86 @@ impl Table {
     pub const KEY_STRIDE: u64 = 617;
 }
 
+/// A node with an intrusive head, for `call_rcu_raw`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawNode {
+    /// The intrusive head (first field, so head and node share an address).
+    pub head: RcuHead,
+    /// Payload, the same size as [`crate::workload::Node`]'s.
+    pub value: u64,
+}
+
+impl RawNode {
+    /// A node with an unqueued head.
+    pub fn new_boxed() -> Box<RawNode> {
+        Box::new(RawNode { head: RcuHead::new(), value: NODE_VALUE })
+    }
+}
+
+/// Frees a [`RawNode`] from its head: the `func` passed to `call_rcu_raw`.
+///
+/// # Safety
+/// `head` is the head of a `Box<RawNode>` leaked with `Box::into_raw`, and
+/// this runs once.
+pub unsafe fn free_raw_node(head: NonNull<RcuHead>) {
+    // SAFETY: `head` is the first field of a repr(C) RawNode leaked from a
+    // Box (precondition), so the cast gives back that box.
+    drop(unsafe { Box::from_raw(head.cast::<RawNode>().as_ptr()) });
+}
+
+/// Limits per configuration value (a power of two: picking one is a mask).
+const LIMITS: usize = 8;
+/// The configuration value: a generation, a few limits and a name (so
+/// building and dropping one allocates, as a real configuration does).
+#[derive(Debug)]
+pub struct Config {
+    generation: u64,
+    /// `generation + k + 1`: never 0 while the value lives; `Drop` zeroes
+    /// them.
+    limits: [u64; LIMITS],
+    name: String,
+}
+
+impl Config {
+    /// Generation `generation`, every field derived from it.
+    pub fn new(generation: u64) -> Self {
+        let limits = std::array::from_fn(|k| generation + k as u64 + 1);
+        Config { generation, limits, name: format!("config-{generation}") }
+    }
+
+    /// What a request reads: one limit (the `i`-th, modulo the count).
+    /// False once the value was dropped. One load: a request reads a field
+    /// or two of its configuration, so the read is mostly the cost of
+    /// reaching the value, which is what this bench compares.
+    #[inline]
+    pub fn read_ok(&self, i: u64) -> bool {
+        self.limits[(i as usize) & (LIMITS - 1)] != 0
+    }
+
+    /// The generation.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        // Poison, so a reader that still reaches the value counts a
+        // mismatch. Volatile: stores right before deallocation are
+        // otherwise dead stores.
+        for limit in &mut self.limits {
+            // SAFETY: `limit` is a valid, aligned, exclusively borrowed u64.
+            unsafe { std::ptr::write_volatile(limit, 0) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +238,16 @@ mod tests {
             seen[key as usize] = true;
             key = (key + Table::KEY_STRIDE) % Table::KEY_SPACE;
         }
+    }
+
+    #[test]
+    fn a_dropped_config_fails_its_check() {
+        let mut c = std::mem::ManuallyDrop::new(Config::new(5));
+        assert!((0..LIMITS as u64).all(|i| c.read_ok(i)));
+        assert_eq!((c.generation(), c.name()), (5, "config-5"));
+        // SAFETY: dropped in place once; only its fields are read after,
+        // which Drop leaves initialised (the String's buffer is not read).
+        unsafe { std::mem::ManuallyDrop::drop(&mut c) };
+        assert!(!c.read_ok(0), "Drop must poison the value");
     }
 }

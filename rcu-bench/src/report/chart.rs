@@ -3,12 +3,12 @@
 //!
 //! Panels: read-side section cost (one thread), read throughput with two
 //! readers and one writer, the grace-period latency that writer saw (p99
-//! as a pale bar behind the median, log scale: latencies span four orders
+//! as a pale bar behind the median, log scale: latencies differ by orders
 //! of magnitude between flavours), flood throughput when the flood ran, and
 //! the config-reload panels (reads per reader, reload latency, pool
 //! lookups) when that part ran. Panels without figures are left out.
 
-use crate::compare::{Metric, Results};
+use super::{Metric, Results};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;

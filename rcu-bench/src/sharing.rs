@@ -1,5 +1,5 @@
-//! `rcu-bench sharing`: concurrent `synchronize_rcu` callers, the rows of
-//! the grace-period issue's table.
+//! `rcu-bench sharing`: concurrent `synchronize_rcu` callers, and how many
+//! grace periods they share.
 //!
 //! W writer threads (default 4) each call `synchronize_rcu` a fixed number
 //! of times, all released at once by a barrier; optionally with busy
@@ -15,12 +15,21 @@
 //!   new threads), two per grace period. Where the counter cannot be opened
 //!   (no tracefs, `perf_event_paranoid`), the figure is absent.
 //!
+//! Also here: [`BusyReaders`], the readers kept busy during grace-period
+//! measurements (here and in the `grace_period` bench), and the
+//! [`Sharing`] workload of `compare` (these rows plus 1 reader + 1 writer).
+//!
 //! Also for this workspace's memb, the membarrier count cross-checks the
 //! stats (two per grace period, none on the fast path).
 
-use crate::implementation::{synchronize, BusyReaders, Implementation};
+use crate::implementations::Implementation;
 use crate::pin::CpuPlan;
-use std::sync::Barrier;
+use crate::reader::ReaderShared;
+use crate::report::{Metric, Results, Round, Section, Workload};
+use crate::run::{run, RunConfig};
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 /// One run's sizes.
@@ -61,7 +70,7 @@ impl SharingReport {
     pub fn gps_per_call(&self) -> Option<f64> {
         let gps = self
             .grace_periods
-            .or_else(|| (self.implementation.name() == "liburcu-memb").then_some(self.membarriers? / 2))?;
+            .or_else(|| self.implementation.gps_from_membarriers().then_some(self.membarriers? / 2))?;
         Some(gps as f64 / self.calls.max(1) as f64)
     }
 
@@ -79,20 +88,6 @@ impl SharingReport {
     }
 }
 
-/// Grace periods `imp` has run so far, where it can tell.
-fn grace_periods_so_far(imp: Implementation) -> Option<u64> {
-    let real = |s: rcu_core::Stats| s.grace_periods - s.synchronize_without_readers;
-    match imp {
-        Implementation::Memb => Some(real(rcu_memb::stats())),
-        Implementation::Qsbr => Some(real(rcu_qsbr::stats())),
-        Implementation::Epoch => None,
-        #[cfg(feature = "liburcu")]
-        Implementation::LiburcuMemb => <crate::liburcu::LibMemb as crate::liburcu::Urcu>::grace_periods(),
-        #[cfg(feature = "liburcu")]
-        Implementation::LiburcuQsbr => <crate::liburcu::LibQsbr as crate::liburcu::Urcu>::grace_periods(),
-    }
-}
-
 /// Runs the writers (and readers) for `imp`. Errors for an implementation
 /// without `synchronize_rcu` (crossbeam-epoch).
 pub fn run_sharing(imp: Implementation, config: &SharingConfig) -> Result<SharingReport, String> {
@@ -104,7 +99,7 @@ pub fn run_sharing(imp: Implementation, config: &SharingConfig) -> Result<Sharin
     // Opened before the writers start: the counter follows the threads
     // created after it (the writers), not the readers or reclaim threads.
     let membarriers = MembarrierCounter::open();
-    let gps_before = grace_periods_so_far(imp);
+    let gps_before = imp.grace_periods_run();
     let release = Barrier::new(config.writers + 1);
     let elapsed = std::thread::scope(|s| {
         let writers: Vec<_> = (0..config.writers)
@@ -114,7 +109,7 @@ pub fn run_sharing(imp: Implementation, config: &SharingConfig) -> Result<Sharin
                     plan.pin(config.busy_readers + k);
                     release.wait();
                     for _ in 0..config.calls_per_writer {
-                        synchronize(imp);
+                        imp.synchronize();
                     }
                 })
             })
@@ -124,7 +119,7 @@ pub fn run_sharing(imp: Implementation, config: &SharingConfig) -> Result<Sharin
         writers.into_iter().for_each(|w| w.join().expect("writer panicked"));
         start.elapsed()
     });
-    let grace_periods = gps_before.and_then(|b| Some(grace_periods_so_far(imp)? - b));
+    let grace_periods = gps_before.and_then(|b| Some(imp.grace_periods_run()? - b));
     let membarriers = membarriers.and_then(|c| c.read());
     if let Some(r) = readers {
         let (_, mismatches) = r.stop();
@@ -206,13 +201,138 @@ impl Drop for MembarrierCounter {
     }
 }
 
+/// N reader threads of one implementation running its harness reader until
+/// dropped: the "busy readers" of grace-period latency benchmarks.
+#[derive(Debug)]
+pub struct BusyReaders {
+    shared: Arc<ReaderShared>,
+    progress: Arc<Vec<CachePadded<AtomicU64>>>,
+    threads: Vec<std::thread::JoinHandle<(u64, u64)>>,
+}
+
+impl BusyReaders {
+    /// Starts `n` readers of `imp`, reader k pinned as thread `first_thread + k`
+    /// of `plan`, and returns once each has completed its first 1,024 reads
+    /// (so each is registered and in its loop).
+    pub fn start(imp: Implementation, n: usize, plan: &CpuPlan, first_thread: usize) -> Self {
+        let shared = Arc::new(ReaderShared::new());
+        let progress: Arc<Vec<CachePadded<AtomicU64>>> =
+            Arc::new((0..n).map(|_| CachePadded::new(AtomicU64::new(0))).collect());
+        let threads = (0..n)
+            .map(|k| {
+                let (shared, progress, plan) = (shared.clone(), progress.clone(), plan.clone());
+                std::thread::Builder::new()
+                    .name(format!("busy-reader-{k}"))
+                    .spawn(move || {
+                        plan.pin(first_thread + k);
+                        imp.run_reader(&shared, &progress[k], 0)
+                    })
+                    .expect("spawn a busy reader thread")
+            })
+            .collect();
+        let readers = BusyReaders { shared, progress, threads };
+        for p in readers.progress.iter() {
+            // Relaxed: waiting for a statistic to move; no data is read.
+            while p.load(Ordering::Relaxed) == 0 {
+                std::thread::yield_now();
+            }
+        }
+        readers
+    }
+
+    /// Stops and joins the readers; returns total (reads, mismatches).
+    pub fn stop(mut self) -> (u64, u64) {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> (u64, u64) {
+        // Relaxed: see `reader_loop`; the joins order the rest.
+        self.shared.stop.store(1, Ordering::Relaxed);
+        self.threads
+            .drain(..)
+            .map(|t| t.join().expect("busy reader panicked"))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+}
+
+impl Drop for BusyReaders {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop_and_join();
+        }
+    }
+}
+
+/// The grace-period workload of `compare`: per implementation with a
+/// `synchronize_rcu`, 4 writers with no reader and with one busy reader,
+/// then 1 reader + 1 writer.
+#[derive(Clone, Debug)]
+pub struct Sharing {
+    /// `synchronize_rcu` calls per writer with no reader (a tenth of it
+    /// with the busy reader).
+    pub calls: u64,
+    /// Measured window of each 1 reader + 1 writer run.
+    pub run_time: Duration,
+    /// Warm-up before it.
+    pub warmup: Duration,
+    /// Pin threads to CPUs.
+    pub pin: bool,
+}
+
+const METRICS: &[Metric] = &[
+    Metric::SyncNoReaderCallsPerSec,
+    Metric::SyncBusyCallsPerSec,
+    Metric::SyncBusyGpsPerCall,
+    Metric::Reads1r1w,
+    Metric::Writes1r1w,
+];
+
+impl Workload for Sharing {
+    fn section(&self) -> Section {
+        Section { title: "grace periods", metrics: METRICS }
+    }
+
+    fn round(&self, round: Round, results: &mut Results, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+        for imp in round.order(Implementation::with_synchronize().collect()) {
+            let idle = SharingConfig { writers: 4, calls_per_writer: self.calls, busy_readers: 0, pin: self.pin };
+            let r = run_sharing(imp, &idle)?;
+            results.add(imp.name(), Metric::SyncNoReaderCallsPerSec, r.calls_per_sec());
+            progress(&format!("{} no reader  {}", round.label(), r.line()));
+            let busy = SharingConfig { calls_per_writer: (self.calls / 10).max(1), busy_readers: 1, ..idle };
+            let r = run_sharing(imp, &busy)?;
+            results.add(imp.name(), Metric::SyncBusyCallsPerSec, r.calls_per_sec());
+            if let Some(g) = r.gps_per_call() {
+                results.add(imp.name(), Metric::SyncBusyGpsPerCall, g);
+            }
+            progress(&format!("{} 1 reader   {}", round.label(), r.line()));
+            let mut rc = RunConfig::new(imp, 1, 1, self.run_time);
+            rc.warmup = self.warmup;
+            rc.pin = self.pin;
+            let report = run(&rc)?;
+            if report.mismatches != 0 {
+                return Err(format!("{imp}: readers saw {} freed nodes", report.mismatches));
+            }
+            results.add(imp.name(), Metric::Reads1r1w, report.reads_per_sec());
+            results.add(imp.name(), Metric::Writes1r1w, report.writes_per_sec());
+            progress(&format!(
+                "{} 1r1w       {:<16} reads/s {:.3e} writes/s {:.3e}",
+                round.label(),
+                imp.name(),
+                report.reads_per_sec(),
+                report.writes_per_sec()
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn sharing_runs_count_calls_and_grace_periods() {
-        for imp in [Implementation::Memb, Implementation::Qsbr] {
+        for imp in ["rcu-memb", "rcu-qsbr"].map(Implementation::named) {
             for busy_readers in [0, 1] {
                 let config = SharingConfig { writers: 2, calls_per_writer: 50, busy_readers, pin: false };
                 let r = run_sharing(imp, &config).unwrap();
@@ -225,7 +345,7 @@ mod tests {
             }
         }
         assert!(run_sharing(
-            Implementation::Epoch,
+            Implementation::named("crossbeam-epoch"),
             &SharingConfig { writers: 1, calls_per_writer: 1, busy_readers: 0, pin: false }
         )
         .is_err());
