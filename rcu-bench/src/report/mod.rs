@@ -1,11 +1,12 @@
 //! Reporting: the samples of a comparison ([`Results`], by row and
 //! [`Metric`], grouped in the [`Section`]s of the workloads that produced
 //! them) and their forms: the text tables ([`text`]), CSV ([`csv`]) and
-//! the SVG chart ([`chart`]). [`Workload`] is what `compare` runs: each
-//! workload adds its own rows.
+//! the SVG chart ([`chart`]), and the verdicts of the goals ([`goals`]).
+//! [`Workload`] is what `compare` runs: each workload adds its own rows.
 
 pub mod chart;
 pub mod csv;
+pub mod goals;
 pub mod text;
 
 use rcu_testkit::stats::Summary;
@@ -54,6 +55,27 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric, in declaration order.
+    pub const ALL: &'static [Metric] = &[
+        Metric::ReadPairNs,
+        Metric::ReadsPerSec,
+        Metric::WritesPerSec,
+        Metric::GpMedianNs,
+        Metric::GpP99Ns,
+        Metric::FloodObjectsPerSec,
+        Metric::FloodPeakRssKib,
+        Metric::ConfigReadsPerSec,
+        Metric::ConfigReloadNs,
+        Metric::ConfigReloadP99Ns,
+        Metric::ConfigReloadGpNs,
+        Metric::ParIterLookupsPerSec,
+        Metric::SyncNoReaderCallsPerSec,
+        Metric::SyncBusyCallsPerSec,
+        Metric::SyncBusyGpsPerCall,
+        Metric::Reads1r1w,
+        Metric::Writes1r1w,
+    ];
+
     /// Column name (also used in the CSV).
     pub fn name(self) -> &'static str {
         match self {

@@ -76,6 +76,7 @@ pub fn format_text(results: &Results, baselines: &[String]) -> String {
             }
         }
     }
+    out.push_str(&super::goals::format_goals(results));
     for note in &results.notes {
         out.push_str(&format!("\nnote: {note}\n"));
     }
