@@ -20,6 +20,8 @@
 //!   2 readers + 1 writer), [`sharing`] (concurrent `synchronize_rcu`),
 //!   [`flood`] (rcuscale kfree), [`par_iter`] (rayon pool lookups) and
 //!   [`config`] (configuration reload, with the pool rows);
+//! * [`server`]: an async HTTP server whose routing table is reloaded
+//!   every 10 ms, with its load generator (`rcu-bench server`);
 //! * [`compare`]: the list of workloads `rcu-bench compare` runs.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -45,6 +47,7 @@ pub mod config;
 pub mod flood;
 pub mod par_iter;
 pub mod run;
+pub mod server;
 pub mod sharing;
 pub mod suite;
 

@@ -8,6 +8,8 @@ use rcu_bench::flood::{format_table, run_flood_here, run_flood_in_child, FloodCo
 use rcu_bench::implementations::Implementation;
 use rcu_bench::report::{format_csv, format_text, Results};
 use rcu_bench::run::{default_warmup, run, RetireMode, RunConfig};
+use rcu_bench::server::holders::HOLDERS;
+use rcu_bench::server::ServerRunConfig;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -175,7 +177,47 @@ enum Command {
         #[arg(long)]
         no_pin: bool,
     },
-    /// Lists the implementations and flood kinds built into this binary.
+    /// An async HTTP/1.1 server (hyper on tokio, 127.0.0.1) whose routing
+    /// table an admin task replaces every 10 ms, loaded by the built-in
+    /// load generator: every table holder with reloads on and off,
+    /// interleaved over rounds; requests/s, latency p50/p99/p99.9 and
+    /// reload latency, ratios to arc-swap-load_full. Exits non-zero if any
+    /// response was wrong.
+    Server {
+        /// Keep-alive client connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Measured seconds per holder, reload mode and round (fractions
+        /// allowed).
+        #[arg(long, value_parser = parse_seconds, default_value = "3")]
+        duration: Duration,
+        /// Rounds.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Routes in the table.
+        #[arg(long, default_value_t = 256)]
+        routes: usize,
+        /// Milliseconds between two table replacements (fractions allowed).
+        #[arg(long, default_value_t = 10.0)]
+        reload_ms: f64,
+        /// Worker threads of the server's tokio runtime.
+        #[arg(long, default_value_t = 2)]
+        server_threads: usize,
+        /// Worker threads of the load generator's tokio runtime.
+        #[arg(long, default_value_t = 2)]
+        client_threads: usize,
+        /// Holders to run (repeat; default: all). See `list`.
+        #[arg(long = "holder", value_parser = rcu_bench::server::holders::holder_named)]
+        holders: Vec<&'static dyn rcu_bench::server::holders::HolderKind>,
+        /// Write an SVG chart of the results here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Print CSV on stdout (the text tables then go to stderr).
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Lists the implementations, flood kinds and server table holders
+    /// built into this binary.
     List,
 }
 
@@ -276,6 +318,37 @@ fn real_main(cli: Cli) -> Result<(), String> {
             let results = compare(&config, |line| eprintln!("{line}"))?;
             report(&results, &baselines, csv, svg.as_deref())
         }
+        Command::Server {
+            connections,
+            duration,
+            rounds,
+            routes,
+            reload_ms,
+            server_threads,
+            client_threads,
+            holders,
+            svg,
+            csv,
+        } => {
+            let reload_period =
+                Duration::try_from_secs_f64(reload_ms / 1e3).map_err(|e| format!("--reload-ms {reload_ms}: {e}"))?;
+            if connections == 0 || routes == 0 || reload_period.is_zero() || duration.is_zero() {
+                return Err("--connections, --routes, --reload-ms and --duration must be above 0".into());
+            }
+            let run = ServerRunConfig {
+                connections,
+                routes,
+                reload_period,
+                server_threads: server_threads.max(1),
+                client_threads: client_threads.max(1),
+                ..ServerRunConfig::new(duration)
+            };
+            let holders = if holders.is_empty() { HOLDERS.to_vec() } else { holders };
+            let config =
+                CompareConfig { rounds: rounds.max(1), workloads: rcu_bench::server::workloads(&run, &holders) };
+            let results = compare(&config, |line| eprintln!("{line}"))?;
+            report(&results, &[rcu_bench::server::BASELINE.to_string()], csv, svg.as_deref())
+        }
         Command::List => {
             println!("implementations:");
             for imp in Implementation::all() {
@@ -284,6 +357,10 @@ fn real_main(cli: Cli) -> Result<(), String> {
             println!("flood kinds:");
             for kind in FloodKind::all() {
                 println!("  {}", kind.name());
+            }
+            println!("server table holders:");
+            for holder in HOLDERS {
+                println!("  {}", holder.name());
             }
             Ok(())
         }

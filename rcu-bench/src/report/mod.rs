@@ -52,6 +52,26 @@ pub enum Metric {
     Reads1r1w,
     /// Writes per second, 1 reader + 1 writer.
     Writes1r1w,
+    /// Async server: requests per second, table reloaded.
+    ServerRequestsPerSec,
+    /// Async server: median request latency, table reloaded, ns.
+    ServerP50Ns,
+    /// Async server: 99th-percentile request latency, table reloaded, ns.
+    ServerP99Ns,
+    /// Async server: 99.9th-percentile request latency, table reloaded, ns.
+    ServerP999Ns,
+    /// Async server: median latency of one table replacement, ns.
+    ServerReloadNs,
+    /// Async server: 99th-percentile latency of one table replacement, ns.
+    ServerReloadP99Ns,
+    /// Async server: requests per second, no reloads.
+    ServerQuietRequestsPerSec,
+    /// Async server: median request latency, no reloads, ns.
+    ServerQuietP50Ns,
+    /// Async server: 99th-percentile request latency, no reloads, ns.
+    ServerQuietP99Ns,
+    /// Async server: 99.9th-percentile request latency, no reloads, ns.
+    ServerQuietP999Ns,
 }
 
 impl Metric {
@@ -74,6 +94,16 @@ impl Metric {
         Metric::SyncBusyGpsPerCall,
         Metric::Reads1r1w,
         Metric::Writes1r1w,
+        Metric::ServerRequestsPerSec,
+        Metric::ServerP50Ns,
+        Metric::ServerP99Ns,
+        Metric::ServerP999Ns,
+        Metric::ServerReloadNs,
+        Metric::ServerReloadP99Ns,
+        Metric::ServerQuietRequestsPerSec,
+        Metric::ServerQuietP50Ns,
+        Metric::ServerQuietP99Ns,
+        Metric::ServerQuietP999Ns,
     ];
 
     /// Column name (also used in the CSV).
@@ -96,6 +126,16 @@ impl Metric {
             Metric::SyncBusyGpsPerCall => "gps_per_call_1_reader",
             Metric::Reads1r1w => "reads_per_sec_1r1w",
             Metric::Writes1r1w => "writes_per_sec_1r1w",
+            Metric::ServerRequestsPerSec => "requests_per_sec",
+            Metric::ServerP50Ns => "p50_ns",
+            Metric::ServerP99Ns => "p99_ns",
+            Metric::ServerP999Ns => "p999_ns",
+            Metric::ServerReloadNs => "server_reload_ns",
+            Metric::ServerReloadP99Ns => "server_reload_p99_ns",
+            Metric::ServerQuietRequestsPerSec => "requests_per_sec_quiet",
+            Metric::ServerQuietP50Ns => "p50_ns_quiet",
+            Metric::ServerQuietP99Ns => "p99_ns_quiet",
+            Metric::ServerQuietP999Ns => "p999_ns_quiet",
         }
     }
 
@@ -112,6 +152,8 @@ impl Metric {
                 | Metric::SyncBusyCallsPerSec
                 | Metric::Reads1r1w
                 | Metric::Writes1r1w
+                | Metric::ServerRequestsPerSec
+                | Metric::ServerQuietRequestsPerSec
         )
     }
 }

@@ -7,6 +7,7 @@ use rcu_testkit::stats::Summary;
 fn fmt_value(metric: Metric, v: f64) -> String {
     match metric {
         Metric::ReadPairNs => format!("{v:.2} ns"),
+        Metric::ServerRequestsPerSec | Metric::ServerQuietRequestsPerSec => format!("{:.0} /s", v),
         Metric::ReadsPerSec
         | Metric::WritesPerSec
         | Metric::FloodObjectsPerSec
@@ -23,7 +24,15 @@ fn fmt_value(metric: Metric, v: f64) -> String {
         | Metric::GpP99Ns
         | Metric::ConfigReloadNs
         | Metric::ConfigReloadP99Ns
-        | Metric::ConfigReloadGpNs => fmt_ns(v.round() as u64),
+        | Metric::ConfigReloadGpNs
+        | Metric::ServerP50Ns
+        | Metric::ServerP99Ns
+        | Metric::ServerP999Ns
+        | Metric::ServerReloadNs
+        | Metric::ServerReloadP99Ns
+        | Metric::ServerQuietP50Ns
+        | Metric::ServerQuietP99Ns
+        | Metric::ServerQuietP999Ns => fmt_ns(v.round() as u64),
         Metric::FloodPeakRssKib => format!("{:.1} MiB", v / 1024.0),
     }
 }
