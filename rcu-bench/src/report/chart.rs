@@ -6,7 +6,9 @@
 //! as a pale bar behind the median, log scale: latencies differ by orders
 //! of magnitude between flavours), flood throughput when the flood ran, and
 //! the config-reload panels (reads per reader, reload latency, pool
-//! lookups) when that part ran. Panels without figures are left out.
+//! lookups) when that part ran, and the async server's panels (requests/s,
+//! request latency with and without reloads, table replace latency) when
+//! `rcu-bench server` ran. Panels without figures are left out.
 
 use super::{Metric, Results};
 use plotters::coord::Shift;
@@ -83,6 +85,30 @@ pub fn write_svg(results: &Results, path: &Path) -> Result<(), String> {
             y_desc: "M lookups/s, whole pool (higher is better)",
             bars: panel(results, Metric::ParIterLookupsPerSec, None, 1e-6),
             log_scale: false,
+        },
+        Panel {
+            title: "async server: requests/s, table replaced every reload period",
+            y_desc: "k requests/s (higher is better)",
+            bars: panel(results, Metric::ServerRequestsPerSec, None, 1e-3),
+            log_scale: false,
+        },
+        Panel {
+            title: "async server: table replace latency (median; p99 pale)",
+            y_desc: "microseconds, log scale (lower is better)",
+            bars: panel(results, Metric::ServerReloadNs, Some(Metric::ServerReloadP99Ns), 1e-3),
+            log_scale: true,
+        },
+        Panel {
+            title: "async server, reloads: request latency p99 (p99.9 pale)",
+            y_desc: "microseconds, log scale (lower is better)",
+            bars: panel(results, Metric::ServerP99Ns, Some(Metric::ServerP999Ns), 1e-3),
+            log_scale: true,
+        },
+        Panel {
+            title: "async server, no reloads: request latency p99 (p99.9 pale)",
+            y_desc: "microseconds, log scale (lower is better)",
+            bars: panel(results, Metric::ServerQuietP99Ns, Some(Metric::ServerQuietP999Ns), 1e-3),
+            log_scale: true,
         },
     ]);
     panels.retain(|p| !p.bars.is_empty());
