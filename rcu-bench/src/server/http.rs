@@ -113,7 +113,9 @@ impl Server {
         self.stop.send_replace(true);
         self.accept.await.expect("the accept loop panicked");
         let reloads = self.admin.await.expect("the admin task panicked");
-        // Relaxed: every task that counted has been joined just above.
+        // Relaxed: pairs with the Relaxed `fetch_add` in `respond`; every
+        // connection task that counted was joined by the accept loop, which
+        // was joined just above, and the joins order the counts before this.
         ServerOutcome { misses: self.misses.load(Ordering::Relaxed), reloads }
     }
 }
@@ -177,7 +179,8 @@ async fn respond<H: TableHolder>(
             response
         }
         None => {
-            // Relaxed: a counter read after the server's tasks are joined.
+            // Relaxed: a count only; `Server::shutdown` loads it after
+            // joining this connection's task, which orders it.
             misses.fetch_add(1, Ordering::Relaxed);
             let mut response = Response::new(Full::new(HeldBody { owner: None, pos: 0 }));
             *response.status_mut() = StatusCode::NOT_FOUND;
