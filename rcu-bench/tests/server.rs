@@ -2,14 +2,15 @@
 //! requests with the right bodies, a reload changes the generation the
 //! responses carry, unknown paths are 404 and counted, and the server shuts
 //! down with a keep-alive connection still open; then a short load run per
-//! holder with reloads finds no wrong response.
+//! holder with reloads finds no wrong response, and a holder answering
+//! with the wrong body is caught.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use rcu_bench::server::holders::HOLDERS;
+use rcu_bench::server::holders::{Found, Kind, TableHolder, HOLDERS};
 use rcu_bench::server::http::GENERATION_HEADER;
 use rcu_bench::server::table::Table;
 use rcu_bench::server::{run_holder, ServerRunConfig};
@@ -68,4 +69,27 @@ fn a_short_load_with_reloads_gets_only_right_responses() {
         assert_eq!(r.errors(), 0, "{}", r.line());
         assert!(r.load.first_error.is_none(), "{:?}", r.load.first_error);
     }
+}
+
+/// A holder that answers every path with route 0's body.
+struct WrongBody(Table);
+
+impl TableHolder for WrongBody {
+    const NAME: &'static str = "wrong-body";
+    type Held = Bytes;
+    fn new(table: Table) -> Self {
+        WrongBody(table)
+    }
+    async fn lookup(&self, path: &str) -> Option<Found<Bytes>> {
+        self.0.index_of(path).map(|_| Found { generation: 0, body: self.0.body_bytes(0) })
+    }
+    async fn replace(&self, _table: Table) {}
+}
+
+#[test]
+fn the_load_generator_counts_wrong_bodies() {
+    let config = ServerRunConfig { connections: 2, routes: 8, ..ServerRunConfig::new(Duration::from_millis(50)) };
+    let r = run_holder(&Kind::<WrongBody>::NEW, &config, false).expect("the run completes");
+    assert!(r.errors() > 0, "{}", r.line());
+    assert!(r.load.first_error.as_deref().is_some_and(|e| e.contains("wrong body")), "{:?}", r.load.first_error);
 }
