@@ -130,11 +130,15 @@ async fn accept_loop<H: TableHolder>(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                // A failed accept (a connection reset before it was
-                // accepted) concerns that connection only.
-                if let Ok((stream, _)) = accepted {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(serve(stream, Arc::clone(&holder), Arc::clone(&misses), stop.clone()));
+                match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        connections.spawn(serve(stream, Arc::clone(&holder), Arc::clone(&misses), stop.clone()));
+                    }
+                    // A connection reset before it was accepted, or out of
+                    // descriptors: the client sees it; pause rather than
+                    // spin while descriptors are short.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
                 }
             }
             _ = stopped(&mut stop) => break,
