@@ -40,8 +40,19 @@
 //!   the worker reads again or parks, so a task that computes or blocks
 //!   for long (including `block_in_place`) holds every grace period up.
 //!
-//! Online only inside `read` is the default: it is never the reason a
-//! grace period waits.
+//! The `tokio_read` benchmark in rcu-bench (`cargo bench -p rcu-bench
+//! --bench tokio_read`) compares the two on a multi-thread runtime: one
+//! scope in a loop, spawned tasks that each read, and `synchronize_rcu()`
+//! from a thread outside the runtime while the workers are parked or busy.
+//! Online until park saves the fences of each scope, which shows in a loop
+//! of scopes but is lost in the cost of spawning and running a task; with
+//! busy workers its grace periods wait for each worker's next scope
+//! boundary, where online only inside `read` waits for nothing but open
+//! scopes. So online only inside `read` is the default: it is never the
+//! reason a grace period waits. Online until park is for runtimes whose
+//! tasks read in tight, fine-grained scopes and never block or compute
+//! long between reads; under the default, one `read` around a batch of
+//! loads pays the fences once.
 //!
 //! Threads tokio does not start (the thread in `block_on`, where a
 //! current-thread runtime runs its tasks) are registered by their first
