@@ -26,6 +26,10 @@
 //! [`read`] (the thread in `block_on`, where a current-thread runtime runs
 //! its tasks) is registered at its first read, online only inside [`read`],
 //! and unregistered when it exits.
+//!
+//! A runtime thread already holds this registration, so a task must not
+//! call `rcu_qsbr::register_thread()` (a second registration on a thread
+//! panics); read through [`read`].
 
 use rcu_qsbr::{QsbrThread, ReadGuard};
 use std::cell::{Cell, RefCell};
