@@ -111,6 +111,17 @@ fn rayon_pools() {
 }
 
 #[test]
+fn tokio_runtimes() {
+    let _: fn() -> tokio::runtime::Builder = rcu_tokio::memb::runtime_builder_multi_thread;
+    let _: fn() -> tokio::runtime::Builder = rcu_tokio::memb::runtime_builder_current_thread;
+    let _: fn() -> tokio::runtime::Builder = rcu_tokio::qsbr::runtime_builder_multi_thread;
+    let _: fn() -> tokio::runtime::Builder = rcu_tokio::qsbr::runtime_builder_current_thread;
+    let _: fn() -> tokio::runtime::Builder = rcu_tokio::qsbr::runtime_builder_multi_thread_online_until_park;
+    assert_eq!(rcu_tokio::memb::read(|_guard: &rcu_memb::ReadGuard| 1), 1);
+    std::thread::spawn(|| assert_eq!(rcu_tokio::qsbr::read(|_guard: &rcu_qsbr::ReadGuard<'_>| 1), 1)).join().unwrap();
+}
+
+#[test]
 fn stall_timeout_environment_name() {
     assert_eq!(rcu_core::STALL_TIMEOUT_ENV, "RCU_STALL_TIMEOUT");
 }
