@@ -169,11 +169,6 @@
 //!
 //! Read in a scope, copy (or clone) what the task needs out of it, then
 //! `.await`, as the server above does.
-//!
-//! <!-- TODO(rcu-srcu): the sleepable flavour's half goes here: an srcu
-//! guard is `Send` and may be held across `.await` in a spawned task (a doc
-//! test that compiles), and its module (`rcu_tokio::srcu`, one line in
-//! this file) with the runtime builder it needs, if any. -->
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
