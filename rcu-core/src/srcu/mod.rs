@@ -75,9 +75,11 @@
 //!
 //! # Misuse
 //!
-//! A slot also counts the sections its owner entered and not yet ended
-//! (`SrcuSlot::open_sections`; an end on another thread adds to an atomic on
-//! the opener's slot, the cold path). A blocking wait on a thread with an
+//! A slot's counters also tell how many sections its owner entered and has
+//! not ended (`SrcuSlot::open_sections`), at no cost to the fast path: an
+//! end on another thread counts itself apart there (`closed_for_others`)
+//! and adds to an atomic on the opener's slot (`closed_elsewhere`), the
+//! cold path. A blocking wait on a thread with an
 //! open section of the domain panics (`SrcuReaders::assert_may_block`).
 
 pub mod grace_period;

@@ -16,10 +16,10 @@ pub struct SrcuSlot {
     /// Sections left on rank 0 and 1 by this slot's owners (whoever
     /// entered them).
     unlock: [AtomicU64; 2],
-    /// Sections entered by the owner, minus those the owner left itself;
-    /// written by the owner only.
-    opened_here: AtomicU64,
-    /// Sections entered by the owner and left on another thread (any
+    /// Of `unlock`, the sections other slots' owners entered (written by
+    /// the owner only, on the cold path).
+    closed_for_others: AtomicU64,
+    /// Sections entered with this slot and left on another thread (any
     /// thread adds, atomically: the cold path).
     closed_elsewhere: AtomicU64,
     /// The kernel thread id of the slot's latest owner, for stall warnings.
@@ -50,7 +50,7 @@ impl SrcuSlot {
         SrcuSlot {
             lock: [AtomicU64::new(0), AtomicU64::new(0)],
             unlock: [AtomicU64::new(0), AtomicU64::new(0)],
-            opened_here: AtomicU64::new(0),
+            closed_for_others: AtomicU64::new(0),
             closed_elsewhere: AtomicU64::new(0),
             tid: AtomicU64::new(0),
             in_use: AtomicBool::new(claimed),
@@ -63,7 +63,7 @@ impl SrcuSlot {
         SrcuSlot {
             lock: [AtomicU64::new(0), AtomicU64::new(0)],
             unlock: [AtomicU64::new(0), AtomicU64::new(0)],
-            opened_here: AtomicU64::new(0),
+            closed_for_others: AtomicU64::new(0),
             closed_elsewhere: AtomicU64::new(0),
             tid: AtomicU64::new(0),
             in_use: AtomicBool::new(claimed),
@@ -80,10 +80,7 @@ impl SrcuSlot {
     #[inline(always)]
     pub unsafe fn enter(&self, rank: usize) {
         // SAFETY: the caller owns the slot: its only writer.
-        unsafe {
-            owner_add(&self.lock[rank & 1], 1);
-            owner_add(&self.opened_here, 1);
-        }
+        unsafe { owner_add(&self.lock[rank & 1], 1) };
         crate::sys::light_barrier();
     }
 
@@ -99,10 +96,7 @@ impl SrcuSlot {
     pub unsafe fn exit_own(&self, rank: usize) {
         crate::sys::light_barrier();
         // SAFETY: the caller owns the slot: its only writer.
-        unsafe {
-            owner_add(&self.unlock[rank & 1], 1);
-            owner_add(&self.opened_here, 0u64.wrapping_sub(1));
-        }
+        unsafe { owner_add(&self.unlock[rank & 1], 1) };
     }
 
     /// Leaves a section on `rank` that `opener` entered, from this slot's
@@ -116,20 +110,28 @@ impl SrcuSlot {
     pub unsafe fn exit_for(&self, opener: &SrcuSlot, rank: usize) {
         crate::sys::light_barrier();
         // SAFETY: the caller owns this slot: its only writer.
-        unsafe { owner_add(&self.unlock[rank & 1], 1) };
+        unsafe {
+            owner_add(&self.unlock[rank & 1], 1);
+            owner_add(&self.closed_for_others, 1);
+        }
         // Relaxed: a count for the misuse check on the opener's thread; a
         // drop that happens-before that thread's check (the guard's hand
         // back, a join) is seen by it through that happens-before edge.
         opener.closed_elsewhere.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Sections entered by this slot's owners and not yet left, on any
-    /// thread. Exact when called by the owner.
+    /// Sections entered with this slot and not yet left, on any thread:
+    /// its locks, minus its unlocks of its own sections (all its unlocks
+    /// but those for other slots' sections), minus its sections left
+    /// elsewhere. Exact when called by the owner; off the fast path.
     pub fn open_sections(&self) -> u64 {
-        // Relaxed: the owner's own count, and the atomic count of others'
-        // drops that happened-before the call (see `exit_for`).
-        let opened = self.opened_here.load(Ordering::Relaxed);
-        opened.wrapping_sub(self.closed_elsewhere.load(Ordering::Relaxed))
+        // Relaxed: the owner's own counters, and the atomic count of
+        // others' drops that happened-before the call (see `exit_for`).
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let locks = load(&self.lock[0]).wrapping_add(load(&self.lock[1]));
+        let unlocks = load(&self.unlock[0]).wrapping_add(load(&self.unlock[1]));
+        let own_unlocks = unlocks.wrapping_sub(load(&self.closed_for_others));
+        locks.wrapping_sub(own_unlocks).wrapping_sub(load(&self.closed_elsewhere))
     }
 
     /// In a forked child, for the slot of a thread that does not exist
@@ -140,7 +142,8 @@ impl SrcuSlot {
         for rank in 0..2 {
             self.unlock[rank].store(self.lock[rank].load(Ordering::Relaxed), Ordering::Relaxed);
         }
-        self.closed_elsewhere.store(self.opened_here.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.closed_for_others.store(0, Ordering::Relaxed);
+        self.closed_elsewhere.store(0, Ordering::Relaxed);
         self.in_use.store(false, Ordering::Relaxed);
     }
 
