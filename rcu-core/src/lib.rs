@@ -1,4 +1,4 @@
-//! The grace-period engine shared by the `rcu-memb` and `rcu-qsbr` flavours.
+//! The grace-period engine shared by the `rcu-memb`, `rcu-qsbr` and `rcu-srcu` flavours.
 //!
 //! Users depend on a flavour crate; this crate holds everything that does
 //! not depend on how a reader announces itself.

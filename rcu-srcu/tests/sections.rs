@@ -173,3 +173,12 @@ fn guards_are_send_sync_and_static() {
     check::<ReadGuard>();
     check::<rcu_srcu::DomainGuard>();
 }
+
+#[test]
+fn the_state_report_shows_open_sections_and_their_thread() {
+    let guard = read_lock();
+    let report = rcu_srcu::state_report();
+    assert!(report.contains("srcu domain \"srcu\""), "{report}");
+    assert!(report.contains(&format!("{}", rcu_core::sys::gettid())), "{report}");
+    drop(guard);
+}

@@ -194,6 +194,25 @@ impl SrcuReaders {
         }
     }
 
+    /// A diagnostic dump: the current rank, each rank's open sections, and
+    /// the threads that entered sections not yet ended (racy reads).
+    pub fn state_report(&self) -> String {
+        let open: Vec<u64> = (0..2)
+            .map(|rank| {
+                let (locks, unlocks) = rank_sums(self.registry.slots(), rank);
+                locks.wrapping_sub(unlocks)
+            })
+            .collect();
+        format!(
+            "  srcu domain \"{}\": readers enter rank {}; open sections: rank 0: {}, rank 1: {}; entered by tids {:?}\n",
+            self.name,
+            self.index.current(),
+            open[0],
+            open[1],
+            self.openers()
+        )
+    }
+
     /// Thread ids of the latest owners of slots whose owners entered
     /// sections not yet ended (a diagnostic: racy reads of other threads'
     /// counts), at most a few.
