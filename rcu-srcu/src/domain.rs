@@ -18,7 +18,11 @@ use std::sync::atomic::AtomicU64;
 /// ```
 ///
 /// Grace periods of a domain wait only for its own sections; `RcuCell`,
-/// `call_rcu` and `kvfree_rcu` serve the default domain only.
+/// `call_rcu` and `kvfree_rcu` serve the default domain only (a domain's
+/// callbacks would need the reclaim thread to track a cookie per domain).
+/// A domain has no `fork()` handler: in a forked child, sections other
+/// threads held at the fork stay open there, and its grace periods wait
+/// for them forever (the default domain's are forgotten in the child).
 #[derive(Debug)]
 pub struct Domain {
     readers: SrcuReaders,
