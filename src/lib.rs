@@ -9,6 +9,8 @@ pub use rcu_core::{RcuCell, RcuFlavour, RcuOption, ReadSection, Retired};
 pub use rcu_memb as memb;
 /// The QSBR flavour (see [`rcu_qsbr`]).
 pub use rcu_qsbr as qsbr;
+/// The sleepable flavour (see [`rcu_srcu`]).
+pub use rcu_srcu as srcu;
 
 #[cfg(test)]
 mod tests {

@@ -71,6 +71,25 @@ fn generic<F: RcuFlavour>() {
 fn both_flavours_have_the_shared_api() {
     both_flavours!(memb, rcu::memb::Memb);
     both_flavours!(qsbr, rcu::qsbr::Qsbr);
+    both_flavours!(srcu, rcu::srcu::Srcu);
+}
+
+#[test]
+fn srcu_read_side() {
+    use rcu::srcu;
+    fn send_sync_static<T: Send + Sync + 'static>() {}
+    let _: fn() -> srcu::ReadGuard = srcu::read_lock;
+    let _: fn() -> bool = srcu::in_read_section;
+    send_sync_static::<srcu::ReadGuard>();
+    send_sync_static::<srcu::DomainGuard>();
+    static DOMAIN: srcu::Domain = srcu::Domain::new("contract");
+    let _: fn(&'static srcu::Domain) -> srcu::DomainGuard = srcu::Domain::read_lock;
+    let _: fn(&'static srcu::Domain) = srcu::Domain::synchronize_rcu;
+    drop(DOMAIN.read_lock());
+    DOMAIN.synchronize_rcu();
+    let cell = srcu::RcuCell::new(1u64);
+    let guard = srcu::read_lock();
+    assert_eq!(*cell.load(&guard), 1);
 }
 
 #[test]

@@ -35,15 +35,22 @@ pub fn on_thread_exit<F: Flavour>(at_exit: AtExit) {
     }
 }
 
-/// Proof that the calling thread is inside a read-side critical section of
-/// flavour `F` for as long as the implementing value is alive.
+/// Proof that a read-side critical section of flavour `F` is open for as
+/// long as the implementing value is alive: `RcuCell::load` hands out
+/// references that borrow the proof, and every grace period of `F`'s
+/// engine must wait for that section.
 ///
 /// # Safety
 ///
-/// An implementor must only exist while its thread is inside a read-side
-/// critical section of `F` (memb: a `read_lock` not yet unlocked; QSBR: an
-/// online thread with no quiescent state announced), and must not be `Send`.
-/// `RcuCell::load` relies on this to hand out references.
+/// While an implementor is alive, on whichever thread it is, a section of
+/// `F` that `F`'s grace periods wait for must be open. memb and QSBR
+/// sections belong to a thread (memb: the thread's nesting count, a
+/// `read_lock` not yet unlocked; QSBR: the thread online with no quiescent
+/// state announced), so their proofs must be `!Send`: moved to another
+/// thread, the proof would outlive the section its first thread may end.
+/// An srcu section is counted in the domain's counters, not in the
+/// thread's state, and ends only when its guard drops, on any thread: its
+/// guard may be `Send`.
 pub unsafe trait ReadSection<F: Flavour> {}
 
 /// Defines a flavour in its crate: the unit type `$flavour`, its one
@@ -53,7 +60,9 @@ pub unsafe trait ReadSection<F: Flavour> {}
 ///
 /// `define_flavour!(Memb, "memb", Protocol::PhaseFlip, "doc of the type")`;
 /// a fifth argument `foreign = Some(&READERS)` names the flavour's
-/// [`ForeignReaders`](crate::ForeignReaders) (the C ABI's flavours).
+/// [`ForeignReaders`](crate::ForeignReaders) (the C ABI's flavours), and
+/// `srcu = Some(&READERS)` the flavour's [`SrcuReaders`](crate::SrcuReaders)
+/// (the srcu flavour's default domain).
 ///
 /// Sound because each expansion creates exactly one engine `static`, which
 /// `engine()` returns, and thread-locals private to that expansion; the
@@ -67,6 +76,12 @@ macro_rules! define_flavour {
         $crate::define_flavour!($flavour, $name, $protocol, $doc, foreign = None);
     };
     ($flavour:ident, $name:literal, $protocol:expr, $doc:literal, foreign = $foreign:expr) => {
+        $crate::define_flavour!($flavour, $name, $protocol, $doc, foreign = $foreign, srcu = None);
+    };
+    ($flavour:ident, $name:literal, $protocol:expr, $doc:literal, srcu = $srcu:expr) => {
+        $crate::define_flavour!($flavour, $name, $protocol, $doc, foreign = None, srcu = $srcu);
+    };
+    ($flavour:ident, $name:literal, $protocol:expr, $doc:literal, foreign = $foreign:expr, srcu = $srcu:expr) => {
         #[doc = $doc]
         #[derive(Debug)]
         pub struct $flavour;
@@ -106,6 +121,9 @@ macro_rules! define_flavour {
             }
             fn foreign_readers() -> ::std::option::Option<&'static $crate::ForeignReaders> {
                 $foreign
+            }
+            fn srcu_readers() -> ::std::option::Option<&'static $crate::SrcuReaders> {
+                $srcu
             }
         }
 

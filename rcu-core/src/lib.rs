@@ -1,4 +1,4 @@
-//! The grace-period engine shared by the `rcu-memb` and `rcu-qsbr` flavours.
+//! The grace-period engine shared by the `rcu-memb`, `rcu-qsbr` and `rcu-srcu` flavours.
 //!
 //! Users depend on a flavour crate; this crate holds everything that does
 //! not depend on how a reader announces itself.
@@ -22,6 +22,7 @@
 //! kvfree/ · thread       headless kvfree_rcu; FlavourLocals and ThreadState
 //! defer/ · stats         deferral slots, callbacks, queue, blocks, doorbell; counters
 //! gp/                    one grace period, the sequence (polling, sharing), foreign readers
+//! srcu/                  sleepable readers: per-thread two-rank counters, their check, their grace period
 //! reader/                reader slots and protocols, their registry, waiting
 //! sys/ · stall · fault  membarrier, futex, fork-safe lock; stall warnings; fault injection
 //! sync                   atomics from std, or from loom under cfg(loom)
@@ -58,6 +59,7 @@ mod rcu_option;
 pub mod reader;
 #[cfg(not(loom))]
 mod reclaim;
+pub mod srcu;
 pub mod stall;
 #[cfg(not(loom))]
 mod stats;
@@ -78,7 +80,7 @@ pub use flavour::{Flavour, ReadSection};
 pub use gp::foreign::{ForeignGp, ForeignReader, ForeignReaders, ForeignStyle};
 pub use gp::grace_period;
 #[cfg(not(loom))]
-pub use gp::sequence::GpState;
+pub use gp::sequence::{GpSequence, GpState};
 #[cfg(not(loom))]
 pub use interface::RcuFlavour;
 #[cfg(not(loom))]
@@ -90,6 +92,8 @@ pub use reader::{Protocol, ReaderSlot, ReaderState};
 pub use reader::{ReaderSlotPtr, SlotPtr};
 #[cfg(not(loom))]
 pub use reclaim::{CallbackLimits, ReclaimPacing};
+#[cfg(not(loom))]
+pub use srcu::{SrcuReaders, SrcuSection};
 pub use stall::{set_stall_timeout, stall_timeout, DEFAULT_STALL_TIMEOUT, STALL_TIMEOUT_ENV};
 #[cfg(not(loom))]
 pub use stats::{BlocksSealed, Stats};

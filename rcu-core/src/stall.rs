@@ -130,6 +130,43 @@ impl<'a> StallReporter<'a> {
         StallReporter { flavour: "", state: "", warned: None }
     }
 
+    /// The threshold in force for this reporter (`None`: warnings off).
+    pub(crate) fn threshold(&self) -> Option<Duration> {
+        self.warned.and_then(|_| stall_timeout())
+    }
+
+    /// Warns that a grace period of srcu domain `domain` has waited
+    /// `waited` for `open` sections of `rank`, entered by the threads
+    /// `openers` (a section may end on any thread, so these are where the
+    /// sections began); `warning` counts this stall's warnings.
+    pub(crate) fn warn_open_sections(
+        &self,
+        domain: &str,
+        rank: usize,
+        open: u64,
+        openers: &[u64],
+        waited: Duration,
+        warning: u32,
+    ) {
+        if warning == 1 {
+            if let Some(counter) = self.warned {
+                // Relaxed: a statistic.
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let threads: Vec<String> =
+            openers.iter().map(|&tid| format!("thread \"{}\" (tid {tid})", thread_name(tid))).collect();
+        emit(&format!(
+            "rcu: stall: a {} grace period of srcu domain \"{domain}\" has waited {:.3} s for {open} section(s) of \
+             rank {rank}, {} since before it began, entered by {} (a guard held across a long wait, or leaked with \
+             mem::forget?) (warning {warning} of this stall; {STALL_TIMEOUT_ENV}=0 turns warnings off)",
+            self.flavour,
+            waited.as_secs_f64(),
+            self.state,
+            if threads.is_empty() { String::from("threads that have exited") } else { threads.join(", ") },
+        ));
+    }
+
     /// Starts watching a wait for the reader with kernel thread id `tid`.
     pub(crate) fn watch(&self, tid: u64) -> StallWatch<'a> {
         let threshold = if self.warned.is_some() { stall_timeout() } else { None };

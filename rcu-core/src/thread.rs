@@ -26,6 +26,7 @@
 use crate::defer::slot::DeferSlot;
 use crate::gp::foreign::ForeignReaders;
 use crate::reader::{Protocol, ReaderSlotPtr, SlotPtr};
+use crate::srcu::SrcuReaders;
 use std::cell::Cell;
 use std::thread::LocalKey;
 
@@ -56,6 +57,11 @@ pub unsafe trait FlavourLocals: Sized + Send + Sync + 'static {
     /// Readers outside the engine's slots that its grace periods also wait
     /// for (the C ABI's liburcu-layout readers); none by default.
     fn foreign_readers() -> Option<&'static ForeignReaders> {
+        None
+    }
+    /// The flavour's srcu readers (the srcu flavour's default domain),
+    /// whose sections every grace period of the engine also waits for.
+    fn srcu_readers() -> Option<&'static SrcuReaders> {
         None
     }
 }

@@ -19,7 +19,40 @@ pub fn synchronize_without_readers_takes_the_fast_path<F: RcuFlavour>() {
         F::offline_scope(&mut offline, fast_path_while_idle::<F>);
         F::unregister_thread(offline);
     }
-    a_registered_reader_gets_a_grace_period::<F>();
+    if <F as rcu_core::FlavourLocals>::srcu_readers().is_some() {
+        // srcu: a reader between sections leaves both ranks balanced,
+        // which is itself the proof a grace period needs; one inside a
+        // section must not be skipped.
+        an_open_section_gets_a_grace_period::<F>();
+    } else {
+        a_registered_reader_gets_a_grace_period::<F>();
+    }
+}
+
+/// A reader inside a section while `synchronize_rcu` begins (released
+/// 20 ms later): a grace period runs instead of the fast path.
+fn an_open_section_gets_a_grace_period<F: RcuFlavour>() {
+    let (entered, release) = (Arc::new(Barrier::new(2)), Arc::new(AtomicBool::new(false)));
+    let reader = {
+        let (entered, release) = (entered.clone(), release.clone());
+        std::thread::spawn(move || crate::reader::hold::<F>(&entered, &release))
+    };
+    entered.wait();
+    let releaser = {
+        let release = release.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            // Relaxed: the reader polls it; nothing else is published.
+            release.store(true, Ordering::Relaxed);
+        })
+    };
+    let before = F::stats();
+    F::synchronize_rcu();
+    let after = F::stats();
+    releaser.join().unwrap();
+    reader.join().unwrap();
+    assert!(after.grace_periods > before.grace_periods, "rcu_{}: an open section must get a grace period", F::NAME);
+    assert_eq!(after.synchronize_without_readers, before.synchronize_without_readers);
 }
 
 /// While no reader can hold a grace period up: 1,000 calls each take the

@@ -34,6 +34,9 @@ impl<F: FlavourLocals> Engine<F> {
         if let Some(foreign) = F::foreign_readers() {
             foreign.reset_after_fork_child();
         }
+        if let Some(srcu) = F::srcu_readers() {
+            srcu.reset_after_fork_child();
+        }
         self.sequence.reset_after_fork_child();
         let pending_blocks = self.reclaimer.reset_after_fork_child(self.parts());
         self.registry.release_all_except(self.current_slot());

@@ -10,7 +10,11 @@ impl<F: FlavourLocals> Engine<F> {
     /// Whether no reader can be inside a section that began before this
     /// call (see `grace_period::no_reader_to_wait_for`).
     fn no_reader_to_wait_for(&self) -> bool {
-        self.no_own_reader_to_wait_for() && self.no_foreign_reader_to_wait_for()
+        self.no_own_reader_to_wait_for() && self.no_foreign_reader_to_wait_for() && self.no_srcu_reader_to_wait_for()
+    }
+
+    fn no_srcu_reader_to_wait_for(&self) -> bool {
+        F::srcu_readers().is_none_or(|s| s.no_reader_to_wait_for())
     }
 
     fn no_own_reader_to_wait_for(&self) -> bool {
@@ -22,12 +26,14 @@ impl<F: FlavourLocals> Engine<F> {
     }
 
     /// Runs one grace period (the caller holds the sequence's running
-    /// state): over the engine's own slots, then over foreign readers, each
+    /// state): over the engine's own slots, then over foreign readers, then over
+    /// srcu readers, each
     /// skipped when it has no reader to wait for.
     fn run_grace_period(&self) {
         let own = !self.no_own_reader_to_wait_for();
         let foreign = F::foreign_readers().filter(|f| !f.no_reader_to_wait_for(F::PROTOCOL));
-        if !own && foreign.is_none() {
+        let srcu = F::srcu_readers().filter(|s| !s.no_reader_to_wait_for());
+        if !own && foreign.is_none() && srcu.is_none() {
             return;
         }
         let state = match F::PROTOCOL {
@@ -46,6 +52,10 @@ impl<F: FlavourLocals> Engine<F> {
             // SAFETY: as above; the foreign counter is advanced only here.
             unsafe { foreign.run(F::PROTOCOL, &stall) };
         }
+        if let Some(srcu) = srcu {
+            // SAFETY: as above; the srcu index is advanced only here.
+            unsafe { srcu.run(&stall) };
+        }
     }
 
     /// Waits for a grace period: every read-side critical section that began
@@ -62,6 +72,7 @@ impl<F: FlavourLocals> Engine<F> {
         let seems_idle = || {
             crate::gp::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots())
                 && self.no_foreign_reader_to_wait_for()
+                && F::srcu_readers().is_none_or(|s| s.no_reader_seen())
         };
         if self.sequence.complete_if_idle(seems_idle, || self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
             // Relaxed: a statistic (one counter per call: `stats()` adds

@@ -98,6 +98,7 @@ impl<F: FlavourLocals> Engine<F> {
         // Relaxed: the thread reads its own word.
         self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.word()))
             && F::foreign_readers().is_none_or(|f| f.may_block(F::PROTOCOL))
+            && F::srcu_readers().is_none_or(|s| s.open_here() == 0)
     }
 
     /// Panics with a message naming `what` if the calling thread may not
@@ -106,6 +107,9 @@ impl<F: FlavourLocals> Engine<F> {
     #[inline]
     #[track_caller]
     pub fn assert_may_block(&self, what: &str) {
+        if let Some(srcu) = F::srcu_readers() {
+            srcu.assert_may_block(what);
+        }
         if !self.may_block() {
             misuse_blocking::<F>(what);
         }

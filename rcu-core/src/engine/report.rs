@@ -34,6 +34,9 @@ impl<F: FlavourLocals> Engine<F> {
                 let _ = writeln!(out, "  slot {i}: thread {} word {v:#x} {state:?}", slot.tid());
             }
         }
+        if let Some(srcu) = F::srcu_readers() {
+            out.push_str(&srcu.state_report());
+        }
         out
     }
 }
