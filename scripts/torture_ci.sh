@@ -31,7 +31,7 @@ cargo build --release -p rcu-torture --bin rcu-torture
 bin="${CARGO_TARGET_DIR:-target}/release/rcu-torture"
 
 status=0
-for flavour in memb qsbr; do
+for flavour in memb qsbr srcu; do
     cmd=("$bin" --flavour "$flavour" --duration "$secs" --watchdog "$watchdog" --seed "$seed" "${extra[@]}")
     echo "torture_ci.sh: ${cmd[*]}"
     if ! timeout --signal=KILL "$backstop" "${cmd[@]}"; then

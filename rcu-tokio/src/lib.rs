@@ -169,6 +169,28 @@
 //!
 //! Read in a scope, copy (or clone) what the task needs out of it, then
 //! `.await`, as the server above does.
+//!
+//! The sleepable flavour (`rcu_srcu`) is the one whose guard may cross an
+//! `.await`: it is `Send`, counts on per-thread counters that any thread
+//! may close, and needs no registration, so any tokio runtime serves it as
+//! it is (no builder here). A task holds the guard while it awaits, and
+//! may resume on another worker:
+//!
+//! ```
+//! let cell = std::sync::Arc::new(rcu_srcu::RcuCell::new(1u64));
+//! let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+//! let read = runtime.block_on(async move {
+//!     tokio::spawn(async move {
+//!         let guard = rcu_srcu::read_lock();
+//!         let value = cell.load(&guard);
+//!         tokio::task::yield_now().await; // the guard crosses the `.await`
+//!         *value
+//!     })
+//!     .await
+//!     .unwrap()
+//! });
+//! assert_eq!(read, 1);
+//! ```
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

@@ -18,7 +18,8 @@ type RunOne = fn(&Config) -> Result<Report, String>;
 
 /// The flavours `--flavour` picks from, by name, in the order `all` runs
 /// them. Torturing another flavour takes one line here.
-const FLAVOURS: &[(&str, RunOne)] = &[("memb", run_one::<Memb>), ("qsbr", run_one::<Qsbr>)];
+const FLAVOURS: &[(&str, RunOne)] =
+    &[("memb", run_one::<Memb>), ("qsbr", run_one::<Qsbr>), ("srcu", run_one::<rcu_srcu::Srcu>)];
 
 /// `--flavour` for every flavour of [`FLAVOURS`].
 const ALL: &str = "all";

@@ -11,6 +11,9 @@
 //!   the route's body (a reference-counted `Bytes`) is cloned out and the
 //!   guard dropped before any `.await`; `replace` retires the old table
 //!   through `kvfree_rcu`;
+//! * [`SrcuCell`]: `rcu_srcu::RcuCell<Table>`; its guard is `Send`, so
+//!   the guard itself is held across the write, and the body is read in
+//!   place; `replace` retires the old table through `kvfree_rcu`;
 //! * [`ArcSwapFull`]: `ArcSwap<Table>` read with `load_full`, the `Arc` of
 //!   the table held across the write; reloaded with `store`;
 //! * [`StdRwLockArc`]: `std::sync::RwLock<Arc<Table>>`, the `Arc` cloned
@@ -87,6 +90,58 @@ impl TableHolder for MembCell {
             let table = self.0.load(&guard);
             table.index_of(path).map(|i| Found { generation: table.generation(), body: table.body_bytes(i) })
         };
+        ready(found)
+    }
+    fn replace(&self, table: Table) -> impl Future<Output = ()> + Send {
+        self.0.replace(table);
+        ready(())
+    }
+}
+
+/// `rcu_srcu::RcuCell<Table>`, its `Send` guard held across the response
+/// write.
+pub struct SrcuCell(Arc<rcu_srcu::RcuCell<Table>>);
+
+/// A route's body read in place under an srcu guard held with it.
+pub struct SrcuRoute {
+    /// The table the body is in, loaded under `_guard` from `_cell`.
+    table: std::ptr::NonNull<Table>,
+    index: usize,
+    /// Keeps the table from being freed: a table replaced while the guard
+    /// lives is freed only after a grace period, which waits for it.
+    _guard: rcu_srcu::ReadGuard,
+    /// Keeps the cell, whose drop frees its current table, alive.
+    _cell: Arc<rcu_srcu::RcuCell<Table>>,
+}
+
+// SAFETY: `table` points into a `Table`, which is `Sync`, and is only read;
+// the guard and the cell's `Arc` are `Send`.
+unsafe impl Send for SrcuRoute {}
+
+impl AsRef<[u8]> for SrcuRoute {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `table` came from `_cell.load(&_guard)`; the guard's
+        // section lasts while `self` does, so the table is not freed (a
+        // replaced one waits for a grace period), and `_cell` keeps the
+        // cell, whose drop would free its current table, alive.
+        unsafe { self.table.as_ref() }.body(self.index)
+    }
+}
+
+impl TableHolder for SrcuCell {
+    const NAME: &'static str = "rcu-srcu-cell";
+    type Held = SrcuRoute;
+    fn new(table: Table) -> Self {
+        SrcuCell(Arc::new(rcu_srcu::RcuCell::new(table)))
+    }
+    fn lookup(&self, path: &str) -> impl Future<Output = Option<Found<SrcuRoute>>> + Send {
+        let guard = rcu_srcu::read_lock();
+        let table = self.0.load(&guard);
+        let (generation, table_ptr) = (table.generation(), std::ptr::NonNull::from(table));
+        let found = table.index_of(path).map(|index| Found {
+            generation,
+            body: SrcuRoute { table: table_ptr, index, _guard: guard, _cell: Arc::clone(&self.0) },
+        });
         ready(found)
     }
     fn replace(&self, table: Table) -> impl Future<Output = ()> + Send {
@@ -197,8 +252,13 @@ impl<H: TableHolder> HolderKind for Kind<H> {
 }
 
 /// Every holder, in report order. A holder joins with one entry.
-pub static HOLDERS: &[&dyn HolderKind] =
-    &[&Kind::<MembCell>::NEW, &Kind::<ArcSwapFull>::NEW, &Kind::<StdRwLockArc>::NEW, &Kind::<TokioRwLock>::NEW];
+pub static HOLDERS: &[&dyn HolderKind] = &[
+    &Kind::<MembCell>::NEW,
+    &Kind::<SrcuCell>::NEW,
+    &Kind::<ArcSwapFull>::NEW,
+    &Kind::<StdRwLockArc>::NEW,
+    &Kind::<TokioRwLock>::NEW,
+];
 
 /// The holder named `name`.
 pub fn holder_named(name: &str) -> Result<&'static dyn HolderKind, String> {
