@@ -178,3 +178,94 @@ impl Drop for GpWait {
         self.sequence.forget_waiter(self.cookie, &mut self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    struct Unpark {
+        thread: std::thread::Thread,
+        woken: AtomicBool,
+    }
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            // Release pairs with the Acquire swap of the waiting thread.
+            self.woken.store(true, Ordering::Release);
+            self.thread.unpark();
+        }
+    }
+
+    /// Waiters race a thread completing grace periods back to back: every
+    /// pending waiter is woken (a lost wake-up fails the test after a
+    /// timeout instead of hanging it), and the list ends empty.
+    #[test]
+    fn no_wake_up_is_lost_against_back_to_back_completions() {
+        let seq: &'static GpSequence = Box::leak(Box::new(GpSequence::new(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let completer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                // Relaxed: a stop flag, ordered by the join.
+                while !stop.load(Ordering::Relaxed) {
+                    seq.wait_for(seq.snapshot(), || {});
+                }
+            })
+        };
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let unpark = Arc::new(Unpark { thread: std::thread::current(), woken: AtomicBool::new(false) });
+                    let waker = Waker::from(unpark.clone());
+                    for _ in 0..2000 {
+                        let cookie = seq.snapshot();
+                        let mut id = None;
+                        // Acquire pairs with the Release store in `wake`.
+                        unpark.woken.swap(false, Ordering::Acquire);
+                        while !seq.poll_async(cookie, &mut id, &waker) {
+                            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                            while !unpark.woken.swap(false, Ordering::Acquire) {
+                                assert!(std::time::Instant::now() < deadline, "a registered waiter was never woken");
+                                std::thread::park_timeout(Duration::from_millis(100));
+                            }
+                        }
+                        assert!(id.is_none(), "a completed waiter kept its id");
+                    }
+                })
+            })
+            .collect();
+        for w in waiters {
+            w.join().unwrap();
+        }
+        // Relaxed: ordered by the join.
+        stop.store(true, Ordering::Relaxed);
+        completer.join().unwrap();
+        assert_eq!(seq.async_waiters(), 0);
+    }
+
+    /// Ids are never reused: an entry removed and a new future registered
+    /// for the same cookie get different keys, so a dropped future's
+    /// removal cannot take another's entry.
+    #[test]
+    fn a_dropped_waiter_removes_only_its_own_entry() {
+        let seq = GpSequence::new(0);
+        let cookie = seq.snapshot();
+        let waker = Waker::from(Arc::new(Unpark { thread: std::thread::current(), woken: AtomicBool::new(false) }));
+        let (mut a, mut b) = (None, None);
+        assert!(!seq.poll_async(cookie, &mut a, &waker));
+        assert!(!seq.poll_async(cookie, &mut b, &waker));
+        assert_ne!(a, b);
+        assert_eq!(seq.async_waiters(), 2);
+        seq.forget_waiter(cookie, &mut a);
+        assert_eq!(seq.async_waiters(), 1);
+        seq.forget_waiter(cookie, &mut a);
+        assert_eq!(seq.async_waiters(), 1, "a second removal took another waiter's entry");
+        seq.wait_for(cookie, || {});
+        assert_eq!(seq.async_waiters(), 0, "the completion did not take the reached entry");
+        assert!(seq.poll_async(cookie, &mut b, &waker));
+    }
+}
