@@ -17,6 +17,8 @@ macro_rules! both_flavours {
         let _: fn(Box<dyn Send>) = fl::kvfree_rcu::<Box<dyn Send>>;
         let _: fn(Vec<u8>) = fl::kvfree_rcu_vec::<u8>;
         let _: fn() = fl::rcu_barrier;
+        awaitable(fl::synchronize_rcu_async);
+        awaitable(fl::rcu_barrier_async);
         let _: fn() -> GpState = fl::start_poll_synchronize_rcu;
         let _: fn() -> GpState = fl::get_state_synchronize_rcu;
         let _: fn(GpState) -> bool = fl::poll_state_synchronize_rcu;
@@ -48,6 +50,10 @@ macro_rules! both_flavours {
     }};
 }
 
+/// A function returning an executor-agnostic future of `()` that may move
+/// between threads and outlive the caller's borrows.
+fn awaitable<Fut: std::future::Future<Output = ()> + Send + 'static>(_: fn() -> Fut) {}
+
 /// `RcuFlavour`'s associated items, as generic code names them.
 fn generic<F: RcuFlavour>() {
     let _: fn() -> F::Thread = F::register_thread;
@@ -62,6 +68,8 @@ fn generic<F: RcuFlavour>() {
     let _: fn(fn()) = F::call_rcu::<fn()>;
     let _: fn(Box<u8>) = F::kvfree_rcu::<Box<u8>>;
     let _: fn() = F::rcu_barrier;
+    awaitable(F::synchronize_rcu_async);
+    awaitable(F::rcu_barrier_async);
     let _ = F::NEEDS_QUIESCENT_STATES;
     fn free<P: RcuFree>(_: P) {}
     free(Vec::<u8>::new());

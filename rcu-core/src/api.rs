@@ -105,6 +105,33 @@ macro_rules! define_flavour_api {
             $engine.barrier();
         }
 
+        /// A future that completes after a grace period that starts after
+        /// this call: every read-side section that began before the call
+        /// has ended by then. Executor-agnostic (the reclaim thread runs the
+        /// grace period and wakes the future's `Waker`; no thread waits per
+        /// future). Never blocks, so polling it is allowed anywhere, but it
+        /// completes only when the grace period can: a guard held across
+        /// the `.await` by this task, or an executor thread that stays an
+        /// online QSBR reader without quiescent states, holds it up.
+        /// Another task's guard on the same thread is fine: the future
+        /// completes once that guard drops. Concurrent awaiters share grace
+        /// periods; dropping it early is harmless.
+        #[doc = concat!("```\nuse std::sync::Arc;\nuse std::task::{Context, Poll, Wake, Waker};\n/// A minimal `block_on`: any executor works the same way.\nstruct Unpark(std::thread::Thread);\nimpl Wake for Unpark {\n    fn wake(self: Arc<Self>) { self.0.unpark(); }\n}\nfn block_on<T>(f: impl std::future::Future<Output = T>) -> T {\n    let mut f = std::pin::pin!(f);\n    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));\n    loop {\n        if let Poll::Ready(v) = f.as_mut().poll(&mut Context::from_waker(&waker)) {\n            return v;\n        }\n        std::thread::park();\n    }\n}\nlet cookie = ", $krate, "::get_state_synchronize_rcu();\nblock_on(", $krate, "::synchronize_rcu_async());\nassert!(", $krate, "::poll_state_synchronize_rcu(cookie));\n```")]
+        pub fn synchronize_rcu_async() -> impl ::std::future::Future<Output = ()> + Send + 'static {
+            $engine.synchronize_async()
+        }
+
+        /// A future that completes after every callback and kvfree object
+        /// queued before this call, by any thread, has run or been dropped
+        /// (as [`rcu_barrier`], whose marker and rules it shares). Its
+        /// marker is queued by the call itself, not by the first poll.
+        /// Executor-agnostic; never blocks. Callable from an RCU callback
+        /// (it cannot complete before that callback returns).
+        #[doc = concat!("```\nuse std::future::Future;\nuse std::sync::atomic::{AtomicBool, Ordering};\nuse std::sync::Arc;\nuse std::task::{Context, Wake, Waker};\nstruct Unpark(std::thread::Thread);\nimpl Wake for Unpark {\n    fn wake(self: Arc<Self>) { self.0.unpark(); }\n}\nlet ran = Arc::new(AtomicBool::new(false));\nlet r = ran.clone();\n", $krate, "::call_rcu(move || r.store(true, Ordering::SeqCst));\nlet mut barrier = std::pin::pin!(", $krate, "::rcu_barrier_async());\nlet waker = Waker::from(Arc::new(Unpark(std::thread::current())));\nwhile barrier.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {\n    std::thread::park();\n}\nassert!(ran.load(Ordering::SeqCst));\n```")]
+        pub fn rcu_barrier_async() -> impl ::std::future::Future<Output = ()> + Send + 'static {
+            $engine.barrier_async()
+        }
+
         /// Drops `object` (a `Box<T>`, also `Box<[T]>` and `Box<dyn Trait +
         /// Send>`, or a `Vec<T>`) after a grace period: headless, no
         /// `RcuHead` in it, no allocation per object. Objects go into the

@@ -14,6 +14,7 @@ use crate::gp::sequence::GpState;
 use crate::kvfree::RcuFree;
 use crate::reclaim::{CallbackLimits, ReclaimPacing};
 use crate::stats::Stats;
+use std::future::Future;
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -110,6 +111,13 @@ pub trait RcuFlavour: Flavour + Sized + Send + Sync + 'static {
     fn synchronize_rcu() {
         Self::engine().synchronize();
     }
+    /// A future that completes after a grace period that starts after this
+    /// call (every read-side section that began before the call has
+    /// ended). Never blocks; any executor (the engine wakes the future's
+    /// `Waker`). Concurrent awaiters share grace periods.
+    fn synchronize_rcu_async() -> impl Future<Output = ()> + Send + 'static {
+        Self::engine().synchronize_async()
+    }
     /// Starts a grace period if needed and returns its cookie. Never blocks.
     fn start_poll_synchronize_rcu() -> GpState {
         Self::engine().start_poll()
@@ -162,6 +170,13 @@ pub trait RcuFlavour: Flavour + Sized + Send + Sync + 'static {
     #[track_caller]
     fn rcu_barrier() {
         Self::engine().barrier();
+    }
+    /// A future that completes after every callback, kvfree object and
+    /// value retired through an `RcuCell` before the call has been run or
+    /// dropped (the marker is queued by the call). Never blocks; any
+    /// executor; callable from a callback (it completes after it returns).
+    fn rcu_barrier_async() -> impl Future<Output = ()> + Send + 'static {
+        Self::engine().barrier_async()
     }
     /// Counters of this flavour.
     fn stats() -> Stats {

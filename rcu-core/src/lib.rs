@@ -21,7 +21,7 @@
 //! reclaim/               the reclaim thread: pending list, backlog, rcu_barrier
 //! kvfree/ · thread       headless kvfree_rcu; FlavourLocals and ThreadState
 //! defer/ · stats         deferral slots, callbacks, queue, blocks, doorbell; counters
-//! gp/                    one grace period, the sequence (polling, sharing), foreign readers
+//! gp/                    one grace period, the sequence (polling, sharing, async waiters), foreign readers
 //! srcu/                  sleepable readers: per-thread two-rank counters, their check, their grace period
 //! reader/                reader slots and protocols, their registry, waiting
 //! sys/ · stall · fault  membarrier, futex, fork-safe lock; stall warnings; fault injection

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod arena;
+pub mod async_gp;
 pub mod callbacks;
 pub mod cells;
 pub mod fork;

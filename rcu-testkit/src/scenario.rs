@@ -49,6 +49,8 @@ pub enum RetirePath {
     CallRcuRaw,
     /// `start_poll_synchronize_rcu()` then `cond_synchronize_rcu()` then drop.
     Polling,
+    /// `synchronize_rcu_async()` awaited (on [`block_on`](crate::async_gp::block_on)) then drop.
+    SynchronizeAsync,
     /// `kvfree_rcu(Box::new(token))`.
     KvfreeBox,
     /// `kvfree_rcu(vec![token])`.
@@ -87,6 +89,10 @@ fn retire<F: RcuFlavour>(path: RetirePath, token: Token) {
             let cookie = F::start_poll_synchronize_rcu();
             F::cond_synchronize_rcu(cookie);
             assert!(F::poll_state_synchronize_rcu(cookie));
+            drop(token);
+        }
+        RetirePath::SynchronizeAsync => {
+            crate::async_gp::block_on(F::synchronize_rcu_async());
             drop(token);
         }
         RetirePath::KvfreeBox => F::kvfree_rcu(Box::new(token)),

@@ -57,6 +57,8 @@ macro_rules! flavour_suites {
                 call_rcu_never_frees_early => replace_while_reading::<F>(2, RetirePath::CallRcu, 20_000);
                 call_rcu_raw_never_frees_early => replace_while_reading::<F>(2, RetirePath::CallRcuRaw, 20_000);
                 polled_grace_periods_never_free_early => replace_while_reading::<F>(1, RetirePath::Polling, 500);
+                synchronize_rcu_async_never_frees_early =>
+                    replace_while_reading::<F>(2, RetirePath::SynchronizeAsync, 500);
                 kvfree_box_from_several_threads_never_frees_early =>
                     replace_while_reading_from::<F>(2, 2, RetirePath::KvfreeBox, 20_000);
                 kvfree_vec_never_frees_early => replace_while_reading::<F>(2, RetirePath::KvfreeVec, 20_000);
@@ -147,6 +149,20 @@ macro_rules! flavour_suites {
                 concurrent_callers_share_grace_periods => s::concurrent_callers_share_grace_periods::<F>();
                 synchronize_with_no_reader_takes_the_fast_path =>
                     $crate::no_reader::synchronize_without_readers_takes_the_fast_path::<F>();
+            }
+        }
+
+        /// `synchronize_rcu_async` and `rcu_barrier_async`.
+        mod async_grace_periods {
+            use $crate::async_gp as s;
+            type F = $f;
+            $crate::tests_in_child_processes! {
+                synchronize_async_waits_for_an_older_reader => s::synchronize_async_waits_for_an_older_reader::<F>();
+                many_awaiters_share_grace_periods => s::many_awaiters_share_grace_periods::<F>();
+                dropped_futures_leak_nothing => s::dropped_futures_leak_nothing::<F>();
+                barrier_async_waits_for_callbacks_and_kvfree =>
+                    s::barrier_async_waits_for_callbacks_and_kvfree::<F>();
+                barrier_async_from_a_callback => s::barrier_async_from_a_callback::<F>();
             }
         }
 

@@ -66,6 +66,18 @@ impl<F: FlavourLocals> Engine<F> {
         self.reclaimer.barrier(self.parts());
     }
 
+    /// A future that completes once every callback (and kvfree object)
+    /// queued before this call, by any thread, has run. Its marker is
+    /// queued now, with the same sealing and stealing as
+    /// [`Engine::barrier`]. Never blocks, not even past the backlog limits;
+    /// callable anywhere, even from an RCU callback, where it cannot
+    /// complete before the running callback returns (its marker runs
+    /// after it), so awaiting it there by blocking would hang.
+    pub fn barrier_async(&'static self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.ensure_reclaim_thread();
+        self.reclaimer.barrier_async(self.parts())
+    }
+
     /// Sets the `call_rcu` backlog thresholds.
     ///
     /// # Panics

@@ -103,6 +103,26 @@ impl<F: FlavourLocals> Engine<F> {
         cookie
     }
 
+    /// A future that completes once a grace period that starts after this
+    /// call has completed: every read-side section that began before the
+    /// call has ended. The reclaim thread is asked to run it now (as
+    /// [`Engine::start_poll`]); the future's `Waker` is woken by whoever
+    /// completes it. Never blocks, so it may be awaited anywhere, even
+    /// inside a read-side section of another task on the same thread
+    /// (the grace period then ends when that section does). Concurrent
+    /// awaiters share grace periods; dropping the future early removes its
+    /// waker.
+    pub fn synchronize_async(&'static self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        crate::gp::waiters::GpWait::new(&self.sequence, self.start_poll())
+    }
+
+    /// Futures of [`Engine::synchronize_async`] registered now (waiting
+    /// for their grace period). Hidden: for tests.
+    #[doc(hidden)]
+    pub fn async_waiters(&self) -> usize {
+        self.sequence.async_waiters()
+    }
+
     /// Whether `cookie`'s grace period has completed. One load, never blocks.
     #[inline]
     pub fn poll(&self, cookie: GpState) -> bool {

@@ -4,6 +4,8 @@
 //!   every reader, with the barrier pairing (and the no-reader fast path);
 //! * `sequence`: cookies, polling, and sharing one grace period among
 //!   concurrent callers (one leader runs it, the others ride along);
+//! * `waiters`: futures waiting for a cookie, woken by the completion
+//!   that reaches it (`synchronize_rcu_async`);
 //! * `foreign`: the same grace period over readers laid out by liburcu's
 //!   headers (the C ABI), with liburcu's shared futex protocol.
 
@@ -12,3 +14,5 @@ pub mod foreign;
 pub mod grace_period;
 #[cfg(not(loom))]
 pub(crate) mod sequence;
+#[cfg(not(loom))]
+pub(crate) mod waiters;

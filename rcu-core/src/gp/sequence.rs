@@ -24,11 +24,21 @@
 //! resigns, so no wake-up is lost. Each sleeper then either finds its cookie
 //! reached or becomes the next leader, whose one grace period covers every
 //! sleeper. N concurrent callers cost one or two grace periods, not N.
+//!
+//! # Async waiters
+//!
+//! Futures wait without a thread: [`GpSequence::poll_async`] registers
+//! their wakers in `waiters` (see `waiters.rs`), and every completion (the
+//! one place `seq` becomes even, `complete`, reached from `run_one` and
+//! `complete_if_idle`, whoever runs them: a leader, the reclaim thread, an
+//! idle shortcut) wakes those whose cookie it reaches.
 
+use super::waiters::GpWaiters;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::spin_hint;
 use crate::sys::lock::ForkSafeMutex;
 use crossbeam_utils::CachePadded;
+use std::task::Waker;
 
 /// A grace-period cookie: see `GpSequence::snapshot`. `Copy + Eq + Debug`,
 /// ordered by age (a later cookie needs a later grace period).
@@ -91,6 +101,8 @@ pub struct GpSequence {
     leader_active_hint: AtomicBool,
     /// Polls a follower spins before it sleeps (0: sleep at once).
     follower_spins: u32,
+    /// Futures waiting for a cookie (see "Async waiters").
+    waiters: GpWaiters,
 }
 
 impl std::fmt::Debug for GpSequence {
@@ -113,6 +125,7 @@ impl GpSequence {
             resigned: AtomicU32::new(0),
             leader_active_hint: AtomicBool::new(false),
             follower_spins,
+            waiters: GpWaiters::new(),
         }
     }
 
@@ -134,6 +147,52 @@ impl GpSequence {
         // sees the cookie reached also sees the grace period's final barrier
         // (so its frees come after every old reader's loads).
         self.seq.load(Ordering::Acquire) >= cookie.0
+    }
+
+    /// Whether `cookie` is reached; if not, registers `waker` for it under
+    /// the future's `*id` (assigned on first registration), to be woken by
+    /// the completion that reaches it. Never blocks (a short lock).
+    pub(crate) fn poll_async(&self, cookie: GpState, id: &mut Option<u64>, waker: &Waker) -> bool {
+        if !self.poll(cookie) {
+            self.waiters.register(cookie, id, waker);
+            // SeqCst: the waiter's half of the store-buffering pair (its
+            // store of the waiter count, this fence, the load of `seq` in
+            // `poll`); pairs with the fence in `complete` (see `waiters.rs`).
+            fence(Ordering::SeqCst);
+            if !self.poll(cookie) {
+                return false;
+            }
+        }
+        self.waiters.remove(cookie, id);
+        true
+    }
+
+    /// Removes the waker the future `*id` registered, if any (the future
+    /// is dropped).
+    pub(crate) fn forget_waiter(&self, cookie: GpState, id: &mut Option<u64>) {
+        self.waiters.remove(cookie, id);
+    }
+
+    /// Futures waiting for a cookie now.
+    pub(crate) fn async_waiters(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// Completes the grace period that took `seq` odd (`even` is the value
+    /// after it) and wakes the futures whose cookie it reaches.
+    #[inline]
+    fn complete(&self, even: u64) {
+        // Release: publishes the completion after the grace period's final
+        // barrier (or `idle()`'s fence); pairs with the Acquire load in
+        // `poll`.
+        self.seq.store(even, Ordering::Release);
+        // SeqCst: the completer's half of the store-buffering pair (this
+        // store of `seq`, the fence, the load of the waiter count); pairs
+        // with the fence in `poll_async` (see `waiters.rs`).
+        fence(Ordering::SeqCst);
+        if self.waiters.any() {
+            self.waiters.wake_reached(even);
+        }
     }
 
     /// Completed grace periods so far.
@@ -307,18 +366,14 @@ impl GpSequence {
         if !idle() {
             Self::run_or_abort(run_gp);
         }
-        // Release: publishes the completion after `idle()`'s (or the grace
-        // period's) final fence; pairs with the Acquire load in `poll`.
-        self.seq.store(s + 2, Ordering::Release);
+        self.complete(s + 2);
         true
     }
 
     fn run_one(&self, run_gp: &impl Fn()) {
         let s = self.begin();
         Self::run_or_abort(run_gp);
-        // Release: publishes completion after the grace period's final
-        // barrier; pairs with the Acquire load in `poll`.
-        self.seq.store(s + 2, Ordering::Release);
+        self.complete(s + 2);
     }
 
     /// Runs one grace period while this thread holds the odd state.
@@ -340,11 +395,13 @@ impl GpSequence {
     /// `fork()` support: hold the leadership lock across the fork.
     pub(crate) fn lock_for_fork(&self) {
         self.leadership.raw_lock();
+        self.waiters.lock_for_fork();
     }
 
     /// `fork()` support, parent side: release the lock taken by
     /// [`Self::lock_for_fork`].
     pub(crate) fn unlock_after_fork_parent(&self) {
+        self.waiters.unlock_after_fork();
         // SAFETY: taken by `lock_for_fork` on this thread, no guard exists.
         unsafe { self.leadership.raw_unlock() };
     }
@@ -365,6 +422,7 @@ impl GpSequence {
         // Relaxed: single-threaded child.
         let s = self.seq.load(Ordering::Relaxed);
         self.seq.store(s & !1, Ordering::Relaxed);
+        self.waiters.unlock_after_fork();
         // SAFETY: as above.
         unsafe { self.leadership.raw_unlock() };
     }

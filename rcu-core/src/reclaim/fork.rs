@@ -2,7 +2,7 @@
 //! where the reclaim thread does not exist, repairs what it inherited.
 
 use super::backlog::flush_queued_residual;
-use super::barrier::is_marker;
+use super::barrier::is_stack_marker;
 use super::state::{Parts, Reclaimer};
 use crate::defer::callback::RcuHead;
 use std::ptr::NonNull;
@@ -29,13 +29,14 @@ impl Reclaimer {
     /// restarted by the next `call_rcu`, `rcu_barrier` or polled grace
     /// period in the child. Lists broken by a producer caught mid-enqueue
     /// are cut, rcu_barrier markers of threads that do not exist here are
-    /// unlinked (their stacks are gone), and the counters are recomputed
+    /// unlinked (their stacks are gone; `rcu_barrier_async` markers, on the
+    /// heap, stay and run), and the counters are recomputed
     /// from what is actually left. Returns the (blocks, objects) of kvfree
     /// blocks still pending here.
     pub(crate) fn reset_after_fork_child(&self, parts: Parts<'_>) -> (u64, u64) {
         let marker = |h: NonNull<RcuHead>| {
             // SAFETY: single-threaded child; every queued head has a function.
-            is_marker(unsafe { h.as_ref().func() })
+            is_stack_marker(unsafe { h.as_ref().func() })
         };
         let mut left = parts.defer.queue.repair_after_fork_child(marker) as u64;
         // Threads' own lists join the repaired queue (after the repair: a

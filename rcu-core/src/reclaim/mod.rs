@@ -61,7 +61,8 @@
 //! # Files
 //!
 //! * `backlog.rs`: counting enqueues, the limits and backpressure;
-//! * `barrier.rs`: `rcu_barrier`'s marker;
+//! * `barrier.rs`: the markers of `rcu_barrier` (on the caller's stack)
+//!   and `rcu_barrier_async` (on the heap, waking a `Waker`);
 //! * `pending.rs`: what waits for its grace period, in cookie order;
 //! * `thread.rs`: the thread's loop, its gather window and its sleep;
 //! * `fork.rs`: the locks a `fork()` must not split, and the child's repair;
