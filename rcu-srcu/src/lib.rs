@@ -27,6 +27,40 @@
 //! synchronize_rcu();
 //! assert_eq!(config.load(&read_lock()), "v2");
 //! ```
+//!
+//! ## Async servers
+//!
+//! The flavour for tasks that hold what they read across an `.await` (memb
+//! and QSBR guards cannot cross one). Writers in async code never block a
+//! worker: [`RcuCell::replace`] and [`kvfree_rcu`] never wait, and
+//! [`synchronize_rcu_async`] / [`rcu_barrier_async`] are woken by the
+//! engine. A blocking [`synchronize_rcu`] on a thread that opened a section
+//! it has not closed panics, naming that fix.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! let routes = Arc::new(rcu_srcu::RcuCell::new(vec![1u32, 2, 3]));
+//! let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+//! runtime.block_on(async {
+//!     let (loaded, has_loaded) = tokio::sync::oneshot::channel();
+//!     let handler = tokio::spawn({
+//!         let routes = routes.clone();
+//!         async move {
+//!             let guard = rcu_srcu::read_lock();
+//!             let table = routes.load(&guard);
+//!             loaded.send(()).unwrap();
+//!             tokio::task::yield_now().await; // the section crosses the .await
+//!             table.len()
+//!         }
+//!     });
+//!     has_loaded.await.unwrap();
+//!     routes.replace(vec![4]); // the old table outlives the handler's guard
+//!     rcu_srcu::synchronize_rcu_async().await;
+//!     assert_eq!(handler.await.unwrap(), 3);
+//!     rcu_srcu::rcu_barrier_async().await;
+//! });
+//! ```
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
