@@ -113,7 +113,7 @@ impl std::fmt::Debug for GpSequence {
 
 impl GpSequence {
     /// No grace period run yet; followers spin `follower_spins` polls
-    /// before they sleep (0 or [`FOLLOWER_SPINS`]).
+    /// before they sleep (0 or `FOLLOWER_SPINS`).
     pub const fn new(follower_spins: u32) -> Self {
         GpSequence {
             seq: CachePadded::new(AtomicU64::new(0)),
