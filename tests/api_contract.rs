@@ -90,7 +90,9 @@ fn srcu_read_side() {
     let _: fn() -> bool = srcu::in_read_section;
     send_sync_static::<srcu::ReadGuard>();
     send_sync_static::<srcu::DomainGuard>();
-    static DOMAIN: srcu::Domain = srcu::Domain::new("contract");
+    static DOMAIN: srcu::Domain = srcu::Domain::new();
+    static NAMED: srcu::Domain = srcu::Domain::named("contract");
+    drop(NAMED.read_lock());
     let _: fn(&'static srcu::Domain) -> srcu::DomainGuard = srcu::Domain::read_lock;
     let _: fn(&'static srcu::Domain) = srcu::Domain::synchronize_rcu;
     drop(DOMAIN.read_lock());

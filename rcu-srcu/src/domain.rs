@@ -10,7 +10,8 @@ use std::sync::atomic::AtomicU64;
 /// An srcu domain, usable in a `static`:
 ///
 /// ```
-/// static DISK: rcu_srcu::Domain = rcu_srcu::Domain::new("disk");
+/// static DISK: rcu_srcu::Domain = rcu_srcu::Domain::named("disk");
+/// static CACHE: rcu_srcu::Domain = rcu_srcu::Domain::new();
 ///
 /// let guard = DISK.read_lock(); // Send: may end on another thread
 /// std::thread::spawn(move || drop(guard)).join().unwrap();
@@ -31,9 +32,15 @@ pub struct Domain {
 }
 
 impl Domain {
+    /// A domain with no reader, named "srcu domain" in stall warnings and
+    /// misuse panics (see [`named`](Self::named)).
+    pub const fn new() -> Self {
+        Self::named("srcu domain")
+    }
+
     /// A domain with no reader; `name` appears in stall warnings and
     /// misuse panics.
-    pub const fn new(name: &'static str) -> Self {
+    pub const fn named(name: &'static str) -> Self {
         Domain { readers: SrcuReaders::new(name), sequence: GpSequence::new(0), stall_warnings: AtomicU64::new(0) }
     }
 
@@ -72,6 +79,12 @@ impl Domain {
     /// Stall warnings this domain's grace periods have printed.
     pub fn stall_warnings(&self) -> u64 {
         self.stall_warnings.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Default for Domain {
+    fn default() -> Self {
+        Domain::new()
     }
 }
 

@@ -136,8 +136,8 @@ fn a_section_handed_to_another_thread_and_ended_there_lets_its_opener_block() {
     synchronize_rcu();
 }
 
-static A: Domain = Domain::new("a");
-static B: Domain = Domain::new("b");
+static A: Domain = Domain::named("a");
+static B: Domain = Domain::named("b");
 
 #[test]
 fn a_section_of_one_domain_does_not_delay_another_domains_grace_period() {
@@ -158,7 +158,7 @@ fn a_section_of_one_domain_does_not_delay_another_domains_grace_period() {
     });
 }
 
-static C: Domain = Domain::new("c");
+static C: Domain = Domain::named("c");
 
 #[test]
 #[should_panic(expected = "srcu domain \"c\"")]

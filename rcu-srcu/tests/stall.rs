@@ -12,7 +12,7 @@ fn record(message: &str) {
     WARNINGS.lock().unwrap().push(message.to_owned());
 }
 
-static LEAKY: rcu_srcu::Domain = rcu_srcu::Domain::new("leaky");
+static LEAKY: rcu_srcu::Domain = rcu_srcu::Domain::named("leaky");
 
 #[test]
 fn a_leaked_guard_is_reported_with_its_domain_and_open_sections() {
