@@ -95,6 +95,11 @@ fn srcu_read_side() {
     drop(NAMED.read_lock());
     let _: fn(&'static srcu::Domain) -> srcu::DomainGuard = srcu::Domain::read_lock;
     let _: fn(&'static srcu::Domain) = srcu::Domain::synchronize_rcu;
+    let _: fn(&'static srcu::Domain) = srcu::Domain::rcu_barrier;
+    let _: fn(&'static srcu::Domain, fn()) = srcu::Domain::call_rcu::<fn()>;
+    let _: fn(&'static srcu::Domain, Box<u8>) = srcu::Domain::kvfree_rcu::<Box<u8>>;
+    awaitable_on(&DOMAIN, srcu::Domain::synchronize_rcu_async);
+    awaitable_on(&DOMAIN, srcu::Domain::rcu_barrier_async);
     drop(DOMAIN.read_lock());
     DOMAIN.synchronize_rcu();
     let cell = srcu::RcuCell::new(1u64);
@@ -131,6 +136,14 @@ fn qsbr_read_side() {
     assert_eq!(*cell.load(&thread.read_lock()), 1);
     thread.offline_scope(|| cell.replace(2));
     thread.quiescent_state();
+}
+
+/// `f` returns a `Send + 'static` future for a `'static` domain.
+fn awaitable_on<D: 'static, Fut: std::future::Future<Output = ()> + Send + 'static>(
+    d: &'static D,
+    f: fn(&'static D) -> Fut,
+) {
+    drop(f(d));
 }
 
 #[test]

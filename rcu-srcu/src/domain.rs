@@ -2,9 +2,12 @@
 //! grace-period sequence, so a long section of one domain never delays
 //! another's grace periods.
 
+use crate::domain_reclaim::{self, DomainReclaim, GracePeriods};
 use rcu_core::stall::StallReporter;
 use rcu_core::GpSequence;
+use rcu_core::{GpState, RcuFree};
 use rcu_core::{SrcuReaders, SrcuSection};
+use std::future::Future;
 use std::sync::atomic::AtomicU64;
 
 /// An srcu domain, usable in a `static`:
@@ -18,9 +21,9 @@ use std::sync::atomic::AtomicU64;
 /// DISK.synchronize_rcu();
 /// ```
 ///
-/// Grace periods of a domain wait only for its own sections; `RcuCell`,
-/// `call_rcu` and `kvfree_rcu` serve the default domain only (a domain's
-/// callbacks would need the reclaim thread to track a cookie per domain).
+/// Grace periods of a domain wait only for its own sections. Its
+/// `call_rcu`, `kvfree_rcu` and async waits are served by a worker thread of
+/// its own, started on first use; `RcuCell` serves the default domain.
 /// A domain has no `fork()` handler: in a forked child, sections other
 /// threads held at the fork stay open there, and its grace periods wait
 /// for them forever (the default domain's are forgotten in the child).
@@ -29,6 +32,7 @@ pub struct Domain {
     readers: SrcuReaders,
     sequence: GpSequence,
     stall_warnings: AtomicU64,
+    reclaim: DomainReclaim,
 }
 
 impl Domain {
@@ -41,7 +45,12 @@ impl Domain {
     /// A domain with no reader; `name` appears in stall warnings and
     /// misuse panics.
     pub const fn named(name: &'static str) -> Self {
-        Domain { readers: SrcuReaders::new(name), sequence: GpSequence::new(0), stall_warnings: AtomicU64::new(0) }
+        Domain {
+            readers: SrcuReaders::new(name),
+            sequence: GpSequence::new(0),
+            stall_warnings: AtomicU64::new(0),
+            reclaim: DomainReclaim::new(),
+        }
     }
 
     /// Enters a read-side section of this domain (nestable, never blocks).
@@ -60,25 +69,108 @@ impl Domain {
     pub fn synchronize_rcu(&'static self) {
         self.readers.assert_may_block("Domain::synchronize_rcu()");
         rcu_core::sys::init();
-        let run = || {
-            let stall = StallReporter::new("srcu", "inside a read-side section", &self.stall_warnings);
-            // SAFETY: the sequence runs one grace period at a time, each
-            // with its running state held: the index has one writer.
-            unsafe { self.readers.run(&stall) };
-        };
         if self.sequence.complete_if_idle(
             || self.readers.no_reader_seen(),
             || self.readers.no_reader_to_wait_for(),
-            &run,
+            &|| self.run_grace_period(),
         ) {
             return;
         }
-        self.sequence.wait_for(self.sequence.snapshot(), run);
+        self.wait_until(self.sequence.snapshot());
+    }
+
+    /// Completes after a grace period of this domain that began after the
+    /// call; no thread blocks (the domain's worker runs the grace period).
+    /// Dropping it early leaks nothing.
+    ///
+    /// ```
+    /// static SESSIONS: rcu_srcu::Domain = rcu_srcu::Domain::new();
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// runtime.block_on(async {
+    ///     let guard = SESSIONS.read_lock(); // held across the await below, on this thread
+    ///     let other = tokio::spawn(async { SESSIONS.synchronize_rcu_async().await });
+    ///     tokio::task::yield_now().await;
+    ///     drop(guard); // the wait completes only now
+    ///     other.await.unwrap();
+    /// });
+    /// ```
+    pub fn synchronize_rcu_async(&'static self) -> impl Future<Output = ()> + Send + 'static {
+        let cookie = self.sequence.snapshot();
+        self.reclaim.request(self, cookie);
+        self.sequence.wait_async(cookie)
+    }
+
+    /// Runs `callback` on this domain's worker thread after a grace period
+    /// of this domain. Never blocks.
+    pub fn call_rcu<C: FnOnce() + Send + 'static>(&'static self, callback: C) {
+        self.reclaim.call(self, Box::new(callback));
+    }
+
+    /// Drops `object` (a `Box<T>` or a `Vec<T>`) on this domain's worker
+    /// after a grace period of this domain. Never blocks; no allocation
+    /// for the object itself (a queue slot only).
+    pub fn kvfree_rcu<P: RcuFree>(&'static self, object: P) {
+        self.reclaim.free(self, object.into_entry());
+    }
+
+    /// Returns after every callback and kvfree object queued on this
+    /// domain before the call has run or been dropped. May block.
+    ///
+    /// # Panics
+    ///
+    /// On a thread that entered a section of this domain not yet ended, and
+    /// from one of this domain's callbacks (it would wait for itself).
+    #[track_caller]
+    pub fn rcu_barrier(&'static self) {
+        self.readers.assert_may_block("Domain::rcu_barrier()");
+        assert!(
+            !domain_reclaim::on_worker(),
+            "rcu_srcu: Domain::rcu_barrier() called from a domain's callback would wait for itself; \
+             queue the work with call_rcu instead"
+        );
+        domain_reclaim::block_on(self.reclaim.barrier(self));
+    }
+
+    /// Completes after every callback and kvfree object queued on this
+    /// domain before the call has run or been dropped. Never blocks.
+    pub fn rcu_barrier_async(&'static self) -> impl Future<Output = ()> + Send + 'static {
+        self.reclaim.barrier(self)
+    }
+
+    /// Runs one grace period (the caller holds the sequence's running
+    /// state).
+    fn run_grace_period(&'static self) {
+        let stall = StallReporter::new("srcu", "inside a read-side section", &self.stall_warnings);
+        // SAFETY: the sequence runs one grace period at a time, each with
+        // its running state held: the index has one writer.
+        unsafe { self.readers.run(&stall) };
+    }
+
+    /// Blocks until `cookie` is reached, running grace periods.
+    fn wait_until(&'static self, cookie: GpState) {
+        rcu_core::sys::init();
+        self.sequence.wait_for(cookie, || self.run_grace_period());
     }
 
     /// Stall warnings this domain's grace periods have printed.
     pub fn stall_warnings(&self) -> u64 {
         self.stall_warnings.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl GracePeriods for Domain {
+    fn snapshot(&self) -> GpState {
+        self.sequence.snapshot()
+    }
+    fn poll(&self, cookie: GpState) -> bool {
+        self.sequence.poll(cookie)
+    }
+    fn wait_for(&'static self, cookie: GpState) {
+        self.wait_until(cookie);
+    }
+    fn name(&self) -> &'static str {
+        self.readers.name()
     }
 }
 

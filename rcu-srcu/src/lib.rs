@@ -65,6 +65,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod domain;
+mod domain_reclaim;
 
 pub use domain::{Domain, DomainGuard};
 use rcu_core::{SrcuReaders, SrcuSection};

@@ -173,6 +173,14 @@ impl GpSequence {
         self.waiters.remove(cookie, id);
     }
 
+    /// A future that completes once `cookie` is reached. It runs no grace
+    /// period: whoever made the cookie must see that one runs (the engine's
+    /// `start_poll` asks its reclaim thread; an srcu domain, its worker).
+    /// Never blocks; dropping it early removes its waker.
+    pub fn wait_async(&'static self, cookie: GpState) -> impl std::future::Future<Output = ()> + Send + 'static {
+        super::waiters::GpWait::new(self, cookie)
+    }
+
     /// Futures waiting for a cookie now.
     pub(crate) fn async_waiters(&self) -> usize {
         self.waiters.len()

@@ -21,6 +21,17 @@ pub struct Entry {
     pub(crate) held: usize,
 }
 
+impl Entry {
+    /// Drops the object now: for a caller that keeps entries itself and
+    /// has waited for their grace period (an srcu domain's reclaim).
+    pub fn drop_now(self) {
+        // SAFETY: `drop` and `words` come from one `into_entry` (or
+        // `c_call`), whose drop function reads the words back exactly once;
+        // `self` is consumed, so it cannot run twice.
+        unsafe { (self.drop)(self.words.as_ptr()) }
+    }
+}
+
 /// What `kvfree_rcu` can free after a grace period with no head inside:
 /// `Box<T>` (also `Box<[T]>`, `Box<dyn Trait + Send>`, zero-sized `T`) and
 /// `Vec<T>` (without reallocating it). Sealed.
