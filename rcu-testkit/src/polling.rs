@@ -106,7 +106,12 @@ pub fn concurrent_callers_share_grace_periods<F: RcuFlavour>() {
         })
         .collect();
     start.wait();
-    std::thread::sleep(Duration::from_millis(100));
+    // Every caller is queued once it has counted its call (the reader's
+    // section keeps them off the no-reader fast path): release the reader
+    // only then, however slowly a loaded machine schedules the callers.
+    while F::stats().synchronize_calls - before.synchronize_calls < CALLERS as u64 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // SeqCst: a stop flag; the reader polls it.
     release.store(true, Ordering::SeqCst);
     for c in callers {
