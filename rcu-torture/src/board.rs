@@ -20,8 +20,16 @@ pub struct Progress {
     pub writer_steps: AtomicU64,
     /// Index of the retire path the writer is in ([`IDLE`] between steps).
     pub writer_path: AtomicUsize,
-    /// Read-side sections checked, all threads.
+    /// Read-side sections checked by the threads that open and end their
+    /// sections on one thread.
     pub reads: AtomicU64,
+    /// Sections opened by a hand-off reader and ended by its partner.
+    pub handoff_reads: AtomicU64,
+    /// Sections held across `.await` by the async reader tasks.
+    pub async_reads: AtomicU64,
+    /// Of `async_reads`: sections that ended on another worker thread than
+    /// the one they began on.
+    pub async_migrations: AtomicU64,
     /// Grace periods asked for by the extra updaters.
     pub updater_synchronizes: AtomicU64,
     /// Short-lived threads started by the churn threads.

@@ -6,7 +6,7 @@ use rcu_testkit::rng::Rng;
 /// The flavour and seed of a run: every failure message carries both.
 #[derive(Copy, Clone, Debug)]
 pub struct RunLabel {
-    /// The flavour's name (`memb`, `qsbr`).
+    /// The flavour's name (`memb`, `qsbr`, `srcu`).
     pub flavour: &'static str,
     /// The run's `--seed`.
     pub seed: u64,
@@ -25,6 +25,10 @@ pub mod role {
     pub const CHURN: u64 = 4;
     /// The flood threads.
     pub const FLOOD: u64 = 5;
+    /// The hand-off readers and their partners.
+    pub const HANDOFF: u64 = 6;
+    /// The async reader tasks.
+    pub const ASYNC: u64 = 7;
 }
 
 impl RunLabel {

@@ -29,6 +29,14 @@
 //!   overlap and are shared; churn threads keep registering, exiting
 //!   (sometimes still registered, sometimes reading from a thread-local
 //!   destructor) and registering again.
+//! * **Sections that roam** (`roaming`), for flavours whose guards are
+//!   `Send` (srcu; `run_roaming`): hand-off readers open a section, load
+//!   and check the published element, and hand the guard with the
+//!   element's id to a partner thread, which checks the element again on
+//!   arrival and after a short pause and ends the section there; async
+//!   reader tasks on a two-worker tokio runtime hold sections across
+//!   `yield_now().await` and `sleep(..).await`, checking after each await,
+//!   and migrate between the workers.
 //! * **The flood** (`flood`): bursts of `call_rcu` and `kvfree_rcu` as fast
 //!   as the engine takes them, under tightened backlog limits, while the RSS
 //!   is sampled against a ceiling (`ceiling`).
@@ -52,7 +60,7 @@
 //! ```text
 //! run                                  one run: start the threads, watch them, stop, account
 //! report · crash                       the verdict; the failure line of a run that dies of a signal
-//! writer · threads · flood             the real writer; readers, updaters, churn; the callback flood
+//! writer · threads · roaming · flood   the real writer; readers, updaters, churn; sections that roam; the callback flood
 //! check                                the read-side check of both lanes, the cell lane's value
 //! paths                                the table of retire paths the writer rotates through
 //! synchronous · deferred · emergency   the retire mechanisms: waiting and polling; callbacks and kvfree; kvfree faults
@@ -79,10 +87,11 @@ pub mod ledger;
 pub mod path;
 pub mod paths;
 pub mod report;
+pub mod roaming;
 pub mod run;
 pub mod synchronous;
 pub mod threads;
 pub mod writer;
 
 pub use report::Report;
-pub use run::{run, Config, ConfigError, DEFAULT_RSS_HEADROOM, HANG_EXIT_STATUS};
+pub use run::{run, run_roaming, Config, ConfigError, DEFAULT_RSS_HEADROOM, HANG_EXIT_STATUS};

@@ -9,7 +9,8 @@ use clap::{Parser, ValueEnum};
 use rcu_core::{BarrierStrategy, RcuFlavour};
 use rcu_memb::Memb;
 use rcu_qsbr::Qsbr;
-use rcu_torture::{run, Config, Report};
+use rcu_torture::roaming::Roaming;
+use rcu_torture::{run, run_roaming, Config, ConfigError, Report};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,9 +18,12 @@ use std::time::Duration;
 type RunOne = fn(&Config) -> Result<Report, String>;
 
 /// The flavours `--flavour` picks from, by name, in the order `all` runs
-/// them. Torturing another flavour takes one line here.
+/// them. Torturing another flavour takes one line here: `run_one` for a
+/// flavour whose sections stay on their thread, `run_one_roaming` for one
+/// whose guards are `Send` (it adds the hand-off and async readers, and
+/// does not compile for a flavour whose guards are not).
 const FLAVOURS: &[(&str, RunOne)] =
-    &[("memb", run_one::<Memb>), ("qsbr", run_one::<Qsbr>), ("srcu", run_one::<rcu_srcu::Srcu>)];
+    &[("memb", run_one::<Memb>), ("qsbr", run_one::<Qsbr>), ("srcu", run_one_roaming::<rcu_srcu::Srcu>)];
 
 /// `--flavour` for every flavour of [`FLAVOURS`].
 const ALL: &str = "all";
@@ -73,6 +77,16 @@ struct Args {
     /// Extra updater threads that only call synchronize_rcu [default: 2, or 1 with --quick].
     #[arg(long, value_name = "N")]
     updaters: Option<usize>,
+    /// Hand-off reader threads, each with a partner thread that ends the
+    /// sections it opens (flavours whose guards are Send: srcu; not
+    /// applicable to the others).
+    #[arg(long, value_name = "N", default_value_t = Config::default().handoff_readers)]
+    handoff_readers: usize,
+    /// Async reader tasks holding sections across .await on a two-worker
+    /// tokio runtime (0: no runtime; flavours whose guards are Send: srcu;
+    /// not applicable to the others).
+    #[arg(long, value_name = "N", default_value_t = Config::default().async_readers)]
+    async_readers: usize,
     /// Threads that keep starting short-lived registered threads.
     #[arg(long, value_name = "N", default_value_t = 1)]
     churners: usize,
@@ -143,6 +157,8 @@ impl Args {
             rss_headroom: self.rss_headroom_mib.saturating_mul(1 << 20),
             flooders: self.flooders,
             sabotage_flood: self.sabotage_flood,
+            handoff_readers: self.handoff_readers,
+            async_readers: self.async_readers,
             flood: rcu_torture::flood::FloodShape {
                 burst: Duration::from_millis(self.flood_ms),
                 rest: Duration::from_millis(self.flood_ms.saturating_mul(4)),
@@ -201,8 +217,19 @@ fn flavour_names() -> clap::builder::PossibleValuesParser {
 }
 
 fn run_one<F: RcuFlavour>(config: &Config) -> Result<Report, String> {
-    let report = run::<F>(config)
-        .map_err(|e| format!("FAIL [flavour={} path=- seed={}] cannot run: {e}", F::NAME, config.seed))?;
+    print_report::<F>(config, run::<F>(config))
+}
+
+fn run_one_roaming<F>(config: &Config) -> Result<Report, String>
+where
+    F: Roaming,
+    for<'t> F::Guard<'t>: Send,
+{
+    print_report::<F>(config, run_roaming::<F>(config))
+}
+
+fn print_report<F: RcuFlavour>(config: &Config, run: Result<Report, ConfigError>) -> Result<Report, String> {
+    let report = run.map_err(|e| format!("FAIL [flavour={} path=- seed={}] cannot run: {e}", F::NAME, config.seed))?;
     println!("{report}");
     Ok(report)
 }

@@ -105,4 +105,10 @@ pub mod name {
     /// The callback flood (not a retire path of the writer; named in
     /// failures).
     pub const FLOOD: &str = "flood";
+    /// The hand-off readers, whose sections end on a partner thread (not a
+    /// retire path; named in failures of the readers themselves).
+    pub const HANDOFF: &str = "hand-off readers";
+    /// The async readers, whose sections are held across `.await` (not a
+    /// retire path; named in failures of the readers themselves).
+    pub const ASYNC: &str = "async readers";
 }

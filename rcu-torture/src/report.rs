@@ -22,6 +22,24 @@ pub struct PathTally {
     pub dropped: u64,
 }
 
+/// What the readers whose sections roam did (flavours whose guards are
+/// `Send`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoamingTally {
+    /// Hand-off reader threads (each with a partner).
+    pub handoff_readers: usize,
+    /// Sections opened by a hand-off reader and ended by its partner.
+    pub handoff_reads: u64,
+    /// Async reader tasks.
+    pub async_tasks: usize,
+    /// Worker threads of their runtime.
+    pub async_workers: usize,
+    /// Sections held across `.await` by the tasks.
+    pub async_reads: u64,
+    /// Of `async_reads`: sections ended on another worker than they began on.
+    pub async_migrations: u64,
+}
+
 /// Everything a run measured.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -33,8 +51,11 @@ pub struct Report {
     pub elapsed: Duration,
     /// Thread counts: readers, extra updaters, churn threads.
     pub threads: (usize, usize, usize),
-    /// Read-side sections checked.
+    /// Read-side sections checked, each opened and ended on one thread.
     pub reads: u64,
+    /// The readers whose sections roam; `None` for a flavour whose guards
+    /// are not `Send`.
+    pub roaming: Option<RoamingTally>,
     /// Writer steps completed.
     pub writer_steps: u64,
     /// Times the writer had to wait for an element to become reusable.
@@ -178,6 +199,14 @@ impl Report {
         }
         self.accounting_problems(&mut out);
         self.counter_problems(&mut out);
+        if let Some(r) = &self.roaming {
+            if r.handoff_readers > 0 && r.handoff_reads == 0 {
+                out.push(format!("{} no hand-off read completed (run too short?)", self.tag(name::HANDOFF)));
+            }
+            if r.async_tasks > 0 && r.async_reads == 0 {
+                out.push(format!("{} no async read completed (run too short?)", self.tag(name::ASYNC)));
+            }
+        }
         if self.flooders > 0 && self.flood_calls == 0 {
             out.push(format!("{} the flood never ran (run too short?)", self.tag(name::FLOOD)));
         }
@@ -335,6 +364,15 @@ impl fmt::Display for Report {
             "  threads churned {} (objects left pending at exit {}), reads from thread-exit destructors {}",
             self.churned_threads, self.churn_pending, self.late_reads
         )?;
+        match &self.roaming {
+            Some(r) => writeln!(
+                f,
+                "  roaming sections: {} hand-off readers, reads {} (ended by a partner thread); \
+                 {} async tasks on {} workers, reads {} (held across .await, {} ended on another worker)",
+                r.handoff_readers, r.handoff_reads, r.async_tasks, r.async_workers, r.async_reads, r.async_migrations
+            )?,
+            None => writeln!(f, "  roaming sections: not applicable (this flavour's guards are not Send)")?,
+        }
         writeln!(f, "  {:<32} {:>10} {:>10}", "retire path", "steps", "dropped")?;
         for p in &self.paths {
             writeln!(f, "  {:<32} {:>10} {:>10}", p.name, p.steps, p.dropped)?;

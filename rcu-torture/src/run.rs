@@ -10,7 +10,8 @@ use crate::label::RunLabel;
 use crate::ledger::Source;
 use crate::path::name::FLOOD;
 use crate::paths::{all_paths, sabotage_paths};
-use crate::report::{PathTally, Report};
+use crate::report::{PathTally, Report, RoamingTally};
+use crate::roaming::{async_readers, handoff_reader, Roaming, ASYNC_WORKERS};
 use crate::threads::{churn, reader, stuck_reader, updater};
 use crate::writer::{Writer, WriterOutcome};
 use rcu_core::{BarrierStrategy, RcuCell, RcuFlavour};
@@ -72,6 +73,13 @@ pub struct Config {
     /// nothing is reclaimed: the run is then expected to break the memory
     /// ceiling (shows the ceiling check can fail).
     pub sabotage_flood: bool,
+    /// Hand-off reader threads (each with a partner thread that ends its
+    /// sections), for flavours whose guards are `Send` ([`run_roaming`]);
+    /// [`run`] has none.
+    pub handoff_readers: usize,
+    /// Async reader tasks on a multi-thread runtime, for flavours whose
+    /// guards are `Send` ([`run_roaming`]); [`run`] has none. 0: no runtime.
+    pub async_readers: usize,
 }
 
 impl Default for Config {
@@ -92,6 +100,8 @@ impl Default for Config {
             flooders: 1,
             flood: FloodShape { burst: Duration::from_millis(250), rest: Duration::from_secs(1) },
             sabotage_flood: false,
+            handoff_readers: 1,
+            async_readers: 4,
         }
     }
 }
@@ -124,12 +134,37 @@ fn select_paths(table: &[&'static str], names: &[String]) -> Result<Vec<usize>, 
         .collect()
 }
 
-/// Runs the torture test of flavour `F` with `config`.
+/// The readers whose sections roam (`roaming.rs`), instantiated for a
+/// flavour that allows them.
+#[derive(Clone, Copy)]
+struct RoamingReaders {
+    handoff: fn(&'static Board, u64),
+    asynchronous: fn(&'static Board, usize),
+}
+
+/// Runs the torture test of flavour `F` with `config`, every section
+/// opened and ended on one thread (`config.handoff_readers` and
+/// `config.async_readers` do not apply).
 ///
 /// A hang does not return: the watchdog prints the flavour's grace-period
 /// state and exits the process with [`HANG_EXIT_STATUS`] (hung threads
 /// cannot be joined).
 pub fn run<F: RcuFlavour>(config: &Config) -> Result<Report, ConfigError> {
+    run_with::<F>(config, None)
+}
+
+/// [`run`], plus the readers whose sections roam for a flavour whose
+/// guards are `Send`: `config.handoff_readers` hand-off readers and
+/// `config.async_readers` async reader tasks (`roaming.rs`).
+pub fn run_roaming<F>(config: &Config) -> Result<Report, ConfigError>
+where
+    F: Roaming,
+    for<'t> F::Guard<'t>: Send,
+{
+    run_with::<F>(config, Some(RoamingReaders { handoff: handoff_reader::<F>, asynchronous: async_readers::<F> }))
+}
+
+fn run_with<F: RcuFlavour>(config: &Config, roaming: Option<RoamingReaders>) -> Result<Report, ConfigError> {
     if config.pool_size < MIN_POOL {
         return Err(ConfigError(format!("the pool needs at least {MIN_POOL} elements (got {})", config.pool_size)));
     }
@@ -173,6 +208,15 @@ pub fn run<F: RcuFlavour>(config: &Config) -> Result<Report, ConfigError> {
         for i in 0..config.flooders as u64 {
             let (flood, unbounded) = (config.flood, config.sabotage_flood);
             others.push((format!("flood {i}"), s.spawn(move || flooder::<F>(board, i, flood, unbounded))));
+        }
+        if let Some(r) = roaming {
+            for i in 0..config.handoff_readers as u64 {
+                others.push((format!("hand-off reader {i}"), s.spawn(move || (r.handoff)(board, i))));
+            }
+            if config.async_readers > 0 {
+                let tasks = config.async_readers;
+                others.push(("async readers".to_owned(), s.spawn(move || (r.asynchronous)(board, tasks))));
+            }
         }
         if config.stuck_reader {
             others.push(("stuck reader".to_owned(), s.spawn(move || stuck_reader::<F>(board))));
@@ -224,6 +268,14 @@ pub fn run<F: RcuFlavour>(config: &Config) -> Result<Report, ConfigError> {
         elapsed,
         threads: (config.readers, config.updaters, config.churners),
         reads: p.reads.load(Ordering::Relaxed),
+        roaming: roaming.map(|_| RoamingTally {
+            handoff_readers: config.handoff_readers,
+            handoff_reads: p.handoff_reads.load(Ordering::Relaxed),
+            async_tasks: config.async_readers,
+            async_workers: ASYNC_WORKERS,
+            async_reads: p.async_reads.load(Ordering::Relaxed),
+            async_migrations: p.async_migrations.load(Ordering::Relaxed),
+        }),
         writer_steps: p.writer_steps.load(Ordering::Relaxed),
         writer_stalls: p.writer_stalls.load(Ordering::Relaxed),
         paths: enabled

@@ -1,6 +1,7 @@
-//! Short in-process torture runs: both flavours pass, and a deliberately
+//! Short in-process torture runs: every flavour passes, and a deliberately
 //! broken retire path is caught, with messages naming flavour, path and
-//! seed.
+//! seed; for srcu, whose guards are `Send`, by the hand-off and async
+//! readers alone too.
 //!
 //! Runs of one flavour must not overlap (the pass condition checks that no
 //! reader slot is left claimed), so the tests of this file take turns.
@@ -8,8 +9,9 @@
 use rcu_core::RcuFlavour;
 use rcu_memb::Memb;
 use rcu_qsbr::Qsbr;
+use rcu_srcu::Srcu;
 use rcu_torture::flood::FloodShape;
-use rcu_torture::{run, Config, Report};
+use rcu_torture::{run, run_roaming, Config, Report};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -43,6 +45,41 @@ fn a_short_memb_run_passes_every_check_on_every_path() {
 #[test]
 fn a_short_qsbr_run_passes_every_check_on_every_path() {
     assert_passes::<Qsbr>();
+}
+
+#[test]
+fn a_short_srcu_run_with_roaming_sections_passes_and_counts_them() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let report = run_roaming::<Srcu>(&short(13)).expect("valid configuration");
+    println!("{report}");
+    assert!(report.passed(), "{report}");
+    let roaming = report.roaming.as_ref().expect("srcu runs the roaming readers");
+    assert!(roaming.handoff_reads > 0 && roaming.async_reads > 0, "{report}");
+    assert!(report.paths.iter().all(|p| p.steps > 0), "every path must run: {report}");
+}
+
+#[test]
+fn the_roaming_readers_alone_catch_a_path_that_frees_without_a_grace_period() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let config = Config {
+        sabotage: true,
+        paths: vec!["sabotage:no-grace-period".into()],
+        readers: 0,
+        updaters: 0,
+        churners: 0,
+        flooders: 0,
+        ..short(37)
+    };
+    let report = run_roaming::<Srcu>(&config).expect("valid configuration");
+    println!("{report}");
+    assert!(!report.passed(), "a path that frees without a grace period must fail the run:\n{report}");
+    let tag = "FAIL [flavour=srcu path=sabotage:no-grace-period seed=37]";
+    for who in ["hand-off partner", "async reader task"] {
+        assert!(
+            report.failures.iter().any(|m| m.starts_with(tag) && m.contains(who) && m.contains("marked freed")),
+            "the {who}s must report the early free with `{tag}`:\n{report}"
+        );
+    }
 }
 
 fn assert_sabotage_is_caught<F: RcuFlavour>() {
