@@ -4,21 +4,14 @@
 //! off the pool is refused with the fix named.
 
 use rayon::prelude::*;
+use rcu_testkit::versioned::check;
 use std::sync::mpsc;
 use std::time::Duration;
 
 const N: usize = 10_000;
 
 fn table(version: u64) -> Vec<u64> {
-    (0..N as u64).map(|i| i + version * 1_000_000).collect()
-}
-
-/// Every lookup finds a whole table of one version (never a mix, never a
-/// freed one: values are checked against the version the element claims).
-fn check(t: &[u64]) -> u64 {
-    let version = t[0] / 1_000_000;
-    assert!(t.iter().enumerate().all(|(i, v)| *v == i as u64 + version * 1_000_000), "a torn or freed table");
-    version
+    rcu_testkit::versioned::table(version, N)
 }
 
 /// Runs `f` on another thread and fails if it does not return in 60 s

@@ -41,6 +41,7 @@ pub mod stall;
 pub mod state;
 pub mod stats;
 pub mod suites;
+pub mod versioned;
 
 pub use arena::{Arena, Element, Token};
 pub use state::{Census, ObjectState, FREED, LIVE, RETIRED};

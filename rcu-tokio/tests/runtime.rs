@@ -5,6 +5,7 @@
 //! between tasks), nested scopes, reads on blocking-pool threads and on the
 //! `block_on` thread.
 
+use rcu_testkit::versioned::check;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -13,15 +14,7 @@ const VERSIONS: u64 = 30;
 const TASKS: usize = 64;
 
 fn table(version: u64) -> Vec<u64> {
-    (0..N as u64).map(|i| i + version * 1_000_000).collect()
-}
-
-/// Every read finds a whole table of one version (never a mix, never a
-/// freed one: values are checked against the version the element claims).
-fn check(t: &[u64]) -> u64 {
-    let version = t[0] / 1_000_000;
-    assert!(t.iter().enumerate().all(|(i, v)| *v == i as u64 + version * 1_000_000), "a torn or freed table");
-    version
+    rcu_testkit::versioned::table(version, N)
 }
 
 /// Which read function the tasks use; the runtime decides the policy.
