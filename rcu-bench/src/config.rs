@@ -368,6 +368,8 @@ fn reload_loop<S: ConfigStore + ?Sized>(
             }
         };
         let took = start.elapsed();
+        // Relaxed: a phase flag (warm-up or measured); nothing is published
+        // through it, a sample recorded late is harmless.
         if measuring.load(Ordering::Relaxed) {
             if waited { &mut times.reload_gp } else { &mut times.reload }.record_duration(took);
         }

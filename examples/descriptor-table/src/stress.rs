@@ -447,6 +447,8 @@ fn run<F: RcuFlavour>(config: &RunConfig, progress: &mut Progress) -> RunResult 
         arrays_created: generations.created(),
         arrays_dropped: generations.dropped(),
         descriptors_created: config.resizes,
+        // Relaxed: a counter read after every thread that bumps it was
+        // joined and the final barrier ran (both synchronise).
         descriptors_dropped: descriptor_drops.load(Ordering::Relaxed),
     }
 }

@@ -680,6 +680,8 @@ mod tests {
         struct Counted;
         impl Drop for Counted {
             fn drop(&mut self) {
+                // Relaxed: a count, read on this test's own thread (the
+                // drops run on it: Strategy::Sync and the table's drop).
                 DROPS.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -842,6 +844,8 @@ mod tests {
         for i in 0..50 {
             table.grow(Desc(i));
         }
+        // Release pairs with the reader's Acquire load of `done`: it then
+        // sees every grow made before the flag.
         done.store(true, Ordering::Release);
         reader.join().unwrap();
         assert_eq!(table.generations().alive(), 1);

@@ -488,6 +488,7 @@ mod tests {
                 std::thread::spawn(move || {
                     barrier.wait();
                     seq.wait_for(seq.snapshot(), || {
+                        // Relaxed: a count read after the joins.
                         runs.fetch_add(1, Ordering::Relaxed);
                         std::thread::sleep(std::time::Duration::from_millis(20));
                     });
