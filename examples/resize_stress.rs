@@ -8,8 +8,9 @@
 //! parses its arguments, runs every configuration asked for and prints the
 //! summary table or JSON.
 //!
-//! Exit status is non-zero, with a message naming the failure, if any run
-//! saw an early free, a corrupt descriptor or a leak.
+//! The last line is the verdict: `PASS: ...` or `FAIL: ...`, naming what
+//! was checked (runs, lookups, early frees, corrupt lookups, leaks). Exit
+//! status is non-zero on `FAIL`, after a message naming each failure.
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, ValueEnum};
@@ -24,7 +25,8 @@ use std::time::Duration;
 #[command(
     about = "Descriptor-table resize stress: compares RCU reclamation strategies on both flavours, \
              verifies no early free and no leak",
-    long_about = None
+    long_about = None,
+    after_help = format!("Columns of the table:\n{}\nThe last line is the verdict: PASS or FAIL, with the exit code to match.", report::LEGEND)
 )]
 struct Args {
     /// Flavours to run.
@@ -195,13 +197,22 @@ fn main() -> ExitCode {
             println!("  kvfree: no block can be allocated (emergency path: synchronize, then free inline)");
         }
         print!("{}", report::table(&rows));
+        print!("\nColumns:\n{}", report::LEGEND);
     }
-    if failures.is_empty() {
+    for f in &failures {
+        eprintln!("resize_stress: {f}");
+    }
+    let verdict = report::verdict(&runs);
+    // With --json, stdout is the JSON document alone; the verdict goes to
+    // stderr there.
+    if args.json {
+        eprintln!("{}", verdict.line);
+    } else {
+        println!("{}", verdict.line);
+    }
+    if verdict.passed {
         ExitCode::SUCCESS
     } else {
-        for f in &failures {
-            eprintln!("resize_stress: {f}");
-        }
         ExitCode::FAILURE
     }
 }

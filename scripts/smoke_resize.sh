@@ -32,14 +32,26 @@ cd "$(dirname "$0")/.."
 cargo build --release --example resize_stress
 bin=target/release/examples/resize_stress
 
+# Runs the stress; fails unless it exits 0 and its last line is the PASS
+# verdict.
+expect_pass() {
+    local out
+    out=$("$bin" "$@")
+    printf '%s\n' "$out"
+    if [[ "$(tail -n 1 <<<"$out")" != PASS:* ]]; then
+        echo "resize_stress $*: the last line is not a PASS verdict" >&2
+        return 1
+    fi
+}
+
 echo "--- resize_stress: 512 resizes, both flavours, every strategy"
-"$bin" --resizes 512
+expect_pass --resizes 512
 
 echo "--- resize_stress: call-rcu with 1 in 7 wrapper allocations failing (fallback path)"
-"$bin" --resizes 512 --strategies call-rcu --fail-wrapper-every 7
+expect_pass --resizes 512 --strategies call-rcu --fail-wrapper-every 7
 
 echo "--- resize_stress: kvfree with no block to be had (emergency path)"
-"$bin" --resizes 512 --strategies kvfree --fail-kvfree-blocks
+expect_pass --resizes 512 --strategies kvfree --fail-kvfree-blocks
 
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "--- installing valgrind"

@@ -106,6 +106,47 @@ pub fn table(rows: &[Summary]) -> String {
     out
 }
 
+/// What each column of [`table`] means, one line per column.
+pub const LEGEND: &str = "  flavour    the RCU flavour the table's readers and resizer used
+  strategy   how old arrays were retired: sync (synchronize_rcu, then free), call-rcu
+             (call_rcu_raw of a wrapper), kvfree (headless kvfree_rcu), leak (never freed: the floor)
+  resize ms  the resizer's wall time for all resizes (median of the repeats)
+  resizes/s  resizes per second of that time
+  GPs        grace periods from the first resize until every retired array was freed
+  lookups/s  lookups per second by all readers while the resizer ran
+  peak RSS   the process's highest resident set size during the runs of this row
+  early      lookups that reached an array already freed (must be 0)
+  leaks      arrays and descriptors created but never dropped (must be 0)
+  vs leak    resize time relative to the leak strategy on the same flavour (1.00x: free costs nothing)
+";
+
+/// The run's verdict: passed, and the one line that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// No run saw an early free, a corrupt lookup or a leak.
+    pub passed: bool,
+    /// `PASS: ...` or `FAIL: ...`, naming what was checked.
+    pub line: String,
+}
+
+/// Checks every run: early frees, corrupt lookups and leaks, all zero.
+pub fn verdict(runs: &[RunResult]) -> Verdict {
+    let lookups: u64 = runs.iter().map(|r| r.reader.lookups).sum();
+    let early: u64 = runs.iter().map(|r| r.reader.early_frees).sum();
+    let corrupt: u64 = runs.iter().map(|r| r.reader.corrupt).sum();
+    let leaks: u64 = runs.iter().map(RunResult::leaks).sum();
+    let failed = runs.iter().filter(|r| !r.failures().is_empty()).count();
+    let passed = failed == 0 && !runs.is_empty();
+    let word = if passed { "PASS" } else { "FAIL" };
+    let line = format!(
+        "{word}: {} of {} runs clean; {lookups} lookups checked: {early} early frees, {corrupt} corrupt \
+         lookups; {leaks} leaked arrays or descriptors",
+        runs.len() - failed,
+        runs.len()
+    );
+    Verdict { passed, line }
+}
+
 /// One run as JSON; `repeat` is its repetition (0-based).
 pub fn run_json(r: &RunResult, repeat: u64) -> serde_json::Value {
     json!({
@@ -190,5 +231,49 @@ mod tests {
         assert!(lines[1].ends_with("      0      0    2.00x"), "{}", lines[1]);
         assert!(lines.iter().all(|line| line.len() == lines[0].len()), "{text}");
         assert_eq!(summary_json(&rows[1])["relative_to_leak"], 1.0);
+    }
+
+    /// The verdict passes only if every run is clean, and names what it
+    /// checked; any early free, corrupt lookup or leak fails it.
+    #[test]
+    fn the_verdict_fails_on_any_early_free_corrupt_lookup_or_leak() {
+        let clean = [clean_run(), clean_run()];
+        let v = verdict(&clean);
+        assert!(v.passed, "{}", v.line);
+        assert!(v.line.starts_with("PASS: 2 of 2 runs clean;"), "{}", v.line);
+
+        let mut early = clean_run();
+        early.reader.early_frees = 1;
+        let mut corrupt = clean_run();
+        corrupt.reader.corrupt = 3;
+        let mut leak = clean_run();
+        leak.arrays_dropped = leak.arrays_created - 1;
+        for bad in [early, corrupt, leak] {
+            let v = verdict(&[clean_run(), bad]);
+            assert!(!v.passed, "{}", v.line);
+            assert!(v.line.starts_with("FAIL: 1 of 2 runs clean;"), "{}", v.line);
+        }
+        assert!(!verdict(&[]).passed, "no run is no pass");
+    }
+
+    /// The legend explains every column of the table's header.
+    #[test]
+    fn the_legend_names_every_column() {
+        let header = table(&[]);
+        for column in [
+            "flavour",
+            "strategy",
+            "resize ms",
+            "resizes/s",
+            "GPs",
+            "lookups/s",
+            "peak RSS",
+            "early",
+            "leaks",
+            "vs leak",
+        ] {
+            assert!(header.contains(column), "{column}");
+            assert!(LEGEND.lines().any(|l| l.trim_start().starts_with(column)), "legend lacks {column}");
+        }
     }
 }
