@@ -150,6 +150,9 @@ fn awaitable_on<D: 'static, Fut: std::future::Future<Output = ()> + Send + 'stat
 fn rayon_pools() {
     let _ = rcu_rayon::memb::pool_builder;
     let _ = rcu_rayon::qsbr::pool_builder;
+    let _ = rcu::rayon::memb::pool_builder;
+    let _ = rcu::rayon::qsbr::pool_builder;
+    assert_eq!(rcu::rayon::memb::read(|_guard: &rcu::memb::ReadGuard| 1), 1);
 }
 
 #[test]
@@ -161,6 +164,9 @@ fn tokio_runtimes() {
     let _: fn() -> tokio::runtime::Builder = rcu_tokio::qsbr::runtime_builder_multi_thread_online_until_park;
     assert_eq!(rcu_tokio::memb::read(|_guard: &rcu_memb::ReadGuard| 1), 1);
     std::thread::spawn(|| assert_eq!(rcu_tokio::qsbr::read(|_guard: &rcu_qsbr::ReadGuard<'_>| 1), 1)).join().unwrap();
+    let _: fn() -> tokio::runtime::Builder = rcu::tokio::memb::runtime_builder_multi_thread;
+    let _: fn() -> tokio::runtime::Builder = rcu::tokio::qsbr::runtime_builder_multi_thread;
+    let _: fn() -> tokio::runtime::Builder = rcu::tokio::qsbr::runtime_builder_multi_thread_online_until_park;
 }
 
 #[test]

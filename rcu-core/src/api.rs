@@ -18,13 +18,30 @@ macro_rules! define_flavour_api {
             RcuFree, RcuHead, ReclaimPacing, Stats,
         };
 
-        /// An RCU-protected owning pointer for this flavour (see [`rcu_core::RcuCell`]).
+        /// An RCU-protected owning pointer to a `T`, of this flavour.
+        ///
+        /// Readers call `load(&guard)` under a read-side guard of this
+        /// flavour and get a `&T` that stays valid while the guard lives,
+        /// whatever writers do meanwhile. Writers never wait for a grace
+        /// period: `replace`, `update` (compare-and-swap, retried),
+        /// `compare_exchange` and `swap` publish the new value at once; the
+        /// old one is dropped only after a grace period (every read-side
+        /// section that could still see it has ended), through
+        /// [`kvfree_rcu`], except that `swap` hands it back as a
+        /// [`Retired`]. [`rcu_barrier`] waits until the old values retired
+        /// so far have been dropped.
+        #[doc = concat!("```\nuse ", $krate, "::RcuCell;\n", $reader_setup, "\nlet cell = RcuCell::new(String::from(\"v1\"));\ncell.replace(String::from(\"v2\")); // \"v1\" is dropped after a grace period\n", $krate, "::rcu_barrier(); // ... by now\n```")]
         pub type RcuCell<T> = $crate::RcuCell<T, $flavour>;
 
-        /// An RCU-protected owning pointer that may be empty (see [`rcu_core::RcuOption`]).
+        /// An RCU-protected owning pointer that may be empty: an
+        /// [`RcuCell`] of `Option<T>` with `store` and `take`; removed
+        /// values are dropped after a grace period, as `RcuCell`'s.
         pub type RcuOption<T> = $crate::RcuOption<T, $flavour>;
 
-        /// A value unpublished from a cell but not yet freed (see [`rcu_core::Retired`]).
+        /// A value unpublished from a cell (by `swap` or `take`) but not
+        /// yet freed: readable; dropping it retires the value through
+        /// [`kvfree_rcu`] (dropped after a grace period), and
+        /// `into_inner_after_grace_period` waits for one and gives it back.
         pub type Retired<T> = $crate::Retired<T, $flavour>;
 
         /// Starts a grace period if needed and returns a cookie for it. Never blocks.
@@ -90,10 +107,24 @@ macro_rules! define_flavour_api {
             unsafe { $engine.call_rcu_raw(head, func) }
         }
 
-        /// Returns after every callback queued before the call, by any thread,
-        /// has run. A callback queued by a callback while it runs is waited
-        /// for only if it was queued before this call; call `rcu_barrier`
-        /// again to drain longer chains. Needs no allocation. May block.
+        /// Returns once everything this flavour was asked, before the call and
+        /// by any thread, to free or run after a grace period has been freed
+        /// or run:
+        ///
+        /// * callbacks queued with [`call_rcu`] and [`call_rcu_raw`];
+        /// * objects passed to [`kvfree_rcu`] (it seals every thread's
+        ///   partial block, so nothing waits for a block to fill);
+        /// * old values retired by an [`RcuCell`] or [`RcuOption`]
+        ///   (`replace`, `replace_box`, `update`, `compare_exchange`,
+        ///   `store`, `take`, and a [`Retired`] dropped before the call):
+        ///   they go through `kvfree_rcu`.
+        ///
+        /// It does not wait for a `Retired` still held (its value is
+        /// retired when it drops), for work queued after the call started
+        /// (a callback that queues another while the barrier runs: call
+        /// `rcu_barrier` again to drain chains), or for readers beyond the
+        /// grace periods the work above needs. Needs no allocation. May
+        /// block.
         ///
         /// # Panics
         ///

@@ -51,6 +51,12 @@ pub fn on_thread_exit<F: Flavour>(at_exit: AtExit) {
 /// An srcu section is counted in the domain's counters, not in the
 /// thread's state, and ends only when its guard drops, on any thread: its
 /// guard may be `Send`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a read-side section of the `{F}` flavour",
+    label = "a guard of another flavour than the cell's (`{F}`)",
+    note = "a cell of one flavour is read only under that flavour's guard: the grace periods of `{F}` do not wait for sections of another flavour",
+    note = "take the guard from the cell's flavour (`rcu::memb::read_lock()` for an `rcu::memb::RcuCell`, `rcu::srcu::read_lock()` for `rcu::srcu`, the thread's `rcu::qsbr::QsbrThread::read_lock()` for `rcu::qsbr`), or store the value in a cell of the guard's flavour"
+)]
 pub unsafe trait ReadSection<F: Flavour> {}
 
 /// Defines a flavour in its crate: the unit type `$flavour`, its one

@@ -161,8 +161,13 @@ pub trait RcuFlavour: Flavour + Sized + Send + Sync + 'static {
     fn kvfree_rcu<P: RcuFree>(object: P) {
         Self::engine().kvfree(object);
     }
-    /// Returns after every callback, kvfree object and value retired
-    /// through an `RcuCell` before the call has been dropped or run.
+    /// Returns once everything queued before the call, by any thread, has
+    /// been run or dropped: callbacks of [`call_rcu`](Self::call_rcu),
+    /// objects of [`kvfree_rcu`](Self::kvfree_rcu) (every thread's partial
+    /// block included), and old values retired by an [`RcuCell`](crate::RcuCell)
+    /// or [`RcuOption`](crate::RcuOption) (they go through `kvfree_rcu`).
+    /// Not what is queued after the call starts, nor a
+    /// [`Retired`](crate::Retired) still held.
     ///
     /// # Panics
     ///

@@ -1,7 +1,9 @@
 //! The grace-period engine shared by the `rcu-memb`, `rcu-qsbr` and `rcu-srcu` flavours.
 //!
-//! Users depend on a flavour crate; this crate holds everything that does
-//! not depend on how a reader announces itself.
+//! Users depend on the facade crate `rcu` (which re-exports the flavours
+//! and, as `rcu::RcuCell` and `rcu::RcuFlavour`, the generic items of this
+//! crate); this crate holds everything that does not depend on how a
+//! reader announces itself, for the flavour crates to build on.
 //!
 //! # Layers
 //!

@@ -1,6 +1,9 @@
 //! Userspace RCU, membarrier flavour (liburcu's `urcu-memb`).
 //!
-#![doc = include_str!("../../docs/which_flavour.md")]
+//! Most users depend on the facade crate `rcu`, which re-exports this
+//! crate as `rcu::memb` (feature `memb`, on by default) and explains
+//! which flavour to choose; depend on this crate directly only to keep
+//! the other flavours out of the build.
 //!
 //! ## This flavour
 //!

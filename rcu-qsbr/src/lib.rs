@@ -1,6 +1,9 @@
 //! Userspace RCU, quiescent-state-based flavour (liburcu's `urcu-qsbr`).
 //!
-#![doc = include_str!("../../docs/which_flavour.md")]
+//! Most users depend on the facade crate `rcu`, which re-exports this
+//! crate as `rcu::qsbr` (feature `qsbr`, on by default) and explains
+//! which flavour to choose; depend on this crate directly only to keep
+//! the other flavours out of the build.
 //!
 //! ## This flavour
 //!
@@ -88,7 +91,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use rcu_core::ReaderSlot;
-use std::cell::Cell;
 use std::marker::PhantomData;
 
 rcu_core::define_flavour_api!(Qsbr, ENGINE, "rcu_qsbr", "drop(rcu_qsbr::register_thread());");
@@ -110,7 +112,7 @@ pub struct QsbrThread {
     /// Mirrors "the slot's word is not offline", kept here so `read_lock`'s
     /// check is one load of the handle (hoisted out of a reader's loop),
     /// not a load through the slot pointer.
-    online: Cell<bool>,
+    online: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -156,7 +158,7 @@ pub fn register_thread() -> QsbrThread {
     }
     let slot = ENGINE.register_current();
     ENGINE.set_handle_alive(true);
-    let mut thread = QsbrThread { slot, online: Cell::new(false), _not_send: PhantomData };
+    let mut thread = QsbrThread { slot, online: false, _not_send: PhantomData };
     thread.online();
     thread
 }
@@ -207,7 +209,7 @@ impl QsbrThread {
     /// Enters an extended quiescent state (e.g. before blocking). Grace
     /// periods do not wait for an offline thread.
     pub fn offline(&mut self) {
-        self.online.set(false);
+        self.online = false;
         // SAFETY: as in `quiescent_state`.
         unsafe { self.slot.qsbr_offline() };
     }
@@ -216,12 +218,12 @@ impl QsbrThread {
     pub fn online(&mut self) {
         // SAFETY: the handle is !Send, so this is the owner thread.
         unsafe { self.slot.qsbr_online(ENGINE.counter().ctr()) };
-        self.online.set(true);
+        self.online = true;
     }
 
     /// Whether the thread is online.
     pub fn is_online(&self) -> bool {
-        self.online.get()
+        self.online
     }
 
     /// Runs `f` offline (for blocking calls), then comes back online, also

@@ -1,6 +1,9 @@
 //! rayon thread pools whose workers read RCU-protected data, for either
 //! flavour, with one line of set-up.
 //!
+//! Most users depend on the facade crate `rcu` with feature `rayon`, which
+//! re-exports this crate as `rcu::rayon`.
+//!
 //! * **memb**: any thread may read, so rayon's own pools already work; a
 //!   pool from [`memb::pool_builder`] registers each worker when it starts
 //!   (so the first read takes no slow path) and unregisters it when it

@@ -114,8 +114,12 @@ impl Domain {
         self.reclaim.free(self, object.into_entry());
     }
 
-    /// Returns after every callback and kvfree object queued on this
-    /// domain before the call has run or been dropped. May block.
+    /// Returns after every callback ([`Domain::call_rcu`]) and object
+    /// ([`Domain::kvfree_rcu`]) queued on this domain before the call, by
+    /// any thread, has run or been dropped. Only this domain's queue: the
+    /// default domain's (`RcuCell`, the free functions) has
+    /// [`rcu_barrier`](crate::rcu_barrier), other domains their own. Not
+    /// what is queued after the call starts. May block.
     ///
     /// # Panics
     ///

@@ -1,5 +1,10 @@
 //! Userspace RCU, sleepable flavour (the Linux kernel's SRCU).
 //!
+//! Most users depend on the facade crate `rcu`, which re-exports this
+//! crate as `rcu::srcu` (feature `srcu`, on by default) and explains which
+//! flavour to choose; depend on this crate directly only to keep the other
+//! flavours out of the build.
+//!
 //! A read-side section may sleep, block on a lock or an I/O, and last long;
 //! its guard ([`ReadGuard`]) is `Send + Sync + 'static`, so it may be moved
 //! to, and dropped on, another thread (an async task that migrates). What it

@@ -2,6 +2,9 @@
 //! with one line of set-up: build the runtime from this crate's builder
 //! instead of `tokio::runtime::Builder::new_*`, and read through `read`.
 //!
+//! Most users depend on the facade crate `rcu` with feature `tokio`, which
+//! re-exports this crate as `rcu::tokio`.
+//!
 //! * **memb**: any thread may read; a runtime from
 //!   [`memb::runtime_builder_multi_thread`] or
 //!   [`memb::runtime_builder_current_thread`] registers each thread tokio
