@@ -95,6 +95,9 @@ fn srcu_read_side() {
     drop(NAMED.read_lock());
     let _: fn(&'static srcu::Domain) -> srcu::DomainGuard = srcu::Domain::read_lock;
     let _: fn(&'static srcu::Domain) = srcu::Domain::synchronize_rcu;
+    // `synchronize_rcu` takes any `&Domain`, static or not.
+    let _: for<'a> fn(&'a srcu::Domain) = srcu::Domain::synchronize_rcu;
+    srcu::Domain::new().synchronize_rcu();
     let _: fn(&'static srcu::Domain) = srcu::Domain::rcu_barrier;
     let _: fn(&'static srcu::Domain, fn()) = srcu::Domain::call_rcu::<fn()>;
     let _: fn(&'static srcu::Domain, Box<u8>) = srcu::Domain::kvfree_rcu::<Box<u8>>;

@@ -138,9 +138,12 @@ macro_rules! define_flavour_api {
 
         /// A future that completes after a grace period that starts after
         /// this call: every read-side section that began before the call
-        /// has ended by then. Executor-agnostic (the reclaim thread runs the
-        /// grace period and wakes the future's `Waker`; no thread waits per
-        /// future). Never blocks, so polling it is allowed anywhere, but it
+        /// has ended by then. Executor-agnostic: with no reader to wait
+        /// for it is complete when made; otherwise the call runs the grace
+        /// period itself if the readers it waits for leave within a short
+        /// spin (no sleep), and else leaves it to the reclaim thread, which
+        /// wakes the future's `Waker` (no thread waits per future). Never
+        /// blocks, so calling and polling it is allowed anywhere, but it
         /// completes only when the grace period can: a guard held across
         /// the `.await` by this task, or an executor thread that stays an
         /// online QSBR reader without quiescent states, holds it up.

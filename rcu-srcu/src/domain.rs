@@ -66,13 +66,13 @@ impl Domain {
     ///
     /// On a thread that entered a section of this domain not yet ended.
     #[track_caller]
-    pub fn synchronize_rcu(&'static self) {
+    pub fn synchronize_rcu(&self) {
         self.readers.assert_may_block("Domain::synchronize_rcu()");
         rcu_core::sys::init();
         if self.sequence.complete_if_idle(
             || self.readers.no_reader_seen(),
             || self.readers.no_reader_to_wait_for(),
-            &|| self.run_grace_period(),
+            Some(&|| self.run_grace_period()),
         ) {
             return;
         }
@@ -80,8 +80,16 @@ impl Domain {
     }
 
     /// Completes after a grace period of this domain that began after the
-    /// call; no thread blocks (the domain's worker runs the grace period).
-    /// Dropping it early leaks nothing.
+    /// call; no thread blocks (with no section open it completes in the
+    /// call; otherwise the domain's worker runs the grace period). Dropping
+    /// it early leaks nothing.
+    ///
+    /// Unlike [`synchronize_rcu`](Self::synchronize_rcu), it takes
+    /// `&'static self`, as `call_rcu`, `kvfree_rcu` and `rcu_barrier` do:
+    /// the domain's worker thread runs the grace period and may still be
+    /// running it when the future is dropped, so the domain must outlive
+    /// it (a `static`, or a leaked `Box`; a domain with sections is one
+    /// already, since `read_lock` takes `&'static self`).
     ///
     /// ```
     /// static SESSIONS: rcu_srcu::Domain = rcu_srcu::Domain::new();
@@ -97,7 +105,16 @@ impl Domain {
     /// ```
     pub fn synchronize_rcu_async(&'static self) -> impl Future<Output = ()> + Send + 'static {
         let cookie = self.sequence.snapshot();
-        self.reclaim.request(self, cookie);
+        // No reader: completed here, as `synchronize_rcu`'s fast path does
+        // (without waiting: a reader that arrives meanwhile leaves the
+        // grace period to the worker).
+        if !self.sequence.complete_if_idle(
+            || self.readers.no_reader_seen(),
+            || self.readers.no_reader_to_wait_for(),
+            None,
+        ) {
+            self.reclaim.request(self, cookie);
+        }
         self.sequence.wait_async(cookie)
     }
 
@@ -144,7 +161,7 @@ impl Domain {
 
     /// Runs one grace period (the caller holds the sequence's running
     /// state).
-    fn run_grace_period(&'static self) {
+    fn run_grace_period(&self) {
         let stall = StallReporter::new("srcu", "inside a read-side section", &self.stall_warnings);
         // SAFETY: the sequence runs one grace period at a time, each with
         // its running state held: the index has one writer.
@@ -152,7 +169,7 @@ impl Domain {
     }
 
     /// Blocks until `cookie` is reached, running grace periods.
-    fn wait_until(&'static self, cookie: GpState) {
+    fn wait_until(&self, cookie: GpState) {
         rcu_core::sys::init();
         self.sequence.wait_for(cookie, || self.run_grace_period());
     }

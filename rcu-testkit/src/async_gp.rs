@@ -166,6 +166,22 @@ pub fn synchronize_async_waits_for_an_older_reader<F: RcuFlavour>() {
     assert_eq!(F::engine().async_waiters(), 0, "rcu_{}: a waker was left registered", F::NAME);
 }
 
+/// With no reader to wait for (none registered, none online, none inside
+/// an srcu section), the future completes in the call that makes it, as a
+/// blocking `synchronize_rcu` does in its fast path: ready at its first
+/// poll, a cookie taken before it completed, nothing registered. Again
+/// after a reader has come and gone.
+pub fn synchronize_async_without_readers_completes_at_once<F: RcuFlavour>() {
+    for round in 0..2 {
+        let cookie = F::get_state_synchronize_rcu();
+        let mut future = Box::pin(F::synchronize_rcu_async());
+        assert!(poll_once(future.as_mut()), "rcu_{}: round {round}: no reader, yet the future is pending", F::NAME);
+        assert!(F::poll_state_synchronize_rcu(cookie), "rcu_{}: round {round}: the earlier cookie", F::NAME);
+        assert_eq!(F::engine().async_waiters(), 0);
+        HeldReader::enter::<F>().release();
+    }
+}
+
 /// 1,000 futures made while one reader holds grace periods up, then
 /// joined: a few grace periods serve them all.
 pub fn many_awaiters_share_grace_periods<F: RcuFlavour>() {

@@ -158,6 +158,8 @@ macro_rules! flavour_suites {
             type F = $f;
             $crate::tests_in_child_processes! {
                 synchronize_async_waits_for_an_older_reader => s::synchronize_async_waits_for_an_older_reader::<F>();
+                synchronize_async_without_readers_completes_at_once =>
+                    s::synchronize_async_without_readers_completes_at_once::<F>();
                 many_awaiters_share_grace_periods => s::many_awaiters_share_grace_periods::<F>();
                 dropped_futures_leak_nothing => s::dropped_futures_leak_nothing::<F>();
                 barrier_async_waits_for_callbacks_and_kvfree =>

@@ -6,6 +6,11 @@ use crate::stall::StallReporter;
 use crate::thread::FlavourLocals;
 use std::sync::atomic::Ordering;
 
+/// Polls of a reader's word an async waiter's inline grace period spends
+/// before it leaves the grace period to the reclaim thread (as many as a
+/// follower spins before it sleeps).
+const INLINE_GP_SPINS: u32 = 100;
+
 impl<F: FlavourLocals> Engine<F> {
     /// Whether no reader can be inside a section that began before this
     /// call (see `grace_period::no_reader_to_wait_for`).
@@ -69,12 +74,7 @@ impl<F: FlavourLocals> Engine<F> {
         // no reader could hold up a grace period (liburcu checks for an
         // empty registry too). Completed as an empty grace period, so
         // cookies taken earlier (`get_state_synchronize_rcu`) are satisfied.
-        let seems_idle = || {
-            crate::gp::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots())
-                && self.no_foreign_reader_to_wait_for()
-                && F::srcu_readers().is_none_or(|s| s.no_reader_seen())
-        };
-        if self.sequence.complete_if_idle(seems_idle, || self.no_reader_to_wait_for(), &|| self.run_grace_period()) {
+        if self.complete_if_idle(Some(&|| self.run_grace_period())) {
             // Relaxed: a statistic (one counter per call: `stats()` adds
             // these to `synchronize_calls`).
             self.stats.synchronize_without_readers.fetch_add(1, Ordering::Relaxed);
@@ -83,6 +83,40 @@ impl<F: FlavourLocals> Engine<F> {
         // Relaxed: a statistic.
         self.stats.synchronize_calls.fetch_add(1, Ordering::Relaxed);
         self.wait_for(self.sequence.snapshot());
+    }
+
+    /// Completes a grace period at once if no reader could hold it up
+    /// (`GpSequence::complete_if_idle`); `run_gp` is `None` for a caller
+    /// that may not wait if a reader arrives meanwhile.
+    fn complete_if_idle(&self, run_gp: Option<&dyn Fn()>) -> bool {
+        let seems_idle = || {
+            crate::gp::grace_period::no_reader_seen(F::PROTOCOL, self.registry.slots())
+                && self.no_foreign_reader_to_wait_for()
+                && F::srcu_readers().is_none_or(|s| s.no_reader_seen())
+        };
+        self.sequence.complete_if_idle(seems_idle, || self.no_reader_to_wait_for(), run_gp)
+    }
+
+    /// Runs one grace period on the calling thread if nobody runs one now
+    /// and every reader it waits for leaves within [`INLINE_GP_SPINS`]
+    /// polls: the cost of a blocking `synchronize` without its sleeps, for
+    /// an async waiter, which must not block. Only the engine's own
+    /// readers: with foreign (C) or srcu readers to wait for it does not
+    /// try. Gives up (the reclaim thread adopts the grace period) if a
+    /// reader stays.
+    fn try_grace_period_inline(&self) -> bool {
+        self.sequence.try_run_one(|| {
+            // Checked with the running state held, as `run_grace_period`
+            // does: a foreign or srcu reader that arrives later began after
+            // this grace period did.
+            if !(self.no_foreign_reader_to_wait_for() && self.no_srcu_reader_to_wait_for()) {
+                return false;
+            }
+            // SAFETY: `try_run_one` runs this only while this thread holds
+            // the sequence's odd "running" state, so it is the counter's
+            // only writer.
+            unsafe { self.counter.try_run(F::PROTOCOL, || self.registry.slots(), INLINE_GP_SPINS) }
+        })
     }
 
     /// Blocks until `cookie` is reached, leading grace periods if needed.
@@ -105,15 +139,31 @@ impl<F: FlavourLocals> Engine<F> {
 
     /// A future that completes once a grace period that starts after this
     /// call has completed: every read-side section that began before the
-    /// call has ended. The reclaim thread is asked to run it now (as
-    /// [`Engine::start_poll`]); the future's `Waker` is woken by whoever
-    /// completes it. Never blocks, so it may be awaited anywhere, even
+    /// call has ended. With no reader to wait for it is completed in the
+    /// call (as `synchronize`'s fast path); otherwise the reclaim thread is
+    /// asked to run it now (as [`Engine::start_poll`]) and the future's
+    /// `Waker` is woken by whoever completes it. Never blocks, so it may be awaited anywhere, even
     /// inside a read-side section of another task on the same thread
     /// (the grace period then ends when that section does). Concurrent
     /// awaiters share grace periods; dropping the future early removes its
     /// waker.
     pub fn synchronize_async(&'static self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        crate::gp::waiters::GpWait::new(&self.sequence, self.start_poll())
+        self.init();
+        // No reader: completed here, as `synchronize`'s fast path does,
+        // without waiting (a reader that arrives meanwhile leaves the grace
+        // period to the reclaim thread, which adopts it).
+        if self.complete_if_idle(None) {
+            return crate::gp::waiters::GpWait::new(&self.sequence, GpState::COMPLETED);
+        }
+        // Taken now, the cookie is reached by the inline grace period
+        // below if that one starts (it needs `seq` even, as the cookie then
+        // asks for the next grace period).
+        let cookie = self.sequence.snapshot();
+        if !self.try_grace_period_inline() {
+            self.ensure_reclaim_thread();
+            self.reclaimer.request_gp(self.parts(), cookie);
+        }
+        crate::gp::waiters::GpWait::new(&self.sequence, cookie)
     }
 
     /// Futures of [`Engine::synchronize_async`] registered now (waiting

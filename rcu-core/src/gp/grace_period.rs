@@ -48,6 +48,7 @@
 use crate::reader::{memb, qsbr, Protocol, ReaderSlot, ReaderState};
 use crate::stall::StallReporter;
 use crate::sync::atomic::{fence, AtomicU64, Ordering};
+use crate::sync::spin_hint;
 use crossbeam_utils::CachePadded;
 
 /// The reader-visible global counter. (The futex word a writer sleeps on
@@ -97,6 +98,37 @@ impl GpCounter {
         };
     }
 
+    /// Runs one grace period if every reader it waits for leaves within
+    /// `spins` polls of its word (no sleep, no stall report); otherwise
+    /// stops, incomplete, and returns `false` (see [`run_protocol_until`]).
+    /// For a caller that may not block (an async waiter's first poll).
+    ///
+    /// # Safety
+    ///
+    /// As [`GpCounter::run`].
+    pub unsafe fn try_run<'s, I>(&self, protocol: Protocol, slots: impl Fn() -> I, spins: u32) -> bool
+    where
+        I: Iterator<Item = &'s ReaderSlot>,
+    {
+        // SAFETY: forwarded contract (this counter's only writer).
+        unsafe {
+            run_protocol_until(protocol, &self.ctr, crate::sys::heavy_barrier, |gp| {
+                slots().all(|slot| {
+                    // Relaxed loads of the reader word, as in
+                    // `wait_for_old_readers`: the protocol's barriers order them.
+                    let settled =
+                        || protocol.reader_state(slot.ctr.load(Ordering::Relaxed), gp) != ReaderState::ActiveOld;
+                    (0..spins).any(|_| {
+                        settled() || {
+                            spin_hint();
+                            false
+                        }
+                    }) || settled()
+                })
+            })
+        }
+    }
+
     /// Waits, slot by slot, until no slot is `ActiveOld` against the
     /// current global counter. A slot seen not old stays settled for this
     /// scan: a reader entering later copies the current counter, or loaded
@@ -135,6 +167,32 @@ impl GpCounter {
 ///
 /// The caller must be `ctr`'s only writer (see [`GpCounter::run`]).
 pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, heavy: fn(), mut wait_for_old: impl FnMut(u64)) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        run_protocol_until(protocol, ctr, heavy, |gp| {
+            wait_for_old(gp);
+            true
+        })
+    };
+}
+
+/// [`run_protocol`], with a `wait_for_old` that may give up (returns
+/// `false`): the grace period then stops there, incomplete, and this
+/// returns `false`. Nothing it did needs undoing: the counter only ever
+/// holds values a reader may copy, and the next grace period, run in full
+/// by whoever takes the running state over, is correct from any counter
+/// value (it waits for every reader not in its own phase, or not at its
+/// own count; see the module docs).
+///
+/// # Safety
+///
+/// As [`run_protocol`].
+pub(crate) unsafe fn run_protocol_until(
+    protocol: Protocol,
+    ctr: &AtomicU64,
+    heavy: fn(),
+    mut wait_for_old: impl FnMut(u64) -> bool,
+) -> bool {
     match protocol {
         Protocol::PhaseFlip => {
             // B1: orders the caller's unpublish before the scans; pairs with
@@ -143,7 +201,9 @@ pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, heavy: fn
             // Relaxed: single writer (lock held); readers load it Relaxed and
             // their barrier ordering is provided by B1/B2 and the fences here.
             let gp = ctr.load(Ordering::Relaxed);
-            wait_for_old(gp);
+            if !wait_for_old(gp) {
+                return false;
+            }
             // Orders scan 1's loads before the flip (the flip must not become
             // visible while an old-phase reader is still counted as current);
             // liburcu notes this fence is not formally required but keeps the
@@ -153,7 +213,9 @@ pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, heavy: fn
             ctr.store(gp ^ memb::PHASE, Ordering::Relaxed);
             // Orders the flip before scan 2's loads.
             fence(Ordering::SeqCst);
-            wait_for_old(gp ^ memb::PHASE);
+            if !wait_for_old(gp ^ memb::PHASE) {
+                return false;
+            }
             // B2: orders scan 2's loads (readers seen inactive) before the
             // caller's frees; pairs with the reader's barrier before the
             // counter store in read_unlock.
@@ -170,12 +232,15 @@ pub(crate) unsafe fn run_protocol(protocol: Protocol, ctr: &AtomicU64, heavy: fn
             // finds current copied the new value, so its later reads come
             // after the unpublish. Pairs with the reader's fence after its store.
             fence(Ordering::SeqCst);
-            wait_for_old(gp);
+            if !wait_for_old(gp) {
+                return false;
+            }
             // Orders the scan's loads before the caller's frees; pairs with the
             // fence before the counter store in quiescent_state / offline.
             fence(Ordering::SeqCst);
         }
     }
+    true
 }
 
 /// The writer's half of the store-buffering pair with a reader's barrier

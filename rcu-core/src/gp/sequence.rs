@@ -103,6 +103,11 @@ pub struct GpSequence {
     follower_spins: u32,
     /// Futures waiting for a cookie (see "Async waiters").
     waiters: GpWaiters,
+    /// Set while `seq` is odd by a thread that took the running state but
+    /// may not wait for a reader it found (an async waiter:
+    /// `complete_if_idle` without `run_gp`, `try_run_one`): the next thread
+    /// in `begin` adopts the running state and runs the grace period.
+    orphaned: AtomicBool,
 }
 
 impl std::fmt::Debug for GpSequence {
@@ -126,6 +131,7 @@ impl GpSequence {
             leader_active_hint: AtomicBool::new(false),
             follower_spins,
             waiters: GpWaiters::new(),
+            orphaned: AtomicBool::new(false),
         }
     }
 
@@ -341,6 +347,13 @@ impl GpSequence {
             if s & 1 == 0 && self.seq.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 return s;
             }
+            // Adopt a running state its taker gave up (`complete_if_idle`
+            // with no `run_gp`). Relaxed load: a hint; the swap decides.
+            // Acquire pairs with the Release store of the flag: the adopter
+            // runs its grace period after everything the taker did.
+            if s & 1 == 1 && self.orphaned.load(Ordering::Relaxed) && self.orphaned.swap(false, Ordering::Acquire) {
+                return s - 1;
+            }
             // Held by `complete_if_idle` (leaders exclude each other by the
             // lock): for a few loads, or rarely for a grace period.
             backoff.snooze();
@@ -360,7 +373,19 @@ impl GpSequence {
     /// Returns `false`, having changed nothing, when the hint sees a reader
     /// or another thread runs a grace period: the caller then waits as
     /// usual. Lock-free when it returns `true` without running one.
-    pub fn complete_if_idle(&self, seems_idle: impl Fn() -> bool, idle: impl Fn() -> bool, run_gp: &impl Fn()) -> bool {
+    ///
+    /// With `run_gp` `None` (a caller that may not wait: an async waiter),
+    /// a reader found after the hint makes it give the running state up
+    /// instead (`orphaned`): the next thread in `begin` (a leader, the
+    /// reclaim thread) adopts it and runs the grace period. It returns
+    /// `false` then, and the caller must make sure a grace period will be
+    /// run (by requesting one from the reclaim thread).
+    pub fn complete_if_idle(
+        &self,
+        seems_idle: impl Fn() -> bool,
+        idle: impl Fn() -> bool,
+        run_gp: Option<&dyn Fn()>,
+    ) -> bool {
         if !seems_idle() {
             return false;
         }
@@ -372,10 +397,51 @@ impl GpSequence {
             return false;
         }
         if !idle() {
+            let Some(run_gp) = run_gp else {
+                // Release: pairs with the Acquire swap in `begin`; the
+                // adopter's grace period starts after this thread's check.
+                self.orphaned.store(true, Ordering::Release);
+                return false;
+            };
             Self::run_or_abort(run_gp);
         }
         self.complete(s + 2);
         true
+    }
+
+    /// Runs one grace period with `try_gp` if the running state is free
+    /// now (no leader, no other attempt), without waiting for it: for a
+    /// caller that may not block. `try_gp` returns whether it completed
+    /// the grace period; if it gave up, the running state is orphaned for
+    /// the next thread in `begin` to adopt (see `complete_if_idle`), and
+    /// the caller must make sure a grace period will be run. Returns
+    /// whether a grace period completed here.
+    pub fn try_run_one(&self, try_gp: impl FnOnce() -> bool) -> bool {
+        // Relaxed load: the compare-exchange decides.
+        let s = self.seq.load(Ordering::Relaxed);
+        // AcqRel: as in `begin`.
+        if s & 1 == 1 || self.seq.compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        // A panic in `try_gp` would leave `seq` odd (see `run_or_abort`).
+        struct AbortOnUnwind;
+        impl Drop for AbortOnUnwind {
+            fn drop(&mut self) {
+                eprintln!("rcu: a grace period panicked; aborting (continuing could free memory early)");
+                std::process::abort();
+            }
+        }
+        let guard = AbortOnUnwind;
+        let completed = try_gp();
+        std::mem::forget(guard);
+        if completed {
+            self.complete(s + 2);
+        } else {
+            // Release: pairs with the Acquire swap in `begin`; the adopter
+            // runs its grace period after everything `try_gp` did.
+            self.orphaned.store(true, Ordering::Release);
+        }
+        completed
     }
 
     fn run_one(&self, run_gp: &impl Fn()) {
@@ -385,7 +451,7 @@ impl GpSequence {
     }
 
     /// Runs one grace period while this thread holds the odd state.
-    fn run_or_abort(run_gp: &impl Fn()) {
+    fn run_or_abort(run_gp: &(impl Fn() + ?Sized)) {
         // A panic here would leave `seq` odd and make later cookies complete
         // a grace period early: there is no safe way to continue.
         struct AbortOnUnwind;
@@ -430,6 +496,8 @@ impl GpSequence {
         // Relaxed: single-threaded child.
         let s = self.seq.load(Ordering::Relaxed);
         self.seq.store(s & !1, Ordering::Relaxed);
+        // Relaxed: single-threaded child; the abandoned state is gone.
+        self.orphaned.store(false, Ordering::Relaxed);
         self.waiters.unlock_after_fork();
         // SAFETY: as above.
         unsafe { self.leadership.raw_unlock() };
@@ -474,6 +542,41 @@ mod tests {
         assert!(!seq.poll(c), "the running grace period must not satisfy a cookie taken inside it");
         seq.wait_for(c, || {});
         assert_eq!(seq.completed(), 2);
+    }
+
+    /// An idle completion that finds a reader and may not wait gives the
+    /// running state up; it completes nothing, and the next thread that
+    /// runs grace periods adopts it: one grace period, run once, and a
+    /// cookie taken meanwhile still needs the one after it.
+    #[test]
+    fn a_running_state_given_up_is_adopted_by_the_next_grace_period() {
+        let seq = GpSequence::new(0);
+        let before = seq.snapshot();
+        assert!(!seq.complete_if_idle(|| true, || false, None), "a reader was found: nothing completes");
+        assert!(seq.in_progress() && !seq.poll(before));
+        let during = seq.snapshot();
+        let runs = AtomicUsize::new(0);
+        // Relaxed: counted and read on this thread.
+        let run = || {
+            runs.fetch_add(1, Ordering::Relaxed);
+        };
+        seq.wait_for(before, run);
+        assert!(seq.poll(before) && !seq.in_progress());
+        assert_eq!((seq.completed(), runs.load(Ordering::Relaxed)), (1, 1), "the adopted grace period ran once");
+        assert!(!seq.poll(during), "a cookie taken while the state was given up needs the next grace period");
+        seq.wait_for(during, run);
+        assert_eq!(seq.completed(), 2);
+    }
+
+    /// Idle: completed in the call, with no grace period run.
+    #[test]
+    fn an_idle_completion_without_a_reader_completes_at_once() {
+        let seq = GpSequence::new(0);
+        let before = seq.snapshot();
+        assert!(seq.complete_if_idle(|| true, || true, None));
+        assert!(seq.poll(before));
+        assert!(!seq.complete_if_idle(|| false, || true, None), "the hint saw a reader: nothing taken");
+        assert!(!seq.in_progress());
     }
 
     #[test]

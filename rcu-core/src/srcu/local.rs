@@ -46,7 +46,7 @@ pub(crate) fn current_slot(registry: &'static SrcuRegistry) -> Option<&'static S
 }
 
 /// The calling thread's slot in `registry` if it has one (never claims).
-pub(crate) fn existing_slot(registry: &'static SrcuRegistry) -> Option<&'static SrcuSlot> {
+pub(crate) fn existing_slot(registry: &SrcuRegistry) -> Option<&'static SrcuSlot> {
     OWNED.try_with(|o| o.0.borrow().iter().find(|(r, _)| std::ptr::eq(*r, registry)).map(|(_, s)| *s)).ok().flatten()
 }
 

@@ -99,14 +99,14 @@ impl SrcuReaders {
 
     /// How many sections the calling thread entered in this domain and has
     /// not ended (on any thread).
-    pub fn open_here(&'static self) -> u64 {
+    pub fn open_here(&self) -> u64 {
         local::existing_slot(&self.registry).map_or(0, SrcuSlot::open_sections)
     }
 
     /// Panics, naming the fix, if the calling thread has a section of this
     /// domain open: `what` (a blocking grace-period wait) would wait for it.
     #[track_caller]
-    pub fn assert_may_block(&'static self, what: &str) {
+    pub fn assert_may_block(&self, what: &str) {
         let open = self.open_here();
         if open != 0 {
             misuse_blocking(self.name, what, open);
@@ -142,7 +142,7 @@ impl SrcuReaders {
     ///
     /// The caller runs this domain's grace periods one at a time (it holds
     /// the sequence's running state): the index has one writer.
-    pub unsafe fn run(&'static self, stall: &StallReporter<'_>) {
+    pub unsafe fn run(&self, stall: &StallReporter<'_>) {
         // SAFETY: forwarded contract.
         unsafe { run_grace_period(&self.index, |rank| self.wait_balanced(rank, stall)) };
     }
@@ -151,7 +151,7 @@ impl SrcuReaders {
     /// the full check only when the look says balanced; spins a little,
     /// then sleeps with a doubling pause (readers may sleep for long), and
     /// warns of a stall at the reporter's threshold.
-    fn wait_balanced(&'static self, rank: usize, stall: &StallReporter<'_>) {
+    fn wait_balanced(&self, rank: usize, stall: &StallReporter<'_>) {
         let started = Instant::now();
         let mut next_warning = stall.threshold();
         let mut warnings = 0;
