@@ -100,7 +100,7 @@ impl GpCounter {
 
     /// Runs one grace period if every reader it waits for leaves within
     /// `spins` polls of its word (no sleep, no stall report); otherwise
-    /// stops, incomplete, and returns `false` (see [`run_protocol_until`]).
+    /// stops, incomplete, and returns `false` (see `run_protocol_until`).
     /// For a caller that may not block (an async waiter's first poll).
     ///
     /// # Safety
