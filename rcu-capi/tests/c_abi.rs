@@ -317,3 +317,62 @@ fn the_c_engines_are_paced_like_liburcu() {
     }
     assert_ne!(LIBURCU_PACING, rcu_core::ReclaimPacing::default());
 }
+
+thread_local! {
+    /// Set on the thread that queues in `deferred_c_calls_never_run_on_the_caller`.
+    static IS_QUEUER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+static QUEUED_RAN: AtomicUsize = AtomicUsize::new(0);
+static QUEUED_RAN_ON_QUEUER: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn note_where_head(_head: *mut RcuHead) {
+    note_where();
+}
+
+unsafe extern "C" fn note_where_arg(_p: *mut c_void) {
+    note_where();
+}
+
+fn note_where() {
+    if IS_QUEUER.with(|q| q.get()) {
+        // Relaxed: read after the barrier, which orders every callback.
+        QUEUED_RAN_ON_QUEUER.fetch_add(1, Ordering::Relaxed);
+    }
+    // Relaxed: as above.
+    QUEUED_RAN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// liburcu runs `call_rcu` and `defer_rcu` callbacks on the reclaim
+/// thread, never on the caller, even where Rust's `kvfree_rcu` may drop on
+/// the retiring thread (issue 30): both C calls share kvfree blocks, so
+/// this queues enough of them to seal many blocks, with grace periods
+/// completing between rounds (a sealed block is then ready when the next
+/// one is sealed, the moment a producer-side free would run).
+#[test]
+fn deferred_c_calls_never_run_on_the_caller() {
+    const ROUNDS: usize = 4;
+    const PER_ROUND: usize = 3_000;
+    let mut heads: Vec<RcuHead> =
+        (0..ROUNDS * PER_ROUND).map(|_| RcuHead { next: std::ptr::null_mut(), func: None }).collect();
+    IS_QUEUER.with(|q| q.set(true));
+    urcu_memb_register_thread();
+    for round in heads.chunks_mut(PER_ROUND) {
+        for (i, h) in round.iter_mut().enumerate() {
+            // SAFETY: the callbacks only count; the heads outlive the barrier.
+            unsafe {
+                if i % 2 == 0 {
+                    urcu_memb_call_rcu(h, Some(note_where_head));
+                } else {
+                    urcu_memb_defer_rcu(Some(note_where_arg), std::ptr::null_mut());
+                }
+            }
+        }
+        urcu_memb_synchronize_rcu();
+    }
+    urcu_memb_barrier();
+    urcu_memb_unregister_thread();
+    IS_QUEUER.with(|q| q.set(false));
+    // Relaxed: the barrier ordered every callback before this.
+    assert_eq!(QUEUED_RAN.load(Ordering::Relaxed), ROUNDS * PER_ROUND);
+    assert_eq!(QUEUED_RAN_ON_QUEUER.load(Ordering::Relaxed), 0, "a deferred C call ran on its caller");
+}
