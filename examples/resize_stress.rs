@@ -88,6 +88,11 @@ struct Args {
     /// Print JSON (every run, and the summary) instead of the table.
     #[arg(long)]
     json: bool,
+    /// Counts one early free in the first run after it finished, so that
+    /// the run must end in `FAIL` and a non-zero exit (scripts/smoke_resize.sh
+    /// checks the failure path with it).
+    #[arg(long, hide = true)]
+    inject_failure: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -152,6 +157,11 @@ fn main() -> ExitCode {
         }
     }
 
+    if args.inject_failure {
+        if let Some((_, first)) = results.first_mut() {
+            first.reader.early_frees += 1;
+        }
+    }
     let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
     let strategies: Vec<Strategy> = args.strategies.iter().map(|s| s.strategy()).collect();
     let rows = report::summarise(&runs, &flavours, &strategies);

@@ -53,6 +53,17 @@ expect_pass --resizes 512 --strategies call-rcu --fail-wrapper-every 7
 echo "--- resize_stress: kvfree with no block to be had (emergency path)"
 expect_pass --resizes 512 --strategies kvfree --fail-kvfree-blocks
 
+echo "--- resize_stress: an injected early free must end in FAIL and a non-zero exit"
+if out=$("$bin" --resizes 64 --flavours memb --strategies leak --inject-failure 2>&1); then
+    echo "resize_stress --inject-failure exited 0" >&2
+    exit 1
+fi
+if [[ "$(tail -n 1 <<<"$out")" != FAIL:* ]]; then
+    printf '%s\n' "$out"
+    echo "resize_stress --inject-failure: the last line is not a FAIL verdict" >&2
+    exit 1
+fi
+
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "--- installing valgrind"
     apt-get update -qq

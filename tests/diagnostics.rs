@@ -47,6 +47,12 @@ fn srcu_guard_on_qsbr_cell() {
     let guard = rcu::srcu::read_lock();
     cell.load(&guard);
 }
+fn domain_guard_on_srcu_cell() {
+    static DOMAIN: rcu::srcu::Domain = rcu::srcu::Domain::new();
+    let cell = rcu::srcu::RcuCell::new(1u8);
+    let guard = DOMAIN.read_lock();
+    cell.load(&guard);
+}
 fn memb_guard_across_await() {
     require_send(async {
         let guard = rcu::memb::read_lock();
@@ -109,13 +115,14 @@ fn mistakes_are_explained_in_the_users_words() {
         ("rcu::qsbr::ReadGuard<'_>", "Srcu"),
         ("rcu::srcu::ReadGuard", "Memb"),
         ("rcu::srcu::ReadGuard", "Qsbr"),
+        ("DomainGuard", "Srcu"),
     ] {
         let want = format!("`{guard}` is not a read-side section of the `{cell}` flavour");
         assert!(headlines.iter().any(|l| l.contains(&want)), "no error says {want:?}:\n{stderr}");
     }
     assert_eq!(
         stderr.matches("take the guard from the cell's flavour").count(),
-        6,
+        7,
         "each mix names the fix:\n{stderr}"
     );
 
@@ -130,5 +137,6 @@ fn mistakes_are_explained_in_the_users_words() {
     for line in &headlines {
         assert!(!line.contains("rcu_core") && !line.contains("rcu_memb::"), "internal crate in {line:?}");
     }
-    assert_eq!(headlines.len(), 6 + not_send, "no other error:\n{stderr}");
+    assert!(stderr.contains("or of an srcu `Domain`"), "the Domain case is named:\n{stderr}");
+    assert_eq!(headlines.len(), 7 + not_send, "no other error:\n{stderr}");
 }

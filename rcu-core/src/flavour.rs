@@ -53,7 +53,7 @@ pub fn on_thread_exit<F: Flavour>(at_exit: AtExit) {
 /// guard may be `Send`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a read-side section of the `{F}` flavour",
-    label = "a guard of another flavour than the cell's (`{F}`)",
+    label = "a guard of another flavour than the cell's (`{F}`), or of an srcu `Domain` (whose sections protect no `RcuCell`)",
     note = "a cell of one flavour is read only under that flavour's guard: the grace periods of `{F}` do not wait for sections of another flavour",
     note = "take the guard from the cell's flavour (`rcu::memb::read_lock()` for an `rcu::memb::RcuCell`, `rcu::srcu::read_lock()` for `rcu::srcu`, the thread's `rcu::qsbr::QsbrThread::read_lock()` for `rcu::qsbr`), or store the value in a cell of the guard's flavour"
 )]
