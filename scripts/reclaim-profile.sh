@@ -27,6 +27,8 @@ for kind in "${kinds[@]}"; do
     data=$out/$kind.perf.data
     perf record -q -e cpu-clock -g -o "$data" -- \
         "$bin" kvfree-flood-one --kind "$kind" --threads 2 --objects "$objects"
+    echo "== $kind: share of all samples per thread name"
+    perf report -i "$data" --stdio --no-children --sort comm -g none 2>/dev/null | awk '!/^#/ && NF'
     echo "== $kind: share of all samples, per thread name and symbol (top $top per thread)"
     perf report -i "$data" --stdio --no-children --sort comm,sym -g none 2>/dev/null |
         awk -v top="$top" '/^#/ || NF == 0 { next }
