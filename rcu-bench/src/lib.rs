@@ -18,7 +18,8 @@
 //! * [`report`]: results, sections, text, CSV and chart;
 //! * the workloads: [`run`] (`test_urcu`), [`suite`] (read pair and
 //!   2 readers + 1 writer), [`sharing`] (concurrent `synchronize_rcu`),
-//!   [`flood`] (rcuscale kfree), [`par_iter`] (rayon pool lookups) and
+//!   [`flood`] (rcuscale kfree), [`kvfree_flood`] (issue 30's counted
+//!   `kvfree_rcu` flood, with per-call latency), [`par_iter`] (rayon pool lookups) and
 //!   [`config`] (configuration reload, with the pool rows);
 //! * [`server`]: an async HTTP server whose routing table is reloaded
 //!   every 10 ms, with its load generator (`rcu-bench server`);
@@ -45,6 +46,7 @@ pub mod report;
 
 pub mod config;
 pub mod flood;
+pub mod kvfree_flood;
 pub mod par_iter;
 pub mod run;
 pub mod server;

@@ -6,6 +6,7 @@ use rcu_bench::compare::{compare, CompareConfig};
 use rcu_bench::config::ConfigRunConfig;
 use rcu_bench::flood::{format_table, run_flood_here, run_flood_in_child, FloodConfig, FloodKind};
 use rcu_bench::implementations::Implementation;
+use rcu_bench::kvfree_flood;
 use rcu_bench::report::{format_csv, format_text, Results};
 use rcu_bench::run::{default_warmup, run, RetireMode, RunConfig};
 use rcu_bench::server::holders::HOLDERS;
@@ -81,6 +82,43 @@ enum Command {
         #[arg(long)]
         baseline: Option<String>,
         /// Do not pin threads to CPUs.
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// Issue 30's flood: threads box 32-byte objects whose drops are
+    /// counted and hand each to `kvfree_rcu` (memb, qsbr, srcu), then
+    /// `rcu_barrier`; beside the plain allocate-and-drop loop on the same
+    /// threads. Time and peak RSS per kind, each in its own child process,
+    /// with ratios to the plain loop; `--latency` times every call.
+    KvfreeFlood {
+        /// Kinds to run (repeat): plain, memb, qsbr, srcu [default: all].
+        #[arg(long = "kind", value_parser = kvfree_flood::Kind::from_name)]
+        kinds: Vec<kvfree_flood::Kind>,
+        /// Producer threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Objects per producer.
+        #[arg(long, default_value_t = 2_000_000)]
+        objects: u64,
+        /// Time every call into a histogram: p50, p99, p99.9, max.
+        #[arg(long)]
+        latency: bool,
+        /// Do not pin producers to CPUs.
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// Runs one kvfree-flood kind in this process and prints a
+    /// KVFREE_FLOOD line (used by `kvfree-flood`).
+    #[command(hide = true)]
+    KvfreeFloodOne {
+        #[arg(long, value_parser = kvfree_flood::Kind::from_name)]
+        kind: kvfree_flood::Kind,
+        #[arg(long)]
+        threads: usize,
+        #[arg(long)]
+        objects: u64,
+        #[arg(long)]
+        latency: bool,
         #[arg(long)]
         no_pin: bool,
     },
@@ -282,6 +320,23 @@ fn real_main(cli: Cli) -> Result<(), String> {
                 preferred.into_iter().find(|p| reports.iter().any(|r| r.kind == *p)).map(String::from)
             });
             print!("{}", format_table(&reports, baseline.as_deref()));
+            Ok(())
+        }
+        Command::KvfreeFlood { kinds, threads, objects, latency, no_pin } => {
+            let kinds = if kinds.is_empty() { kvfree_flood::Kind::ALL.to_vec() } else { kinds };
+            let config = kvfree_flood::Config { threads, objects_per_thread: objects, latency, pin: !no_pin };
+            let mut reports = Vec::new();
+            for kind in kinds {
+                eprintln!("kvfree-flood: {} ({threads} threads x {objects} objects)", kind.name());
+                reports.push(kvfree_flood::run_in_child(kind, &config)?);
+            }
+            reports.iter().for_each(|r| println!("{}", r.to_line()));
+            print!("{}", kvfree_flood::format_table(&reports));
+            Ok(())
+        }
+        Command::KvfreeFloodOne { kind, threads, objects, latency, no_pin } => {
+            let config = kvfree_flood::Config { threads, objects_per_thread: objects, latency, pin: !no_pin };
+            println!("{}", kvfree_flood::run_here(kind, &config)?.to_line());
             Ok(())
         }
         Command::FloodOne { kind, threads, objects, no_pin } => {
