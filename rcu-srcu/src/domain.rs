@@ -2,13 +2,14 @@
 //! grace-period sequence, so a long section of one domain never delays
 //! another's grace periods.
 
-use crate::domain_reclaim::{self, DomainReclaim, GracePeriods};
+use crate::domain_reclaim::{self, DomainReclaim, GracePeriods, Pending};
 use rcu_core::stall::StallReporter;
 use rcu_core::GpSequence;
 use rcu_core::{GpState, RcuFree};
 use rcu_core::{SrcuReaders, SrcuSection};
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
+use std::sync::{MutexGuard, Once};
 
 /// An srcu domain, usable in a `static`:
 ///
@@ -24,15 +25,16 @@ use std::sync::atomic::AtomicU64;
 /// Grace periods of a domain wait only for its own sections. Its
 /// `call_rcu`, `kvfree_rcu` and async waits are served by a worker thread of
 /// its own, started on first use; `RcuCell` serves the default domain.
-/// A domain has no `fork()` handler: in a forked child, sections other
-/// threads held at the fork stay open there, and its grace periods wait
-/// for them forever (the default domain's are forgotten in the child).
+/// In a forked child, a domain works as the flavours do: other threads'
+/// sections are forgotten and the worker restarts on next use.
 #[derive(Debug)]
 pub struct Domain {
     readers: SrcuReaders,
     sequence: GpSequence,
     stall_warnings: AtomicU64,
     reclaim: DomainReclaim,
+    /// Listed for the fork handlers (`domain_fork`).
+    fork_listed: Once,
 }
 
 impl Domain {
@@ -50,12 +52,14 @@ impl Domain {
             sequence: GpSequence::new(0),
             stall_warnings: AtomicU64::new(0),
             reclaim: DomainReclaim::new(),
+            fork_listed: Once::new(),
         }
     }
 
     /// Enters a read-side section of this domain (nestable, never blocks).
     #[inline]
     pub fn read_lock(&'static self) -> DomainGuard {
+        self.listed();
         DomainGuard { domain: self, section: self.readers.read_lock() }
     }
 
@@ -104,6 +108,7 @@ impl Domain {
     /// });
     /// ```
     pub fn synchronize_rcu_async(&'static self) -> impl Future<Output = ()> + Send + 'static {
+        self.listed();
         let cookie = self.sequence.snapshot();
         // No reader: completed here, as `synchronize_rcu`'s fast path does
         // (without waiting: a reader that arrives meanwhile leaves the
@@ -121,6 +126,7 @@ impl Domain {
     /// Runs `callback` on this domain's worker thread after a grace period
     /// of this domain. Never blocks.
     pub fn call_rcu<C: FnOnce() + Send + 'static>(&'static self, callback: C) {
+        self.listed();
         self.reclaim.call(self, Box::new(callback));
     }
 
@@ -128,6 +134,7 @@ impl Domain {
     /// after a grace period of this domain. Never blocks; no allocation
     /// for the object itself (a queue slot only).
     pub fn kvfree_rcu<P: RcuFree>(&'static self, object: P) {
+        self.listed();
         self.reclaim.free(self, object.into_entry());
     }
 
@@ -150,13 +157,42 @@ impl Domain {
             "rcu_srcu: Domain::rcu_barrier() called from a domain's callback would wait for itself; \
              queue the work with call_rcu instead"
         );
-        domain_reclaim::block_on(self.reclaim.barrier(self));
+        domain_reclaim::block_on(self.rcu_barrier_async());
     }
 
     /// Completes after every callback and kvfree object queued on this
     /// domain before the call has run or been dropped. Never blocks.
     pub fn rcu_barrier_async(&'static self) -> impl Future<Output = ()> + Send + 'static {
+        self.listed();
         self.reclaim.barrier(self)
+    }
+
+    /// Lists this domain for the fork handlers on first use.
+    #[inline]
+    fn listed(&'static self) {
+        self.fork_listed.call_once(|| crate::domain_fork::list(self));
+    }
+
+    /// `fork()` support, before fork: takes the queue's lock (returned)
+    /// then the grace-period leadership lock, in the order the worker
+    /// takes them.
+    pub(crate) fn fork_prepare(&'static self) -> MutexGuard<'static, Pending> {
+        let queue = self.reclaim.lock_for_fork();
+        self.sequence.lock_for_fork();
+        queue
+    }
+
+    /// `fork()` support, parent side: releases the leadership lock (the
+    /// caller then drops the queue's guard).
+    pub(crate) fn fork_parent(&self) {
+        self.sequence.unlock_after_fork_parent();
+    }
+
+    /// `fork()` support, child side: only the forking thread exists.
+    pub(crate) fn fork_child(&'static self, queue: &mut MutexGuard<'static, Pending>) {
+        self.readers.reset_after_fork_child();
+        self.sequence.reset_after_fork_child();
+        DomainReclaim::reset_after_fork_child(queue);
     }
 
     /// Runs one grace period (the caller holds the sequence's running

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 /// What runs after a grace period.
@@ -27,7 +27,7 @@ enum Deferred {
 }
 
 /// Work queued for the worker.
-struct Pending {
+pub(crate) struct Pending {
     /// In queue order, each with the cookie it waits for.
     items: VecDeque<(GpState, Deferred)>,
     /// The latest cookie of the items queued (cookies may be queued out of
@@ -35,13 +35,15 @@ struct Pending {
     latest: GpState,
     /// The latest cookie an async wait asked a grace period for.
     wanted: GpState,
+    /// Whether the worker runs (false again in a forked child, which has
+    /// no worker: the next item or request starts one).
+    started: bool,
 }
 
 /// A domain's queue and its worker (see the module docs).
 pub(crate) struct DomainReclaim {
     pending: Mutex<Pending>,
     work: Condvar,
-    started: Once,
 }
 
 impl std::fmt::Debug for DomainReclaim {
@@ -70,10 +72,24 @@ impl DomainReclaim {
                 items: VecDeque::new(),
                 latest: GpState::COMPLETED,
                 wanted: GpState::COMPLETED,
+                started: false,
             }),
             work: Condvar::new(),
-            started: Once::new(),
         }
+    }
+
+    /// `fork()` support: the queue's lock, held across the fork by the
+    /// forking thread so neither process inherits it held by a thread the
+    /// child lacks.
+    pub(crate) fn lock_for_fork(&'static self) -> MutexGuard<'static, Pending> {
+        self.lock()
+    }
+
+    /// `fork()` support, child side: the worker was not copied; the next
+    /// item or request starts one. Items queued stay (they run in the
+    /// child too, on its copy of memory).
+    pub(crate) fn reset_after_fork_child(pending: &mut MutexGuard<'static, Pending>) {
+        pending.started = false;
     }
 
     fn lock(&self) -> MutexGuard<'_, Pending> {
@@ -93,9 +109,9 @@ impl DomainReclaim {
     }
 
     fn push<G: GracePeriods>(&'static self, gps: &'static G, item: Deferred) {
-        self.start(gps);
         let cookie = gps.snapshot();
         let mut pending = self.lock();
+        self.start(gps, &mut pending);
         pending.latest = pending.latest.max(cookie);
         pending.items.push_back((cookie, item));
         drop(pending);
@@ -104,8 +120,8 @@ impl DomainReclaim {
 
     /// Asks the worker for the grace period of `cookie` (an async wait's).
     pub(crate) fn request<G: GracePeriods>(&'static self, gps: &'static G, cookie: GpState) {
-        self.start(gps);
         let mut pending = self.lock();
+        self.start(gps, &mut pending);
         pending.wanted = pending.wanted.max(cookie);
         drop(pending);
         self.work.notify_one();
@@ -120,13 +136,17 @@ impl DomainReclaim {
         BarrierWait(signal)
     }
 
-    fn start<G: GracePeriods>(&'static self, gps: &'static G) {
-        self.started.call_once(|| {
-            std::thread::Builder::new()
-                .name(format!("srcu-{}", gps.name()))
-                .spawn(move || self.serve(gps))
-                .expect("rcu_srcu: cannot start a domain's reclaim thread");
-        });
+    /// Starts the worker unless it runs (under the queue's lock, which the
+    /// worker takes first thing: it waits until the caller has queued).
+    fn start<G: GracePeriods>(&'static self, gps: &'static G, pending: &mut Pending) {
+        if pending.started {
+            return;
+        }
+        std::thread::Builder::new()
+            .name(format!("srcu-{}", gps.name()))
+            .spawn(move || self.serve(gps))
+            .expect("rcu_srcu: cannot start a domain's reclaim thread");
+        pending.started = true;
     }
 
     /// The worker: waits for work, runs the grace period the latest item or

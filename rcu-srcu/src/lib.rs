@@ -70,6 +70,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod domain;
+mod domain_fork;
 mod domain_reclaim;
 
 pub use domain::{Domain, DomainGuard};

@@ -467,14 +467,16 @@ impl GpSequence {
     }
 
     /// `fork()` support: hold the leadership lock across the fork.
-    pub(crate) fn lock_for_fork(&self) {
+    #[doc(hidden)]
+    pub fn lock_for_fork(&self) {
         self.leadership.raw_lock();
         self.waiters.lock_for_fork();
     }
 
     /// `fork()` support, parent side: release the lock taken by
     /// [`Self::lock_for_fork`].
-    pub(crate) fn unlock_after_fork_parent(&self) {
+    #[doc(hidden)]
+    pub fn unlock_after_fork_parent(&self) {
         self.waiters.unlock_after_fork();
         // SAFETY: taken by `lock_for_fork` on this thread, no guard exists.
         unsafe { self.leadership.raw_unlock() };
@@ -483,7 +485,8 @@ impl GpSequence {
     /// `fork()` support, child side: only the forking thread exists, so no
     /// leader runs and nobody sleeps; a grace period that was running in
     /// the parent is abandoned (not counted as completed).
-    pub(crate) fn reset_after_fork_child(&self) {
+    #[doc(hidden)]
+    pub fn reset_after_fork_child(&self) {
         {
             // SAFETY: the child's only thread took this lock before fork.
             let lead = unsafe { &mut *self.leadership.value_ptr() };

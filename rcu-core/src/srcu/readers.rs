@@ -187,7 +187,8 @@ impl SrcuReaders {
     /// every other thread's sections are counted ended and its slot freed.
     /// A guard another thread handed to the forking thread must not be
     /// dropped in the child (its end was counted here already).
-    pub(crate) fn reset_after_fork_child(&'static self) {
+    #[doc(hidden)]
+    pub fn reset_after_fork_child(&'static self) {
         let own = local::existing_slot(&self.registry);
         for slot in self.registry.slots().filter(|s| own.is_none_or(|o| !std::ptr::eq(*s, o))) {
             slot.forget_after_fork_child();
