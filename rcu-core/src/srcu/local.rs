@@ -15,6 +15,8 @@ type Entry = Option<(&'static SrcuRegistry, &'static SrcuSlot)>;
 std::thread_local! {
     /// The most recently claimed slots, by domain registry.
     static CACHE: [Cell<Entry>; WAYS] = const { [const { Cell::new(None) }; WAYS] };
+    /// Its address is the thread's token (`thread_token`).
+    static TOKEN: u8 = const { 0 };
     /// Every slot this thread owns; releases them at thread exit.
     static OWNED: Owned = const { Owned(RefCell::new(Vec::new())) };
 }
@@ -45,6 +47,14 @@ pub(crate) fn current_slot(registry: &'static SrcuRegistry) -> Option<&'static S
     }
 }
 
+/// The calling thread's token: distinct among live threads, never 0 (the
+/// address of a thread-local without destructor, valid until the thread
+/// ends). A slot claimed through [`current_slot`] carries it until release.
+#[inline(always)]
+pub(crate) fn thread_token() -> u64 {
+    TOKEN.with(|t| std::ptr::from_ref(t) as usize as u64)
+}
+
 /// The calling thread's slot in `registry` if it has one (never claims).
 pub(crate) fn existing_slot(registry: &SrcuRegistry) -> Option<&'static SrcuSlot> {
     OWNED.try_with(|o| o.0.borrow().iter().find(|(r, _)| std::ptr::eq(*r, registry)).map(|(_, s)| *s)).ok().flatten()
@@ -59,6 +69,7 @@ fn claim_slot(registry: &'static SrcuRegistry) -> Option<&'static SrcuSlot> {
             .try_with(|o| {
                 let slot = registry.claim();
                 slot.set_owner_tid(crate::sys::gettid());
+                slot.set_owner_token(thread_token());
                 o.0.borrow_mut().push((registry, slot));
                 slot
             })

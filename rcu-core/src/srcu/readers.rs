@@ -78,6 +78,21 @@ impl SrcuReaders {
     #[inline]
     pub fn read_unlock(&'static self, section: SrcuSection) {
         let rank = usize::from(section.rank);
+        // The common case, ended on the thread that entered it: the guard's
+        // slot names this thread's token, so no slot lookup is needed.
+        if section.slot.is_owned_by(local::thread_token()) {
+            // SAFETY: the calling thread owns `section.slot`, which entered it.
+            return unsafe { section.slot.exit_own(rank) };
+        }
+        self.read_unlock_elsewhere(section);
+    }
+
+    /// `read_unlock` of a section another slot (or this thread before its
+    /// slot was released) entered.
+    #[cold]
+    #[inline(never)]
+    fn read_unlock_elsewhere(&'static self, section: SrcuSection) {
+        let rank = usize::from(section.rank);
         match local::current_slot(&self.registry) {
             // SAFETY: the calling thread owns `slot`, which entered it.
             Some(slot) if std::ptr::eq(slot, section.slot) => unsafe { slot.exit_own(rank) },
@@ -232,4 +247,30 @@ fn misuse_blocking(domain: &str, what: &str, open: u64) -> ! {
          holds the guard). Drop the guard first, or use synchronize_rcu_async (or call_rcu / kvfree_rcu, \
          which never block)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static READERS: SrcuReaders = SrcuReaders::new("owner-token test");
+
+    /// The unlock's fast path trusts `is_owned_by`: true on the entering
+    /// thread only, and false for that thread's token once it exited.
+    #[test]
+    fn only_the_live_owner_matches_its_slot() {
+        let (section, token) = std::thread::spawn(|| {
+            let section = READERS.read_lock();
+            assert!(section.slot.is_owned_by(local::thread_token()));
+            (section, local::thread_token())
+        })
+        .join()
+        .unwrap();
+        // The opener exited with its section open: its slot stays claimed
+        // but is no longer its (or anyone's) by token.
+        assert!(!section.slot.is_owned_by(token));
+        assert!(!section.slot.is_owned_by(local::thread_token()));
+        READERS.read_unlock(section);
+        assert_eq!(READERS.open_here(), 0);
+    }
 }

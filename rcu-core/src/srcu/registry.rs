@@ -92,6 +92,10 @@ impl SrcuRegistry {
     /// are still open on other threads (or leaked): then it stays claimed
     /// for good, so no later owner inherits them in its misuse check.
     pub fn release(&self, slot: &'static SrcuSlot) {
+        // The releasing thread stops being the owner its token names, even
+        // if the slot stays claimed below (a later thread may reuse the
+        // token: its address).
+        slot.set_owner_token(0);
         if slot.open_sections() == 0 {
             // Release pairs with the Acquire of the next claim.
             slot.in_use.store(false, Ordering::Release);

@@ -24,6 +24,10 @@ pub struct SrcuSlot {
     closed_elsewhere: AtomicU64,
     /// The kernel thread id of the slot's latest owner, for stall warnings.
     tid: AtomicU64,
+    /// The owner thread's token (`local::thread_token`) while a thread
+    /// holds the slot through its thread-locals; 0 otherwise. Lets an
+    /// unlock tell "my own slot" without looking its slot up.
+    owner_token: AtomicU64,
     /// Claimed by a thread (or retired: see `SrcuRegistry::release`).
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) in_use: AtomicBool,
@@ -53,6 +57,7 @@ impl SrcuSlot {
             closed_for_others: AtomicU64::new(0),
             closed_elsewhere: AtomicU64::new(0),
             tid: AtomicU64::new(0),
+            owner_token: AtomicU64::new(0),
             in_use: AtomicBool::new(claimed),
         }
     }
@@ -66,6 +71,7 @@ impl SrcuSlot {
             closed_for_others: AtomicU64::new(0),
             closed_elsewhere: AtomicU64::new(0),
             tid: AtomicU64::new(0),
+            owner_token: AtomicU64::new(0),
             in_use: AtomicBool::new(claimed),
         }
     }
@@ -144,7 +150,29 @@ impl SrcuSlot {
         }
         self.closed_for_others.store(0, Ordering::Relaxed);
         self.closed_elsewhere.store(0, Ordering::Relaxed);
+        self.owner_token.store(0, Ordering::Relaxed);
         self.in_use.store(false, Ordering::Relaxed);
+    }
+
+    /// Records the owner thread's token (after a claim through the
+    /// thread-locals), or clears it (0, at release).
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn set_owner_token(&self, token: u64) {
+        // Relaxed: only the owner writes its own token here, and only
+        // `is_owned_by(its token)` on that same thread acts on it: by
+        // coherence a thread reads back its own latest store (set at claim,
+        // 0 at release), and no other thread ever stores that value while
+        // this thread lives (tokens of live threads differ).
+        self.owner_token.store(token, Ordering::Relaxed);
+    }
+
+    /// Whether the thread whose token is `token` owns the slot now.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn is_owned_by(&self, token: u64) -> bool {
+        // Relaxed: as in `set_owner_token`; a stale value of another
+        // thread's token (or 0) never equals the caller's.
+        self.owner_token.load(Ordering::Relaxed) == token
     }
 
     /// Records the owner's kernel thread id (after a claim).
