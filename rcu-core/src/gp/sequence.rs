@@ -423,17 +423,7 @@ impl GpSequence {
         if s & 1 == 1 || self.seq.compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
             return false;
         }
-        // A panic in `try_gp` would leave `seq` odd (see `run_or_abort`).
-        struct AbortOnUnwind;
-        impl Drop for AbortOnUnwind {
-            fn drop(&mut self) {
-                eprintln!("rcu: a grace period panicked; aborting (continuing could free memory early)");
-                std::process::abort();
-            }
-        }
-        let guard = AbortOnUnwind;
-        let completed = try_gp();
-        std::mem::forget(guard);
+        let completed = Self::run_or_abort(try_gp);
         if completed {
             self.complete(s + 2);
         } else {
@@ -450,8 +440,9 @@ impl GpSequence {
         self.complete(s + 2);
     }
 
-    /// Runs one grace period while this thread holds the odd state.
-    fn run_or_abort(run_gp: &(impl Fn() + ?Sized)) {
+    /// Runs one grace period (or an attempt at one) while this thread
+    /// holds the odd state.
+    fn run_or_abort<R>(run_gp: impl FnOnce() -> R) -> R {
         // A panic here would leave `seq` odd and make later cookies complete
         // a grace period early: there is no safe way to continue.
         struct AbortOnUnwind;
@@ -462,8 +453,9 @@ impl GpSequence {
             }
         }
         let guard = AbortOnUnwind;
-        run_gp();
+        let result = run_gp();
         std::mem::forget(guard);
+        result
     }
 
     /// `fork()` support: hold the leadership lock across the fork.
