@@ -30,6 +30,7 @@ macro_rules! both_flavours {
         let _: fn() -> fl::ReclaimPacing = fl::reclaim_pacing;
         let _: fn(fl::ReclaimPacing) = fl::set_reclaim_pacing;
         let _: fn(Duration) = fl::set_kvfree_drain_interval;
+        let _: fn(bool) = fl::set_kvfree_drop_on_caller;
         let _: fn() -> usize = fl::reclaim_now;
         let _: fn() -> Option<Duration> = fl::stall_timeout;
         let _: fn(Option<Duration>) = fl::set_stall_timeout;

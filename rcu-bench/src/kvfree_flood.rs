@@ -128,6 +128,10 @@ pub struct Report {
     pub peak_rss_kib: Option<u64>,
     /// Per-call latency quantiles (p50, p99, p99.9, max), ns, with latency.
     pub latency_ns: Option<[u64; 4]>,
+    /// Objects dropped by the producer that retired them (the flavour's
+    /// `kvfree_objects_freed_by_owner`; none for the plain loop, or from a
+    /// revision that did not count them).
+    pub freed_by_owner: Option<u64>,
 }
 
 /// One producer: `n` objects created and disposed of, each call timed when
@@ -152,6 +156,16 @@ fn produce_kind(kind: Kind, slot: usize, n: u64, hist: Option<&mut Histogram>) {
         Kind::Memb => produce(slot, n, rcu_memb::Memb::kvfree_rcu, hist),
         Kind::Qsbr => produce(slot, n, rcu_qsbr::Qsbr::kvfree_rcu, hist),
         Kind::Srcu => produce(slot, n, rcu_srcu::Srcu::kvfree_rcu, hist),
+    }
+}
+
+/// The flavour's count of objects dropped by their retiring thread.
+fn freed_by_owner(kind: Kind) -> Option<u64> {
+    match kind {
+        Kind::Plain => None,
+        Kind::Memb => Some(rcu_memb::Memb::stats().kvfree_objects_freed_by_owner),
+        Kind::Qsbr => Some(rcu_qsbr::Qsbr::stats().kvfree_objects_freed_by_owner),
+        Kind::Srcu => Some(rcu_srcu::Srcu::stats().kvfree_objects_freed_by_owner),
     }
 }
 
@@ -206,6 +220,7 @@ pub fn run_here(kind: Kind, config: &Config) -> Result<Report, String> {
         return Err(format!("--threads must be 1..={MAX_THREADS}"));
     }
     let dropped_before = dropped();
+    let by_owner_before = freed_by_owner(kind);
     let (start, loop_time, hist) = run_producers(kind, config);
     barrier(kind);
     let total_time = start.elapsed();
@@ -223,6 +238,7 @@ pub fn run_here(kind: Kind, config: &Config) -> Result<Report, String> {
         total_time,
         peak_rss_kib: crate::rss::peak_rss_kib(),
         latency_ns: config.latency.then(|| [q(0.5), q(0.99), q(0.999), hist.max().unwrap_or(0)]),
+        freed_by_owner: freed_by_owner(kind).zip(by_owner_before).map(|(a, b)| a - b),
     })
 }
 
@@ -238,7 +254,7 @@ impl Report {
         let lat = |i: usize| opt(self.latency_ns.map(|l| l[i]));
         format!(
             "KVFREE_FLOOD kind={} threads={} objects={} loop_ns={} total_ns={} peak_rss_kib={} \
-             p50_ns={} p99_ns={} p999_ns={} max_ns={}",
+             p50_ns={} p99_ns={} p999_ns={} max_ns={} by_owner={}",
             self.kind,
             self.threads,
             self.objects,
@@ -248,7 +264,8 @@ impl Report {
             lat(0),
             lat(1),
             lat(2),
-            lat(3)
+            lat(3),
+            opt(self.freed_by_owner)
         )
     }
 
@@ -267,6 +284,8 @@ impl Report {
             }
         };
         let num = |key: &str| -> Result<u64, String> { opt(key)?.ok_or_else(|| format!("{key} missing")) };
+        // Absent from the lines of revisions before producer-side frees.
+        let by_owner = if rest.contains(" by_owner=") { opt("by_owner")? } else { None };
         let lat = [opt("p50_ns")?, opt("p99_ns")?, opt("p999_ns")?, opt("max_ns")?];
         Ok(Report {
             kind: field("kind")?.to_string(),
@@ -279,6 +298,7 @@ impl Report {
                 [Some(a), Some(b), Some(c), Some(d)] => Some([a, b, c, d]),
                 _ => None,
             },
+            freed_by_owner: by_owner,
         })
     }
 }
@@ -314,7 +334,7 @@ pub fn run_in_child(kind: Kind, config: &Config) -> Result<Report, String> {
 pub fn format_table(reports: &[Report]) -> String {
     let plain = reports.iter().find(|r| r.kind == Kind::Plain.name());
     let mut out = format!(
-        "{:<6} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}\n",
+        "{:<6} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}\n",
         "kind",
         "Mobj/s",
         "total ms",
@@ -325,14 +345,15 @@ pub fn format_table(reports: &[Report]) -> String {
         "p99 ns",
         "p99.9 ns",
         "max ns",
-        "loop ms"
+        "loop ms",
+        "by owner"
     );
     let ratio = |a: f64, b: Option<f64>| b.map_or("-".to_string(), |b| format!("{:.2}", a / b));
     for r in reports {
         let lat = |i: usize| r.latency_ns.map_or("-".to_string(), |l| l[i].to_string());
         let rss = r.peak_rss_kib.map(|k| k as f64 / 1024.0);
         out.push_str(&format!(
-            "{:<6} {:>8.2} {:>10.1} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10.1}\n",
+            "{:<6} {:>8.2} {:>10.1} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10.1} {:>9}\n",
             r.kind,
             r.objects_per_sec() / 1e6,
             r.total_time.as_secs_f64() * 1e3,
@@ -347,6 +368,7 @@ pub fn format_table(reports: &[Report]) -> String {
             lat(2),
             lat(3),
             r.loop_time.as_secs_f64() * 1e3,
+            r.freed_by_owner.map_or("-".to_string(), |n| format!("{:.0}%", n as f64 * 100.0 / r.objects.max(1) as f64)),
         ));
     }
     out
@@ -358,7 +380,7 @@ mod tests {
 
     #[test]
     fn report_lines_round_trip() {
-        for latency_ns in [None, Some([40, 90, 2_000, 80_000])] {
+        for (latency_ns, freed_by_owner) in [(None, None), (Some([40, 90, 2_000, 80_000]), Some(1_500))] {
             let r = Report {
                 kind: "qsbr".into(),
                 threads: 2,
@@ -367,9 +389,14 @@ mod tests {
                 total_time: Duration::from_nanos(23_456),
                 peak_rss_kib: Some(4096),
                 latency_ns,
+                freed_by_owner,
             };
             assert_eq!(Report::parse_line(&r.to_line()).unwrap(), r);
         }
+        // A line from a revision before `by_owner` existed still parses.
+        let old = "KVFREE_FLOOD kind=memb threads=2 objects=10 loop_ns=1 total_ns=2 peak_rss_kib=- \
+                   p50_ns=- p99_ns=- p999_ns=- max_ns=-";
+        assert_eq!(Report::parse_line(old).unwrap().freed_by_owner, None);
     }
 
     #[test]

@@ -356,7 +356,9 @@ fn deferred_c_calls_never_run_on_the_caller() {
         (0..ROUNDS * PER_ROUND).map(|_| RcuHead { next: std::ptr::null_mut(), func: None }).collect();
     IS_QUEUER.with(|q| q.set(true));
     urcu_memb_register_thread();
+    let engine = <Memb as rcu_core::Flavour>::engine();
     for round in heads.chunks_mut(PER_ROUND) {
+        let freed = engine.stats().kvfree_blocks_freed;
         for (i, h) in round.iter_mut().enumerate() {
             // SAFETY: the callbacks only count; the heads outlive the barrier.
             unsafe {
@@ -368,6 +370,12 @@ fn deferred_c_calls_never_run_on_the_caller() {
             }
         }
         urcu_memb_synchronize_rcu();
+        // The round's full blocks have reached the reclaim thread's
+        // choice (free, or hand back to this thread) before the next
+        // round seals more: the moment an owner would free them.
+        while engine.stats().kvfree_blocks_freed == freed {
+            std::thread::yield_now();
+        }
     }
     urcu_memb_barrier();
     urcu_memb_unregister_thread();

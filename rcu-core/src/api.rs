@@ -29,18 +29,23 @@ macro_rules! define_flavour_api {
         /// section that could still see it has ended), through
         /// [`kvfree_rcu`], except that `swap` hands it back as a
         /// [`Retired`]. [`rcu_barrier`] waits until the old values retired
-        /// so far have been dropped.
+        /// so far have been dropped. An old value's `Drop` may run on the
+        /// retiring thread, at one of its later retirements, or on the
+        /// reclaim thread ([`kvfree_rcu`], "Where `Drop` runs";
+        /// [`set_kvfree_drop_on_caller`]).
         #[doc = concat!("```\nuse ", $krate, "::RcuCell;\n", $reader_setup, "\nlet cell = RcuCell::new(String::from(\"v1\"));\ncell.replace(String::from(\"v2\")); // \"v1\" is dropped after a grace period\n", $krate, "::rcu_barrier(); // ... by now\n```")]
         pub type RcuCell<T> = $crate::RcuCell<T, $flavour>;
 
         /// An RCU-protected owning pointer that may be empty: an
         /// [`RcuCell`] of `Option<T>` with `store` and `take`; removed
-        /// values are dropped after a grace period, as `RcuCell`'s.
+        /// values are dropped after a grace period, as `RcuCell`'s (on the
+        /// retiring thread or the reclaim thread, see [`kvfree_rcu`]).
         pub type RcuOption<T> = $crate::RcuOption<T, $flavour>;
 
         /// A value unpublished from a cell (by `swap` or `take`) but not
         /// yet freed: readable; dropping it retires the value through
-        /// [`kvfree_rcu`] (dropped after a grace period), and
+        /// [`kvfree_rcu`] (dropped after a grace period, on this thread or
+        /// the reclaim thread), and
         /// `into_inner_after_grace_period` waits for one and gives it back.
         pub type Retired<T> = $crate::Retired<T, $flavour>;
 
@@ -184,6 +189,19 @@ macro_rules! define_flavour_api {
         /// kvfree objects waiting for reclaim
         /// ([`KVFREE_BACKLOG_HARD`](rcu_core::kvfree::KVFREE_BACKLOG_HARD)),
         /// a caller that may block waits for reclaim when it seals a block.
+        ///
+        /// **Where `Drop` runs.** After the grace period, on the calling
+        /// thread (at one of its later `kvfree_rcu` calls, when its block
+        /// is full: at most two ready blocks, about 1,000 boxes, per such
+        /// call) or on the flavour's reclaim thread. Freeing on the thread
+        /// that allocated keeps the memory in that thread's allocator cache
+        /// (crossbeam-epoch runs its deferred destructors on the thread
+        /// that pins, too). A destructor that must not run on the caller
+        /// (it takes a lock the caller may hold, it must not run inside
+        /// the caller's read-side section, it calls `rcu_barrier`):
+        /// [`set_kvfree_drop_on_caller`]`(false)` keeps every destructor on
+        /// the reclaim thread. The same holds for the old values `RcuCell`
+        /// and `RcuOption` retire.
         #[doc = concat!("```
 let old_table: Box<[u64]> = vec![1, 2, 3].into_boxed_slice();
 ", $krate, "::kvfree_rcu(old_table);
@@ -215,6 +233,25 @@ assert_eq!(", $krate, "::stats().kvfree_objects_freed, 2);
 ```")]
         pub fn set_kvfree_drain_interval(interval: ::std::time::Duration) {
             $engine.set_kvfree_drain_interval(interval);
+        }
+
+        /// Whether a `Drop` run by [`kvfree_rcu`] (and for the old values
+        /// `RcuCell`, `RcuOption` and `Retired` retire) may run on the
+        /// thread that retired the object: `true` by default (ready blocks
+        /// go back to the thread that filled them, which frees them at a
+        /// later `kvfree_rcu` call, so memory returns to its allocator
+        /// cache); `false` keeps every such destructor on the reclaim
+        /// thread, as `call_rcu` callbacks always are. Blocks already
+        /// handed back are still freed by their owners.
+        #[doc = concat!("```
+", $krate, "::set_kvfree_drop_on_caller(false); // destructors only on the reclaim thread
+", $krate, "::kvfree_rcu(Box::new(1u64));
+", $krate, "::rcu_barrier();
+assert_eq!(", $krate, "::stats().kvfree_objects_freed_by_owner, 0);
+", $krate, "::set_kvfree_drop_on_caller(true); // the default
+```")]
+        pub fn set_kvfree_drop_on_caller(on: bool) {
+            $engine.set_kvfree_drop_on_caller(on);
         }
 
         /// Drops every cached empty kvfree block now (call under memory

@@ -11,6 +11,15 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 /// An RCU-protected owning pointer to a `T`, for flavour `F`.
 ///
 /// Flavour crates export it as `RcuCell<T>` with their flavour filled in.
+///
+/// # Where old values are dropped
+///
+/// `replace`, `replace_box`, `update`, `compare_exchange` (and a dropped
+/// [`Retired`]) retire the old value through `kvfree_rcu`: after a grace
+/// period its `Drop` runs either on the thread that retired it, at one of
+/// that thread's later retirements (so its memory returns to the allocator
+/// cache it came from), or on the flavour's reclaim thread.
+/// `set_kvfree_drop_on_caller(false)` keeps it on the reclaim thread.
 pub struct RcuCell<T: Send + Sync + 'static, F: Flavour> {
     /// Always a valid `Box<T>` pointer. Published with `Release` (`replace`),
     /// read with `Acquire` (`load`).
@@ -62,6 +71,8 @@ impl<T: Send + Sync + 'static, F: Flavour> RcuCell<T, F> {
     /// it is dropped only after a grace period, so readers that loaded it
     /// keep a valid reference. Never waits for a grace period (callable
     /// inside a read-side section), except on the kvfree emergency path.
+    /// The old value's `Drop` may run on this thread later (see "Where old
+    /// values are dropped").
     pub fn replace_box(&self, value: Box<T>) {
         // Release publishes the new value's initialisation (pairs with the
         // Acquire load in `load`); Acquire makes the old value's contents
@@ -79,7 +90,8 @@ impl<T: Send + Sync + 'static, F: Flavour> RcuCell<T, F> {
     /// and publishes it if the cell still holds that value, retrying with
     /// the newer value otherwise. A losing attempt's value is dropped at
     /// once (no reader ever saw it); the replaced value is retired through
-    /// `kvfree_rcu` and dropped after a grace period. Returns the replaced
+    /// `kvfree_rcu` and dropped after a grace period (on this thread later,
+    /// or on the reclaim thread: "Where old values are dropped"). Returns the replaced
     /// value, valid while `guard` lasts. Never waits for a grace period, so
     /// it works inside a read-side section (`guard` is one); `f` may run
     /// more than once under contention.
@@ -118,7 +130,8 @@ impl<T: Send + Sync + 'static, F: Flavour> RcuCell<T, F> {
 
     /// Publishes `new` if the cell holds `current` (compared by address: a
     /// reference from [`RcuCell::load`]), retiring `current` as `replace`
-    /// does; otherwise hands `new` back. Never waits for a grace period.
+    /// does (its `Drop` may run on this thread later); otherwise hands
+    /// `new` back. Never waits for a grace period.
     /// While the guard that loaded `current` lives, its address cannot be
     /// reused, so a match means the cell did not change in between.
     pub fn compare_exchange(&self, current: &T, new: T) -> Result<(), T> {
@@ -179,7 +192,8 @@ impl<T: Send + Sync + 'static, F: Flavour> From<T> for RcuCell<T, F> {
 /// A value unpublished from an RCU cell that readers may still hold. It
 /// derefs to the value (shared reads are safe alongside readers), and is
 /// never dropped before a grace period: dropping the `Retired` retires the
-/// value through `kvfree_rcu`, and
+/// value through `kvfree_rcu` (its `Drop` then runs on the dropping thread
+/// later or on the reclaim thread, as [`RcuCell`]'s old values), and
 /// [`into_inner_after_grace_period`](Retired::into_inner_after_grace_period)
 /// waits for one first.
 pub struct Retired<T: Send + Sync + 'static, F: Flavour> {

@@ -215,6 +215,12 @@ pub trait RcuFlavour: Flavour + Sized + Send + Sync + 'static {
     fn set_kvfree_drain_interval(interval: Duration) {
         Self::engine().set_kvfree_drain_interval(interval);
     }
+    /// Sets whether a `Drop` run by `kvfree_rcu` (and for values cells
+    /// retire) may run on the retiring thread (default `true`); `false`
+    /// keeps every such destructor on the reclaim thread.
+    fn set_kvfree_drop_on_caller(on: bool) {
+        Self::engine().set_kvfree_drop_on_caller(on);
+    }
     /// Drops cached empty kvfree blocks and spare callback slots; returns
     /// how many blocks were freed.
     fn reclaim_now() -> usize {

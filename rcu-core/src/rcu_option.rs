@@ -53,8 +53,9 @@ impl<T: Send + Sync + 'static, F: Flavour> RcuOption<T, F> {
     }
 
     /// Publishes `value` (or empties the cell) and retires the old value, if
-    /// any, through `kvfree_rcu`: dropped after a grace period. Never waits
-    /// for a grace period.
+    /// any, through `kvfree_rcu`: dropped after a grace period, on this
+    /// thread later or on the reclaim thread (see `RcuCell`, "Where old
+    /// values are dropped"). Never waits for a grace period.
     pub fn store(&self, value: Option<T>) {
         drop(self.swap(value));
     }

@@ -61,6 +61,7 @@ impl StatCounters {
             kvfree_emergency_synchronize: 0,
             kvfree_emergency_reserve: 0,
             kvfree_drop_panics: 0,
+            kvfree_objects_freed_by_owner: 0,
         }
     }
 }
@@ -128,6 +129,11 @@ pub struct Stats {
     pub kvfree_emergency_reserve: u64,
     /// Destructors run by kvfree_rcu that panicked (caught and reported).
     pub kvfree_drop_panics: u64,
+    /// kvfree objects dropped by the thread that retired them (ready blocks
+    /// handed back to it; part of `kvfree_objects_freed`). Zero while the
+    /// flavour keeps destructors on its reclaim thread
+    /// (`set_kvfree_drop_on_caller(false)`).
+    pub kvfree_objects_freed_by_owner: u64,
 }
 
 impl Stats {

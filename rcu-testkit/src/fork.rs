@@ -124,3 +124,96 @@ pub fn child_keeps_callback_counts_with_unflushed_residuals<F: RcuFlavour>() {
         before.callbacks_invoked
     );
 }
+
+static FLOOD_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// A flood object whose drop takes a little while, so that forks land in
+/// the middle of a producer's free of its handed-back blocks.
+struct SlowDrop;
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            std::hint::spin_loop();
+        }
+        // Relaxed: read after rcu_barrier (or in the child after its own).
+        FLOOD_DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Forks again and again while another thread floods kvfree_rcu, which
+/// frees its own ready blocks (issue 30): some forks land while that
+/// thread drops a handed-back block. Each child (where the producer does
+/// not exist) retires objects of its own, passes rcu_barrier (it must not
+/// wait for the vanished thread's free), finds its own objects dropped and
+/// the kvfree counters reconciled (freed = queued). The parent's objects
+/// are each dropped once.
+pub fn child_forked_during_producer_side_frees<F: RcuFlavour>() {
+    const FORKS: usize = 12;
+    let stop = Arc::new(AtomicBool::new(false));
+    let produced = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let (stop, produced) = (stop.clone(), produced.clone());
+        std::thread::spawn(move || {
+            // Relaxed: a flag polled in a loop; the join orders the rest.
+            while !stop.load(Ordering::Relaxed) {
+                for _ in 0..1_000 {
+                    F::kvfree_rcu(Box::new(SlowDrop));
+                }
+                produced.fetch_add(1_000, Ordering::Relaxed);
+            }
+        })
+    };
+    // Relaxed: a statistic, polled.
+    while F::stats().kvfree_objects_freed_by_owner == 0 {
+        std::thread::yield_now();
+    }
+    for _ in 0..FORKS {
+        // SAFETY: the child only runs `child_after_fork` and leaves with
+        // _exit (no unwinding into the harness, no parent destructors).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            let ok = std::panic::catch_unwind(child_after_fork::<F>).unwrap_or(false);
+            // SAFETY: _exit ends the child without the parent's atexit handlers.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a valid out-pointer.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "rcu_{}: a child forked during producer-side frees failed (status {status:#x})",
+            F::NAME
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    producer.join().unwrap();
+    F::rcu_barrier();
+    assert_eq!(
+        FLOOD_DROPPED.load(Ordering::Relaxed),
+        produced.load(Ordering::Relaxed),
+        "rcu_{}: the parent's flood objects were not each dropped once",
+        F::NAME
+    );
+}
+
+fn child_after_fork<F: RcuFlavour>() -> bool {
+    let before = FLOOD_DROPPED.load(Ordering::Relaxed);
+    for _ in 0..3_000 {
+        F::kvfree_rcu(Box::new(SlowDrop));
+    }
+    F::rcu_barrier();
+    let dropped = FLOOD_DROPPED.load(Ordering::Relaxed) - before;
+    let s = F::stats();
+    if dropped < 3_000 || s.kvfree_objects_freed != s.kvfree_objects_queued {
+        eprintln!(
+            "rcu_{} child: {dropped} of its 3000 objects dropped; kvfree freed {} of {} queued",
+            F::NAME,
+            s.kvfree_objects_freed,
+            s.kvfree_objects_queued
+        );
+        return false;
+    }
+    true
+}

@@ -227,7 +227,9 @@ pub fn a_panicking_destructor_does_not_lose_the_others<F: RcuFlavour>() {
     assert_eq!(F::stats().kvfree_drop_panics - before, 1);
 }
 
-/// Freed blocks are cached per thread, at most 5 each, and `reclaim_now`
+/// Freed blocks are cached per thread, at most
+/// [`CACHED_BLOCKS_PER_THREAD`](rcu_core::kvfree::CACHED_BLOCKS_PER_THREAD)
+/// each, and `reclaim_now`
 /// drops the caches.
 pub fn block_caches_are_bounded_and_dropped_on_demand<F: RcuFlavour>() {
     let done = Arc::new(AtomicBool::new(false));
@@ -239,7 +241,8 @@ pub fn block_caches_are_bounded_and_dropped_on_demand<F: RcuFlavour>() {
     }
     let s = F::stats();
     let threads = s.registered_threads.max(1) as u64 + 64; // slots of any thread of this process
-    assert!(s.kvfree_cached_blocks <= 5 * threads, "{} cached blocks", s.kvfree_cached_blocks);
+    let cap = u64::from(rcu_core::kvfree::CACHED_BLOCKS_PER_THREAD);
+    assert!(s.kvfree_cached_blocks <= cap * threads, "{} cached blocks", s.kvfree_cached_blocks);
     F::reclaim_now();
     assert_eq!(F::stats().kvfree_cached_blocks, 0);
     done.store(true, Ordering::Relaxed);
@@ -421,4 +424,161 @@ pub fn large_objects_fill_blocks_by_the_bytes_they_hold<F: RcuFlavour>() {
          (expected one per {per_block})",
         F::NAME
     );
+}
+
+/// Where a destructor run by kvfree_rcu ran: on the thread that retired
+/// the object, or elsewhere (counted per test).
+#[derive(Default, Debug)]
+pub struct WhereDropped {
+    on_retirer: std::sync::atomic::AtomicU64,
+    elsewhere: std::sync::atomic::AtomicU64,
+}
+
+impl WhereDropped {
+    /// Drops counted on the retiring thread.
+    pub fn on_retirer(&self) -> u64 {
+        self.on_retirer.load(Ordering::Acquire)
+    }
+    /// Drops counted elsewhere (the reclaim thread).
+    pub fn elsewhere(&self) -> u64 {
+        self.elsewhere.load(Ordering::Acquire)
+    }
+    /// All drops counted.
+    pub fn total(&self) -> u64 {
+        self.on_retirer() + self.elsewhere()
+    }
+}
+
+/// An object that notes whether it is dropped on the thread that made it.
+struct NotesWhere {
+    retirer: std::thread::ThreadId,
+    tally: &'static WhereDropped,
+}
+
+impl Drop for NotesWhere {
+    fn drop(&mut self) {
+        let c =
+            if std::thread::current().id() == self.retirer { &self.tally.on_retirer } else { &self.tally.elsewhere };
+        // Release pairs with the Acquire loads of the tally.
+        c.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Retires `rounds` rounds of `per_round` objects on the calling thread;
+/// after each, waits (a liveness bound of a minute, not a speed check)
+/// until the reclaim thread has freed or handed back a block since the
+/// round began, so that ready blocks exist when the next round seals.
+fn retire_in_rounds<F: RcuFlavour>(tally: &'static WhereDropped, rounds: usize, per_round: usize) {
+    let me = std::thread::current().id();
+    for _ in 0..rounds {
+        let freed = F::stats().kvfree_blocks_freed;
+        for _ in 0..per_round {
+            F::kvfree_rcu(Box::new(NotesWhere { retirer: me, tally }));
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while F::stats().kvfree_blocks_freed == freed {
+            assert!(std::time::Instant::now() < deadline, "rcu_{}: no sealed block freed in a minute", F::NAME);
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Producer-side frees (the default): a thread that keeps retiring frees
+/// its own ready blocks, never before their grace period (readers of the
+/// side table run meanwhile), and rcu_barrier still waits for every drop.
+pub fn producers_free_their_own_ready_blocks<F: RcuFlavour>() {
+    let tally: &'static WhereDropped = Box::leak(Box::default());
+    let by_owner = F::stats().kvfree_objects_freed_by_owner;
+    retire_in_rounds::<F>(tally, 8, 1_200);
+    F::rcu_barrier();
+    assert_eq!(tally.total(), 8 * 1_200, "rcu_{}: rcu_barrier returned before every drop", F::NAME);
+    assert!(tally.on_retirer() > 0, "rcu_{}: no ready block was freed by the thread that retired it", F::NAME);
+    assert_eq!(F::stats().kvfree_objects_freed_by_owner - by_owner, tally.on_retirer());
+    // The same path against readers checking the side table (every free,
+    // the owner's too, also asserts its block's grace period in debug
+    // builds).
+    crate::scenario::replace_while_reading_from::<F>(2, 2, crate::scenario::RetirePath::KvfreeBox, 20_000);
+}
+
+/// `set_kvfree_drop_on_caller(false)`: no destructor runs on the retiring
+/// thread. Changes a setting of the flavour: run in a process of its own.
+pub fn drop_on_caller_off_keeps_destructors_on_the_reclaim_thread<F: RcuFlavour>() {
+    F::set_kvfree_drop_on_caller(false);
+    let tally: &'static WhereDropped = Box::leak(Box::default());
+    let by_owner = F::stats().kvfree_objects_freed_by_owner;
+    retire_in_rounds::<F>(tally, 8, 1_200);
+    F::rcu_barrier();
+    assert_eq!(tally.total(), 8 * 1_200);
+    assert_eq!(tally.on_retirer(), 0, "rcu_{}: a destructor ran on the retiring thread with the switch off", F::NAME);
+    assert_eq!(F::stats().kvfree_objects_freed_by_owner, by_owner);
+    F::set_kvfree_drop_on_caller(true);
+}
+
+/// Ready blocks handed back to a thread that then goes idle, or exits, are
+/// freed without it and without rcu_barrier (the drain timer takes them
+/// back; a liveness bound of a minute, not a speed check).
+pub fn ready_blocks_of_idle_and_exited_owners_are_freed_without_them<F: RcuFlavour>() {
+    for exits in [false, true] {
+        let tally: &'static WhereDropped = Box::leak(Box::default());
+        let (filled_tx, filled_rx) = mpsc::channel();
+        let (finish_tx, finish_rx) = mpsc::channel::<()>();
+        let mut owner = Some(std::thread::spawn(move || {
+            retire_in_rounds::<F>(tally, 4, 1_200);
+            filled_tx.send(()).unwrap();
+            if !exits {
+                finish_rx.recv().unwrap(); // alive and idle until told
+            }
+        }));
+        filled_rx.recv().unwrap();
+        if exits {
+            owner.take().unwrap().join().unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while tally.total() < 4 * 1_200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rcu_{}: {} of {} objects of an {} owner freed after a minute",
+                F::NAME,
+                tally.total(),
+                4 * 1_200,
+                if exits { "exited" } else { "idle" }
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let _ = finish_tx.send(());
+        if let Some(owner) = owner {
+            owner.join().unwrap();
+        }
+    }
+}
+
+/// rcu_barrier called from a destructor that its owner runs would wait for
+/// itself: it panics with a message naming the fix (the panic is caught and
+/// counted like any destructor's), instead of deadlocking.
+pub fn barrier_inside_an_owner_run_destructor_panics<F: RcuFlavour>() {
+    struct CallsBarrier<F: RcuFlavour>(&'static WhereDropped, std::thread::ThreadId, std::marker::PhantomData<F>);
+    impl<F: RcuFlavour> Drop for CallsBarrier<F> {
+        fn drop(&mut self) {
+            if std::thread::current().id() == self.1 {
+                let barrier = std::panic::catch_unwind(F::rcu_barrier);
+                assert!(barrier.is_err(), "rcu_barrier() inside an owner-run destructor returned");
+            }
+            self.0.on_retirer.fetch_add(u64::from(std::thread::current().id() == self.1), Ordering::Release);
+            self.0.elsewhere.fetch_add(u64::from(std::thread::current().id() != self.1), Ordering::Release);
+        }
+    }
+    let tally: &'static WhereDropped = Box::leak(Box::default());
+    let me = std::thread::current().id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while tally.on_retirer() == 0 {
+        assert!(std::time::Instant::now() < deadline, "rcu_{}: no destructor ran on its owner", F::NAME);
+        let freed = F::stats().kvfree_blocks_freed;
+        for _ in 0..1_200 {
+            F::kvfree_rcu(Box::new(CallsBarrier::<F>(tally, me, std::marker::PhantomData)));
+        }
+        while F::stats().kvfree_blocks_freed == freed {
+            std::thread::yield_now();
+        }
+    }
+    F::rcu_barrier();
 }

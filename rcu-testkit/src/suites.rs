@@ -131,6 +131,13 @@ macro_rules! flavour_suites {
                 a_kvfree_flood_is_held_to_the_kvfree_limit => s::a_kvfree_flood_is_held_to_the_kvfree_limit::<F>();
                 large_objects_fill_blocks_by_the_bytes_they_hold =>
                     s::large_objects_fill_blocks_by_the_bytes_they_hold::<F>();
+                producers_free_their_own_ready_blocks => s::producers_free_their_own_ready_blocks::<F>();
+                drop_on_caller_off_keeps_destructors_on_the_reclaim_thread =>
+                    s::drop_on_caller_off_keeps_destructors_on_the_reclaim_thread::<F>();
+                ready_blocks_of_idle_and_exited_owners_are_freed_without_them =>
+                    s::ready_blocks_of_idle_and_exited_owners_are_freed_without_them::<F>();
+                barrier_inside_an_owner_run_destructor_panics =>
+                    s::barrier_inside_an_owner_run_destructor_panics::<F>();
             }
         }
 
@@ -181,6 +188,8 @@ macro_rules! flavour_suites {
                     $crate::fork::child_runs_pending_and_new_callbacks::<F>();
                 a_forked_child_keeps_callback_counts_that_another_thread_has_not_flushed =>
                     $crate::fork::child_keeps_callback_counts_with_unflushed_residuals::<F>();
+                a_child_forked_during_producer_side_frees_reconciles_kvfree =>
+                    $crate::fork::child_forked_during_producer_side_frees::<F>();
             }
         }
     };

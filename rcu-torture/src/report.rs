@@ -364,6 +364,12 @@ impl fmt::Display for Report {
             "  threads churned {} (objects left pending at exit {}), reads from thread-exit destructors {}",
             self.churned_threads, self.churn_pending, self.late_reads
         )?;
+        writeln!(
+            f,
+            "  kvfree objects freed {}, of them by the thread that retired them {}",
+            s.kvfree_objects_freed.saturating_sub(self.stats_before.kvfree_objects_freed),
+            s.kvfree_objects_freed_by_owner.saturating_sub(self.stats_before.kvfree_objects_freed_by_owner)
+        )?;
         match &self.roaming {
             Some(r) => writeln!(
                 f,

@@ -92,6 +92,9 @@ pub(crate) struct Block<H: 'static> {
     bytes: u32,
     /// A per-thread reserve block (returns to the slot's reserve).
     is_reserve: bool,
+    /// Holds an entry that must run on the reclaim thread (a C ABI
+    /// `call_rcu`/`defer_rcu`): never handed back to its owner to free.
+    pinned: bool,
 }
 
 const HEADER_WORDS: usize = std::mem::size_of::<Block<()>>().div_ceil(std::mem::size_of::<usize>());
@@ -127,6 +130,7 @@ impl<H> Block<H> {
                 objects: 0,
                 bytes: bytes as u32,
                 is_reserve,
+                pinned: false,
             })
         };
         Some(p)
@@ -206,6 +210,22 @@ impl<H> Block<H> {
     /// Whether this is a slot's emergency reserve.
     pub(crate) fn is_reserve(&self) -> bool {
         self.is_reserve
+    }
+
+    /// Whether the block holds an entry that must run on the reclaim thread.
+    pub(crate) fn is_pinned(&self) -> bool {
+        self.pinned
+    }
+
+    /// Marks the block as holding an entry that must run on the reclaim
+    /// thread (until it is emptied).
+    ///
+    /// # Safety
+    ///
+    /// `b` is an open block owned by the caller.
+    pub(crate) unsafe fn pin(b: NonNull<Self>) {
+        // SAFETY: per the contract, exclusive access.
+        unsafe { (*b.as_ptr()).pinned = true };
     }
 
     /// Appends one object that occupies `held` bytes. Returns false when the
@@ -311,6 +331,7 @@ impl<H> Block<H> {
         h.objects = 0;
         h.cap = Self::capacity(h.bytes as usize) as u32;
         h.next = std::ptr::null_mut();
+        h.pinned = false;
         n
     }
 }
@@ -343,8 +364,14 @@ impl<H> SealedBlock<H> {
 
     /// Objects in the block.
     pub(crate) fn objects(&self) -> usize {
-        // SAFETY: as above.
-        unsafe { self.0.as_ref().objects() }
+        self.as_block().objects()
+    }
+
+    /// The block's header (cookie, home, flags).
+    pub(crate) fn as_block(&self) -> &Block<H> {
+        // SAFETY: a sealed block is live until freed, and nothing writes
+        // its header while it is sealed and owned by us.
+        unsafe { self.0.as_ref() }
     }
 
     /// The raw block, for intrusive lists.

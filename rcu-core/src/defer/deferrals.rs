@@ -325,6 +325,8 @@ impl Deferrals {
             if keep.is_some_and(|k| std::ptr::eq(k, slot)) {
                 continue;
             }
+            // A vanished owner may have been freeing handed-back blocks.
+            slot.hot.freeing.store(false, Ordering::Relaxed);
             let seq = slot.hot.seq.load(Ordering::Relaxed);
             slot.hot.seq.store(seq & !1, Ordering::Relaxed);
             slot.in_use.store(false, Ordering::Relaxed);

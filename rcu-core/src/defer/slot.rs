@@ -39,6 +39,11 @@ pub(crate) struct OwnerHot {
     pub(crate) block: AtomicPtr<SlotBlock>,
     /// The owner's end of its callback list.
     pub(crate) callbacks_end: ListEnd,
+    /// Set while the owner drops the objects of ready blocks handed back
+    /// to it (`kvfree/hand_back.rs`): a destructor that retires again does
+    /// not start a second round, and one that calls `rcu_barrier` is told
+    /// it would wait for itself. Owner-only (a forked child resets it).
+    pub(crate) freeing: AtomicBool,
 }
 
 /// One thread's deferral slot: its open kvfree block and its `call_rcu`
@@ -65,6 +70,17 @@ pub struct DeferSlot {
     /// on inside the same `seq` bracket as the open block; its owner-only
     /// end is in `hot`.
     pub(crate) callbacks: LocalCallbacks,
+    /// Sealed blocks whose grace period has completed, handed back by the
+    /// reclaim thread for the owner to free (`kvfree/hand_back.rs`): a
+    /// stack that the reclaim thread and the owner push and that either
+    /// takes whole (a swap), so it has no ABA.
+    pub(crate) ready: AtomicPtr<SlotBlock>,
+    /// Blocks on `ready` or being freed by the owner (an estimate that
+    /// bounds hand-backs).
+    pub(crate) ready_len: AtomicU32,
+    /// When the reclaim thread pushed onto an empty `ready` (ns); read and
+    /// written by the reclaim thread only (takes back an idle owner's).
+    pub(crate) ready_since: AtomicU64,
 }
 
 impl DeferSlot {
@@ -86,6 +102,7 @@ impl Slot for DeferSlot {
             seq: AtomicU32::new(0),
             block: AtomicPtr::new(std::ptr::null_mut()),
             callbacks_end: ListEnd::new(),
+            freeing: AtomicBool::new(false),
         }),
         in_use: AtomicBool::new(false),
         dirty_since: AtomicU64::new(0),
@@ -94,6 +111,9 @@ impl Slot for DeferSlot {
         cache_len: AtomicU32::new(0),
         cache_busy: AtomicBool::new(false),
         callbacks: LocalCallbacks::new(),
+        ready: AtomicPtr::new(std::ptr::null_mut()),
+        ready_len: AtomicU32::new(0),
+        ready_since: AtomicU64::new(0),
     };
     fn in_use(&self) -> &AtomicBool {
         &self.in_use

@@ -62,6 +62,10 @@ impl<F: FlavourLocals> Engine<F> {
         if crate::reclaim::in_reclaim_thread() {
             barrier_in_callback::<F>();
         }
+        // Relaxed: the calling thread's own flag.
+        if F::defer_key().with(SlotPtr::get).is_some_and(|s| s.hot.freeing.load(std::sync::atomic::Ordering::Relaxed)) {
+            barrier_in_kvfree_drop::<F>();
+        }
         self.ensure_reclaim_thread();
         self.reclaimer.barrier(self.parts());
     }
@@ -101,6 +105,18 @@ impl<F: FlavourLocals> Engine<F> {
     pub fn reclaim_pacing(&self) -> ReclaimPacing {
         self.reclaimer.pacing()
     }
+}
+
+#[cold]
+#[track_caller]
+fn barrier_in_kvfree_drop<F: FlavourLocals>() -> ! {
+    panic!(
+        "rcu_{}: rcu_barrier() called from a destructor that kvfree_rcu runs on the retiring thread; \
+         the barrier would wait for that destructor itself forever. Call rcu_barrier() outside the \
+         destructor, or keep kvfree destructors on the reclaim thread with \
+         set_kvfree_drop_on_caller(false)",
+        F::NAME
+    )
 }
 
 #[cold]

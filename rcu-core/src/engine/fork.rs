@@ -40,7 +40,7 @@ impl<F: FlavourLocals> Engine<F> {
         self.sequence.reset_after_fork_child();
         let pending_blocks = self.reclaimer.reset_after_fork_child(self.parts());
         self.registry.release_all_except(self.current_slot());
-        self.kvfree.reset_after_fork_child(pending_blocks);
+        self.kvfree.reset_after_fork_child(&self.defer, pending_blocks);
         self.defer.reset_after_fork_child(F::defer_key().with(SlotPtr::get));
     }
 }

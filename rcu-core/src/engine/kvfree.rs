@@ -12,9 +12,14 @@ impl<F: FlavourLocals> Engine<F> {
     /// without allocating per object (see `kvfree/`). Never blocks unless
     /// memory is exhausted and the caller may block (then it waits for one
     /// grace period and drops inline), or the backlog is past the hard limit.
+    ///
+    /// The object's `Drop` runs after the grace period on this thread (at
+    /// one of its later `kvfree` calls, when the reclaim thread has handed
+    /// the ready block back) or on the reclaim thread; only on the reclaim
+    /// thread after [`Engine::set_kvfree_drop_on_caller`]`(false)`.
     #[inline]
     pub fn kvfree<P: RcuFree>(&'static self, object: P) {
-        self.kvfree_entry(object.into_entry());
+        self.kvfree_entry(object.into_entry(), false);
     }
 
     /// Calls `func(arg)` on the reclaim thread after a grace period: the
@@ -27,34 +32,39 @@ impl<F: FlavourLocals> Engine<F> {
     /// `func(arg)` must be sound to call once, on another thread, after a
     /// grace period (what it touches stays valid until then).
     pub unsafe fn defer_c_call(&'static self, func: CDeferredFn, arg: *mut std::ffi::c_void) {
-        self.kvfree_entry(crate::kvfree::Entry::c_call(func, arg));
+        // Pinned: liburcu runs deferred C calls on its call_rcu thread, so
+        // the block is never handed back to this thread.
+        self.kvfree_entry(crate::kvfree::Entry::c_call(func, arg), true);
     }
 
     #[inline]
-    fn kvfree_entry(&'static self, entry: crate::kvfree::Entry) {
+    fn kvfree_entry(&'static self, entry: crate::kvfree::Entry, pin: bool) {
         match F::defer_key().with(SlotPtr::get) {
-            Some(slot) => self.kvfree_append(slot, &entry),
-            None => self.kvfree_unregistered(entry),
+            Some(slot) => self.kvfree_append(slot, &entry, pin),
+            None => self.kvfree_unregistered(entry, pin),
         }
     }
 
     #[inline(always)]
-    fn kvfree_append(&'static self, slot: &'static DeferSlot, entry: &crate::kvfree::Entry) {
+    fn kvfree_append(&'static self, slot: &'static DeferSlot, entry: &crate::kvfree::Entry, pin: bool) {
         let words = (entry.drop, &entry.words[..entry.arity], entry.held);
-        let after = self.kvfree.append(slot, &self.sequence, || self.may_block(), F::NAME, words);
+        let after = self.kvfree.append(slot, &self.sequence, || self.may_block(), F::NAME, words, pin);
         if !after.is_done() {
-            self.after_kvfree_slow_path(after);
+            self.after_kvfree_slow_path(slot, after);
         }
     }
 
     /// What the append's slow path reported: arm the drain timer, note a
     /// seal (and wait for reclaim past the hard limit), or drop the object
-    /// inline after a grace period (no block could be had).
+    /// inline after a grace period (no block could be had). A seal or a new
+    /// block is also when this thread frees the ready blocks handed back to
+    /// it (`kvfree/hand_back.rs`), a bounded number.
     #[cold]
     #[inline(never)]
-    fn after_kvfree_slow_path(&'static self, after: AfterAppend) {
+    fn after_kvfree_slow_path(&'static self, slot: &'static DeferSlot, after: AfterAppend) {
         if after.dirtied || after.sealed {
             self.ensure_reclaim_thread();
+            self.kvfree.free_own_ready(slot, &self.sequence, F::NAME);
         }
         if after.dirtied {
             self.defer.wake.wake_for_timer();
@@ -72,9 +82,9 @@ impl<F: FlavourLocals> Engine<F> {
 
     #[cold]
     #[inline(never)]
-    fn kvfree_unregistered(&'static self, entry: crate::kvfree::Entry) {
+    fn kvfree_unregistered(&'static self, entry: crate::kvfree::Entry, pin: bool) {
         if let Some(slot) = self.register_defer_slot() {
-            return self.kvfree_append(slot, &entry);
+            return self.kvfree_append(slot, &entry, pin);
         }
         // The thread's destructors already ran (a call from another
         // thread-local's destructor): no slot could be released at exit, so
@@ -108,6 +118,25 @@ impl<F: FlavourLocals> Engine<F> {
     /// (default [`DEFAULT_DRAIN_INTERVAL`](crate::kvfree::DEFAULT_DRAIN_INTERVAL)).
     pub fn set_kvfree_drain_interval(&self, interval: std::time::Duration) {
         self.kvfree.set_drain_interval(interval);
+    }
+
+    /// Sets whether a `Drop` run by [`Engine::kvfree`] (and by the values
+    /// `RcuCell` retires through it) may run on the thread that retired the
+    /// object (default `true`): its ready block is handed back and freed
+    /// at one of that thread's later `kvfree` calls, so the memory returns
+    /// to the allocator cache of the thread that allocated it. `false`
+    /// keeps every such destructor on the reclaim thread (as before), for
+    /// destructors that must not run inside the caller's read-side
+    /// sections or that take locks the caller holds. Blocks already
+    /// handed back are still freed by their owners.
+    pub fn set_kvfree_drop_on_caller(&self, on: bool) {
+        self.kvfree.set_drop_on_caller(on);
+    }
+
+    /// Whether kvfree destructors may run on the retiring thread (see
+    /// [`Engine::set_kvfree_drop_on_caller`]).
+    pub fn kvfree_drop_on_caller(&self) -> bool {
+        self.kvfree.drop_on_caller()
     }
 
     /// Drops every cached empty kvfree block and the spare `call_rcu`

@@ -36,6 +36,8 @@ impl Kvfree {
     /// Appends one object for the calling thread's slot `slot`. `may_block`
     /// says whether the caller may wait for a grace period (asked on the
     /// slow path only); `flavour` names it in the out-of-memory message.
+    /// `pin`: the entry must run on the reclaim thread (a C ABI call), so
+    /// its block is never handed back to its owner.
     #[inline]
     pub(crate) fn append(
         &self,
@@ -44,6 +46,7 @@ impl Kvfree {
         may_block: impl Fn() -> bool,
         flavour: &'static str,
         entry: (DropFn, &[usize], usize),
+        pin: bool,
     ) -> AfterAppend {
         let (drop, words, held) = entry;
         owner_section(slot, || {
@@ -62,9 +65,14 @@ impl Kvfree {
                         b.as_ref().objects() > 0 && !b.as_ref().is_reserve() && Block::append(b, drop, words, held)
                     } =>
                 {
+                    if pin {
+                        // SAFETY: as above (a stealer reads the header only
+                        // after our even `seq`).
+                        unsafe { Block::pin(b) };
+                    }
                     AfterAppend::DONE
                 }
-                _ => self.append_slow(slot, gp, &may_block, flavour, (drop, words, held)),
+                _ => self.append_slow(slot, gp, &may_block, flavour, (drop, words, held), pin),
             }
         })
     }
@@ -78,6 +86,7 @@ impl Kvfree {
         may_block: &dyn Fn() -> bool,
         flavour: &'static str,
         (drop, entry, held): (DropFn, &[usize], usize),
+        pin: bool,
     ) -> AfterAppend {
         let mut after = AfterAppend::DONE;
         // Relaxed: a non-null value was stored by this thread.
@@ -86,6 +95,10 @@ impl Kvfree {
             let reserve_done = unsafe { b.as_ref().is_reserve() } && may_block();
             // SAFETY: as above.
             if !reserve_done && unsafe { Block::append(b, drop, entry, held) } {
+                if pin {
+                    // SAFETY: as above.
+                    unsafe { Block::pin(b) };
+                }
                 after.dirtied = mark_dirty(slot, b);
                 return after;
             }
@@ -111,6 +124,10 @@ impl Kvfree {
         // SAFETY: a fresh or cached block is empty and ours.
         let stored = unsafe { Block::append(fresh, drop, entry, held) };
         debug_assert!(stored, "an empty block takes any single object");
+        if pin {
+            // SAFETY: as above, not yet published.
+            unsafe { Block::pin(fresh) };
+        }
         // Release: a timer stealer reads the block's (immutable) reserve
         // flag after an Acquire load of this pointer; the block's entries are
         // published to stealers by the `seq` protocol (see `defer/slot.rs`).

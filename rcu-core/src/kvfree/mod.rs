@@ -15,9 +15,19 @@
 //!
 //! open → **sealed** with a cookie (when full, after the drain interval, by
 //! `rcu_barrier`, at thread exit) → handed to the reclaim thread's inbox →
-//! kept in cookie order → **freed** once its grace period completed (one loop
-//! per run of same-type objects) → **cached** in its home slot (at most
-//! [`CACHED_BLOCKS_PER_THREAD`]) or deallocated.
+//! kept in cookie order → once its grace period completed, **handed back**
+//! to its owner, which frees it at its next seal (`hand_back.rs`), or
+//! **freed** by the reclaim thread (one loop per run of same-type objects)
+//! → **cached** in its home slot (at most [`CACHED_BLOCKS_PER_THREAD`]) or
+//! deallocated.
+//!
+//! # Where destructors run
+//!
+//! On the thread that retired the object, at one of its later
+//! `kvfree_rcu` calls (so that memory returns to the allocator cache of
+//! the thread that allocated it), or on the reclaim thread; only the
+//! reclaim thread with `set_kvfree_drop_on_caller(false)`. C ABI entries
+//! always run on the reclaim thread (see `hand_back.rs`).
 //!
 //! # Taking a block from a live owner ("steal")
 //!
@@ -30,6 +40,7 @@
 //! * `append.rs`: the owner's append, the emergency path, thread exit;
 //! * `recycle.rs`: freeing a block after its grace period, the per-slot
 //!   cache and reserve;
+//! * `hand_back.rs`: ready blocks handed back to their owners to free;
 //! * `entry.rs`: [`RcuFree`] and the type-erased [`Entry`];
 //! * `steal.rs`: sealing live owners' partial blocks (drain timer, barrier);
 //! * `state.rs`: the inbox of sealed blocks, counters, limits.
@@ -61,6 +72,7 @@
 
 mod append;
 mod entry;
+mod hand_back;
 mod recycle;
 mod state;
 mod steal;
@@ -69,5 +81,7 @@ pub use crate::defer::block::{DropFn, BLOCK_HELD_BYTES, BYTES_PER_BLOCK_WORD};
 pub use crate::defer::slot::DeferSlot;
 pub(crate) use append::AfterAppend;
 pub use entry::{CDeferredFn, Entry, RcuFree};
+pub(crate) use hand_back::TakeBack;
+pub use hand_back::{OWN_FREE_BUDGET, READY_LIMIT};
 pub(crate) use state::Kvfree;
 pub use state::{CACHED_BLOCKS_PER_THREAD, DEFAULT_DRAIN_INTERVAL, KVFREE_BACKLOG_HARD};

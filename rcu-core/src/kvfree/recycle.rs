@@ -20,28 +20,39 @@ impl Kvfree {
         flavour: &'static str,
         under_pressure: &dyn Fn() -> bool,
     ) {
+        let b = sealed.into_raw();
+        // SAFETY: rebuilt from the sealed block just taken apart.
+        let n = self.drop_objects(unsafe { SealedBlock::from_raw(b) }, gp, flavour);
+        // SeqCst: see `Kvfree::backlog`.
+        self.counters.objects_freed.fetch_add(n as u64, Ordering::SeqCst);
+        // Relaxed: statistics.
+        self.counters.blocks_freed.fetch_add(1, Ordering::Relaxed);
+        self.recycle(b, under_pressure);
+    }
+
+    /// Drops every object of a sealed block whose grace period completed,
+    /// owned by the caller (the reclaim thread, or the owner a block was
+    /// handed back to); returns how many. The block stays the caller's,
+    /// empty, to recycle.
+    pub(super) fn drop_objects(&self, sealed: SealedBlock<DeferSlot>, gp: &GpSequence, flavour: &'static str) -> usize {
         debug_assert!(
             gp.poll(sealed.cookie()),
             "rcu_{flavour}: kvfree block freed before its grace period (cookie {:?})",
             sealed.cookie()
         );
-        let b = sealed.into_raw();
         let mut panics = 0;
-        // SAFETY: sealed, grace period complete, owned by the reclaim thread.
-        let n = unsafe { Block::drop_all(b, flavour, &mut panics) };
-        // SeqCst: see `Kvfree::backlog`.
-        self.counters.objects_freed.fetch_add(n as u64, Ordering::SeqCst);
-        // Relaxed: statistics.
-        self.counters.blocks_freed.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: sealed, grace period complete, owned by the caller.
+        let n = unsafe { Block::drop_all(sealed.into_raw(), flavour, &mut panics) };
         if panics > 0 {
+            // Relaxed: a statistic.
             self.counters.drop_panics.fetch_add(panics, Ordering::Relaxed);
         }
-        self.recycle(b, under_pressure);
+        n
     }
 
     /// An empty block goes back to its home slot (reserve, or cache if
     /// there is room and memory is not under pressure), or is deallocated.
-    fn recycle(&self, b: NonNull<SlotBlock>, under_pressure: &dyn Fn() -> bool) {
+    pub(super) fn recycle(&self, b: NonNull<SlotBlock>, under_pressure: &dyn Fn() -> bool) {
         // SAFETY: the caller owns the empty block; its home is a slot of a
         // static registry (never freed).
         let (home, is_reserve) = unsafe { (&*b.as_ref().home(), b.as_ref().is_reserve()) };

@@ -7,11 +7,11 @@ use crate::defer::slot::{DeferSlot, SlotBlock};
 use crate::gp::sequence::GpSequence;
 use crate::stats::{BlocksSealed, Stats};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Empty blocks a slot keeps for reuse (the kernel keeps 5 pages per CPU).
-pub const CACHED_BLOCKS_PER_THREAD: u32 = 5;
+pub const CACHED_BLOCKS_PER_THREAD: u32 = 16;
 
 /// The default [`ReclaimPacing::kvfree_backlog_hard`](crate::ReclaimPacing):
 /// past this many objects in sealed blocks not yet freed (32 full blocks of
@@ -39,6 +39,11 @@ pub(super) struct KvfreeCounters {
     pub(super) emergency_synchronize: AtomicU64,
     pub(super) emergency_reserve: AtomicU64,
     pub(super) drop_panics: AtomicU64,
+    /// Objects handed back to their owners and not yet dropped
+    /// (`hand_back.rs`).
+    pub(super) in_hand_back: AtomicU64,
+    /// Objects their owners dropped (a statistic).
+    pub(super) freed_by_owner: AtomicU64,
 }
 
 /// One flavour's kvfree state: the inbox of sealed blocks, the drain
@@ -48,6 +53,8 @@ pub struct Kvfree {
     /// Sealed blocks for the reclaim thread (a stack; it sorts them).
     inbox: AtomicPtr<SlotBlock>,
     drain_interval_ns: AtomicU64,
+    /// Whether ready blocks go back to their owners to free (`hand_back.rs`).
+    pub(super) drop_on_caller: AtomicBool,
     pub(super) counters: KvfreeCounters,
 }
 
@@ -62,6 +69,7 @@ impl Kvfree {
         Kvfree {
             inbox: AtomicPtr::new(std::ptr::null_mut()),
             drain_interval_ns: AtomicU64::new(DEFAULT_DRAIN_INTERVAL.as_nanos() as u64),
+            drop_on_caller: AtomicBool::new(true),
             counters: KvfreeCounters {
                 objects_sealed: AtomicU64::new(0),
                 objects_freed: AtomicU64::new(0),
@@ -70,6 +78,8 @@ impl Kvfree {
                 emergency_synchronize: AtomicU64::new(0),
                 emergency_reserve: AtomicU64::new(0),
                 drop_panics: AtomicU64::new(0),
+                in_hand_back: AtomicU64::new(0),
+                freed_by_owner: AtomicU64::new(0),
             },
         }
     }
@@ -155,7 +165,11 @@ impl Kvfree {
         let blocks_freed = c.blocks_freed.load(Ordering::Relaxed);
         let sync = c.emergency_synchronize.load(Ordering::Relaxed);
         stats.kvfree_objects_queued = c.objects_sealed.load(Ordering::Relaxed) + sync;
-        stats.kvfree_objects_freed = c.objects_freed.load(Ordering::Relaxed) + sync;
+        // Handed back counts as freed for the backlog, not here until
+        // dropped (`hand_back.rs`, "Counting").
+        let in_hand_back = c.in_hand_back.load(Ordering::Relaxed);
+        stats.kvfree_objects_freed = c.objects_freed.load(Ordering::Relaxed).saturating_sub(in_hand_back) + sync;
+        stats.kvfree_objects_freed_by_owner = c.freed_by_owner.load(Ordering::Relaxed);
         stats.kvfree_blocks_in_flight = blocks_sealed.total().saturating_sub(blocks_freed);
         stats.kvfree_blocks_sealed = blocks_sealed;
         stats.kvfree_blocks_freed = blocks_freed;
@@ -169,8 +183,12 @@ impl Kvfree {
     /// `fork()` support, child side: a block the parent was freeing at the
     /// fork is lost to the child, so the counters are recomputed from what
     /// is left: `pending` (blocks, objects) in the reclaim thread's list,
-    /// plus the inbox.
-    pub(crate) fn reset_after_fork_child(&self, pending: (u64, u64)) {
+    /// plus the inbox; handed-back blocks count as freed, and
+    /// `in_hand_back` as what is left on the slots' `ready` stacks (a block
+    /// another thread was dropping at the fork is lost with it). A fork
+    /// from inside a destructor that its own thread runs for
+    /// `kvfree_rcu` (`hand_back.rs`) is not supported.
+    pub(crate) fn reset_after_fork_child(&self, defer: &Deferrals, pending: (u64, u64)) {
         let (mut blocks, mut objects) = pending;
         // Relaxed: the child is single-threaded here.
         let mut b = self.inbox.load(Ordering::Relaxed);
@@ -187,5 +205,18 @@ impl Kvfree {
         c.objects_freed.store(sealed_objects.saturating_sub(objects), Ordering::Relaxed);
         let sealed_blocks: u64 = c.blocks_sealed.iter().map(|n| n.load(Ordering::Relaxed)).sum();
         c.blocks_freed.store(sealed_blocks.saturating_sub(blocks), Ordering::Relaxed);
+        let mut in_hand_back = 0;
+        for slot in defer.slots.slots() {
+            let (mut n, mut b) = (0, slot.ready.load(Ordering::Relaxed));
+            while let Some(block) = NonNull::new(b) {
+                // SAFETY: blocks on `ready` are sealed and stay allocated.
+                let block = unsafe { block.as_ref() };
+                n += 1;
+                in_hand_back += block.objects() as u64;
+                b = block.next();
+            }
+            slot.ready_len.store(n, Ordering::Relaxed);
+        }
+        c.in_hand_back.store(in_hand_back, Ordering::Relaxed);
     }
 }

@@ -81,6 +81,10 @@ pub struct Reclaimer {
     /// When the thread last looked at the threads' callback lists while
     /// batches were pending (ns).
     pub(super) last_list_look: AtomicU64,
+    /// When the thread last took or sealed a kvfree block (ns): for a
+    /// while after, it sleeps with a timer even with no partial block, so
+    /// that a producer's next first object needs no wake-up (`idle`).
+    pub(super) last_kvfree_work: AtomicU64,
     /// The thread runs in this process (reset in a forked child).
     pub(super) started: AtomicBool,
     /// The thread's `pthread_t` once started (the C ABI's
@@ -147,6 +151,7 @@ impl Reclaimer {
             barriers_waiting: AtomicU32::new(0),
             last_gp_start: AtomicU64::new(0),
             last_list_look: AtomicU64::new(0),
+            last_kvfree_work: AtomicU64::new(0),
             started: AtomicBool::new(false),
             pthread: AtomicU64::new(0),
             start_lock: ForkSafeMutex::new(()),

@@ -12,9 +12,14 @@ use crate::defer::queue::Segment;
 use crate::defer::slot::SlotBlock;
 use crate::defer::wake::{AWAKE, GATHERING, SLEEPING_TIMED, SLEEPING_UNTIMED};
 use crate::gp::sequence::GpState;
+use crate::kvfree::TakeBack;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+/// How long after its last kvfree work the thread keeps a timer while it
+/// sleeps (see `idle_timeout`).
+const KVFREE_LINGER: Duration = Duration::from_secs(1);
 
 /// What the reclaim thread does next.
 enum Step {
@@ -47,11 +52,17 @@ impl Reclaimer {
         loop {
             match self.next_step(parts) {
                 Step::FreeBlocks(first) => self.free_blocks(parts, first),
-                Step::Invoke(seg) => self.invoke_segment(parts.flavour, seg),
+                Step::Invoke(seg) => self.invoke_segment(parts, seg),
                 Step::DrainPartialBlocks => {
+                    // Relaxed: this thread's own field.
+                    self.last_kvfree_work.store(crate::sys::monotonic_ns(), Ordering::Relaxed);
                     let older_than = parts.kvfree.drain_interval().as_nanos() as u64;
                     let what = Steal::DrainTimer { older_than };
                     parts.kvfree.steal(parts.defer, parts.sequence, what, under_pressure);
+                    // Ready blocks their owners left alone as long (idle or
+                    // exited owners) are freed here.
+                    let which = TakeBack::Stale { older_than };
+                    parts.kvfree.take_back(parts.defer, parts.sequence, parts.flavour, which, &under_pressure);
                 }
                 Step::StealCallbacks => {
                     parts.kvfree.steal(parts.defer, parts.sequence, Steal::Callbacks, under_pressure);
@@ -111,6 +122,10 @@ impl Reclaimer {
             pending.push(parts.sequence.snapshot(), seg);
         }
         let mut inbox = parts.kvfree.take_inbox();
+        if !inbox.is_null() {
+            // Relaxed: this thread's own field.
+            self.last_kvfree_work.store(crate::sys::monotonic_ns(), Ordering::Relaxed);
+        }
         while let Some(b) = NonNull::new(inbox) {
             // SAFETY: blocks in the inbox are sealed and now owned by us.
             inbox = unsafe { b.as_ref().next() };
@@ -181,13 +196,15 @@ impl Reclaimer {
         due
     }
 
-    /// Whether some partial kvfree block has waited the drain interval.
+    /// Whether some partial kvfree block, or some ready block handed back
+    /// to its owner, has waited the drain interval.
     fn drain_due(&self, parts: Parts<'_>) -> bool {
         let interval = parts.kvfree.drain_interval().as_nanos() as u64;
-        let earliest = parts.kvfree.earliest_dirty(parts.defer);
-        earliest.is_some_and(|t| crate::sys::monotonic_ns().saturating_sub(t) >= interval)
+        earliest_drain(parts).is_some_and(|t| crate::sys::monotonic_ns().saturating_sub(t) >= interval)
     }
 
+    /// Frees the ready blocks from `first` on, or hands them back to their
+    /// owners (`kvfree/hand_back.rs`).
     fn free_blocks(&self, parts: Parts<'_>, first: NonNull<SlotBlock>) {
         let under_pressure = || self.under_pressure(parts);
         let mut next = first.as_ptr();
@@ -197,20 +214,29 @@ impl Reclaimer {
             next = unsafe { b.as_ref().next() };
             // SAFETY: every block in the list is sealed.
             let sealed = unsafe { SealedBlock::from_raw(b) };
-            parts.kvfree.free_block(sealed, parts.sequence, parts.flavour, &under_pressure);
+            parts.kvfree.free_or_hand_back(sealed, parts.sequence, parts.flavour, &under_pressure);
         }
         self.wake_throttled();
     }
 
-    fn invoke_segment(&self, flavour: &str, seg: Segment) {
+    fn invoke_segment(&self, parts: Parts<'_>, seg: Segment) {
+        let flavour = parts.flavour;
         // Counted in `invoked` per run of callbacks rather than per callback
         // (producers read `invoked`); flushed before each barrier marker so
         // a returning rcu_barrier sees its callbacks counted.
         let mut uncounted = 0u64;
+        let mut hand_backs_done = false;
         let n = seg.for_each(|h| {
             // SAFETY: every head in a ready segment was dequeued by this
             // thread; reading its function is the consumer's right.
             if is_marker(unsafe { h.as_ref().func() }) {
+                // Every block sealed before the barrier was freed or handed
+                // back before this segment ran (`next_step`); what was
+                // handed back is dropped before the marker wakes its caller.
+                if !std::mem::replace(&mut hand_backs_done, true) {
+                    let under_pressure = || self.under_pressure(parts);
+                    parts.kvfree.wait_for_hand_backs(parts.defer, parts.sequence, flavour, &under_pressure);
+                }
                 // The marker counts itself before it wakes its caller.
                 // SeqCst: see `throttle`.
                 self.invoked.fetch_add(std::mem::take(&mut uncounted) + 1, Ordering::SeqCst);
@@ -254,13 +280,28 @@ impl Reclaimer {
     }
 
     /// How long `idle` may sleep: until the earliest partial block's drain
-    /// is due, or STALE_AFTER while a callback list has heads; forever
-    /// otherwise.
+    /// is due, or STALE_AFTER while a callback list has heads; for
+    /// KVFREE_LINGER after kvfree work, half a drain interval at a time;
+    /// forever otherwise.
+    ///
+    /// The linger: asleep without a timer, the thread must be woken by the
+    /// first object of a producer's next block (`wake_for_timer`), and on
+    /// two cores the woken thread often preempted the producer at once (a
+    /// config reload every 10 ms then took about 1 ms at p99, its own work
+    /// tens of microseconds; BENCHMARKS.md, the async server's replace
+    /// tail). Asleep with a timer, it finds the block itself, at most half
+    /// an interval late.
     fn idle_timeout(&self, parts: Parts<'_>) -> Option<Duration> {
-        let drain = parts.kvfree.earliest_dirty(parts.defer).map(|since| {
-            let due = since.saturating_add(parts.kvfree.drain_interval().as_nanos() as u64);
-            Duration::from_nanos(due.saturating_sub(crate::sys::monotonic_ns()).max(1))
+        let interval = parts.kvfree.drain_interval().as_nanos() as u64;
+        let now = crate::sys::monotonic_ns();
+        let drain = earliest_drain(parts).map(|since| {
+            let due = since.saturating_add(interval);
+            Duration::from_nanos(due.saturating_sub(now).max(1))
         });
+        // Relaxed: this thread's own field.
+        let lingering =
+            now.saturating_sub(self.last_kvfree_work.load(Ordering::Relaxed)) < KVFREE_LINGER.as_nanos() as u64;
+        let drain = drain.or_else(|| lingering.then(|| Duration::from_nanos((interval / 2).max(1))));
         // A partial callback list is looked at again after STALE_AFTER
         // (SeqCst loads: the other half of the store-buffering pair with
         // the owner's first store, see `local_callbacks.rs`).
@@ -269,5 +310,17 @@ impl Reclaimer {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// The earliest time from which the drain interval counts: a partial block's
+/// first object, or a ready block handed back to an owner that has not
+/// taken it yet.
+fn earliest_drain(parts: Parts<'_>) -> Option<u64> {
+    let dirty = parts.kvfree.earliest_dirty(parts.defer);
+    let ready = parts.kvfree.earliest_ready(parts.defer);
+    match (dirty, ready) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
