@@ -83,6 +83,7 @@ struct Leadership {
 /// Polls of a follower's spin before it sleeps, for flavours whose grace
 /// periods issue no IPIs (QSBR; liburcu's waiters spin 1,000 times too,
 /// `URCU_WAIT_ATTEMPTS`). See [`GpSequence::spin_while_led`].
+#[cfg_attr(loom, allow(dead_code))]
 pub const FOLLOWER_SPINS: u32 = 1000;
 
 /// Grace periods a leader runs for sleepers after its own (see
@@ -119,7 +120,27 @@ impl std::fmt::Debug for GpSequence {
 impl GpSequence {
     /// No grace period run yet; followers spin `follower_spins` polls
     /// before they sleep (0 or `FOLLOWER_SPINS`).
+    #[cfg(not(loom))]
     pub const fn new(follower_spins: u32) -> Self {
+        GpSequence {
+            seq: CachePadded::new(AtomicU64::new(0)),
+            leadership: ForkSafeMutex::new(Leadership {
+                leader_active: false,
+                sleepers: 0,
+                wanted: GpState::COMPLETED,
+            }),
+            resigned: AtomicU32::new(0),
+            leader_active_hint: AtomicBool::new(false),
+            follower_spins,
+            waiters: GpWaiters::new(),
+            orphaned: AtomicBool::new(false),
+        }
+    }
+
+    /// No grace period run yet (as the `const` one; loom's atomics are not
+    /// `const`).
+    #[cfg(loom)]
+    pub fn new(follower_spins: u32) -> Self {
         GpSequence {
             seq: CachePadded::new(AtomicU64::new(0)),
             leadership: ForkSafeMutex::new(Leadership {
@@ -188,6 +209,7 @@ impl GpSequence {
     }
 
     /// Futures waiting for a cookie now.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn async_waiters(&self) -> usize {
         self.waiters.len()
     }
@@ -334,6 +356,7 @@ impl GpSequence {
     /// Takes the odd "running" state from an even `seq`, waiting while an
     /// idle completion (`complete_if_idle`) holds it. Returns the even value.
     fn begin(&self) -> u64 {
+        #[cfg(not(loom))]
         let backoff = crossbeam_utils::Backoff::new();
         loop {
             // Relaxed load: the compare-exchange decides.
@@ -356,7 +379,11 @@ impl GpSequence {
             }
             // Held by `complete_if_idle` (leaders exclude each other by the
             // lock): for a few loads, or rarely for a grace period.
+            #[cfg(not(loom))]
             backoff.snooze();
+            // Under loom the wait must yield to the holder.
+            #[cfg(loom)]
+            spin_hint();
         }
     }
 
@@ -460,6 +487,7 @@ impl GpSequence {
 
     /// `fork()` support: hold the leadership lock across the fork.
     #[doc(hidden)]
+    #[cfg(not(loom))]
     pub fn lock_for_fork(&self) {
         self.leadership.raw_lock();
         self.waiters.lock_for_fork();
@@ -468,6 +496,7 @@ impl GpSequence {
     /// `fork()` support, parent side: release the lock taken by
     /// [`Self::lock_for_fork`].
     #[doc(hidden)]
+    #[cfg(not(loom))]
     pub fn unlock_after_fork_parent(&self) {
         self.waiters.unlock_after_fork();
         // SAFETY: taken by `lock_for_fork` on this thread, no guard exists.
@@ -478,6 +507,7 @@ impl GpSequence {
     /// leader runs and nobody sleeps; a grace period that was running in
     /// the parent is abandoned (not counted as completed).
     #[doc(hidden)]
+    #[cfg(not(loom))]
     pub fn reset_after_fork_child(&self) {
         {
             // SAFETY: the child's only thread took this lock before fork.
