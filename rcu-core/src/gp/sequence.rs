@@ -371,10 +371,22 @@ impl GpSequence {
                 return s;
             }
             // Adopt a running state its taker gave up (`complete_if_idle`
-            // with no `run_gp`). Relaxed load: a hint; the swap decides.
-            // Acquire pairs with the Release store of the flag: the adopter
-            // runs its grace period after everything the taker did.
+            // with no `run_gp`, `try_run_one`). Relaxed load: a hint; the
+            // swap decides. Acquire pairs with the Release store of the
+            // flag in those two: the adopter runs its grace period after
+            // everything the taker did.
             if s & 1 == 1 && self.orphaned.load(Ordering::Relaxed) && self.orphaned.swap(false, Ordering::Acquire) {
+                // Not `s`: loaded before the swap, it may be an earlier
+                // running state's value, and completing `s + 1` would move
+                // `seq` back (found by `tests/loom_sequence.rs`). Relaxed:
+                // the swap read the taker's Release store of the flag,
+                // which follows its compare-exchange that made `seq` odd,
+                // so this load reads that value or a later one (coherence);
+                // and there is none later, since nobody writes `seq` while
+                // the state is orphaned (taking it needs `seq` even, and
+                // the flag, swapped once, lets one thread adopt).
+                let s = self.seq.load(Ordering::Relaxed);
+                debug_assert!(s & 1 == 1, "an orphaned running state with an even seq ({s})");
                 return s - 1;
             }
             // Held by `complete_if_idle` (leaders exclude each other by the
