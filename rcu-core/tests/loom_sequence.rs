@@ -29,8 +29,16 @@
 //! Each test also checks that its executions reached both ways of giving
 //! the running state up (`Coverage`), so the model cannot pass vacuously.
 //!
-//! Run with: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom
-//! cargo test -p rcu-core --release --test loom_sequence`
+//! Completing an orphan in `begin` without running it fails both tests
+//! (a reader reaches a freed object; the count is off); not adopting fails
+//! them as a livelock; adopting without consuming the flag (a load for the
+//! swap) fails the count; and with 3 preemptions, the second test found
+//! an adopter completing a stale `seq` value (now fixed in `begin`).
+//!
+//! Run with: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom
+//! cargo test -p rcu-core --release --test loom_sequence` (.ci/run does, with
+//! the other models): about 25 s of CPU, 20 of them the second test. With 2
+//! preemptions it takes a few seconds but misses that stale value.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

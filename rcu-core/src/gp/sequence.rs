@@ -107,7 +107,8 @@ pub struct GpSequence {
     /// Set while `seq` is odd by a thread that took the running state but
     /// may not wait for a reader it found (an async waiter:
     /// `complete_if_idle` without `run_gp`, `try_run_one`): the next thread
-    /// in `begin` adopts the running state and runs the grace period.
+    /// in `begin` adopts the running state and runs the grace period
+    /// (model-checked by `tests/loom_sequence.rs`).
     orphaned: AtomicBool,
 }
 
