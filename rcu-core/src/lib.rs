@@ -81,7 +81,6 @@ pub use flavour::{Flavour, ReadSection};
 #[cfg(not(loom))]
 pub use gp::foreign::{ForeignGp, ForeignReader, ForeignReaders, ForeignStyle};
 pub use gp::grace_period;
-#[cfg(not(loom))]
 pub use gp::sequence::{GpSequence, GpState};
 #[cfg(not(loom))]
 pub use interface::RcuFlavour;

@@ -10,7 +10,7 @@ pub(crate) mod atomic {
 
 #[cfg(loom)]
 pub(crate) mod atomic {
-    pub use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, Ordering};
+    pub use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 }
 
 /// Busy-wait hint: a pause instruction normally, a scheduler yield under

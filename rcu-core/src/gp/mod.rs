@@ -12,7 +12,5 @@
 #[cfg(not(loom))]
 pub mod foreign;
 pub mod grace_period;
-#[cfg(not(loom))]
 pub(crate) mod sequence;
-#[cfg(not(loom))]
 pub(crate) mod waiters;

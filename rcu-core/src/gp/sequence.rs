@@ -83,6 +83,7 @@ struct Leadership {
 /// Polls of a follower's spin before it sleeps, for flavours whose grace
 /// periods issue no IPIs (QSBR; liburcu's waiters spin 1,000 times too,
 /// `URCU_WAIT_ATTEMPTS`). See [`GpSequence::spin_while_led`].
+#[cfg_attr(loom, allow(dead_code))]
 pub const FOLLOWER_SPINS: u32 = 1000;
 
 /// Grace periods a leader runs for sleepers after its own (see
@@ -106,7 +107,8 @@ pub struct GpSequence {
     /// Set while `seq` is odd by a thread that took the running state but
     /// may not wait for a reader it found (an async waiter:
     /// `complete_if_idle` without `run_gp`, `try_run_one`): the next thread
-    /// in `begin` adopts the running state and runs the grace period.
+    /// in `begin` adopts the running state and runs the grace period
+    /// (model-checked by `tests/loom_sequence.rs`).
     orphaned: AtomicBool,
 }
 
@@ -119,7 +121,27 @@ impl std::fmt::Debug for GpSequence {
 impl GpSequence {
     /// No grace period run yet; followers spin `follower_spins` polls
     /// before they sleep (0 or `FOLLOWER_SPINS`).
+    #[cfg(not(loom))]
     pub const fn new(follower_spins: u32) -> Self {
+        GpSequence {
+            seq: CachePadded::new(AtomicU64::new(0)),
+            leadership: ForkSafeMutex::new(Leadership {
+                leader_active: false,
+                sleepers: 0,
+                wanted: GpState::COMPLETED,
+            }),
+            resigned: AtomicU32::new(0),
+            leader_active_hint: AtomicBool::new(false),
+            follower_spins,
+            waiters: GpWaiters::new(),
+            orphaned: AtomicBool::new(false),
+        }
+    }
+
+    /// No grace period run yet (as the `const` one; loom's atomics are not
+    /// `const`).
+    #[cfg(loom)]
+    pub fn new(follower_spins: u32) -> Self {
         GpSequence {
             seq: CachePadded::new(AtomicU64::new(0)),
             leadership: ForkSafeMutex::new(Leadership {
@@ -188,6 +210,7 @@ impl GpSequence {
     }
 
     /// Futures waiting for a cookie now.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn async_waiters(&self) -> usize {
         self.waiters.len()
     }
@@ -334,6 +357,7 @@ impl GpSequence {
     /// Takes the odd "running" state from an even `seq`, waiting while an
     /// idle completion (`complete_if_idle`) holds it. Returns the even value.
     fn begin(&self) -> u64 {
+        #[cfg(not(loom))]
         let backoff = crossbeam_utils::Backoff::new();
         loop {
             // Relaxed load: the compare-exchange decides.
@@ -348,15 +372,31 @@ impl GpSequence {
                 return s;
             }
             // Adopt a running state its taker gave up (`complete_if_idle`
-            // with no `run_gp`). Relaxed load: a hint; the swap decides.
-            // Acquire pairs with the Release store of the flag: the adopter
-            // runs its grace period after everything the taker did.
+            // with no `run_gp`, `try_run_one`). Relaxed load: a hint; the
+            // swap decides. Acquire pairs with the Release store of the
+            // flag in those two: the adopter runs its grace period after
+            // everything the taker did.
             if s & 1 == 1 && self.orphaned.load(Ordering::Relaxed) && self.orphaned.swap(false, Ordering::Acquire) {
+                // Not `s`: loaded before the swap, it may be an earlier
+                // running state's value, and completing `s + 1` would move
+                // `seq` back (found by `tests/loom_sequence.rs`). Relaxed:
+                // the swap read the taker's Release store of the flag,
+                // which follows its compare-exchange that made `seq` odd,
+                // so this load reads that value or a later one (coherence);
+                // and there is none later, since nobody writes `seq` while
+                // the state is orphaned (taking it needs `seq` even, and
+                // the flag, swapped once, lets one thread adopt).
+                let s = self.seq.load(Ordering::Relaxed);
+                debug_assert!(s & 1 == 1, "an orphaned running state with an even seq ({s})");
                 return s - 1;
             }
             // Held by `complete_if_idle` (leaders exclude each other by the
             // lock): for a few loads, or rarely for a grace period.
+            #[cfg(not(loom))]
             backoff.snooze();
+            // Under loom the wait must yield to the holder.
+            #[cfg(loom)]
+            spin_hint();
         }
     }
 
@@ -460,6 +500,7 @@ impl GpSequence {
 
     /// `fork()` support: hold the leadership lock across the fork.
     #[doc(hidden)]
+    #[cfg(not(loom))]
     pub fn lock_for_fork(&self) {
         self.leadership.raw_lock();
         self.waiters.lock_for_fork();
@@ -468,6 +509,7 @@ impl GpSequence {
     /// `fork()` support, parent side: release the lock taken by
     /// [`Self::lock_for_fork`].
     #[doc(hidden)]
+    #[cfg(not(loom))]
     pub fn unlock_after_fork_parent(&self) {
         self.waiters.unlock_after_fork();
         // SAFETY: taken by `lock_for_fork` on this thread, no guard exists.
@@ -478,6 +520,7 @@ impl GpSequence {
     /// leader runs and nobody sleeps; a grace period that was running in
     /// the parent is abandoned (not counted as completed).
     #[doc(hidden)]
+    #[cfg(not(loom))]
     pub fn reset_after_fork_child(&self) {
         {
             // SAFETY: the child's only thread took this lock before fork.

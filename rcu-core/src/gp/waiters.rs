@@ -54,7 +54,14 @@ pub(crate) struct GpWaiters {
 }
 
 impl GpWaiters {
+    #[cfg(not(loom))]
     pub(crate) const fn new() -> Self {
+        GpWaiters { count: AtomicU64::new(0), list: ForkSafeMutex::new(List { next_id: 0, wakers: BTreeMap::new() }) }
+    }
+
+    /// As the `const` one (loom's atomics are not `const`).
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
         GpWaiters { count: AtomicU64::new(0), list: ForkSafeMutex::new(List { next_id: 0, wakers: BTreeMap::new() }) }
     }
 
@@ -125,11 +132,13 @@ impl GpWaiters {
     }
 
     /// Futures registered now.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn len(&self) -> usize {
         self.list.lock().wakers.len()
     }
 
     /// `fork()` support: hold the lock across the fork.
+    #[cfg(not(loom))]
     pub(super) fn lock_for_fork(&self) {
         self.list.raw_lock();
     }
@@ -137,6 +146,7 @@ impl GpWaiters {
     /// `fork()` support, both sides: release the lock taken by
     /// [`Self::lock_for_fork`]. Entries stay (their futures may live in
     /// the child, on the forking thread).
+    #[cfg(not(loom))]
     pub(super) fn unlock_after_fork(&self) {
         // SAFETY: taken by `lock_for_fork` on this thread, no guard exists.
         unsafe { self.list.raw_unlock() };

@@ -34,12 +34,20 @@ use crate::sync::atomic::{fence, Ordering};
 
 #[cfg(not(loom))]
 mod futex;
+#[cfg(loom)]
+#[path = "futex_loom.rs"]
+mod futex;
 #[cfg(not(loom))]
+pub(crate) mod lock;
+#[cfg(loom)]
+#[path = "lock_loom.rs"]
 pub(crate) mod lock;
 #[cfg(not(loom))]
 mod signals;
 #[cfg(not(loom))]
 pub use futex::{futex_wait, futex_wait_shared, futex_wait_timeout, futex_wait_u32, futex_wake, futex_wake_shared};
+#[cfg(loom)]
+pub use futex::{futex_wait_u32, futex_wake};
 #[cfg(not(loom))]
 pub use signals::SignalsBlocked;
 
