@@ -68,6 +68,8 @@ fn a_short_load_with_reloads_gets_only_right_responses() {
         let r = run_holder(*holder, &config, true).expect("the run completes");
         assert_eq!(r.errors(), 0, "{}", r.line());
         assert!(r.load.first_error.is_none(), "{:?}", r.load.first_error);
+        // Every replacement in the window is timed twice: wall clock and CPU.
+        assert_eq!(r.reload.count(), r.reload_cpu.count(), "{}", r.line());
     }
 }
 

@@ -64,6 +64,9 @@ pub enum Metric {
     ServerReloadNs,
     /// Async server: 99th-percentile latency of one table replacement, ns.
     ServerReloadP99Ns,
+    /// Async server: 99th-percentile CPU time of one table replacement, ns
+    /// (its wall-clock latency without time preempted or suspended).
+    ServerReloadCpuP99Ns,
     /// Async server: requests per second, no reloads.
     ServerQuietRequestsPerSec,
     /// Async server: median request latency, no reloads, ns.
@@ -100,6 +103,7 @@ impl Metric {
         Metric::ServerP999Ns,
         Metric::ServerReloadNs,
         Metric::ServerReloadP99Ns,
+        Metric::ServerReloadCpuP99Ns,
         Metric::ServerQuietRequestsPerSec,
         Metric::ServerQuietP50Ns,
         Metric::ServerQuietP99Ns,
@@ -132,6 +136,7 @@ impl Metric {
             Metric::ServerP999Ns => "p999_ns",
             Metric::ServerReloadNs => "server_reload_ns",
             Metric::ServerReloadP99Ns => "server_reload_p99_ns",
+            Metric::ServerReloadCpuP99Ns => "server_reload_cpu_p99_ns",
             Metric::ServerQuietRequestsPerSec => "requests_per_sec_quiet",
             Metric::ServerQuietP50Ns => "p50_ns_quiet",
             Metric::ServerQuietP99Ns => "p99_ns_quiet",

@@ -30,6 +30,7 @@ fn fmt_value(metric: Metric, v: f64) -> String {
         | Metric::ServerP999Ns
         | Metric::ServerReloadNs
         | Metric::ServerReloadP99Ns
+        | Metric::ServerReloadCpuP99Ns
         | Metric::ServerQuietP50Ns
         | Metric::ServerQuietP99Ns
         | Metric::ServerQuietP999Ns => fmt_ns(v.round() as u64),

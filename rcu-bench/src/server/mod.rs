@@ -18,7 +18,9 @@
 //! request latency (send to last body byte, at the client) p50, p99,
 //! p99.9, and with reloads the latency of one table replacement
 //! (publishing and retiring the old table, not building the new one) p50
-//! and p99. Holders are interleaved over rounds as `compare` does, each
+//! and p99, wall clock, and the CPU time the replacement used, p99: a
+//! replacement whose thread is preempted or waits for a lock has a wall
+//! time far above its CPU time. Holders are interleaved over rounds as `compare` does, each
 //! figure the median over rounds; ratios are to `arc-swap-load_full`.
 
 pub mod holders;
@@ -84,8 +86,10 @@ pub struct ServerReport {
     pub duration: Duration,
     /// What the clients saw.
     pub load: LoadReport,
-    /// Latency of the table replacements started in the window.
+    /// Latency (wall clock) of the table replacements started in the window.
     pub reload: Histogram,
+    /// CPU time of the same replacements.
+    pub reload_cpu: Histogram,
     /// Requests the server found no route for (must be 0).
     pub misses: u64,
 }
@@ -106,7 +110,7 @@ impl ServerReport {
         let q = |h: &Histogram, p| h.quantile(p).map_or("-".into(), fmt_ns);
         format!(
             "{:<20} reloads {:<3} {:>9.0} req/s  p50 {:>9} p99 {:>9} p99.9 {:>9}  reload p50 {:>9} p99 {:>9} \
-             ({} reloads)  errors {}",
+             cpu p99 {:>9} ({} reloads)  errors {}",
             self.holder,
             if self.reloads { "on" } else { "off" },
             self.requests_per_sec(),
@@ -115,6 +119,7 @@ impl ServerReport {
             q(&self.load.latency, 0.999),
             q(&self.reload, 0.5),
             q(&self.reload, 0.99),
+            q(&self.reload_cpu, 0.99),
             self.reload.count(),
             self.errors()
         )
@@ -148,13 +153,24 @@ pub fn run_holder(holder: &dyn HolderKind, config: &ServerRunConfig, reloads: bo
     };
     let load = client_rt.block_on(run_load(server.addr(), &load_config));
     let outcome = server_rt.block_on(server.shutdown());
-    let mut reload = Histogram::new();
+    let (mut reload, mut reload_cpu) = (Histogram::new(), Histogram::new());
     if let Some((start, end)) = load.window {
-        outcome.reloads.iter().filter(|r| start <= r.at && r.at < end).for_each(|r| reload.record_duration(r.took));
+        for r in outcome.reloads.iter().filter(|r| start <= r.at && r.at < end) {
+            reload.record_duration(r.took);
+            reload_cpu.record_duration(r.cpu);
+        }
     }
     server_rt.shutdown_timeout(Duration::from_secs(1));
     client_rt.shutdown_timeout(Duration::from_secs(1));
-    Ok(ServerReport { holder: holder.name(), reloads, duration: config.duration, load, reload, misses: outcome.misses })
+    Ok(ServerReport {
+        holder: holder.name(),
+        reloads,
+        duration: config.duration,
+        load,
+        reload,
+        reload_cpu,
+        misses: outcome.misses,
+    })
 }
 
 /// The server bench as a workload of a comparison: every holder once per
@@ -175,6 +191,7 @@ const RELOAD_METRICS: &[Metric] = &[
     Metric::ServerP999Ns,
     Metric::ServerReloadNs,
     Metric::ServerReloadP99Ns,
+    Metric::ServerReloadCpuP99Ns,
 ];
 
 const QUIET_METRICS: &[Metric] =
@@ -224,8 +241,12 @@ impl Workload for ServerBench {
                     results.add(r.holder, metric, ns as f64);
                 }
             }
-            for (metric, q) in [(Metric::ServerReloadNs, 0.5), (Metric::ServerReloadP99Ns, 0.99)] {
-                if let Some(ns) = r.reload.quantile(q) {
+            for (metric, histogram, q) in [
+                (Metric::ServerReloadNs, &r.reload, 0.5),
+                (Metric::ServerReloadP99Ns, &r.reload, 0.99),
+                (Metric::ServerReloadCpuP99Ns, &r.reload_cpu, 0.99),
+            ] {
+                if let Some(ns) = histogram.quantile(q) {
                     results.add(r.holder, metric, ns as f64);
                 }
             }
