@@ -1,7 +1,7 @@
 //! Grace periods: `synchronize_rcu`, its no-reader fast path, and polling.
 
 use super::Engine;
-use crate::gp::sequence::{Attempt, GpStart, GpState};
+use crate::gp::sequence::GpState;
 use crate::stall::StallReporter;
 use crate::thread::FlavourLocals;
 use std::sync::atomic::Ordering;
@@ -33,11 +33,8 @@ impl<F: FlavourLocals> Engine<F> {
     /// Runs one grace period (the caller holds the sequence's running
     /// state): over the engine's own slots, then over foreign readers, then over
     /// srcu readers, each
-    /// skipped when it has no reader to wait for. `GpStart::Resume`: the
-    /// state was adopted from an inline attempt that gave up after the
-    /// increment (QSBR, `try_grace_period_inline`), so the own slots'
-    /// grace period continues from there (`GpCounter::resume`).
-    fn run_grace_period(&self, start: GpStart) {
+    /// skipped when it has no reader to wait for.
+    fn run_grace_period(&self) {
         let own = !self.no_own_reader_to_wait_for();
         let foreign = F::foreign_readers().filter(|f| !f.no_reader_to_wait_for(F::PROTOCOL));
         let srcu = F::srcu_readers().filter(|s| !s.no_reader_to_wait_for());
@@ -50,19 +47,11 @@ impl<F: FlavourLocals> Engine<F> {
         };
         let stall = StallReporter::new(F::NAME, state, &self.stats.stall_warnings);
         if own {
-            match start {
-                // SAFETY: called only by a thread that holds the sequence's
-                // odd "running" state (`GpSequence::run_one`,
-                // `complete_if_idle`), which one thread at a time can take,
-                // so it is the counter's only writer.
-                GpStart::Fresh => unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots(), &stall) },
-                // SAFETY: as above; `Resume` comes only from `run_one`,
-                // which took the state over from the inline attempt that
-                // gave up after `try_run`'s increment (a Release store and
-                // an Acquire swap of `orphaned`), and nothing wrote the
-                // counter since: only the state's holder writes it.
-                GpStart::Resume => unsafe { self.counter.resume(F::PROTOCOL, || self.registry.slots(), &stall) },
-            }
+            // SAFETY: called only by a thread that holds the sequence's odd
+            // "running" state (`GpSequence::run_one`, `complete_if_idle`),
+            // which one thread at a time can take, so it is the counter's
+            // only writer.
+            unsafe { self.counter.run(F::PROTOCOL, || self.registry.slots(), &stall) };
         }
         if let Some(foreign) = foreign {
             // SAFETY: as above; the foreign counter is advanced only here.
@@ -85,7 +74,7 @@ impl<F: FlavourLocals> Engine<F> {
         // no reader could hold up a grace period (liburcu checks for an
         // empty registry too). Completed as an empty grace period, so
         // cookies taken earlier (`get_state_synchronize_rcu`) are satisfied.
-        if self.complete_if_idle(Some(&|| self.run_grace_period(GpStart::Fresh))) {
+        if self.complete_if_idle(Some(&|| self.run_grace_period())) {
             // Relaxed: a statistic (one counter per call: `stats()` adds
             // these to `synchronize_calls`).
             self.stats.synchronize_without_readers.fetch_add(1, Ordering::Relaxed);
@@ -114,31 +103,19 @@ impl<F: FlavourLocals> Engine<F> {
     /// an async waiter, which must not block. Only the engine's own
     /// readers: with foreign (C) or srcu readers to wait for it does not
     /// try. Gives up (the reclaim thread adopts the grace period) if a
-    /// reader stays. A QSBR attempt gives up after its increment, and the
-    /// adopter resumes it: it waits against that increment rather than
-    /// making another, so a quiescent state a reader announces between the
-    /// attempt and the adoption counts (with the reader on the waiter's
-    /// CPU, the reader runs first once the waiter parks).
+    /// reader stays.
     fn try_grace_period_inline(&self) -> bool {
         self.sequence.try_run_one(|| {
             // Checked with the running state held, as `run_grace_period`
             // does: a foreign or srcu reader that arrives later began after
             // this grace period did.
             if !(self.no_foreign_reader_to_wait_for() && self.no_srcu_reader_to_wait_for()) {
-                return Attempt::GaveUp;
+                return false;
             }
             // SAFETY: `try_run_one` runs this only while this thread holds
             // the sequence's odd "running" state, so it is the counter's
             // only writer.
-            if unsafe { self.counter.try_run(F::PROTOCOL, || self.registry.slots(), INLINE_GP_SPINS) } {
-                return Attempt::Completed;
-            }
-            match F::PROTOCOL {
-                // Where the attempt stopped (scan 1 or 2) is not recorded.
-                crate::reader::Protocol::PhaseFlip => Attempt::GaveUp,
-                // `try_run` stops only in the scan, after the increment.
-                crate::reader::Protocol::Increment => Attempt::GaveUpResumable,
-            }
+            unsafe { self.counter.try_run(F::PROTOCOL, || self.registry.slots(), INLINE_GP_SPINS) }
         })
     }
 
@@ -147,7 +124,7 @@ impl<F: FlavourLocals> Engine<F> {
     pub(crate) fn wait_for(&'static self, cookie: GpState) {
         // Every grace period runs with the barrier strategy decided.
         self.init();
-        self.sequence.wait_for_resuming(cookie, |start| self.run_grace_period(start));
+        self.sequence.wait_for(cookie, || self.run_grace_period());
     }
 
     /// A cookie for a grace period that starts after this call, which the

@@ -129,39 +129,6 @@ impl GpCounter {
         }
     }
 
-    /// Continues a grace period that [`GpCounter::try_run`] started and gave
-    /// up on: for `Increment`, waits for the readers against the counter
-    /// value the attempt stored (no second increment, so a quiescent state
-    /// announced since the attempt counts), then issues the final fence.
-    /// `PhaseFlip` does not record where its attempt stopped (scan 1 or 2),
-    /// so it runs a whole grace period, as [`GpCounter::run`] (correct from
-    /// any counter value).
-    ///
-    /// # Safety
-    ///
-    /// As [`GpCounter::run`], and the caller took the running state over
-    /// from the thread whose `try_run` gave up, with nothing written to the
-    /// counter since, through a Release store and an Acquire load (a
-    /// happens-before edge from the attempt to this call):
-    /// `GpSequence::try_run_one` and `begin`.
-    pub unsafe fn resume<'s, I>(&self, protocol: Protocol, slots: impl Fn() -> I, stall: &StallReporter<'_>)
-    where
-        I: Iterator<Item = &'s ReaderSlot>,
-    {
-        match protocol {
-            // SAFETY: forwarded contract (this counter's only writer).
-            Protocol::PhaseFlip => unsafe { self.run(protocol, slots, stall) },
-            Protocol::Increment => {
-                let barrier = writer_barrier(protocol);
-                // SAFETY: forwarded contract (this counter's only writer, the
-                // attempt's increment happens-before this call).
-                unsafe {
-                    resume_increment(&self.ctr, |gp| self.wait_for_old_readers(protocol, slots(), gp, barrier, stall))
-                };
-            }
-        }
-    }
-
     /// Waits, slot by slot, until no slot is `ActiveOld` against the
     /// current global counter. A slot seen not old stays settled for this
     /// scan: a reader entering later copies the current counter, or loaded
@@ -274,41 +241,6 @@ pub(crate) unsafe fn run_protocol_until(
         }
     }
     true
-}
-
-/// The rest of an `Increment` grace period whose increment, and the fences
-/// around it, an attempt (`run_protocol_until`) made before it gave up:
-/// the scan against the counter value it stored, and the final fence.
-///
-/// Why this is the same grace period: the attempt's fence after its
-/// increment happens-before this thread's scan (the hand-over is a Release
-/// store and an Acquire load), so that fence precedes the fence below in
-/// the single order of SeqCst fences. A reader whose fence (after its
-/// quiescent-state or online store) precedes the attempt's fence in that
-/// order therefore precedes the fence below too, and the scan's loads see
-/// its store; a reader whose fence comes after the attempt's does its later
-/// reads after the caller's unpublish, as in a grace period run by one
-/// thread (the module docs' pairing, with the attempt's fences).
-/// The scan may repeat the attempt's: a slot seen settled stays settled
-/// against the same counter value.
-///
-/// # Safety
-///
-/// As [`run_protocol`], and the increment was made by an attempt that
-/// happens-before this call, with no counter write since.
-pub(crate) unsafe fn resume_increment(ctr: &AtomicU64, wait_for_old: impl FnOnce(u64)) {
-    // The attempt's fence after the increment in this thread's place: orders
-    // the scan's loads after it (see above); pairs with the reader's fence
-    // after its counter store in quiescent_state and online.
-    fence(Ordering::SeqCst);
-    // Relaxed: single writer (the running state is held); the value the
-    // attempt stored, visible through the hand-over's happens-before edge.
-    let gp = ctr.load(Ordering::Relaxed);
-    wait_for_old(gp);
-    // Orders the scan's loads before the caller's frees; pairs with the
-    // fence before the counter store in quiescent_state / offline (as at the
-    // end of `run_protocol_until`).
-    fence(Ordering::SeqCst);
 }
 
 /// The writer's half of the store-buffering pair with a reader's barrier

@@ -34,7 +34,7 @@
 //! idle shortcut) wakes those whose cookie it reaches.
 
 use super::waiters::GpWaiters;
-use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::spin_hint;
 use crate::sys::lock::ForkSafeMutex;
 use crossbeam_utils::CachePadded;
@@ -69,39 +69,6 @@ impl GpState {
         GpState(seq)
     }
 }
-
-/// How the thread that takes the running state starts its grace period
-/// (the argument of a `run_gp` passed to [`GpSequence::wait_for_resuming`]).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum GpStart {
-    /// From the beginning.
-    Fresh,
-    /// Adopted from an attempt ([`GpSequence::try_run_one`]) that gave up
-    /// after the part of the grace period its runner can continue from
-    /// ([`Attempt::GaveUpResumable`]): the runner may skip what the
-    /// attempt did. Running it from the beginning is correct too.
-    Resume,
-}
-
-/// What an attempt of [`GpSequence::try_run_one`] did.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Attempt {
-    /// It completed the grace period.
-    Completed,
-    /// It gave up; the adopter runs the grace period from the beginning.
-    GaveUp,
-    /// It gave up after a part of the grace period the adopter may continue
-    /// from instead ([`GpStart::Resume`]; for the engine: QSBR's increment
-    /// and its fences, with only the wait for readers left).
-    GaveUpResumable,
-}
-
-/// `GpSequence::orphaned`: no running state given up.
-const NOT_ORPHANED: u8 = 0;
-/// `GpSequence::orphaned`: given up; the adopter starts afresh.
-const ORPHANED_FRESH: u8 = 1;
-/// `GpSequence::orphaned`: given up; the adopter may resume.
-const ORPHANED_RESUMABLE: u8 = 2;
 
 struct Leadership {
     /// A leader is running grace periods right now.
@@ -139,10 +106,8 @@ pub struct GpSequence {
     /// Set while `seq` is odd by a thread that took the running state but
     /// may not wait for a reader it found (an async waiter:
     /// `complete_if_idle` without `run_gp`, `try_run_one`): the next thread
-    /// in `begin` adopts the running state and runs the grace period, from
-    /// the beginning (`ORPHANED_FRESH`) or, if the attempt said it may
-    /// (`ORPHANED_RESUMABLE`), from where the attempt stopped.
-    orphaned: AtomicU8,
+    /// in `begin` adopts the running state and runs the grace period.
+    orphaned: AtomicBool,
 }
 
 impl std::fmt::Debug for GpSequence {
@@ -166,7 +131,7 @@ impl GpSequence {
             leader_active_hint: AtomicBool::new(false),
             follower_spins,
             waiters: GpWaiters::new(),
-            orphaned: AtomicU8::new(NOT_ORPHANED),
+            orphaned: AtomicBool::new(false),
         }
     }
 
@@ -257,15 +222,7 @@ impl GpSequence {
 
     /// Blocks until `cookie` is reached, running grace periods with
     /// `run_gp` if no other thread is (see "Sharing" in the module docs).
-    /// Every grace period runs from the beginning (an adopted resumable
-    /// one too, which is correct, only slower).
     pub fn wait_for(&self, cookie: GpState, run_gp: impl Fn()) {
-        self.wait_for_resuming(cookie, |_| run_gp());
-    }
-
-    /// [`GpSequence::wait_for`], telling `run_gp` whether it may resume a
-    /// grace period an attempt gave up ([`GpStart`]).
-    pub fn wait_for_resuming(&self, cookie: GpState, run_gp: impl Fn(GpStart)) {
         if self.poll(cookie) {
             return;
         }
@@ -326,7 +283,7 @@ impl GpSequence {
         false
     }
 
-    fn lead(&self, cookie: GpState, run_gp: &impl Fn(GpStart)) {
+    fn lead(&self, cookie: GpState, run_gp: &impl Fn()) {
         // Resign leadership even if `run_gp` panics, or every later caller
         // would sleep forever.
         struct ResignOnUnwind<'a>(&'a GpSequence);
@@ -375,10 +332,8 @@ impl GpSequence {
     }
 
     /// Takes the odd "running" state from an even `seq`, waiting while an
-    /// idle completion (`complete_if_idle`) holds it. Returns the even value,
-    /// and how to start: `Resume` when it adopted a running state an
-    /// attempt gave up as resumable.
-    fn begin(&self) -> (u64, GpStart) {
+    /// idle completion (`complete_if_idle`) holds it. Returns the even value.
+    fn begin(&self) -> u64 {
         let backoff = crossbeam_utils::Backoff::new();
         loop {
             // Relaxed load: the compare-exchange decides.
@@ -390,19 +345,14 @@ impl GpSequence {
             // grace period's own first barrier orders this before its scans
             // (see `snapshot`).
             if s & 1 == 0 && self.seq.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                return (s, GpStart::Fresh);
+                return s;
             }
             // Adopt a running state its taker gave up (`complete_if_idle`
-            // with no `run_gp`, `try_run_one`). Relaxed load: a hint; the
-            // swap decides. Acquire pairs with the Release store of the flag
-            // (in `complete_if_idle`, `try_run_one`): the adopter runs or
-            // resumes its grace period after everything the taker did.
-            if s & 1 == 1 && self.orphaned.load(Ordering::Relaxed) != NOT_ORPHANED {
-                match self.orphaned.swap(NOT_ORPHANED, Ordering::Acquire) {
-                    ORPHANED_FRESH => return (s - 1, GpStart::Fresh),
-                    ORPHANED_RESUMABLE => return (s - 1, GpStart::Resume),
-                    _ => {} // another thread adopted it first
-                }
+            // with no `run_gp`). Relaxed load: a hint; the swap decides.
+            // Acquire pairs with the Release store of the flag: the adopter
+            // runs its grace period after everything the taker did.
+            if s & 1 == 1 && self.orphaned.load(Ordering::Relaxed) && self.orphaned.swap(false, Ordering::Acquire) {
+                return s - 1;
             }
             // Held by `complete_if_idle` (leaders exclude each other by the
             // lock): for a few loads, or rarely for a grace period.
@@ -450,7 +400,7 @@ impl GpSequence {
             let Some(run_gp) = run_gp else {
                 // Release: pairs with the Acquire swap in `begin`; the
                 // adopter's grace period starts after this thread's check.
-                self.orphaned.store(ORPHANED_FRESH, Ordering::Release);
+                self.orphaned.store(true, Ordering::Release);
                 return false;
             };
             Self::run_or_abort(run_gp);
@@ -461,36 +411,32 @@ impl GpSequence {
 
     /// Runs one grace period with `try_gp` if the running state is free
     /// now (no leader, no other attempt), without waiting for it: for a
-    /// caller that may not block. `try_gp` says whether it completed the
-    /// grace period ([`Attempt`]); if it gave up, the running state is
-    /// orphaned for the next thread in `begin` to adopt (see
-    /// `complete_if_idle`), which resumes it if `try_gp` said it may, and
+    /// caller that may not block. `try_gp` returns whether it completed
+    /// the grace period; if it gave up, the running state is orphaned for
+    /// the next thread in `begin` to adopt (see `complete_if_idle`), and
     /// the caller must make sure a grace period will be run. Returns
     /// whether a grace period completed here.
-    pub fn try_run_one(&self, try_gp: impl FnOnce() -> Attempt) -> bool {
+    pub fn try_run_one(&self, try_gp: impl FnOnce() -> bool) -> bool {
         // Relaxed load: the compare-exchange decides.
         let s = self.seq.load(Ordering::Relaxed);
         // AcqRel: as in `begin`.
         if s & 1 == 1 || self.seq.compare_exchange(s, s + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
             return false;
         }
-        let orphan = match Self::run_or_abort(try_gp) {
-            Attempt::Completed => {
-                self.complete(s + 2);
-                return true;
-            }
-            Attempt::GaveUp => ORPHANED_FRESH,
-            Attempt::GaveUpResumable => ORPHANED_RESUMABLE,
-        };
-        // Release: pairs with the Acquire swap in `begin`; the adopter
-        // runs (or resumes) its grace period after everything `try_gp` did.
-        self.orphaned.store(orphan, Ordering::Release);
-        false
+        let completed = Self::run_or_abort(try_gp);
+        if completed {
+            self.complete(s + 2);
+        } else {
+            // Release: pairs with the Acquire swap in `begin`; the adopter
+            // runs its grace period after everything `try_gp` did.
+            self.orphaned.store(true, Ordering::Release);
+        }
+        completed
     }
 
-    fn run_one(&self, run_gp: &impl Fn(GpStart)) {
-        let (s, start) = self.begin();
-        Self::run_or_abort(|| run_gp(start));
+    fn run_one(&self, run_gp: &impl Fn()) {
+        let s = self.begin();
+        Self::run_or_abort(run_gp);
         self.complete(s + 2);
     }
 
@@ -546,7 +492,7 @@ impl GpSequence {
         let s = self.seq.load(Ordering::Relaxed);
         self.seq.store(s & !1, Ordering::Relaxed);
         // Relaxed: single-threaded child; the abandoned state is gone.
-        self.orphaned.store(NOT_ORPHANED, Ordering::Relaxed);
+        self.orphaned.store(false, Ordering::Relaxed);
         self.waiters.unlock_after_fork();
         // SAFETY: as above.
         unsafe { self.leadership.raw_unlock() };
@@ -615,28 +561,6 @@ mod tests {
         assert!(!seq.poll(during), "a cookie taken while the state was given up needs the next grace period");
         seq.wait_for(during, run);
         assert_eq!(seq.completed(), 2);
-    }
-
-    /// An attempt that gave up as resumable is resumed by its adopter, and
-    /// only by it: one given up otherwise, and every grace period after,
-    /// start afresh.
-    #[test]
-    fn an_attempt_given_up_as_resumable_is_resumed_by_its_adopter() {
-        let seq = GpSequence::new(0);
-        let before = seq.snapshot();
-        assert!(!seq.try_run_one(|| Attempt::GaveUpResumable));
-        assert!(seq.in_progress() && !seq.poll(before));
-        let starts = std::sync::Mutex::new(Vec::new());
-        let run = |start| starts.lock().unwrap().push(start);
-        seq.wait_for_resuming(before, run);
-        assert!(seq.poll(before));
-        assert!(!seq.try_run_one(|| Attempt::GaveUp));
-        // Taken while the state is given up: the adopted grace period and
-        // the next one.
-        seq.wait_for_resuming(seq.snapshot(), run);
-        assert_eq!(*starts.lock().unwrap(), [GpStart::Resume, GpStart::Fresh, GpStart::Fresh]);
-        assert!(seq.try_run_one(|| Attempt::Completed));
-        assert_eq!(seq.completed(), 4);
     }
 
     /// Idle: completed in the call, with no grace period run.
