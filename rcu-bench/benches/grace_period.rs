@@ -19,9 +19,12 @@
 //!   thread between polls) beside one blocking `synchronize_rcu()`, per
 //!   flavour, from an unregistered thread with 0 and 1 busy readers; ids
 //!   `<flavour>-async/<readers>` and `<flavour>-blocking/<readers>`, so
-//!   the ratio of medians reads off one group. The async grace period is
-//!   run by the reclaim thread, which wakes the awaiting thread; it is
-//!   pinned to the measuring thread's CPU meanwhile.
+//!   the ratio of medians reads off one group. The async call runs the
+//!   grace period itself when its readers leave within a short spin;
+//!   otherwise the reclaim thread runs it and wakes the awaiting thread
+//!   (it is pinned to the measuring thread's CPU meanwhile). The busy
+//!   reader has its own CPU: with it on the measuring thread's, the
+//!   spin cannot succeed and QSBR's ratio is about 2x (BENCHMARKS.md).
 //!
 //! Threads are pinned: the measuring thread to the first allowed CPU,
 //! readers round robin from the next one (on 2 CPUs the second reader

@@ -8,6 +8,7 @@
 
 use criterion::Criterion;
 use rcu_bench::pin::CpuPlan;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The benches' criterion configuration.
@@ -19,8 +20,16 @@ pub fn config() -> Criterion {
 /// plan); helper threads take threads 1, 2, ... of the same plan, so a
 /// busy reader does not share the measuring thread's CPU while another CPU
 /// is free.
+///
+/// The plan is made once per process, by the first call, before anything
+/// is pinned: the allowed set is the calling thread's affinity, so a plan
+/// made after this thread was pinned would hold its one CPU and put every
+/// helper thread on it. (It did, for every group after a bench file's
+/// first: the `synchronize_rcu_async` readers shared the measuring
+/// thread's CPU; see BENCHMARKS.md.)
 pub fn pin_bench_thread() -> CpuPlan {
-    let plan = CpuPlan::new(true);
+    static PLAN: OnceLock<CpuPlan> = OnceLock::new();
+    let plan = PLAN.get_or_init(|| CpuPlan::new(true)).clone();
     plan.pin(0);
     plan
 }
