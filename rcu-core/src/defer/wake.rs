@@ -55,8 +55,12 @@ impl ReclaimWake {
         }
     }
 
-    /// A deferral slot got its first object: a thread asleep without a
-    /// timer must wake to arm the drain timer.
+    /// A deferral slot got its first object, or a block was sealed while
+    /// the backlog is small: a thread asleep without a timer must wake (to
+    /// arm the drain timer, or to start the block's grace period); one
+    /// asleep with a timer (at most a drain interval) finds the work itself
+    /// when it fires. A wake-up syscall from the producer is what this
+    /// saves: on two cores the woken thread often preempts the producer.
     pub(crate) fn wake_for_timer(&self) {
         // SeqCst: pairs with the SeqCst `sleeping` store in `announce`,
         // after which `idle` reads `dirty_since` (SeqCst).

@@ -37,7 +37,7 @@ impl<F: FlavourLocals> Engine<F> {
         self.kvfree_entry(crate::kvfree::Entry::c_call(func, arg), true);
     }
 
-    #[inline]
+    #[inline(always)]
     fn kvfree_entry(&'static self, entry: crate::kvfree::Entry, pin: bool) {
         match F::defer_key().with(SlotPtr::get) {
             Some(slot) => self.kvfree_append(slot, &entry, pin),

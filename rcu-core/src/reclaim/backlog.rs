@@ -183,14 +183,24 @@ impl Reclaimer {
     }
 
     /// Some kvfree block was sealed (the caller has started the thread):
-    /// wake the thread. Returns whether the backlog is past the hard limit,
+    /// wake the thread if it sleeps without a timer, or with one while the
+    /// backlog is past the soft limit. Returns whether the backlog is past the hard limit,
     /// or the kvfree backlog past its own limit
     /// ([`ReclaimPacing::kvfree_backlog_hard`](super::ReclaimPacing)).
     pub(crate) fn note_sealed(&self, parts: Parts<'_>) -> bool {
-        parts.defer.wake.wake_if_sleeping();
         let kvfree_backlog = parts.kvfree.backlog();
         // SeqCst: as in `total_backlog`.
         let backlog = self.backlog(Ordering::SeqCst) + kvfree_backlog;
+        // Relaxed: an advisory threshold. Under the soft limit a thread
+        // asleep with a timer is left to find the block when it fires (see
+        // `wake_for_timer`); past it, any sleep ends now. Either way the
+        // SeqCst `sleeping` load follows the inbox push (module docs of
+        // `defer/wake.rs`).
+        if backlog > self.limit_soft.load(Ordering::Relaxed) {
+            parts.defer.wake.wake_if_sleeping();
+        } else {
+            parts.defer.wake.wake_for_timer();
+        }
         // Relaxed: a statistic.
         self.peak_backlog.fetch_max(backlog, Ordering::Relaxed);
         // Relaxed: the thresholds are advisory and pair with nothing (see
