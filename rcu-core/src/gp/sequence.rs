@@ -118,11 +118,9 @@ impl std::fmt::Debug for GpSequence {
     }
 }
 
-impl GpSequence {
-    /// No grace period run yet; followers spin `follower_spins` polls
-    /// before they sleep (0 or `FOLLOWER_SPINS`).
-    #[cfg(not(loom))]
-    pub const fn new(follower_spins: u32) -> Self {
+/// The body of both `GpSequence::new` (a `const fn` except under loom).
+macro_rules! gp_sequence_new {
+    ($follower_spins:expr) => {
         GpSequence {
             seq: CachePadded::new(AtomicU64::new(0)),
             leadership: ForkSafeMutex::new(Leadership {
@@ -132,29 +130,26 @@ impl GpSequence {
             }),
             resigned: AtomicU32::new(0),
             leader_active_hint: AtomicBool::new(false),
-            follower_spins,
+            follower_spins: $follower_spins,
             waiters: GpWaiters::new(),
             orphaned: AtomicBool::new(false),
         }
+    };
+}
+
+impl GpSequence {
+    /// No grace period run yet; followers spin `follower_spins` polls
+    /// before they sleep (0 or `FOLLOWER_SPINS`).
+    #[cfg(not(loom))]
+    pub const fn new(follower_spins: u32) -> Self {
+        gp_sequence_new!(follower_spins)
     }
 
     /// No grace period run yet (as the `const` one; loom's atomics are not
     /// `const`).
     #[cfg(loom)]
     pub fn new(follower_spins: u32) -> Self {
-        GpSequence {
-            seq: CachePadded::new(AtomicU64::new(0)),
-            leadership: ForkSafeMutex::new(Leadership {
-                leader_active: false,
-                sleepers: 0,
-                wanted: GpState::COMPLETED,
-            }),
-            resigned: AtomicU32::new(0),
-            leader_active_hint: AtomicBool::new(false),
-            follower_spins,
-            waiters: GpWaiters::new(),
-            orphaned: AtomicBool::new(false),
-        }
+        gp_sequence_new!(follower_spins)
     }
 
     /// A cookie covering every reader active now (see the module docs).
