@@ -62,6 +62,8 @@ impl Slot {
     fn push(&self, first: usize, last: usize) {
         let mut top = self.ready.load(Ordering::Relaxed);
         loop {
+            // SAFETY: `last` is owned by this thread until the exchange
+            // publishes it (loom checks the cell's accesses).
             self.next[last].with_mut(|p| unsafe { *p = top });
             match self.ready.compare_exchange(top, first, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
@@ -78,6 +80,8 @@ impl Slot {
 
     /// Frees block `b` (owned): its objects, then the count.
     fn free(&self, b: usize, count: Ordering) {
+        // SAFETY: the caller swapped `b` off the stack, so owns it (loom
+        // reports any concurrent access to the cell).
         self.freed[b].with_mut(|p| unsafe { *p += 1 });
         self.in_hand_back.fetch_sub(1, count);
     }
@@ -91,6 +95,7 @@ impl Slot {
             if done == BUDGET {
                 let mut last = b;
                 loop {
+                    // SAFETY: the list was swapped off the stack: ours.
                     let n = self.next[last].with(|p| unsafe { *p });
                     if n == NULL {
                         break;
@@ -100,6 +105,7 @@ impl Slot {
                 self.push(b, last);
                 return;
             }
+            // SAFETY: swapped off the stack: ours.
             let n = self.next[b].with(|p| unsafe { *p });
             self.free(b, count);
             done += 1;
@@ -112,6 +118,7 @@ impl Slot {
         loop {
             let mut b = self.ready.swap(NULL, Ordering::Acquire);
             while b != NULL {
+                // SAFETY: swapped off the stack: ours.
                 let n = self.next[b].with(|p| unsafe { *p });
                 self.free(b, Ordering::Release);
                 b = n;
@@ -143,6 +150,8 @@ fn model(v: Variant) {
         // After the barrier: every block freed exactly once (a free by the
         // owner not ordered before this read is a data race for loom).
         for b in 0..BLOCKS {
+            // SAFETY: a read the barrier must have ordered after every free
+            // (loom reports it as a data race otherwise: the check).
             let n = slot.freed[b].with(|p| unsafe { *p });
             assert_eq!(n, 1, "block {b} freed {n} times when the barrier returned");
         }
