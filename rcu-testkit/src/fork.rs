@@ -160,6 +160,7 @@ pub fn child_forked_during_producer_side_frees<F: RcuFlavour>() {
                 for _ in 0..1_000 {
                     F::kvfree_rcu(Box::new(SlowDrop));
                 }
+                // Relaxed: read after the join.
                 produced.fetch_add(1_000, Ordering::Relaxed);
             }
         })
@@ -187,9 +188,11 @@ pub fn child_forked_during_producer_side_frees<F: RcuFlavour>() {
             F::NAME
         );
     }
+    // Relaxed: a flag; the join orders what the producer did.
     stop.store(true, Ordering::Relaxed);
     producer.join().unwrap();
     F::rcu_barrier();
+    // Relaxed: after rcu_barrier (every drop before it) and the join.
     assert_eq!(
         FLOOD_DROPPED.load(Ordering::Relaxed),
         produced.load(Ordering::Relaxed),
@@ -199,11 +202,13 @@ pub fn child_forked_during_producer_side_frees<F: RcuFlavour>() {
 }
 
 fn child_after_fork<F: RcuFlavour>() -> bool {
+    // Relaxed: the child's own drops are ordered by its rcu_barrier below.
     let before = FLOOD_DROPPED.load(Ordering::Relaxed);
     for _ in 0..3_000 {
         F::kvfree_rcu(Box::new(SlowDrop));
     }
     F::rcu_barrier();
+    // Relaxed: after the child's rcu_barrier.
     let dropped = FLOOD_DROPPED.load(Ordering::Relaxed) - before;
     let s = F::stats();
     if dropped < 3_000 || s.kvfree_objects_freed != s.kvfree_objects_queued {

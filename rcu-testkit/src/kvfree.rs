@@ -437,10 +437,12 @@ pub struct WhereDropped {
 impl WhereDropped {
     /// Drops counted on the retiring thread.
     pub fn on_retirer(&self) -> u64 {
+        // Acquire pairs with the Release increments in the drops.
         self.on_retirer.load(Ordering::Acquire)
     }
     /// Drops counted elsewhere (the reclaim thread).
     pub fn elsewhere(&self) -> u64 {
+        // Acquire: as in `on_retirer`.
         self.elsewhere.load(Ordering::Acquire)
     }
     /// All drops counted.
@@ -563,6 +565,7 @@ pub fn barrier_inside_an_owner_run_destructor_panics<F: RcuFlavour>() {
                 let barrier = std::panic::catch_unwind(F::rcu_barrier);
                 assert!(barrier.is_err(), "rcu_barrier() inside an owner-run destructor returned");
             }
+            // Release pairs with the Acquire loads of the tally.
             self.0.on_retirer.fetch_add(u64::from(std::thread::current().id() == self.1), Ordering::Release);
             self.0.elsewhere.fetch_add(u64::from(std::thread::current().id() != self.1), Ordering::Release);
         }
