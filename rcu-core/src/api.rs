@@ -191,9 +191,9 @@ macro_rules! define_flavour_api {
         /// a caller that may block waits for reclaim when it seals a block.
         ///
         /// **Where `Drop` runs.** After the grace period, on the calling
-        /// thread (at one of its later `kvfree_rcu` calls, when its block
-        /// is full: at most two ready blocks, about 1,000 boxes, per such
-        /// call) or on the flavour's reclaim thread. Freeing on the thread
+        /// thread (two objects at most per later `kvfree_rcu` call, once
+        /// the reclaim thread has handed their block back) or on the
+        /// flavour's reclaim thread. Freeing on the thread
         /// that allocated keeps the memory in that thread's allocator cache
         /// (crossbeam-epoch runs its deferred destructors on the thread
         /// that pins, too). A destructor that must not run on the caller

@@ -5,6 +5,7 @@ use crate::callbacks::DropCounter;
 use crate::reader::in_read_section;
 use crate::{Arena, Element, ReaderChecks, Token};
 use rcu_core::fault::{set_alloc_failure, AllocFailure};
+use rcu_core::kvfree::OWN_FREE_PER_CALL;
 use rcu_core::RcuFlavour;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -475,7 +476,16 @@ fn retire_in_rounds<F: RcuFlavour>(tally: &'static WhereDropped, rounds: usize, 
     for _ in 0..rounds {
         let freed = F::stats().kvfree_blocks_freed;
         for _ in 0..per_round {
+            let before = tally.on_retirer();
             F::kvfree_rcu(Box::new(NotesWhere { retirer: me, tally }));
+            // The inline work of one call is bounded: a few drops, never a
+            // whole block.
+            let dropped = tally.on_retirer() - before;
+            assert!(
+                dropped <= OWN_FREE_PER_CALL as u64,
+                "rcu_{}: one kvfree_rcu call dropped {dropped} objects (at most {OWN_FREE_PER_CALL})",
+                F::NAME
+            );
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while F::stats().kvfree_blocks_freed == freed {

@@ -325,8 +325,10 @@ impl Deferrals {
             if keep.is_some_and(|k| std::ptr::eq(k, slot)) {
                 continue;
             }
-            // A vanished owner may have been freeing handed-back blocks.
-            slot.hot.freeing.store(false, Ordering::Relaxed);
+            // A vanished owner may have been dropping handed-back objects
+            // (the one it was dropping leaks in the child's copy).
+            let drain_seq = slot.hot.drain_seq.load(Ordering::Relaxed);
+            slot.hot.drain_seq.store(drain_seq & !1, Ordering::Relaxed);
             let seq = slot.hot.seq.load(Ordering::Relaxed);
             slot.hot.seq.store(seq & !1, Ordering::Relaxed);
             slot.in_use.store(false, Ordering::Relaxed);

@@ -63,7 +63,7 @@ impl<F: FlavourLocals> Engine<F> {
             barrier_in_callback::<F>();
         }
         // Relaxed: the calling thread's own flag.
-        if F::defer_key().with(SlotPtr::get).is_some_and(|s| s.hot.freeing.load(std::sync::atomic::Ordering::Relaxed)) {
+        if F::defer_key().with(SlotPtr::get).is_some_and(|s| s.is_draining()) {
             barrier_in_kvfree_drop::<F>();
         }
         self.ensure_reclaim_thread();

@@ -52,19 +52,21 @@ impl<F: FlavourLocals> Engine<F> {
         if !after.is_done() {
             self.after_kvfree_slow_path(slot, after);
         }
+        self.kvfree.drain_step(slot, F::NAME);
     }
 
     /// What the append's slow path reported: arm the drain timer, note a
     /// seal (and wait for reclaim past the hard limit), or drop the object
     /// inline after a grace period (no block could be had). A seal or a new
-    /// block is also when this thread frees the ready blocks handed back to
-    /// it (`kvfree/hand_back.rs`), a bounded number.
+    /// block is also when this thread takes the ready blocks handed back to
+    /// it (`kvfree/hand_back.rs`), for its next calls to drop a few objects
+    /// of each.
     #[cold]
     #[inline(never)]
     fn after_kvfree_slow_path(&'static self, slot: &'static DeferSlot, after: AfterAppend) {
         if after.dirtied || after.sealed {
             self.ensure_reclaim_thread();
-            self.kvfree.free_own_ready(slot, &self.sequence, F::NAME);
+            self.kvfree.take_ready(slot);
         }
         if after.dirtied {
             self.defer.wake.wake_for_timer();
@@ -106,6 +108,7 @@ impl<F: FlavourLocals> Engine<F> {
     pub(crate) fn defer_thread_exit(&'static self) {
         let Some(slot) = F::defer_key().with(SlotPtr::take) else { return };
         self.defer.hand_over_callbacks(slot);
+        self.kvfree.owner_exit_draining(slot);
         let sealed = self.kvfree.owner_exit(slot, &self.sequence, || self.reclaimer.under_pressure(self.parts()));
         self.defer.release_slot(slot);
         if sealed {

@@ -16,16 +16,17 @@
 //! open → **sealed** with a cookie (when full, after the drain interval, by
 //! `rcu_barrier`, at thread exit) → handed to the reclaim thread's inbox →
 //! kept in cookie order → once its grace period completed, **handed back**
-//! to its owner, which frees it at its next seal (`hand_back.rs`), or
-//! **freed** by the reclaim thread (one loop per run of same-type objects)
+//! to its owner, whose next calls drop a few of its objects each
+//! (`hand_back.rs`), or **freed** by the reclaim thread (one loop per run
+//! of same-type objects)
 //! → **cached** in its home slot (at most [`CACHED_BLOCKS_PER_THREAD`]) or
 //! deallocated.
 //!
 //! # Where destructors run
 //!
-//! On the thread that retired the object, at one of its later
-//! `kvfree_rcu` calls (so that memory returns to the allocator cache of
-//! the thread that allocated it), or on the reclaim thread; only the
+//! On the thread that retired the object, a few per later `kvfree_rcu`
+//! call (so that memory returns to the allocator cache of the thread that
+//! allocated it, one free per allocation), or on the reclaim thread; only the
 //! reclaim thread with `set_kvfree_drop_on_caller(false)`. C ABI entries
 //! always run on the reclaim thread (see `hand_back.rs`).
 //!
@@ -82,6 +83,6 @@ pub use crate::defer::slot::DeferSlot;
 pub(crate) use append::AfterAppend;
 pub use entry::{CDeferredFn, Entry, RcuFree};
 pub(crate) use hand_back::TakeBack;
-pub use hand_back::{OWN_FREE_BUDGET, READY_LIMIT};
+pub use hand_back::{OWN_FREE_PER_CALL, READY_LIMIT};
 pub(crate) use state::Kvfree;
 pub use state::{CACHED_BLOCKS_PER_THREAD, DEFAULT_DRAIN_INTERVAL, KVFREE_BACKLOG_HARD};

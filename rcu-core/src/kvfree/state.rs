@@ -184,10 +184,10 @@ impl Kvfree {
     /// fork is lost to the child, so the counters are recomputed from what
     /// is left: `pending` (blocks, objects) in the reclaim thread's list,
     /// plus the inbox; handed-back blocks count as freed, and
-    /// `in_hand_back` as what is left on the slots' `ready` stacks (a block
-    /// another thread was dropping at the fork is lost with it). A fork
-    /// from inside a destructor that its own thread runs for
-    /// `kvfree_rcu` (`hand_back.rs`) is not supported.
+    /// `in_hand_back` as what is left on the slots' `ready` stacks and
+    /// `draining` lists (a list the reclaim thread had taken at the fork is
+    /// lost with it). A fork from inside a destructor that its own thread
+    /// runs for `kvfree_rcu` (`hand_back.rs`) is not supported.
     pub(crate) fn reset_after_fork_child(&self, defer: &Deferrals, pending: (u64, u64)) {
         let (mut blocks, mut objects) = pending;
         // Relaxed: the child is single-threaded here.
@@ -207,13 +207,20 @@ impl Kvfree {
         c.blocks_freed.store(sealed_blocks.saturating_sub(blocks), Ordering::Relaxed);
         let mut in_hand_back = 0;
         for slot in defer.slots.slots() {
-            let (mut n, mut b) = (0, slot.ready.load(Ordering::Relaxed));
-            while let Some(block) = NonNull::new(b) {
-                // SAFETY: blocks on `ready` are sealed and stay allocated.
-                let block = unsafe { block.as_ref() };
-                n += 1;
-                in_hand_back += block.objects() as u64;
-                b = block.next();
+            let mut n = 0;
+            // A list the parent's reclaim thread had taken is lost with it.
+            slot.taken.store(std::ptr::null_mut(), Ordering::Relaxed);
+            slot.taking.store(false, Ordering::Relaxed);
+            for list in [&slot.ready, &slot.hot.draining] {
+                let mut b = list.load(Ordering::Relaxed);
+                while let Some(block) = NonNull::new(b) {
+                    // SAFETY: handed-back blocks are sealed and stay
+                    // allocated until emptied.
+                    let block = unsafe { block.as_ref() };
+                    n += 1;
+                    in_hand_back += block.objects() as u64;
+                    b = block.next();
+                }
             }
             slot.ready_len.store(n, Ordering::Relaxed);
         }
