@@ -366,7 +366,10 @@ impl Kvfree {
             }
         }
         for slot in taking() {
-            // Relaxed: this thread's own field.
+            // Relaxed: this thread's own fields. Dated again, so that a
+            // slot whose `ready_len` says more than it held is looked at
+            // an interval later, not on every pass.
+            slot.ready_since.store(now, Ordering::Relaxed);
             slot.taking.store(false, Ordering::Relaxed);
         }
         freed
