@@ -326,7 +326,8 @@ impl Deferrals {
                 continue;
             }
             // A vanished owner may have been dropping handed-back objects
-            // (the one it was dropping leaks in the child's copy).
+            // (the one it was dropping leaks in the child's copy). Relaxed:
+            // the child is single-threaded here.
             let drain_seq = slot.hot.drain_seq.load(Ordering::Relaxed);
             slot.hot.drain_seq.store(drain_seq & !1, Ordering::Relaxed);
             let seq = slot.hot.seq.load(Ordering::Relaxed);

@@ -342,6 +342,7 @@ impl Kvfree {
         if !any {
             return 0;
         }
+        // Relaxed: this thread's own flags.
         let taking = || defer.slots.slots().filter(|s| s.taking.load(Ordering::Relaxed));
         let mut freed = 0;
         for _round in 0..2 {
