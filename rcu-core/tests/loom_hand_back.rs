@@ -9,6 +9,11 @@
 //! `drain_seq` and drops the rest from the cursors, twice, then finds the
 //! count of handed-back objects at zero.
 //!
+//! An exiting owner leaves `draining` on its slot; the slot's next owner
+//! goes on after it (its registration follows the old owner's exit), as
+//! one thread's later steps would: the owner thread below stands for both.
+//! The cursor moves past an object before its drop, as in the code.
+//!
 //! The kvfree code itself is not built under loom (its blocks and slots
 //! live in `std` statics), so this is the protocol written out with the
 //! same operations and orderings, blocks reduced to two object cells and a

@@ -88,11 +88,11 @@ pub(crate) struct Block<H: 'static> {
     run: u32,
     /// Objects stored.
     objects: u32,
-    /// The drop cursor of a sealed block: the word index of the next entry
-    /// (or run header, when no entry of the current run is left) to drop,
-    /// and the current run's entries left, drop function and arity.
-    drain_at: u32,
-    drain_left: u32,
+    /// The drop cursor of a sealed block, one word (see [`Cursor`]): the
+    /// word index of the next entry to drop (or of the next run header,
+    /// when no entry of the current run is left) and the current run's
+    /// entries left; with the current run's drop function and arity.
+    cursor: u64,
     drain_fn: usize,
     /// Allocation size in bytes (for deallocation).
     bytes: u32,
@@ -135,8 +135,7 @@ impl<H> Block<H> {
                 used: 0,
                 run: NO_RUN,
                 objects: 0,
-                drain_at: 0,
-                drain_left: 0,
+                cursor: 0,
                 drain_fn: 0,
                 bytes: bytes as u32,
                 is_reserve,
@@ -302,7 +301,7 @@ impl<H> Block<H> {
 
     /// Whether every object has been dropped (the drop cursor is at the end).
     pub(crate) fn is_drained(&self) -> bool {
-        self.drain_at >= self.used
+        Cursor::unpack(self.cursor).at >= self.used as usize
     }
 
     /// Drops up to `max` objects from the drop cursor on, in order, and
@@ -318,39 +317,43 @@ impl<H> Block<H> {
     /// caller.
     #[inline]
     pub(crate) unsafe fn drop_some(b: NonNull<Self>, max: usize, flavour: &str, panics: &mut u64) -> usize {
-        // SAFETY: per the contract, exclusive access (the destructors run
-        // below cannot reach this block: it is no longer in any list they
-        // could append to).
-        let h = unsafe { &mut *b.as_ptr() };
+        // Raw accesses, not a `&mut`: the cursor's stores must reach memory
+        // before each destructor runs (see `drop_entries`).
+        let h = b.as_ptr();
         let words = Self::words(b);
         let mut dropped = 0;
-        while dropped < max && h.drain_at < h.used {
-            let mut at = h.drain_at as usize;
-            if h.drain_left == 0 {
-                // SAFETY: `at` is a run header inside the used words.
-                let (f, meta) = unsafe { (*words.add(at), *words.add(at + 1)) };
-                (h.drain_fn, h.drain_arity, h.drain_left) = (f, (meta & 0xff) as u8, (meta >> 8) as u32);
-                at += RUN_HEADER_WORDS;
-            }
-            // SAFETY: only `append` wrote run headers, from a `DropFn`.
-            let drop: DropFn = unsafe { std::mem::transmute::<usize, DropFn>(h.drain_fn) };
-            let arity = h.drain_arity as usize;
-            // Counted in entries, not words: no division on this path.
-            let take = (h.drain_left as usize).min(max - dropped);
-            let stop = at + take * arity;
-            // SAFETY: `at..stop` are whole entries of the current run, not
-            // yet dropped (the cursor is past every dropped one).
-            unsafe { drop_entries(words, &mut at, stop, arity, drop, flavour, panics) };
-            dropped += take;
-            h.drain_left -= take as u32;
-            h.drain_at = at as u32;
-            // The objects were freed a grace period after their retirement,
-            // often out of cache by now: the next calls' objects are
-            // fetched ahead (their first word is the object's address, for
-            // boxes and vectors alike).
-            if h.drain_left as usize > PREFETCH_AHEAD {
-                // SAFETY: an entry of the current run, inside the used words.
-                prefetch(unsafe { *words.add(at + PREFETCH_AHEAD * arity) } as *const u8);
+        // SAFETY (this block): per the contract, exclusive access (the
+        // destructors run below cannot reach this block: it is in no list
+        // they could append to); every index is inside the used words.
+        unsafe {
+            let used = (*h).used as usize;
+            while dropped < max {
+                let mut c = Cursor::unpack((*h).cursor);
+                if c.at >= used {
+                    break;
+                }
+                if c.left == 0 {
+                    let (f, meta) = (*words.add(c.at), *words.add(c.at + 1));
+                    (*h).drain_fn = f;
+                    (*h).drain_arity = (meta & 0xff) as u8;
+                    c = Cursor { at: c.at + RUN_HEADER_WORDS, left: (meta >> 8) as u32 };
+                    // One store enters the run (see `Cursor`).
+                    (*h).cursor = c.pack();
+                }
+                // Only `append` wrote run headers, from a `DropFn`.
+                let drop: DropFn = std::mem::transmute::<usize, DropFn>((*h).drain_fn);
+                let arity = (*h).drain_arity as usize;
+                let take = (c.left as usize).min(max - dropped);
+                drop_entries(words, &raw mut (*h).cursor, take, arity, drop, flavour, panics);
+                dropped += take;
+                // The objects were freed a grace period after their
+                // retirement, often out of cache by now: the next calls'
+                // objects are fetched ahead (their first word is the
+                // object's address, for boxes and vectors alike).
+                let c = Cursor::unpack((*h).cursor);
+                if c.left as usize > PREFETCH_AHEAD {
+                    prefetch(*words.add(c.at + PREFETCH_AHEAD * arity) as *const u8);
+                }
             }
         }
         dropped
@@ -371,8 +374,7 @@ impl<H> Block<H> {
         h.used = 0;
         h.run = NO_RUN;
         h.objects = 0;
-        h.drain_at = 0;
-        h.drain_left = 0;
+        h.cursor = 0;
         h.cap = Self::capacity(h.bytes as usize) as u32;
         h.next = std::ptr::null_mut();
         h.pinned = false;
@@ -397,38 +399,76 @@ fn prefetch(p: *const u8) {
     let _ = p;
 }
 
-/// Drops the entries of `arity` words from `*at` to `stop` with `drop`,
-/// moving `*at` past each before its drop (so a panicking one is not
-/// dropped twice); a panic is caught, reported and counted, and the rest
-/// are still dropped.
+/// A block's drop cursor, packed in one word so that one store moves it:
+/// a `fork()` that copies memory while another thread drops sees the
+/// cursor either before an entry or past it, never the index of an entry
+/// with the count of the run before (which would make the child drop a
+/// run header as an object).
+#[derive(Copy, Clone)]
+struct Cursor {
+    /// Word index of the next entry (`left > 0`) or run header (`left == 0`).
+    at: usize,
+    /// Entries of the current run not yet dropped.
+    left: u32,
+}
+
+impl Cursor {
+    fn unpack(word: u64) -> Self {
+        Cursor { at: (word & 0xffff_ffff) as usize, left: (word >> 32) as u32 }
+    }
+
+    fn pack(self) -> u64 {
+        self.at as u64 | u64::from(self.left) << 32
+    }
+}
+
+/// Drops the next `take` entries of the current run, of `arity` words,
+/// with `drop`, moving the cursor past each before its drop: a panicking
+/// one is not dropped twice, and a forked child that copied the memory
+/// mid-drop leaks that object rather than dropping it again. A panic is
+/// caught, reported and counted, and the rest are still dropped.
 ///
 /// # Safety
 ///
-/// `words[*at..stop]` are whole entries that `drop` consumes, not yet
-/// dropped, whose grace period has completed.
+/// `cursor` is the block's cursor (exclusive access), inside a run with at
+/// least `take` entries left, not yet dropped, whose grace period has
+/// completed and which `drop` consumes.
 #[inline]
 unsafe fn drop_entries(
     words: *mut usize,
-    at: &mut usize,
-    stop: usize,
+    cursor: *mut u64,
+    take: usize,
     arity: usize,
     drop: DropFn,
     flavour: &str,
     panics: &mut u64,
 ) {
-    while *at < stop {
+    let mut done = 0;
+    while done < take {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            while *at < stop {
-                let entry = words.wrapping_add(*at);
-                *at += arity;
+            while done < take {
+                // SAFETY: per the contract.
+                let c = Cursor::unpack(unsafe { *cursor });
+                let entry = words.wrapping_add(c.at);
+                // SAFETY: per the contract; stored before the drop below.
+                unsafe { *cursor = Cursor { at: c.at + arity, left: c.left - 1 }.pack() };
+                done += 1;
+                // The cursor's store above is not moved past the drop.
+                std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
                 // SAFETY: per the contract; each entry is dropped exactly
-                // once (`at` moves past it first).
+                // once (the cursor moves past it first).
                 unsafe { drop(entry) };
             }
         }));
         if result.is_err() {
             *panics += 1;
-            eprintln!("rcu_{flavour}: a destructor run by kvfree_rcu panicked; the other objects are still freed");
+            // Not `eprintln!`, which panics if stderr is gone: a panic here
+            // would escape the owner's drain bracket.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "rcu_{flavour}: a destructor run by kvfree_rcu panicked; the other objects are still freed"
+            );
         }
     }
 }

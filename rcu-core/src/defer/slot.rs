@@ -102,11 +102,6 @@ pub struct DeferSlot {
 }
 
 impl DeferSlot {
-    /// Appends to the owner's callback list.
-    ///
-    /// # Safety
-    ///
-    /// As [`LocalCallbacks::append`].
     /// Whether the calling thread, the owner, is inside its own drain
     /// bracket (running a destructor for `kvfree_rcu`). Owner only.
     #[inline]
@@ -115,6 +110,11 @@ impl DeferSlot {
         self.hot.drain_seq.load(Ordering::Relaxed) & 1 == 1
     }
 
+    /// Appends to the owner's callback list.
+    ///
+    /// # Safety
+    ///
+    /// As [`LocalCallbacks::append`].
     #[inline]
     pub(crate) unsafe fn append_callback(&self, head: NonNull<RcuHead>, func: CallbackFn) -> Appended {
         // SAFETY: forwarded contract; `callbacks_end` is this list's end.

@@ -108,7 +108,6 @@ impl<F: FlavourLocals> Engine<F> {
     pub(crate) fn defer_thread_exit(&'static self) {
         let Some(slot) = F::defer_key().with(SlotPtr::take) else { return };
         self.defer.hand_over_callbacks(slot);
-        self.kvfree.owner_exit_draining(slot);
         let sealed = self.kvfree.owner_exit(slot, &self.sequence, || self.reclaimer.under_pressure(self.parts()));
         self.defer.release_slot(slot);
         if sealed {

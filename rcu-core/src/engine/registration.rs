@@ -91,26 +91,37 @@ impl<F: FlavourLocals> Engine<F> {
         let _ = F::thread_key().try_with(|st| st.set_handle_alive(alive));
     }
 
-    /// Whether the calling thread may block for a grace period: not inside
-    /// a read-side section (memb), not online (QSBR).
+    /// Whether the calling thread may block for a grace period and for
+    /// reclaim: not inside a read-side section (memb), not online (QSBR),
+    /// not inside a destructor that its own `kvfree_rcu` call runs (the
+    /// reclaim thread may be waiting for that call's drain step to end,
+    /// `kvfree/hand_back.rs`, so a throttle there would deadlock).
     #[inline]
     pub fn may_block(&self) -> bool {
+        self.may_wait_for_grace_period()
+            && !F::defer_key().with(crate::reader::SlotPtr::get).is_some_and(|d| d.is_draining())
+    }
+
+    /// Whether a grace period could complete while the calling thread
+    /// waits for it: not inside a read-side section, not online.
+    #[inline]
+    fn may_wait_for_grace_period(&self) -> bool {
         // Relaxed: the thread reads its own word.
         self.current_slot().is_none_or(|s| F::PROTOCOL.may_block(s.word()))
             && F::foreign_readers().is_none_or(|f| f.may_block(F::PROTOCOL))
             && F::srcu_readers().is_none_or(|s| s.open_here() == 0)
     }
 
-    /// Panics with a message naming `what` if the calling thread may not
-    /// block (see [`Engine::may_block`]): waiting for a grace period there
-    /// would wait for the caller itself, forever.
+    /// Panics with a message naming `what` if a grace period could not
+    /// complete while the calling thread waits (inside a read-side
+    /// section, online): it would wait for itself, forever.
     #[inline]
     #[track_caller]
     pub fn assert_may_block(&self, what: &str) {
         if let Some(srcu) = F::srcu_readers() {
             srcu.assert_may_block(what);
         }
-        if !self.may_block() {
+        if !self.may_wait_for_grace_period() {
             misuse_blocking::<F>(what);
         }
     }

@@ -18,9 +18,8 @@
 //!
 //! # Ownership
 //!
-//! `ready` is a stack of whole blocks that the reclaim thread pushes (and
-//! an exiting owner pushes its `draining` list back on) and that either
-//! side takes whole with one swap: pushing is ABA-safe and nothing pops a
+//! `ready` is a stack of whole blocks that only the reclaim thread pushes
+//! and that either side takes whole with one swap: pushing is ABA-safe and nothing pops a
 //! single block, so whoever swaps a block off owns it alone. Every block on
 //! it is sealed and past its grace period: the reclaim thread saw
 //! `poll(cookie)` (an Acquire load pairing with the grace period's
@@ -45,8 +44,10 @@
 //! * everything, when the engine's switch says destructors stay off user
 //!   threads ([`Kvfree::set_drop_on_caller`]);
 //! * a slot's hand-backs past [`READY_LIMIT`] blocks;
-//! * what an owner left alone for the drain interval (an idle or exited
-//!   owner: no drain step since the reclaim thread last looked);
+//! * what an owner left alone for the drain interval (an idle owner: no
+//!   drain step since the reclaim thread last looked), and what an exited
+//!   owner left on its slot (`draining` stays with the slot: the slot's
+//!   next owner goes on with it, or the reclaim thread takes it back);
 //! * `rcu_barrier`: before a barrier's marker runs, the reclaim thread
 //!   takes every `ready` stack and `draining` list and drops the rest of
 //!   them itself, until no handed-back object is left undropped
@@ -131,7 +132,9 @@ impl Kvfree {
         // Relaxed: statistics and an estimate.
         self.counters.blocks_freed.fetch_add(1, Ordering::Relaxed);
         if home.ready_len.fetch_add(1, Ordering::Relaxed) == 0 {
-            // Relaxed: the reclaim thread's own fields (see `takes`).
+            // Relaxed: the reclaim thread's own fields (see `takes`), and
+            // a hint read of the owner's `drain_seq` (the take-back's
+            // bracket wait orders what matters).
             home.ready_since.store(crate::sys::monotonic_ns(), Ordering::Relaxed);
             home.drain_seen.store(home.hot.drain_seq.load(Ordering::Relaxed), Ordering::Relaxed);
         }
@@ -181,21 +184,6 @@ impl Kvfree {
                 // concurrent swap: tokio-rs/loom#254); once per seal.
                 let was = slot.hot.draining.swap(list, Ordering::Relaxed);
                 debug_assert!(was.is_null(), "only this thread fills `draining`");
-            }
-        });
-    }
-
-    /// The owner leaves: its `draining` list goes back on `ready`, where the
-    /// reclaim thread takes it (a slot with no owner) or the slot's next
-    /// owner does.
-    pub(crate) fn owner_exit_draining(&self, slot: &DeferSlot) {
-        // Inside the bracket, so that a `take_back` that waits for it finds
-        // the list on `ready`.
-        drain_section(slot, || {
-            // Relaxed: see `drain_step`; the swap makes the list ours.
-            if let Some(first) = NonNull::new(slot.hot.draining.swap(std::ptr::null_mut(), Ordering::Relaxed)) {
-                // SAFETY: swapped off inside our bracket, so ours.
-                unsafe { push_list(slot, first) };
             }
         });
     }
@@ -455,30 +443,4 @@ fn takes(slot: &DeferSlot, which: TakeBack, now: u64) -> bool {
         return false;
     }
     now.saturating_sub(slot.ready_since.load(Ordering::Relaxed)) >= older_than
-}
-
-/// Pushes the list starting at `first` (the caller's, null-terminated,
-/// linked through the blocks' headers) on `slot`'s `ready` stack, whole
-/// (an exiting owner's `draining` list).
-///
-/// # Safety
-///
-/// The list is the caller's: no other thread reads or writes its headers.
-unsafe fn push_list(slot: &DeferSlot, first: NonNull<SlotBlock>) {
-    let mut last = first;
-    // SAFETY: per the contract; at most READY_LIMIT-odd blocks long.
-    while let Some(n) = NonNull::new(unsafe { last.as_ref().next() }) {
-        last = n;
-    }
-    // Relaxed: a first guess, checked by the exchange.
-    let mut top = slot.ready.load(Ordering::Relaxed);
-    loop {
-        // SAFETY: `last` is ours until the exchange publishes the list.
-        unsafe { Block::set_next(last, top) };
-        // Release pairs with the next taker's Acquire swap.
-        match slot.ready.compare_exchange_weak(top, first.as_ptr(), Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(t) => top = t,
-        }
-    }
 }
