@@ -337,7 +337,9 @@ impl<H> Block<H> {
                     (*h).drain_fn = f;
                     (*h).drain_arity = (meta & 0xff) as u8;
                     c = Cursor { at: c.at + RUN_HEADER_WORDS, left: (meta >> 8) as u32 };
-                    // One store enters the run (see `Cursor`).
+                    // The run's function and arity are stored before the
+                    // cursor enters it, in one store (see `Cursor`).
+                    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
                     (*h).cursor = c.pack();
                 }
                 // Only `append` wrote run headers, from a `DropFn`.
