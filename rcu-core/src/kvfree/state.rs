@@ -206,6 +206,7 @@ impl Kvfree {
         let sealed_blocks: u64 = c.blocks_sealed.iter().map(|n| n.load(Ordering::Relaxed)).sum();
         c.blocks_freed.store(sealed_blocks.saturating_sub(blocks), Ordering::Relaxed);
         let mut in_hand_back = 0;
+        // Relaxed, every access below: the child is single-threaded here.
         for slot in defer.slots.slots() {
             let mut n = 0;
             // A list the parent's reclaim thread had taken is lost with it.
